@@ -1,0 +1,143 @@
+//! `seatline`: the headless command line. Every subcommand is a thin call into the library
+//! crates; later work adds `phone`, `kb`, `sync` and `server` subcommands here.
+
+use clap::{Parser, Subcommand};
+use seatline_secrets::{KeychainStore, Secret, SecretName};
+use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
+use seatline_workspace::Workspace;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The keychain service name; tests point it elsewhere with SEATLINE_KEYCHAIN_SERVICE.
+const KEYCHAIN_SERVICE: &str = "com.seatline.desktop";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "seatline",
+    version,
+    about = "Seatline agent desktop: headless command line"
+)]
+struct Cli {
+    /// Where settings and local data live (default: the OS data directory).
+    #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the version, the data directory and the UI language, as JSON.
+    Info,
+    /// Read or change settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Store, check or delete a secret in the OS keychain.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SettingsCommand {
+    /// Print one setting (language, server_url).
+    Get { key: String },
+    /// Change one setting and save it.
+    Set { key: String, value: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretCommand {
+    /// Store a secret read from standard input (never from the command line, where `ps` sees it).
+    Set { name: String },
+    /// Say whether a secret is stored, without printing it.
+    Check { name: String },
+    /// Delete a secret.
+    Delete { name: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Workspace(#[from] seatline_workspace::WorkspaceError),
+    #[error(transparent)]
+    Settings(#[from] seatline_settings::SettingsError),
+    #[error(transparent)]
+    Secrets(#[from] seatline_secrets::SecretsError),
+    #[error("cannot read the secret from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("the secret on standard input is empty")]
+    EmptySecret,
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEATLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seatline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let service =
+        std::env::var("SEATLINE_KEYCHAIN_SERVICE").unwrap_or_else(|_| KEYCHAIN_SERVICE.into());
+    let keychain = Arc::new(KeychainStore::new(service));
+    let data_dir = resolve_data_dir(cli.data_dir.as_deref(), None)?;
+    let mut workspace =
+        Workspace::open(data_dir, sys_locale::get_locale(), keychain, now_millis())?;
+    match cli.command {
+        Command::Info => {
+            let info = workspace.info();
+            for notice in &info.notices {
+                eprintln!("seatline: notice: {}", serde_json::to_string(notice)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&info)?);
+        }
+        Command::Settings(SettingsCommand::Get { key }) => {
+            println!("{}", workspace.settings().get_by_name(&key)?);
+        }
+        Command::Settings(SettingsCommand::Set { key, value }) => {
+            workspace.set_setting(&key, &value)?;
+        }
+        Command::Secret(SecretCommand::Set { name }) => {
+            let name = SecretName::new(&name)?;
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(CliError::Stdin)?;
+            let value = value.trim_end_matches(['\r', '\n']);
+            if value.is_empty() {
+                return Err(CliError::EmptySecret);
+            }
+            workspace.secrets().set(&name, &Secret::new(value))?;
+        }
+        Command::Secret(SecretCommand::Check { name }) => {
+            let name = SecretName::new(&name)?;
+            let present = workspace.secrets().get(&name)?.is_some();
+            println!("{}", if present { "stored" } else { "absent" });
+        }
+        Command::Secret(SecretCommand::Delete { name }) => {
+            workspace.secrets().delete(&SecretName::new(&name)?)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Runs the real `seatline` binary the way scripts do.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn seatline(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_seatline"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("SEATLINE_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_seatline"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["info", "settings", "secret", "--data-dir"] {
+        assert!(text.contains(word), "{word} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn info_reports_the_chosen_data_dir_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seatline(dir.path(), &["info"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["data_dir"], dir.path().to_str().unwrap());
+    assert_eq!(info["data_dir_source"], "--data-dir");
+    assert_eq!(info["language_pref"], "system");
+}
+
+#[test]
+fn environment_variable_selects_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_seatline"))
+        .arg("info")
+        .env("SEATLINE_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["data_dir"], dir.path().to_str().unwrap());
+}
+
+#[test]
+fn settings_set_and_get_persist_and_bad_values_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        seatline(dir.path(), &["settings", "set", "language", "zh-CN"])
+            .status
+            .success()
+    );
+    let out = seatline(dir.path(), &["settings", "get", "language"]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "zh-CN");
+    let out = seatline(dir.path(), &["settings", "set", "language", "tlh"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown language \"tlh\""), "{err}");
+    let out = seatline(dir.path(), &["settings", "get", "language"]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "zh-CN");
+}
+
+#[test]
+fn broken_settings_file_is_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("settings.toml"), "language = ").unwrap();
+    let out = seatline(dir.path(), &["info"]);
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("settings_set_aside"), "{err}");
+    assert!(dir.path().join("settings.toml.broken-1").exists());
+}
+
+#[test]
+fn secret_names_are_validated_before_touching_the_keychain() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seatline(dir.path(), &["secret", "check", "bad name"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("invalid secret name"));
+}

@@ -1,0 +1,301 @@
+//! Where Seatline keeps its data and what the agent chose in settings.
+//!
+//! The data directory is, in order: an explicit path (`--data-dir`), `SEATLINE_DATA_DIR`, or the
+//! OS data directory. The settings file is TOML, written atomically; a file that does not parse
+//! is never overwritten silently: it is set aside under a new name and reported.
+
+mod data_dir;
+mod language;
+
+pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
+pub use language::{Language, LanguagePref};
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The settings file's name inside the data directory.
+pub const SETTINGS_FILE: &str = "settings.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no data directory: the OS reports no home directory; pass --data-dir or set SEATLINE_DATA_DIR")]
+    NoHomeDirectory,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode settings: {0}")]
+    Encode(#[from] toml::ser::Error),
+    #[error("unknown language {0:?}; expected system, zh-CN or en")]
+    UnknownLanguage(String),
+    #[error("unknown setting {0:?}; known: language, server_url")]
+    UnknownKey(String),
+    #[error("invalid server URL {0:?}: it must start with http:// or https://")]
+    InvalidServerUrl(String),
+}
+
+/// What the agent chose. Secrets never live here: they go to the OS keychain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// UI language; `system` follows the OS.
+    pub language: LanguagePref,
+    /// The central server, once configured.
+    pub server_url: Option<String>,
+}
+
+impl Settings {
+    /// Sets one setting by name, as the CLI and scripts do.
+    pub fn set_by_name(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
+        match key {
+            "language" => self.language = value.parse()?,
+            "server_url" => {
+                let value = value.trim();
+                if value.is_empty() {
+                    self.server_url = None;
+                } else if value.starts_with("http://") || value.starts_with("https://") {
+                    self.server_url = Some(value.trim_end_matches('/').to_owned());
+                } else {
+                    return Err(SettingsError::InvalidServerUrl(value.to_owned()));
+                }
+            }
+            other => return Err(SettingsError::UnknownKey(other.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Reads one setting by name, in the form `set_by_name` accepts.
+    pub fn get_by_name(&self, key: &str) -> Result<String, SettingsError> {
+        match key {
+            "language" => Ok(self.language.to_string()),
+            "server_url" => Ok(self.server_url.clone().unwrap_or_default()),
+            other => Err(SettingsError::UnknownKey(other.to_owned())),
+        }
+    }
+}
+
+/// The outcome of loading: the settings, and whether a broken file had to be set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// Set when the file did not parse: it was renamed to this path and defaults are in use.
+    pub set_aside: Option<SetAside>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    pub moved_to: PathBuf,
+    pub reason: String,
+}
+
+/// The settings file of one data directory.
+#[derive(Debug, Clone)]
+pub struct SettingsStore {
+    path: PathBuf,
+}
+
+impl SettingsStore {
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(SETTINGS_FILE),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the settings. A missing file gives defaults. A file that does not parse is renamed
+    /// to `settings.toml.broken-N` (kept for the agent or support to inspect) and defaults are
+    /// returned with a report, so a typo never silently loses the rest of the file.
+    pub fn load(&self) -> Result<Loaded, SettingsError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Loaded {
+                    settings: Settings::default(),
+                    set_aside: None,
+                })
+            }
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        match toml::from_str::<Settings>(&text) {
+            Ok(settings) => Ok(Loaded {
+                settings,
+                set_aside: None,
+            }),
+            Err(parse_error) => {
+                let moved_to = self.free_broken_name();
+                fs::rename(&self.path, &moved_to).map_err(|source| SettingsError::Write {
+                    path: moved_to.clone(),
+                    source,
+                })?;
+                let reason = parse_error.to_string();
+                tracing::warn!(path = %self.path.display(), moved_to = %moved_to.display(),
+                    %reason, "settings file did not parse; set aside, using defaults");
+                Ok(Loaded {
+                    settings: Settings::default(),
+                    set_aside: Some(SetAside { moved_to, reason }),
+                })
+            }
+        }
+    }
+
+    /// Writes the settings atomically: a temporary file in the same directory, synced, then
+    /// renamed over the old one, so a crash or a full disk leaves the previous file intact.
+    pub fn save(&self, settings: &Settings) -> Result<(), SettingsError> {
+        let text = toml::to_string_pretty(settings)?;
+        let tmp = self.path.with_extension("toml.tmp");
+        let write = |path: &Path| -> std::io::Result<()> {
+            let mut file = fs::File::create(path)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        };
+        if let Err(source) = write(&tmp) {
+            // Best effort: a half-written temporary file is useless.
+            let _ = fs::remove_file(&tmp);
+            return Err(SettingsError::Write { path: tmp, source });
+        }
+        fs::rename(&tmp, &self.path).map_err(|source| SettingsError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn free_broken_name(&self) -> PathBuf {
+        let mut n = 1u32;
+        loop {
+            let candidate = self.path.with_extension(format!("toml.broken-{n}"));
+            if !candidate.exists() {
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = SettingsStore::in_data_dir(dir.path()).load().unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+        assert_eq!(loaded.settings.language, LanguagePref::System);
+        assert!(loaded.set_aside.is_none());
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = Settings::default();
+        settings.set_by_name("language", "zh-CN").unwrap();
+        settings
+            .set_by_name("server_url", "https://pbx.example.test/")
+            .unwrap();
+        store.save(&settings).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.settings.language, LanguagePref::ZhCn);
+        assert_eq!(
+            loaded.settings.server_url.as_deref(),
+            Some("https://pbx.example.test")
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![SETTINGS_FILE.to_owned()]);
+    }
+
+    #[test]
+    fn broken_file_is_set_aside_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let broken = "language = \"zh-CN\"\nserver_url = [unterminated\n";
+        fs::write(store.path(), broken).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+        let set_aside = loaded.set_aside.expect("a broken file is reported");
+        assert!(set_aside.moved_to.ends_with("settings.toml.broken-1"));
+        assert_eq!(fs::read_to_string(&set_aside.moved_to).unwrap(), broken);
+        assert!(!store.path().exists());
+
+        // A second broken file does not overwrite the first one set aside.
+        fs::write(store.path(), "language = 42").unwrap();
+        let again = store.load().unwrap().set_aside.unwrap();
+        assert!(again.moved_to.ends_with("settings.toml.broken-2"));
+        assert_eq!(fs::read_to_string(&set_aside.moved_to).unwrap(), broken);
+    }
+
+    #[test]
+    fn unknown_keys_in_file_are_an_error_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        fs::write(store.path(), "languag = \"en\"\n").unwrap();
+        let loaded = store.load().unwrap();
+        let reason = loaded.set_aside.unwrap().reason;
+        assert!(reason.contains("languag"), "{reason}");
+    }
+
+    #[test]
+    fn set_by_name_rejects_bad_values_with_clear_errors() {
+        let mut settings = Settings::default();
+        let err = settings.set_by_name("language", "klingon").unwrap_err();
+        assert!(err.to_string().contains("klingon"));
+        let err = settings.set_by_name("colour", "red").unwrap_err();
+        assert!(matches!(err, SettingsError::UnknownKey(_)));
+        let err = settings.set_by_name("server_url", "ftp://x").unwrap_err();
+        assert!(matches!(err, SettingsError::InvalidServerUrl(_)));
+        settings.set_by_name("server_url", "http://a").unwrap();
+        settings.set_by_name("server_url", "").unwrap();
+        assert_eq!(settings.server_url, None);
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn get_by_name_matches_set_by_name() {
+        let mut settings = Settings::default();
+        settings.set_by_name("language", "en").unwrap();
+        assert_eq!(settings.get_by_name("language").unwrap(), "en");
+        assert_eq!(settings.get_by_name("server_url").unwrap(), "");
+        assert!(settings.get_by_name("nope").is_err());
+    }
+
+    #[test]
+    fn failed_save_reports_the_path_and_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = Settings::default();
+        settings.set_by_name("language", "en").unwrap();
+        store.save(&settings).unwrap();
+        // A directory where the temporary file should go makes the write fail, as a full or
+        // read-only disk would (this holds for root too, unlike permission bits).
+        fs::create_dir(store.path().with_extension("toml.tmp")).unwrap();
+        settings.set_by_name("language", "zh-CN").unwrap();
+        let err = store.save(&settings).unwrap_err();
+        assert!(matches!(err, SettingsError::Write { .. }));
+        assert!(err.to_string().contains("settings.toml.tmp"), "{err}");
+        assert_eq!(store.load().unwrap().settings.language, LanguagePref::En);
+    }
+}

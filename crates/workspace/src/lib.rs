@@ -1,0 +1,280 @@
+//! The agent's workspace session, shared by the desktop shell and the `seatline` CLI: it opens
+//! the data directory, loads settings, owns the agent state machine and reports the status the
+//! status bar shows. Neither front end holds logic of its own.
+
+use seatline_agent_state::{AgentEvent, AgentMachine, AgentPolicy, AgentState, Millis};
+use seatline_secrets::SecretStore;
+use seatline_settings::{Language, LanguagePref, ResolvedDataDir, Settings, SettingsStore};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use seatline_agent_state::TransitionError;
+pub use seatline_settings::SettingsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    AgentState(#[from] TransitionError),
+}
+
+/// Something the agent should know about that happened while opening the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// The settings file did not parse; it was kept under another name.
+    SettingsSetAside { moved_to: PathBuf, reason: String },
+}
+
+/// What the app is and where it keeps its data.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub data_dir: PathBuf,
+    pub data_dir_source: String,
+    pub settings_file: PathBuf,
+    pub language_pref: LanguagePref,
+    pub language: Language,
+    pub os_locale: Option<String>,
+    pub notices: Vec<Notice>,
+}
+
+/// The softphone's registration, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PhoneStatus {
+    /// No SIP account is set up yet.
+    NotConfigured,
+}
+
+/// The work-order sync, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// No central server is set up: work stays on this machine.
+    NotConfigured,
+    /// A server is set up but this build has no sync client connected to it yet.
+    NotConnected { server_url: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentView {
+    pub state: AgentState,
+    pub since: Millis,
+    pub pending_not_ready: Option<String>,
+    pub not_ready_reasons: Vec<String>,
+}
+
+/// Everything the status bar shows, in one snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceStatus {
+    pub agent: AgentView,
+    pub phone: PhoneStatus,
+    pub sync: SyncStatus,
+}
+
+pub struct Workspace {
+    data_dir: ResolvedDataDir,
+    store: SettingsStore,
+    settings: Settings,
+    notices: Vec<Notice>,
+    os_locale: Option<String>,
+    agent: AgentMachine,
+    secrets: Arc<dyn SecretStore>,
+}
+
+impl Workspace {
+    /// Opens the workspace in a resolved data directory at `now` (ms since the epoch).
+    pub fn open(
+        data_dir: ResolvedDataDir,
+        os_locale: Option<String>,
+        secrets: Arc<dyn SecretStore>,
+        now: Millis,
+    ) -> Result<Self, WorkspaceError> {
+        let store = SettingsStore::in_data_dir(&data_dir.path);
+        let loaded = store.load()?;
+        let notices = loaded
+            .set_aside
+            .map(|s| Notice::SettingsSetAside {
+                moved_to: s.moved_to,
+                reason: s.reason,
+            })
+            .into_iter()
+            .collect();
+        tracing::info!(data_dir = %data_dir.path.display(), source = %data_dir.source,
+            "workspace opened");
+        Ok(Self {
+            data_dir,
+            store,
+            settings: loaded.settings,
+            notices,
+            os_locale,
+            agent: AgentMachine::new(AgentPolicy::default(), now),
+            secrets,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn secrets(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
+    pub fn language(&self) -> Language {
+        self.settings.language.resolve(self.os_locale.as_deref())
+    }
+
+    pub fn info(&self) -> AppInfo {
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            data_dir: self.data_dir.path.clone(),
+            data_dir_source: self.data_dir.source.to_string(),
+            settings_file: self.store.path().to_path_buf(),
+            language_pref: self.settings.language,
+            language: self.language(),
+            os_locale: self.os_locale.clone(),
+            notices: self.notices.clone(),
+        }
+    }
+
+    pub fn status(&self) -> WorkspaceStatus {
+        WorkspaceStatus {
+            agent: self.agent_view(),
+            phone: PhoneStatus::NotConfigured,
+            sync: match &self.settings.server_url {
+                None => SyncStatus::NotConfigured,
+                Some(url) => SyncStatus::NotConnected {
+                    server_url: url.clone(),
+                },
+            },
+        }
+    }
+
+    fn agent_view(&self) -> AgentView {
+        AgentView {
+            state: self.agent.state().clone(),
+            since: self.agent.since(),
+            pending_not_ready: self.agent.pending_not_ready().map(str::to_owned),
+            not_ready_reasons: self.agent.policy().not_ready_reasons.clone(),
+        }
+    }
+
+    /// Changes one setting by name and saves the file; on a failed save nothing changes.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<&Settings, WorkspaceError> {
+        let mut next = self.settings.clone();
+        next.set_by_name(key, value)?;
+        self.store.save(&next)?;
+        self.settings = next;
+        Ok(&self.settings)
+    }
+
+    /// Sets the UI language preference, saves it and returns the language now shown.
+    pub fn set_language(&mut self, pref: LanguagePref) -> Result<Language, WorkspaceError> {
+        self.set_setting("language", &pref.to_string())?;
+        Ok(self.language())
+    }
+
+    pub fn agent_event(
+        &mut self,
+        event: AgentEvent,
+        now: Millis,
+    ) -> Result<AgentView, WorkspaceError> {
+        self.agent.apply(event, now)?;
+        Ok(self.agent_view())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatline_secrets::MemoryStore;
+    use seatline_settings::resolve_data_dir;
+
+    fn open(dir: &std::path::Path, locale: Option<&str>) -> Workspace {
+        let data_dir = resolve_data_dir(Some(dir), None).unwrap();
+        Workspace::open(
+            data_dir,
+            locale.map(str::to_owned),
+            Arc::new(MemoryStore::new()),
+            10,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fresh_workspace_follows_the_os_language_and_reports_honest_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = open(dir.path(), Some("zh_CN.UTF-8"));
+        let info = ws.info();
+        assert_eq!(info.language, Language::ZhCn);
+        assert_eq!(info.language_pref, LanguagePref::System);
+        assert_eq!(info.data_dir, dir.path());
+        assert!(info.notices.is_empty());
+        let status = ws.status();
+        assert_eq!(status.phone, PhoneStatus::NotConfigured);
+        assert_eq!(status.sync, SyncStatus::NotConfigured);
+        assert_eq!(status.agent.state.label(), "not_ready");
+        assert_eq!(status.agent.since, 10);
+    }
+
+    #[test]
+    fn language_choice_persists_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = open(dir.path(), Some("zh-CN"));
+        assert_eq!(ws.set_language(LanguagePref::En).unwrap(), Language::En);
+        let ws = open(dir.path(), Some("zh-CN"));
+        assert_eq!(ws.language(), Language::En);
+    }
+
+    #[test]
+    fn server_url_changes_the_sync_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = open(dir.path(), None);
+        ws.set_setting("server_url", "http://127.0.0.1:8080")
+            .unwrap();
+        assert_eq!(
+            ws.status().sync,
+            SyncStatus::NotConnected {
+                server_url: "http://127.0.0.1:8080".into()
+            }
+        );
+        assert!(ws.set_setting("server_url", "nonsense").is_err());
+        assert_eq!(
+            ws.settings().server_url.as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+    }
+
+    #[test]
+    fn broken_settings_become_a_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("settings.toml"), "language = [").unwrap();
+        let ws = open(dir.path(), None);
+        let notices = ws.info().notices;
+        assert_eq!(notices.len(), 1);
+        let json = serde_json::to_value(&notices[0]).unwrap();
+        assert_eq!(json["kind"], "settings_set_aside");
+    }
+
+    #[test]
+    fn agent_events_flow_through_and_errors_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = open(dir.path(), None);
+        let view = ws.agent_event(AgentEvent::SetReady, 20).unwrap();
+        assert_eq!(view.state, AgentState::Ready);
+        let err = ws
+            .agent_event(
+                AgentEvent::SetNotReady {
+                    reason: "nap".into(),
+                },
+                30,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("nap"));
+        assert_eq!(ws.status().agent.state, AgentState::Ready);
+    }
+}

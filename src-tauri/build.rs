@@ -1,0 +1,20 @@
+// Declares the app's commands so each one needs an explicit `allow-*` permission in a
+// capability, and reads the capabilities from src-tauri/capabilities.
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "workspace_status",
+    "set_language",
+    "agent_event",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // A build script reports failure by panicking; say why first.
+        eprintln!("tauri build step failed: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,76 @@
+//! The commands the UI may call. Each one locks the workspace, calls one library function and
+//! maps its error to a serializable [`CommandError`]; a panic here would leave the UI's promise
+//! pending forever, so nothing in here may panic.
+
+use seatline_agent_state::AgentEvent;
+use seatline_settings::LanguagePref;
+use seatline_workspace::{AgentView, AppInfo, Workspace, WorkspaceError, WorkspaceStatus};
+use serde::Serialize;
+use std::sync::{Mutex, MutexGuard};
+use tauri::State;
+
+pub struct AppState {
+    workspace: Mutex<Workspace>,
+}
+
+impl AppState {
+    pub fn new(workspace: Mutex<Workspace>) -> Self {
+        Self { workspace }
+    }
+
+    fn workspace(&self) -> MutexGuard<'_, Workspace> {
+        // The workspace stays consistent across a panic in another command: every change is
+        // applied only after it succeeded.
+        self.workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An error the UI can show: a stable code to branch on and a message for people.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct CommandError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<WorkspaceError> for CommandError {
+    fn from(error: WorkspaceError) -> Self {
+        let code = match &error {
+            WorkspaceError::Settings(_) => "settings",
+            WorkspaceError::AgentState(_) => "agent_state",
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, CommandError> {
+    Ok(state.workspace().info())
+}
+
+#[tauri::command]
+pub fn workspace_status(state: State<'_, AppState>) -> Result<WorkspaceStatus, CommandError> {
+    Ok(state.workspace().status())
+}
+
+#[tauri::command]
+pub fn set_language(
+    state: State<'_, AppState>,
+    language: LanguagePref,
+) -> Result<AppInfo, CommandError> {
+    let mut workspace = state.workspace();
+    workspace.set_language(language)?;
+    Ok(workspace.info())
+}
+
+#[tauri::command]
+pub fn agent_event(
+    state: State<'_, AppState>,
+    event: AgentEvent,
+) -> Result<AgentView, CommandError> {
+    Ok(state.workspace().agent_event(event, crate::now_millis())?)
+}

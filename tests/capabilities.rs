@@ -1,0 +1,175 @@
+//! The command layer and its capabilities, headless: the real app context (tauri.conf.json and
+//! src-tauri/capabilities) on Tauri's mock runtime. A window without a capability, or a page
+//! from elsewhere, must be refused; the main window gets exactly the app's commands.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use seatline_desktop::AppState;
+use seatline_secrets::MemoryStore;
+use seatline_settings::resolve_data_dir;
+use seatline_workspace::Workspace;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+struct Harness {
+    app: App<MockRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+fn app() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = resolve_data_dir(Some(dir.path()), None).unwrap();
+    let workspace = Workspace::open(
+        data_dir,
+        Some("en-US".into()),
+        Arc::new(MemoryStore::new()),
+        1_000,
+    )
+    .unwrap();
+    let app = seatline_desktop::builder(mock_builder(), AppState::new(Mutex::new(workspace)))
+        .build(seatline_desktop::context())
+        .unwrap();
+    Harness { app, _dir: dir }
+}
+
+fn window(app: &App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
+    app.get_webview_window(label).unwrap_or_else(|| {
+        WebviewWindowBuilder::new(app, label, WebviewUrl::default())
+            .build()
+            .unwrap()
+    })
+}
+
+/// The URL the app's own pages have: the dev server in debug builds, the custom protocol in
+/// release builds (tests run without `custom-protocol`).
+fn own_origin() -> &'static str {
+    if cfg!(feature = "custom-protocol") {
+        "tauri://localhost"
+    } else {
+        "http://localhost:5173"
+    }
+}
+
+fn invoke(
+    window: &WebviewWindow<MockRuntime>,
+    url: &str,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: url.parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn main_window_reaches_the_app_commands() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let info = invoke(&main, own_origin(), "app_info", json!({})).unwrap();
+    assert_eq!(info["data_dir"], h._dir.path().to_str().unwrap());
+    assert_eq!(info["language"], "en");
+
+    let status = invoke(&main, own_origin(), "workspace_status", json!({})).unwrap();
+    assert_eq!(status["phone"]["state"], "not_configured");
+    assert_eq!(status["agent"]["state"]["kind"], "not_ready");
+
+    let info = invoke(
+        &main,
+        own_origin(),
+        "set_language",
+        json!({"language": "zh-CN"}),
+    )
+    .unwrap();
+    assert_eq!(info["language"], "zh-CN");
+
+    let agent = invoke(
+        &main,
+        own_origin(),
+        "agent_event",
+        json!({"event": {"event": "set_not_ready", "reason": "lunch"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        agent["state"],
+        json!({"kind": "not_ready", "reason": "lunch"})
+    );
+}
+
+#[test]
+fn command_errors_come_back_as_code_and_message() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "agent_event",
+        json!({"event": {"event": "set_not_ready", "reason": "nap"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "agent_state");
+    assert!(err["message"].as_str().unwrap().contains("nap"), "{err}");
+
+    // Malformed arguments are refused by deserialization, with a message, not a panic.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "set_language",
+        json!({"language": "xx"}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("language"), "{err}");
+}
+
+#[test]
+fn a_window_without_a_capability_is_refused() {
+    let h = app();
+    let crm = window(&h.app, "crm");
+    for cmd in [
+        "app_info",
+        "workspace_status",
+        "set_language",
+        "agent_event",
+    ] {
+        let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not allowed"), "{cmd}: {text}");
+    }
+}
+
+#[test]
+fn a_remote_page_in_the_main_window_is_refused() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let err = invoke(&main, "https://crm.example.com", "app_info", json!({})).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}
+
+#[test]
+fn commands_not_granted_are_refused_even_in_the_main_window() {
+    let h = app();
+    let main = window(&h.app, "main");
+    // Core plugins the app does not grant (window control, paths, the opener).
+    for cmd in [
+        "plugin:window|close",
+        "plugin:path|resolve_directory",
+        "plugin:app|version",
+    ] {
+        let err = invoke(&main, own_origin(), cmd, json!({})).unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
+    }
+}

@@ -1,0 +1,182 @@
+// Native smoke test: the real desktop binary (built with `custom-protocol`, so it serves the
+// bundled UI under the production CSP) in a real WebKitGTK window, driven through tauri-driver
+// and WebKitWebDriver. Run under a display: `xvfb-run -a dbus-run-session -- node --test ...`.
+// SEATLINE_APP names the binary. Screenshots go to target/native-smoke/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const app = resolve(process.env.SEATLINE_APP ?? join(root, "target", "debug", "seatline-desktop"));
+const shotDir = join(root, "target", "native-smoke");
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on("error", fail);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let driver;
+let driverLog = "";
+let base;
+let session;
+let dataDir;
+
+async function wd(method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    throw new Error(`${method} ${path} -> ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  }
+  return json.value;
+}
+
+const s = (path) => `/session/${session}${path}`;
+
+async function find(css, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const el = await wd("POST", s("/element"), { using: "css selector", value: css });
+      return el[ELEMENT];
+    } catch (error) {
+      last = error;
+      await sleep(200);
+    }
+  }
+  throw new Error(`element ${css} did not appear: ${last?.message}`);
+}
+
+const text = (id) => wd("GET", s(`/element/${id}/text`));
+
+async function waitForText(css, pattern, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let seen = "";
+  while (Date.now() < deadline) {
+    try {
+      seen = await text(await find(css, 2_000));
+      if (pattern.test(seen)) return seen;
+    } catch {
+      // re-rendered between find and read: try again
+    }
+    await sleep(200);
+  }
+  throw new Error(`${css} never matched ${pattern}; last text: ${JSON.stringify(seen)}`);
+}
+
+async function screenshot(name) {
+  const png = await wd("GET", s("/screenshot"));
+  mkdirSync(shotDir, { recursive: true });
+  const path = join(shotDir, name);
+  writeFileSync(path, Buffer.from(png, "base64"));
+  return path;
+}
+
+before(async () => {
+  assert.ok(existsSync(app), `no app binary at ${app}; build it with 'tauri build --debug --no-bundle'`);
+  assert.ok(process.env.DISPLAY, "no DISPLAY: run under xvfb-run");
+  dataDir = mkdtempSync(join(tmpdir(), "seatline-smoke-"));
+  const port = await freePort();
+  const nativePort = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
+  driver = spawn(
+    tauriDriver,
+    ["--port", String(port), "--native-port", String(nativePort), "--native-driver",
+      process.env.WEBKIT_WEBDRIVER ?? "/usr/bin/WebKitWebDriver"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      // English OS locale: the first screen must follow it.
+      env: { ...process.env, LANG: "en_US.UTF-8", LC_ALL: "en_US.UTF-8", LANGUAGE: "en_US",
+        SEATLINE_KEYCHAIN_SERVICE: "com.seatline.desktop.test", NO_AT_BRIDGE: "1" },
+    },
+  );
+  driver.stdout.on("data", (d) => (driverLog += d));
+  driver.stderr.on("data", (d) => (driverLog += d));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await wd("GET", "/status");
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`tauri-driver did not start: ${error.message}\n${driverLog}`);
+      await sleep(200);
+    }
+  }
+  const created = await fetch(`${base}/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      capabilities: {
+        alwaysMatch: { "tauri:options": { application: app, args: ["--data-dir", dataDir] } },
+      },
+    }),
+  }).then((r) => r.json());
+  session = created.value?.sessionId ?? created.sessionId;
+  assert.ok(session, `no session: ${JSON.stringify(created)}\n${driverLog}`);
+});
+
+after(async () => {
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it on its port.
+  driver?.kill("SIGTERM");
+});
+
+test("the workspace frame opens in English, styled, with the status bar", async () => {
+  await find("[data-testid=workspace]");
+  for (const name of ["Phone", "Customer", "Knowledge", "Work orders"]) {
+    const headings = await wd("POST", s("/elements"), { using: "css selector", value: "h2" });
+    const texts = await Promise.all(headings.map((h) => text(h[ELEMENT])));
+    assert.ok(texts.includes(name), `${name} not among ${texts}`);
+  }
+  assert.match(await waitForText("[data-testid=phone-status]", /Not configured/), /Not configured/);
+  // The stylesheet loaded under the production CSP: the status bar has its dark background.
+  const bg = await wd("POST", s("/execute/sync"), {
+    script: "return getComputedStyle(document.querySelector('.status-bar')).backgroundColor",
+    args: [],
+  });
+  assert.equal(bg, "rgb(28, 39, 51)");
+  const path = await screenshot("workspace-en.png");
+  assert.ok(readFileSync(path).length > 10_000, "screenshot is suspiciously small");
+});
+
+test("an IPC round trip from the real webview reaches the Rust workspace", async () => {
+  const info = await wd("POST", s("/execute/async"), {
+    script: `const done = arguments[arguments.length - 1];
+      window.__TAURI_INTERNALS__.invoke("app_info").then(done, (e) => done({ error: e }));`,
+    args: [],
+  });
+  assert.equal(info.error, undefined, JSON.stringify(info));
+  assert.equal(info.data_dir, dataDir);
+  assert.equal(info.data_dir_source, "--data-dir");
+  assert.equal(info.language, "en");
+});
+
+test("switching to Chinese re-renders the frame and saves the choice", async () => {
+  const option = await find("[data-testid=language] option[value='zh-CN']");
+  await wd("POST", s(`/element/${option}/click`), {});
+  await waitForText("#panel-customer-title", /^客户$/);
+  await waitForText("[data-testid=phone-status]", /未配置/);
+  const path = await screenshot("workspace-zh-CN.png");
+  assert.ok(readFileSync(path).length > 10_000, "screenshot is suspiciously small");
+  const settings = readFileSync(join(dataDir, "settings.toml"), "utf8");
+  assert.match(settings, /language = "zh-CN"/);
+});

@@ -1,0 +1,135 @@
+// UI flow test: the Vite dev server in mock mode (backend module swapped for its in-page
+// stand-in), driven by Playwright in Debian's Chromium. Screenshots go to target/ui-flow/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const uiDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const shotDir = resolve(uiDir, "..", "target", "ui-flow");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on("error", fail);
+  });
+}
+
+async function waitForHttp(url, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`dev server did not answer at ${url} within ${ms} ms`);
+}
+
+let vite;
+let browser;
+let baseUrl;
+
+before(async () => {
+  mkdirSync(shotDir, { recursive: true });
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}/`;
+  vite = spawn(
+    process.execPath,
+    [resolve(uiDir, "node_modules/vite/bin/vite.js"), "--mode", "mock", "--host", "127.0.0.1", "--port", String(port), "--strictPort"],
+    { cwd: uiDir, stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  let log = "";
+  vite.stdout.on("data", (d) => (log += d));
+  vite.stderr.on("data", (d) => (log += d));
+  try {
+    await waitForHttp(baseUrl, 30_000);
+  } catch (error) {
+    throw new Error(`${error.message}\n${log}`);
+  }
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (vite?.pid) {
+    try {
+      process.kill(-vite.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+async function openPage(locale) {
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  await page.goto(baseUrl);
+  await page.getByTestId("workspace").waitFor();
+  return { page, context, errors };
+}
+
+test("an English OS gets the English workspace; the agent works it by keyboard", async () => {
+  const { page, context, errors } = await openPage("en-US");
+  for (const name of ["Phone", "Customer", "Knowledge", "Work orders"]) {
+    assert.equal(await page.getByRole("heading", { name, exact: true }).count(), 1, name);
+  }
+  assert.match(await page.getByTestId("phone-status").innerText(), /Not configured/);
+  assert.equal(await page.getByTestId("agent-state").inputValue(), "not_ready:login");
+
+  // Keyboard only: Alt+1 to the phone panel, type digits on the dial field, Alt+4 to orders.
+  await page.keyboard.press("Alt+1");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "panel-phone");
+  await page.getByTestId("dial-number").focus();
+  await page.keyboard.type("10086");
+  assert.equal(await page.getByTestId("dial-number").inputValue(), "10086");
+  await page.keyboard.press("Alt+4");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "panel-orders");
+
+  // Agent state through the status bar.
+  await page.getByTestId("agent-state").focus();
+  await page.getByTestId("agent-state").selectOption("ready");
+  await page.waitForFunction(() => document.querySelector("[data-state='ready']") !== null);
+  await page.screenshot({ path: resolve(shotDir, "workspace-en.png") });
+
+  // Switch to Chinese from the status bar.
+  await page.getByTestId("language").selectOption("zh-CN");
+  await page.getByRole("heading", { name: "客户", exact: true }).waitFor();
+  assert.match(await page.getByTestId("phone-status").innerText(), /未配置/);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  await page.screenshot({ path: resolve(shotDir, "workspace-zh-CN.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a Chinese OS gets the Chinese workspace on the first screen", async () => {
+  const { page, context, errors } = await openPage("zh-CN");
+  for (const name of ["电话", "客户", "知识库", "工单"]) {
+    assert.equal(await page.getByRole("heading", { name, exact: true }).count(), 1, name);
+  }
+  assert.match(await page.getByTestId("sync-status").innerText(), /仅本地/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

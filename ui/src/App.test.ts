@@ -1,0 +1,135 @@
+// The workspace frame against the real backend module, with Tauri's IPC mocked (mockIPC):
+// checks what the UI sends to each command and how it shows what comes back.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import App from "./App.svelte";
+import { tauriBackend } from "./lib/backend";
+import { i18n } from "./lib/i18n.svelte";
+import type { AgentView, AppInfo, WorkspaceStatus } from "./lib/types";
+
+type Call = { cmd: string; args: unknown };
+
+function fakeShell(options: { failAgent?: boolean } = {}) {
+  const calls: Call[] = [];
+  let info: AppInfo = {
+    version: "0.1.0",
+    data_dir: "/data",
+    data_dir_source: "--data-dir",
+    settings_file: "/data/settings.toml",
+    language_pref: "system",
+    language: "en",
+    os_locale: "en-US",
+    notices: [],
+  };
+  let agent: AgentView = {
+    state: { kind: "not_ready", reason: "login" },
+    since: Date.now() - 65_000,
+    pending_not_ready: null,
+    not_ready_reasons: ["break", "lunch"],
+  };
+  const status = (): WorkspaceStatus => ({
+    agent,
+    phone: { state: "not_configured" },
+    sync: { state: "not_configured" },
+  });
+  mockIPC((cmd, args) => {
+    calls.push({ cmd, args });
+    switch (cmd) {
+      case "app_info":
+        return info;
+      case "workspace_status":
+        return status();
+      case "set_language": {
+        const language = (args as { language: AppInfo["language_pref"] }).language;
+        info = { ...info, language_pref: language, language: language === "zh-CN" ? "zh-CN" : "en" };
+        return info;
+      }
+      case "agent_event":
+        if (options.failAgent) throw { code: "agent_state", message: "unknown not-ready reason" };
+        agent = { ...agent, state: { kind: "not_ready", reason: "lunch" }, since: Date.now() };
+        return agent;
+      default:
+        throw new Error(`unexpected command ${cmd}`);
+    }
+  });
+  return calls;
+}
+
+describe("workspace frame", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => {
+    cleanup();
+    clearMocks();
+  });
+
+  it("shows every panel and the honest status of an unconfigured install", async () => {
+    const calls = fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    expect(await screen.findByTestId("workspace")).toBeInTheDocument();
+    for (const name of ["Phone", "Customer", "Knowledge", "Work orders"]) {
+      expect(screen.getByRole("heading", { name })).toBeInTheDocument();
+    }
+    expect(screen.getByTestId("phone-status")).toHaveTextContent("Not configured");
+    expect(screen.getByTestId("sync-status")).toHaveTextContent("Local only");
+    expect(screen.getByTestId("agent-state")).toHaveValue("not_ready:login");
+    expect(screen.getByTestId("agent-timer")).toHaveTextContent(/for 1:0\d/);
+    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "workspace_status"]);
+  });
+
+  it("switches the whole frame to Chinese and saves the choice through set_language", async () => {
+    const calls = fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    const select = await screen.findByTestId("language");
+    await fireEvent.change(select, { target: { value: "zh-CN" } });
+    await waitFor(() => expect(screen.getByRole("heading", { name: "客户" })).toBeInTheDocument());
+    expect(screen.getByTestId("phone-status")).toHaveTextContent("未配置");
+    expect(screen.getByTestId("workspace")).toHaveAttribute("data-language", "zh-CN");
+    expect(calls.at(-1)).toEqual({ cmd: "set_language", args: { language: "zh-CN" } });
+  });
+
+  it("sends agent state changes and shows the new state", async () => {
+    const calls = fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    const select = await screen.findByTestId("agent-state");
+    await fireEvent.change(select, { target: { value: "not_ready:lunch" } });
+    await waitFor(() => expect(select).toHaveValue("not_ready:lunch"));
+    expect(calls.at(-1)).toEqual({
+      cmd: "agent_event",
+      args: { event: { event: "set_not_ready", reason: "lunch" } },
+    });
+  });
+
+  it("shows a refused state change instead of swallowing it", async () => {
+    fakeShell({ failAgent: true });
+    render(App, { props: { backend: tauriBackend } });
+    const select = await screen.findByTestId("agent-state");
+    await fireEvent.change(select, { target: { value: "ready" } });
+    expect(await screen.findByRole("alert")).toHaveTextContent("unknown not-ready reason");
+  });
+
+  it("moves focus between panels with Alt+1..4", async () => {
+    fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    await screen.findByTestId("workspace");
+    await fireEvent.keyDown(window, { key: "3", altKey: true });
+    expect(document.activeElement?.id).toBe("panel-knowledge");
+    await fireEvent.keyDown(window, { key: "1", altKey: true });
+    expect(document.activeElement?.id).toBe("panel-phone");
+  });
+
+  it("offers a retry when the shell cannot open the workspace", async () => {
+    let fail = true;
+    mockIPC((cmd) => {
+      if (fail) throw { code: "settings", message: "cannot create the data directory /x" };
+      return cmd === "app_info"
+        ? { version: "0.1.0", data_dir: "/x", data_dir_source: "x", settings_file: "/x/s", language_pref: "en", language: "en", os_locale: null, notices: [] }
+        : { agent: { state: { kind: "ready" }, since: Date.now(), pending_not_ready: null, not_ready_reasons: [] }, phone: { state: "not_configured" }, sync: { state: "not_configured" } };
+    });
+    render(App, { props: { backend: tauriBackend } });
+    expect(await screen.findByRole("alert")).toHaveTextContent("cannot create the data directory /x");
+    fail = false;
+    await fireEvent.click(screen.getByRole("button", { name: "Try again" }));
+    expect(await screen.findByTestId("workspace")).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,52 @@
+// A stand-in for the Rust shell, used only by `vite --mode mock` (the Playwright flow tests and
+// UI work without a Rust build). It keeps the same rules as the real agent-state machine for
+// the transitions the UI offers, and remembers the language choice for the page's lifetime.
+import type { Backend } from "./backend";
+import type { AgentView, AppInfo, LanguagePref, WorkspaceStatus } from "./types";
+
+export function createMockBackend(osLocale = navigator.language): Backend {
+  const reasons = ["break", "lunch", "meeting", "training", "outbound"];
+  let pref: LanguagePref = "system";
+  let agent: AgentView = {
+    state: { kind: "not_ready", reason: "login" },
+    since: Date.now(),
+    pending_not_ready: null,
+    not_ready_reasons: reasons,
+  };
+  const info = (): AppInfo => ({
+    version: "0.1.0-mock",
+    data_dir: "/mock/data",
+    data_dir_source: "mock",
+    settings_file: "/mock/data/settings.toml",
+    language_pref: pref,
+    language: pref === "system" ? (osLocale.toLowerCase().startsWith("zh") ? "zh-CN" : "en") : pref,
+    os_locale: osLocale,
+    notices: [],
+  });
+  const status = (): WorkspaceStatus => ({
+    agent,
+    phone: { state: "not_configured" },
+    sync: { state: "not_configured" },
+  });
+  return {
+    appInfo: async () => info(),
+    workspaceStatus: async () => status(),
+    setLanguage: async (language) => {
+      pref = language;
+      return info();
+    },
+    agentEvent: async (event) => {
+      if (event.event === "set_ready") {
+        if (agent.state.kind !== "ready") agent = { ...agent, state: { kind: "ready" }, since: Date.now() };
+      } else if (event.event === "set_not_ready") {
+        if (!reasons.includes(event.reason)) {
+          throw { code: "agent_state", message: `unknown not-ready reason "${event.reason}"` };
+        }
+        agent = { ...agent, state: { kind: "not_ready", reason: event.reason }, since: Date.now() };
+      } else {
+        throw { code: "agent_state", message: `the mock backend does not model ${event.event}` };
+      }
+      return agent;
+    },
+  };
+}
