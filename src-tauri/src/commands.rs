@@ -72,5 +72,7 @@ pub fn agent_event(
     state: State<'_, AppState>,
     event: AgentEvent,
 ) -> Result<AgentView, CommandError> {
-    Ok(state.workspace().agent_event(event, crate::now_millis())?)
+    Ok(state
+        .workspace()
+        .agent_event(event, seatline_workspace::host::wall_clock_millis())?)
 }

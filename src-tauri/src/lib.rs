@@ -5,15 +5,12 @@ mod commands;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
-use seatline_workspace::Workspace;
+use seatline_workspace::{host, Workspace};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tauri::{Builder, Runtime};
 
 pub use commands::{AppState, CommandError};
-
-/// The keychain service; a test identifier keeps tests away from the agent's real secrets.
-const KEYCHAIN_SERVICE: &str = "com.seatline.desktop";
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
 pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
@@ -46,21 +43,9 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
     None
 }
 
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Opens the workspace and runs the desktop app until its last window closes.
 pub fn run() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEATLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    host::init_logging("info");
 
     let env_dir = std::env::var(DATA_DIR_ENV).ok();
     let workspace = resolve_data_dir(
@@ -69,13 +54,11 @@ pub fn run() -> std::process::ExitCode {
     )
     .map_err(seatline_workspace::WorkspaceError::from)
     .and_then(|data_dir| {
-        let service = std::env::var("SEATLINE_KEYCHAIN_SERVICE")
-            .unwrap_or_else(|_| KEYCHAIN_SERVICE.to_owned());
         Workspace::open(
             data_dir,
             sys_locale::get_locale(),
-            Arc::new(KeychainStore::new(service)),
-            now_millis(),
+            Arc::new(KeychainStore::new(host::keychain_service())),
+            host::wall_clock_millis(),
         )
     });
     let workspace = match workspace {

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, sleep } from "../support/net.mjs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,18 +16,6 @@ const app = resolve(process.env.SEATLINE_APP ?? join(root, "target", "debug", "s
 const shotDir = join(root, "target", "native-smoke");
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on("error", fail);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let driver;
 let driverLog = "";

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, sleep } from "../../tests/support/net.mjs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -13,16 +13,6 @@ const uiDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const shotDir = resolve(uiDir, "..", "target", "ui-flow");
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on("error", fail);
-  });
-}
 
 async function waitForHttp(url, ms) {
   const deadline = Date.now() + ms;
@@ -33,7 +23,7 @@ async function waitForHttp(url, ms) {
     } catch {
       // not up yet
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`dev server did not answer at ${url} within ${ms} ms`);
 }

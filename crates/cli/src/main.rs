@@ -4,14 +4,11 @@
 use clap::{Parser, Subcommand};
 use seatline_secrets::{KeychainStore, Secret, SecretName};
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
-use seatline_workspace::Workspace;
+use seatline_workspace::{host, Workspace};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// The keychain service name; tests point it elsewhere with SEATLINE_KEYCHAIN_SERVICE.
-const KEYCHAIN_SERVICE: &str = "com.seatline.desktop";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -74,13 +71,7 @@ enum CliError {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEATLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    host::init_logging("warn");
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,19 +82,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn run(cli: Cli) -> Result<(), CliError> {
-    let service =
-        std::env::var("SEATLINE_KEYCHAIN_SERVICE").unwrap_or_else(|_| KEYCHAIN_SERVICE.into());
-    let keychain = Arc::new(KeychainStore::new(service));
+    let keychain = Arc::new(KeychainStore::new(host::keychain_service()));
     let data_dir = resolve_data_dir(cli.data_dir.as_deref(), None)?;
-    let mut workspace =
-        Workspace::open(data_dir, sys_locale::get_locale(), keychain, now_millis())?;
+    let mut workspace = Workspace::open(
+        data_dir,
+        sys_locale::get_locale(),
+        keychain,
+        host::wall_clock_millis(),
+    )?;
     match cli.command {
         Command::Info => {
             let info = workspace.info();

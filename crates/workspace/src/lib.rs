@@ -2,6 +2,8 @@
 //! the data directory, loads settings, owns the agent state machine and reports the status the
 //! status bar shows. Neither front end holds logic of its own.
 
+pub mod host;
+
 use seatline_agent_state::{AgentEvent, AgentMachine, AgentPolicy, AgentState, Millis};
 use seatline_secrets::SecretStore;
 use seatline_settings::{Language, LanguagePref, ResolvedDataDir, Settings, SettingsStore};
