@@ -158,6 +158,23 @@ test("an IPC round trip from the real webview reaches the Rust workspace", async
   assert.equal(info.language, "en");
 });
 
+test("the production CSP blocks inline scripts and inline styles", async () => {
+  const probe = await wd("POST", s("/execute/sync"), {
+    script: `const script = document.createElement("script");
+      script.textContent = "window.__cspProbe = 'ran'";
+      document.head.appendChild(script);
+      const el = document.createElement("div");
+      el.setAttribute("style", "color: rgb(1, 2, 3)");
+      document.body.appendChild(el);
+      const color = getComputedStyle(el).color;
+      el.remove();
+      return { script: window.__cspProbe ?? null, color };`,
+    args: [],
+  });
+  assert.equal(probe.script, null, "an inline script ran: the CSP is not in force");
+  assert.notEqual(probe.color, "rgb(1, 2, 3)", "an inline style applied: the CSP is not in force");
+});
+
 test("switching to Chinese re-renders the frame and saves the choice", async () => {
   const option = await find("[data-testid=language] option[value='zh-CN']");
   await wd("POST", s(`/element/${option}/click`), {});
