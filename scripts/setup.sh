@@ -47,4 +47,8 @@ if [ "$for_tests" -eq 1 ] && ! command -v tauri-driver >/dev/null 2>&1 \
   echo "setup: installing tauri-driver (takes a few minutes once)"
   cargo install tauri-driver --locked --version 2.1.0
 fi
+if [ "$for_tests" -eq 1 ] && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+  echo "setup: installing cargo-fuzz (takes a few minutes once)"
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
 echo "setup: done"

@@ -50,6 +50,7 @@ native_smoke() {
 stage "cargo fmt" cargo fmt --all --check
 stage "cargo test" cargo test --workspace --locked
 stage "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+stage "fuzz (20 s per target)" scripts/fuzz.sh 20
 stage "ui type check" npm --prefix ui run --silent check
 stage "ui unit tests (vitest)" npm --prefix ui test --silent
 stage "ui flow (playwright, chromium)" node --test --test-reporter=spec ui/e2e/
