@@ -1,0 +1,785 @@
+//! The Tantivy index: build (whole, then swap), open, and search.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jieba_rs::Jieba;
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value,
+    STORED, STRING,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, ReloadPolicy, Term};
+
+use crate::analyzer::{
+    analyze, build_jieba, build_text_analyzer, default_cut_words, fold, is_han, QueryToken,
+    ANALYZER_NAME,
+};
+use crate::article::{read_markdown_dir, Article, ImportReport};
+use crate::snippet::snippet;
+use crate::vocab::Vocabulary;
+use crate::{Error, Result};
+
+const CURRENT_FILE: &str = "CURRENT";
+const USER_WORDS_FILE: &str = "user_words.txt";
+const GENERATION_PREFIX: &str = "gen-";
+const WRITER_MEMORY: usize = 50_000_000;
+
+/// Tunable ranking knobs. Tune them against the labeled query set, not by intuition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// Weight of title matches.
+    pub title_boost: f32,
+    /// Weight of body matches.
+    pub body_boost: f32,
+    /// Weight of the phrase clause (several query tokens in order); 0 disables it.
+    pub phrase_boost: f32,
+    /// Positions allowed between phrase tokens.
+    pub phrase_slop: u32,
+    /// Weight of completions of the last, possibly unfinished, token; 0 disables.
+    pub prefix_boost: f32,
+    /// How many index terms a prefix may expand to.
+    pub max_prefix_expansions: usize,
+    /// Weight of pinyin homophone replacements; 0 disables.
+    pub homophone_boost: f32,
+    /// Homophones added per unknown query word.
+    pub max_homophones: usize,
+    /// Snippet length in characters of the original text.
+    pub snippet_chars: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            title_boost: 1.0,
+            body_boost: 1.0,
+            phrase_boost: 1.0,
+            phrase_slop: 1,
+            prefix_boost: 0.3,
+            max_prefix_expansions: 8,
+            homophone_boost: 0.8,
+            max_homophones: 2,
+            snippet_chars: 90,
+        }
+    }
+}
+
+/// Options for opening or creating an index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IndexOptions {
+    /// Domain words (product and plan names) added to the jieba dictionary for the next build.
+    /// An opened index keeps the words it was built with until it is rebuilt.
+    pub user_words: Vec<String>,
+    /// Ranking knobs.
+    pub config: SearchConfig,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Article id.
+    pub id: String,
+    /// Original title.
+    pub title: String,
+    /// Relevance score (higher is better; only comparable within one query).
+    pub score: f32,
+    /// HTML: matched words in `<mark>`…`</mark>`, everything else escaped.
+    pub snippet: String,
+}
+
+/// What a query was turned into (for debugging and tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryPlan {
+    /// Analyzed query terms (stop words removed unless nothing else is left).
+    pub terms: Vec<String>,
+    /// Whether a phrase clause was added.
+    pub phrase: bool,
+    /// Completions of the last token.
+    pub completions: Vec<String>,
+    /// (unknown query word, index word with the same pinyin).
+    pub homophones: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    body: Field,
+    tags: Field,
+    lang: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER_NAME)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        title: builder.add_text_field("title", text.clone()),
+        body: builder.add_text_field("body", text),
+        tags: builder.add_text_field("tags", STRING | STORED),
+        lang: builder.add_text_field("lang", STRING | STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// One immutable built index with the analyzer it was built with.
+struct Generation {
+    reader: IndexReader,
+    fields: Fields,
+    jieba: Arc<Jieba>,
+    analyzer: TextAnalyzer,
+    vocab: Vocabulary,
+    /// Directory of this generation (None in RAM).
+    path: Option<PathBuf>,
+    num_docs: u64,
+}
+
+enum Storage {
+    Ram,
+    Dir(PathBuf),
+}
+
+/// A knowledge-base index. Searches may run concurrently with a rebuild; the rebuilt index
+/// replaces the old one only once it is complete.
+pub struct KbIndex {
+    storage: Storage,
+    user_words: RwLock<Vec<String>>,
+    config: RwLock<SearchConfig>,
+    current: RwLock<Arc<Generation>>,
+    /// Serialises rebuilds, so one rebuild never removes the directory another is writing.
+    build_lock: Mutex<()>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+static GENERATION_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn new_generation_name() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let n = GENERATION_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{GENERATION_PREFIX}{millis}-{}-{n}", std::process::id())
+}
+
+fn build_vocab(reader: &IndexReader, fields: &Fields) -> Result<Vocabulary> {
+    let searcher = reader.searcher();
+    let mut per_field: Vec<HashMap<String, u32>> = Vec::new();
+    for field in [fields.title, fields.body] {
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted
+                .terms()
+                .stream()
+                .map_err(tantivy::TantivyError::from)?;
+            while stream.advance() {
+                if let Ok(term) = std::str::from_utf8(stream.key()) {
+                    *counts.entry(term.to_string()).or_insert(0) += stream.value().doc_freq;
+                }
+            }
+        }
+        per_field.push(counts);
+    }
+    Ok(Vocabulary::from_terms(per_field.into_iter().flatten()))
+}
+
+fn open_generation(
+    index: Index,
+    user_words: &[String],
+    path: Option<PathBuf>,
+) -> Result<Generation> {
+    let jieba = Arc::new(build_jieba(user_words));
+    let analyzer = build_text_analyzer(jieba.clone());
+    index.tokenizers().register(ANALYZER_NAME, analyzer.clone());
+    let (_, fields) = schema();
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let vocab = build_vocab(&reader, &fields)?;
+    let num_docs = reader.searcher().num_docs();
+    Ok(Generation {
+        reader,
+        fields,
+        jieba,
+        analyzer,
+        vocab,
+        path,
+        num_docs,
+    })
+}
+
+fn read_user_words(dir: &Path) -> Result<Vec<String>> {
+    let path = dir.join(USER_WORDS_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Query stop words (folded forms): question words and particles that every article contains.
+const STOP_WORDS: &[&str] = &[
+    "的",
+    "了",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "呀",
+    "是",
+    "我",
+    "我们",
+    "你",
+    "您",
+    "他",
+    "她",
+    "它",
+    "怎么",
+    "怎么办",
+    "怎样",
+    "如何",
+    "什么",
+    "为什么",
+    "哪里",
+    "哪些",
+    "请问",
+    "可以",
+    "能",
+    "能否",
+    "要",
+    "在",
+    "和",
+    "与",
+    "及",
+    "或",
+    "把",
+    "被",
+    "给",
+    "让",
+    "一下",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "就",
+    "都",
+    "也",
+    "还",
+    "会",
+    "a",
+    "an",
+    "the",
+    "how",
+    "do",
+    "doe",
+    "does",
+    "i",
+    "to",
+    "of",
+    "is",
+    "are",
+    "what",
+    "can",
+    "my",
+    "your",
+    "for",
+    "in",
+    "on",
+    "and",
+    "or",
+    "be",
+    "it",
+    "this",
+    "that",
+    "with",
+    "when",
+    "should",
+    "we",
+];
+
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
+impl KbIndex {
+    /// An empty index kept in memory (tests, previews).
+    pub fn in_memory(options: IndexOptions) -> Result<Self> {
+        let kb = KbIndex {
+            storage: Storage::Ram,
+            user_words: RwLock::new(options.user_words),
+            config: RwLock::new(options.config),
+            current: RwLock::new(Arc::new(Self::empty_ram_generation()?)),
+            build_lock: Mutex::new(()),
+        };
+        Ok(kb)
+    }
+
+    fn empty_ram_generation() -> Result<Generation> {
+        let (schema, _) = schema();
+        open_generation(Index::create_in_ram(schema), &[], None)
+    }
+
+    /// Opens the index kept under `root`, or creates an empty one. `root` holds one
+    /// sub-directory per built generation and a `CURRENT` file naming the live one.
+    pub fn open_or_create(root: &Path, options: IndexOptions) -> Result<Self> {
+        fs::create_dir_all(root).map_err(io_err(root))?;
+        let current_file = root.join(CURRENT_FILE);
+        let generation = match fs::read_to_string(&current_file) {
+            Ok(name) => {
+                let name = name.trim();
+                if !name.starts_with(GENERATION_PREFIX) || name.contains(['/', '\\']) {
+                    return Err(Error::BadIndexDir {
+                        path: root.to_path_buf(),
+                        reason: format!("CURRENT names `{name}`"),
+                    });
+                }
+                let dir = root.join(name);
+                let index = Index::open_in_dir(&dir)?;
+                let words = read_user_words(&dir)?;
+                open_generation(index, &words, Some(dir))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Self::build_generation(&Storage::Dir(root.to_path_buf()), &options.user_words, &[])?
+            }
+            Err(e) => return Err(io_err(&current_file)(e)),
+        };
+        let kb = KbIndex {
+            storage: Storage::Dir(root.to_path_buf()),
+            user_words: RwLock::new(options.user_words),
+            config: RwLock::new(options.config),
+            current: RwLock::new(Arc::new(generation)),
+            build_lock: Mutex::new(()),
+        };
+        if matches!(kb.storage, Storage::Dir(_)) && !current_file.exists() {
+            kb.publish()?;
+        }
+        kb.remove_stale_generations();
+        Ok(kb)
+    }
+
+    /// Current ranking knobs.
+    pub fn config(&self) -> SearchConfig {
+        self.config.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the ranking knobs (takes effect on the next search).
+    pub fn set_config(&self, config: SearchConfig) -> Result<()> {
+        *self.config.write().map_err(|_| Error::Poisoned)? = config;
+        Ok(())
+    }
+
+    /// Sets the jieba user dictionary used by the next rebuild.
+    pub fn set_user_words(&self, words: Vec<String>) -> Result<()> {
+        *self.user_words.write().map_err(|_| Error::Poisoned)? = words;
+        Ok(())
+    }
+
+    /// Number of articles in the live index.
+    pub fn num_docs(&self) -> u64 {
+        self.current.read().map(|g| g.num_docs).unwrap_or(0)
+    }
+
+    /// Number of distinct terms in the live index.
+    pub fn vocabulary_size(&self) -> usize {
+        self.current.read().map(|g| g.vocab.len()).unwrap_or(0)
+    }
+
+    fn build_generation(
+        storage: &Storage,
+        user_words: &[String],
+        articles: &[Article],
+    ) -> Result<Generation> {
+        let mut seen = HashSet::new();
+        for a in articles {
+            if !seen.insert(a.id.as_str()) {
+                return Err(Error::DuplicateId(a.id.clone()));
+            }
+        }
+        let (schema, fields) = schema();
+        let (index, path) = match storage {
+            Storage::Ram => (Index::create_in_ram(schema), None),
+            Storage::Dir(root) => {
+                let dir = root.join(new_generation_name());
+                fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                let words = user_words.join("\n");
+                let words_path = dir.join(USER_WORDS_FILE);
+                fs::write(&words_path, words).map_err(io_err(&words_path))?;
+                (Index::create_in_dir(&dir, schema)?, Some(dir))
+            }
+        };
+        let jieba = Arc::new(build_jieba(user_words));
+        index
+            .tokenizers()
+            .register(ANALYZER_NAME, build_text_analyzer(jieba));
+        let result = (|| -> Result<()> {
+            let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, WRITER_MEMORY)?;
+            for a in articles {
+                let mut doc = TantivyDocument::default();
+                doc.add_text(fields.id, &a.id);
+                doc.add_text(fields.title, &a.title);
+                doc.add_text(fields.body, &a.body);
+                for tag in &a.tags {
+                    doc.add_text(fields.tags, tag);
+                }
+                doc.add_text(fields.lang, a.lang.as_str());
+                writer.add_document(doc)?;
+            }
+            writer.commit()?;
+            writer.wait_merging_threads()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            if let Some(dir) = &path {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return Err(e);
+        }
+        open_generation(index, user_words, path)
+    }
+
+    /// Writes `CURRENT` atomically to name the live generation.
+    fn publish(&self) -> Result<()> {
+        let Storage::Dir(root) = &self.storage else {
+            return Ok(());
+        };
+        let generation = self.current.read().map_err(|_| Error::Poisoned)?.clone();
+        let Some(name) = generation.path.as_ref().and_then(|p| p.file_name()) else {
+            return Ok(());
+        };
+        let tmp = root.join(format!("{CURRENT_FILE}.tmp"));
+        fs::write(&tmp, name.to_string_lossy().as_bytes()).map_err(io_err(&tmp))?;
+        let current = root.join(CURRENT_FILE);
+        fs::rename(&tmp, &current).map_err(io_err(&current))?;
+        Ok(())
+    }
+
+    /// Best effort: deletes generation directories other than the live one.
+    fn remove_stale_generations(&self) {
+        let Storage::Dir(root) = &self.storage else {
+            return;
+        };
+        let live = self.current.read().ok().and_then(|g| {
+            g.path
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_os_string())
+        });
+        let Ok(entries) = fs::read_dir(root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(GENERATION_PREFIX) && Some(&name) != live.as_ref()
+            {
+                if let Err(e) = fs::remove_dir_all(entry.path()) {
+                    tracing::warn!(dir = %entry.path().display(), error = %e, "kb: cannot remove old index generation");
+                }
+            }
+        }
+    }
+
+    /// Builds a complete new index from `articles` and swaps it in. On error the live index
+    /// is untouched.
+    pub fn replace_all(&self, articles: &[Article]) -> Result<()> {
+        let _building = self.build_lock.lock().map_err(|_| Error::Poisoned)?;
+        let words = self.user_words.read().map_err(|_| Error::Poisoned)?.clone();
+        let started = std::time::Instant::now();
+        let generation = Self::build_generation(&self.storage, &words, articles)?;
+        tracing::info!(
+            articles = articles.len(),
+            terms = generation.vocab.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "kb: index built"
+        );
+        *self.current.write().map_err(|_| Error::Poisoned)? = Arc::new(generation);
+        self.publish()?;
+        self.remove_stale_generations();
+        Ok(())
+    }
+
+    /// Imports a folder of Markdown articles: bad files are reported and skipped, and the
+    /// whole new index replaces the old one. If no file could be imported the live index is
+    /// kept (an import that would empty the knowledge base is almost always a mistake).
+    pub fn import_dir(&self, dir: &Path) -> Result<ImportReport> {
+        let (articles, report) = read_markdown_dir(dir)?;
+        if articles.is_empty() {
+            tracing::warn!(dir = %dir.display(), "kb import: nothing importable, index kept");
+            return Ok(report);
+        }
+        self.replace_all(&articles)?;
+        Ok(report)
+    }
+
+    fn generation(&self) -> Result<Arc<Generation>> {
+        Ok(self.current.read().map_err(|_| Error::Poisoned)?.clone())
+    }
+
+    /// How `query` would be searched (terms, phrase, completions, homophones).
+    pub fn plan(&self, query: &str) -> Result<QueryPlan> {
+        let generation = self.generation()?;
+        let config = self.config();
+        Ok(plan_query(&generation, &config, query).0)
+    }
+
+    /// Searches the knowledge base. An empty or whitespace query gives no hits.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        if query.trim().is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let generation = self.generation()?;
+        let config = self.config();
+        let (plan, tokens) = plan_query(&generation, &config, query);
+        let Some(query) = build_query(&generation.fields, &config, &plan, &tokens) else {
+            return Ok(Vec::new());
+        };
+        let searcher = generation.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        // Highlight weights: rarer terms count more; homophones and completions highlight too.
+        let mut highlight: HashMap<String, f32> = HashMap::new();
+        let all = plan
+            .terms
+            .iter()
+            .chain(plan.completions.iter())
+            .chain(plan.homophones.iter().map(|(_, w)| w));
+        for term in all {
+            let weight = 1.0 / (1.0 + generation.vocab.doc_freq(term) as f32);
+            highlight.insert(term.clone(), weight);
+        }
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |f: Field| {
+                doc.get_first(f)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let body = text(generation.fields.body);
+            let snippet = snippet(&body, &highlight, config.snippet_chars);
+            hits.push(Hit {
+                id: text(generation.fields.id),
+                title: text(generation.fields.title),
+                score,
+                snippet,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+fn plan_query(
+    generation: &Generation,
+    config: &SearchConfig,
+    query: &str,
+) -> (QueryPlan, Vec<QueryToken>) {
+    let tokens = analyze(&generation.analyzer, query);
+    let folded_query = fold(query);
+    let raw_of = |t: &QueryToken| -> String { query[t.offset_from..t.offset_to].to_lowercase() };
+    let content: Vec<&QueryToken> = tokens
+        .iter()
+        .filter(|t| !is_stop_word(&t.text) && !is_stop_word(&raw_of(t)))
+        .collect();
+    let content: Vec<&QueryToken> = if content.is_empty() {
+        tokens.iter().collect()
+    } else {
+        content
+    };
+    let mut terms: Vec<String> = Vec::new();
+    for t in &content {
+        if !terms.contains(&t.text) {
+            terms.push(t.text.clone());
+        }
+    }
+    let mut plan = QueryPlan {
+        phrase: config.phrase_boost > 0.0
+            && content
+                .iter()
+                .map(|t| t.position)
+                .collect::<HashSet<_>>()
+                .len()
+                >= 2,
+        ..QueryPlan::default()
+    };
+
+    // Search-as-you-type: the last token may be unfinished when the query does not end in a
+    // space or punctuation.
+    let typing = folded_query
+        .text
+        .chars()
+        .last()
+        .map(char::is_alphanumeric)
+        .unwrap_or(false);
+    if typing && config.prefix_boost > 0.0 {
+        let end = query.len();
+        let last = tokens
+            .iter()
+            .filter(|t| t.offset_to == end)
+            .max_by_key(|t| t.offset_to - t.offset_from);
+        if let Some(last) = last {
+            let raw = fold(&query[last.offset_from..last.offset_to]).text;
+            let long_enough = |p: &str| {
+                if is_han(p) {
+                    !p.is_empty()
+                } else {
+                    p.chars().count() >= 2
+                }
+            };
+            let mut completions: Vec<String> = Vec::new();
+            for prefix in [last.text.as_str(), raw.as_str()] {
+                if !long_enough(prefix) {
+                    continue;
+                }
+                for c in generation
+                    .vocab
+                    .completions(prefix, config.max_prefix_expansions)
+                {
+                    if !terms.contains(&c) && !completions.contains(&c) {
+                        completions.push(c);
+                    }
+                }
+            }
+            completions.truncate(config.max_prefix_expansions);
+            plan.completions = completions;
+        }
+    }
+
+    // IME homophones: unknown words, and runs of single characters that may be a mistyped word.
+    if config.homophone_boost > 0.0 && config.max_homophones > 0 {
+        let words = default_cut_words(&generation.jieba, query);
+        let mut candidates: Vec<String> = Vec::new();
+        for i in 0..words.len() {
+            for n in 1..=3 {
+                let Some(window) = words.get(i..i + n) else {
+                    break;
+                };
+                if !window.iter().all(|w| is_han(w)) {
+                    break;
+                }
+                let joined: String = window.concat();
+                let len = joined.chars().count();
+                let plausible = if n == 1 {
+                    len >= 2
+                } else {
+                    window.iter().any(|w| w.chars().count() == 1)
+                };
+                if plausible
+                    && (2..=4).contains(&len)
+                    && !generation.vocab.contains(&joined)
+                    && !candidates.contains(&joined)
+                {
+                    candidates.push(joined);
+                }
+            }
+        }
+        for candidate in candidates {
+            for word in generation
+                .vocab
+                .homophones(&candidate, config.max_homophones)
+            {
+                if !terms.contains(&word) {
+                    plan.homophones.push((candidate.clone(), word));
+                }
+            }
+        }
+    }
+    plan.terms = terms;
+    let content_tokens = content.into_iter().cloned().collect();
+    (plan, content_tokens)
+}
+
+fn term_clause(field: Field, text: &str, boost: f32) -> (Occur, Box<dyn Query>) {
+    let term = Term::from_field_text(field, text);
+    let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+    (
+        Occur::Should,
+        Box::new(BoostQuery::new(Box::new(query), boost)),
+    )
+}
+
+fn build_query(
+    fields: &Fields,
+    config: &SearchConfig,
+    plan: &QueryPlan,
+    tokens: &[QueryToken],
+) -> Option<Box<dyn Query>> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let field_boosts = [
+        (fields.title, config.title_boost),
+        (fields.body, config.body_boost),
+    ];
+    for (field, boost) in field_boosts {
+        if boost <= 0.0 {
+            continue;
+        }
+        for t in &plan.terms {
+            clauses.push(term_clause(field, t, boost));
+        }
+        for c in &plan.completions {
+            clauses.push(term_clause(field, c, boost * config.prefix_boost));
+        }
+        for (_, h) in &plan.homophones {
+            clauses.push(term_clause(field, h, boost * config.homophone_boost));
+        }
+        if plan.phrase {
+            // One token per position: the whole word, not its sub-words.
+            let mut words: Vec<&QueryToken> = Vec::new();
+            for t in tokens {
+                match words.last_mut() {
+                    Some(last) if last.position == t.position => {
+                        if t.offset_to - t.offset_from > last.offset_to - last.offset_from {
+                            *last = t;
+                        }
+                    }
+                    _ => words.push(t),
+                }
+            }
+            if words.len() >= 2 {
+                let min_pos = words[0].position;
+                let phrase_terms: Vec<(usize, Term)> = words
+                    .iter()
+                    .map(|t| (t.position - min_pos, Term::from_field_text(field, &t.text)))
+                    .collect();
+                let phrase =
+                    PhraseQuery::new_with_offset_and_slop(phrase_terms, config.phrase_slop);
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(phrase),
+                        boost * config.phrase_boost,
+                    )),
+                ));
+            }
+        }
+    }
+    if clauses.is_empty() {
+        None
+    } else {
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+}

@@ -1,0 +1,305 @@
+//! Behaviour of import, indexing and search on the crate's own small corpus.
+
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use seatline_kb_search::{Article, IndexOptions, KbIndex, Lang};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+fn corpus_index() -> KbIndex {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let report = kb.import_dir(&corpus_dir()).unwrap();
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    kb
+}
+
+fn top_ids(kb: &KbIndex, query: &str, n: usize) -> Vec<String> {
+    kb.search(query, n)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+fn article(id: &str, title: &str, body: &str) -> Article {
+    Article {
+        id: id.into(),
+        title: title.into(),
+        body: body.into(),
+        tags: vec![],
+        lang: Lang::En,
+    }
+}
+
+#[test]
+fn imports_the_whole_corpus() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let report = kb.import_dir(&corpus_dir()).unwrap();
+    assert_eq!(report.imported.len(), 14);
+    assert!(report.imported.contains(&"refund-tw".to_string()));
+    assert_eq!(kb.num_docs(), 14);
+}
+
+#[test]
+fn bad_files_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("good.md"),
+        "# Refund\n\nHow to refund a customer.",
+    )
+    .unwrap();
+    fs::write(dir.path().join("latin1.md"), b"# Caf\xe9\n\nbody").unwrap();
+    fs::write(dir.path().join("notitle.md"), "just text\n\nmore").unwrap();
+    fs::write(dir.path().join("empty.md"), "# Title only\n\n  \n").unwrap();
+    fs::write(dir.path().join("ignored.txt"), "# Not markdown\n\nbody").unwrap();
+    fs::create_dir(dir.path().join("folder.md")).unwrap();
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let report = kb.import_dir(dir.path()).unwrap();
+    assert_eq!(report.imported, vec!["good"]);
+    let mut skipped: Vec<(String, String)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.file.clone(), s.reason.clone()))
+        .collect();
+    skipped.sort();
+    assert_eq!(skipped.len(), 4);
+    assert_eq!(skipped[0].0, "empty.md");
+    assert_eq!(skipped[0].1, "empty body");
+    assert_eq!(skipped[1].0, "folder.md");
+    assert!(skipped[1].1.starts_with("unreadable"), "{}", skipped[1].1);
+    assert_eq!(skipped[2].0, "latin1.md");
+    assert!(skipped[2].1.starts_with("not UTF-8"), "{}", skipped[2].1);
+    assert_eq!(
+        skipped[3],
+        ("notitle.md".into(), "no `# Title` line".into())
+    );
+    assert_eq!(kb.num_docs(), 1);
+}
+
+#[test]
+fn reimport_replaces_everything_and_a_failed_build_keeps_the_old_index() {
+    let kb = corpus_index();
+    assert_eq!(top_ids(&kb, "退款", 1), vec!["refund-policy"]);
+    // Duplicate ids fail the build: the live index must be untouched.
+    let dup = vec![article("a", "x", "refund"), article("a", "y", "refund")];
+    assert!(kb.replace_all(&dup).is_err());
+    assert_eq!(kb.num_docs(), 14);
+    // An import with nothing importable keeps the index too.
+    let bad = tempfile::tempdir().unwrap();
+    fs::write(bad.path().join("x.md"), "no title").unwrap();
+    let report = kb.import_dir(bad.path()).unwrap();
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(kb.num_docs(), 14);
+    // A good import replaces the whole index.
+    kb.replace_all(&[article("only", "Only article", "nothing about money")])
+        .unwrap();
+    assert_eq!(kb.num_docs(), 1);
+    assert!(kb.search("退款", 5).unwrap().is_empty());
+}
+
+#[test]
+fn empty_or_whitespace_query_gives_no_hits() {
+    let kb = corpus_index();
+    assert!(kb.search("", 10).unwrap().is_empty());
+    assert!(kb.search("   \t ", 10).unwrap().is_empty());
+    assert!(kb.search("　", 10).unwrap().is_empty());
+    assert!(kb.search("？！。", 10).unwrap().is_empty());
+}
+
+#[test]
+fn simplified_query_finds_simplified_and_traditional_articles() {
+    let kb = corpus_index();
+    assert_eq!(
+        top_ids(&kb, "客户投诉升级", 1),
+        vec!["complaint-escalation"]
+    );
+    let ids = top_ids(&kb, "重设账号密码", 3);
+    assert!(ids.contains(&"password-reset-tw".to_string()), "{ids:?}");
+    let ids = top_ids(&kb, "信用卡退费", 1);
+    assert_eq!(ids, vec!["refund-tw"]);
+}
+
+#[test]
+fn traditional_query_finds_simplified_articles() {
+    let kb = corpus_index();
+    assert_eq!(top_ids(&kb, "帳單費用有誤", 1), vec!["billing-dispute"]);
+    assert_eq!(top_ids(&kb, "網路故障話術", 1), vec!["network-outage"]);
+    assert_eq!(top_ids(&kb, "坐席換班", 1), vec!["shift-scheduling"]);
+}
+
+#[test]
+fn english_plurals_and_case_match() {
+    let kb = corpus_index();
+    assert_eq!(
+        top_ids(&kb, "Complaints escalation", 1),
+        vec!["complaint-en"]
+    );
+    assert_eq!(top_ids(&kb, "password reset", 1), vec!["password-reset-en"]);
+    assert_eq!(top_ids(&kb, "outages", 1), vec!["network-outage-en"]);
+    assert_eq!(top_ids(&kb, "disputed charges", 1), vec!["billing-en"]);
+}
+
+#[test]
+fn question_style_queries() {
+    let kb = corpus_index();
+    assert_eq!(top_ids(&kb, "客户忘记密码怎么办？", 2).len(), 2);
+    assert!(top_ids(&kb, "客户忘记密码怎么办？", 2).contains(&"password-reset".to_string()));
+    assert_eq!(
+        top_ids(&kb, "How do I reset a password?", 1),
+        vec!["password-reset-en"]
+    );
+    assert_eq!(kb.plan("请问如何退款").unwrap().terms, vec!["退款"]);
+}
+
+#[test]
+fn search_as_you_type_completes_the_last_token() {
+    let kb = corpus_index();
+    assert_eq!(top_ids(&kb, "passw", 1), vec!["password-reset-en"]);
+    assert_eq!(top_ids(&kb, "escal", 1), vec!["complaint-en"]);
+    let plan = kb.plan("outage scr").unwrap();
+    assert!(plan.completions.contains(&"script".to_string()), "{plan:?}");
+    // A finished word (trailing space) is not expanded.
+    assert!(kb.plan("outage scr ").unwrap().completions.is_empty());
+    // Chinese: the IME commits characters, so the last word may be a single character.
+    let plan = kb.plan("换").unwrap();
+    assert!(plan.completions.contains(&"换班".to_string()), "{plan:?}");
+}
+
+#[test]
+fn homophone_typos_from_the_ime_are_corrected() {
+    let kb = corpus_index();
+    let plan = kb.plan("排版").unwrap();
+    assert!(
+        plan.homophones.contains(&("排版".into(), "排班".into())),
+        "{plan:?}"
+    );
+    assert_eq!(top_ids(&kb, "排版", 1), vec!["shift-scheduling"]);
+    assert_eq!(top_ids(&kb, "节假日排版", 1), vec!["shift-scheduling"]);
+
+    let plan = kb.plan("客户投述").unwrap();
+    assert!(
+        plan.homophones.contains(&("投述".into(), "投诉".into())),
+        "{plan:?}"
+    );
+    assert_eq!(top_ids(&kb, "投述", 1), vec!["complaint-escalation"]);
+    // Correct words are not "corrected".
+    assert!(kb.plan("投诉").unwrap().homophones.is_empty());
+}
+
+#[test]
+fn snippets_highlight_matches_and_escape_html() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[article(
+        "html",
+        "Refunds",
+        "Type <b>refund</b> & \"quote\" in the form. Refunds take 3 days.",
+    )])
+    .unwrap();
+    let hits = kb.search("refunds", 5).unwrap();
+    assert_eq!(hits.len(), 1);
+    let s = &hits[0].snippet;
+    assert!(s.contains("&lt;b&gt;<mark>refund</mark>&lt;/b&gt;"), "{s}");
+    assert!(s.contains("&amp;"), "{s}");
+    assert!(s.contains("<mark>Refunds</mark>"), "{s}");
+    assert!(!s.contains("<b>"), "{s}");
+    assert_eq!(hits[0].title, "Refunds");
+}
+
+#[test]
+fn snippets_highlight_the_original_traditional_text() {
+    let kb = corpus_index();
+    let hits = kb.search("账号密码", 5).unwrap();
+    let tw = hits.iter().find(|h| h.id == "password-reset-tw").unwrap();
+    assert!(tw.snippet.contains("<mark>帳號</mark>"), "{}", tw.snippet);
+    assert_eq!(tw.title, "如何重設帳號密碼");
+}
+
+#[test]
+fn directory_index_survives_reopen_and_keeps_its_user_dictionary() {
+    let root = tempfile::tempdir().unwrap();
+    let word = "畅享套餐";
+    let options = IndexOptions {
+        user_words: vec![word.to_string()],
+        ..IndexOptions::default()
+    };
+    {
+        let kb = KbIndex::open_or_create(root.path(), options.clone()).unwrap();
+        assert_eq!(kb.num_docs(), 0);
+        kb.replace_all(&[
+            article("plan", "畅享套餐介绍", "畅享套餐包含每月三十G流量。"),
+            article("other", "套餐变更", "变更套餐需要在月底前申请。"),
+        ])
+        .unwrap();
+        assert!(kb.plan(word).unwrap().terms.contains(&word.to_string()));
+    }
+    let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+    assert_eq!(kb.num_docs(), 2);
+    assert!(kb.plan(word).unwrap().terms.contains(&word.to_string()));
+    assert_eq!(top_ids(&kb, word, 1), vec!["plan"]);
+    let plain = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    assert!(!plain.plan(word).unwrap().terms.contains(&word.to_string()));
+    // Rebuilding swaps generations and removes the old one.
+    kb.replace_all(&[article("x", "Refund", "refund body")])
+        .unwrap();
+    let generations: Vec<_> = fs::read_dir(root.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+        .collect();
+    assert_eq!(generations.len(), 1);
+    drop(kb);
+    let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+    assert_eq!(top_ids(&kb, "refund", 1), vec!["x"]);
+}
+
+#[test]
+fn field_boosts_are_tunable() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[
+        article(
+            "title-hit",
+            "Refund",
+            "Something else entirely about shipping and delivery.",
+        ),
+        article(
+            "body-hit",
+            "Shipping",
+            "Refund refund refund, the refund desk handles it.",
+        ),
+    ])
+    .unwrap();
+    let mut config = kb.config();
+    config.title_boost = 10.0;
+    config.body_boost = 0.1;
+    kb.set_config(config.clone()).unwrap();
+    assert_eq!(top_ids(&kb, "refund", 1), vec!["title-hit"]);
+    config.title_boost = 0.1;
+    config.body_boost = 10.0;
+    kb.set_config(config).unwrap();
+    assert_eq!(top_ids(&kb, "refund", 1), vec!["body-hit"]);
+}
+
+#[test]
+fn index_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<KbIndex>();
+    let kb = std::sync::Arc::new(corpus_index());
+    let handles: Vec<_> = ["退款", "password", "網路"]
+        .into_iter()
+        .map(|q| {
+            let kb = kb.clone();
+            std::thread::spawn(move || kb.search(q, 3).unwrap().len())
+        })
+        .collect();
+    // Rebuild while the searches run; they see either the old or the new index, never a mix.
+    kb.import_dir(&corpus_dir()).unwrap();
+    for h in handles {
+        assert!(h.join().unwrap() > 0);
+    }
+}
