@@ -2,6 +2,7 @@
 //! crates; later work adds `phone`, `kb`, `sync` and `server` subcommands here.
 
 use clap::{Parser, Subcommand};
+use seatline_kb_search::{IndexOptions, KbIndex};
 use seatline_secrets::{KeychainStore, Secret, SecretName};
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
 use seatline_workspace::{host, Workspace};
@@ -34,6 +35,25 @@ enum Command {
     /// Store, check or delete a secret in the OS keychain.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// The offline knowledge base: import articles, search them.
+    #[command(subcommand)]
+    Kb(KbCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KbCommand {
+    /// Replace the local knowledge base with the Markdown articles of DIR (`# Title`, blank
+    /// line, body; optional front matter). Bad files are reported and skipped.
+    Import { dir: PathBuf },
+    /// Search the local knowledge base; results in rank order.
+    Search {
+        query: String,
+        /// Print a JSON array of {id, title, score, snippet}.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +86,10 @@ enum CliError {
     Stdin(std::io::Error),
     #[error("the secret on standard input is empty")]
     EmptySecret,
+    #[error(transparent)]
+    Kb(#[from] seatline_kb_search::Error),
+    #[error("{0} is not a folder")]
+    NotADirectory(PathBuf),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -80,6 +104,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn kb(data_dir: &std::path::Path, command: KbCommand) -> Result<(), CliError> {
+    let index = KbIndex::open_or_create(&data_dir.join("kb"), IndexOptions::default())?;
+    match command {
+        KbCommand::Import { dir } => {
+            if !dir.is_dir() {
+                return Err(CliError::NotADirectory(dir));
+            }
+            let report = index.import_dir(&dir)?;
+            for skipped in &report.skipped {
+                eprintln!("seatline: skipped {}: {}", skipped.file, skipped.reason);
+            }
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        KbCommand::Search { query, json, limit } => {
+            let hits = index.search(&query, limit)?;
+            if json {
+                println!("{}", serde_json::to_string(&hits)?);
+            } else {
+                for hit in hits {
+                    println!("{:>8.3}  {}  {}", hit.score, hit.id, hit.title);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -125,6 +176,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Secret(SecretCommand::Delete { name }) => {
             workspace.secrets().delete(&SecretName::new(&name)?)?;
         }
+        Command::Kb(command) => kb(&workspace.info().data_dir, command)?,
     }
     Ok(())
 }

@@ -94,3 +94,61 @@ fn secret_names_are_validated_before_touching_the_keychain() {
         .unwrap()
         .contains("invalid secret name"));
 }
+
+#[test]
+fn kb_import_reports_bad_files_and_search_prints_json_in_rank_order() {
+    let data = tempfile::tempdir().unwrap();
+    let articles = tempfile::tempdir().unwrap();
+    std::fs::write(
+        articles.path().join("refund.md"),
+        "# 退款流程\n\n客户申请退款时，先核实订单，再在三个工作日内原路退回。\n",
+    )
+    .unwrap();
+    std::fs::write(
+        articles.path().join("password.md"),
+        "# 重置密码\n\n客户忘记密码时，通过短信验证码重置。\n",
+    )
+    .unwrap();
+    std::fs::write(articles.path().join("broken.md"), [0xff, 0xfe, 0x00]).unwrap();
+    let out = seatline(
+        data.path(),
+        &["kb", "import", articles.path().to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["imported"].as_array().unwrap().len(), 2);
+    assert_eq!(report["skipped"][0]["file"], "broken.md");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped broken.md"));
+
+    let out = seatline(
+        data.path(),
+        &["kb", "search", "退款", "--json", "--limit", "5"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hits[0]["id"], "refund");
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("<mark>"));
+    // A query in traditional script finds the simplified article.
+    let out = seatline(data.path(), &["kb", "search", "忘記密碼", "--json"]);
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hits[0]["id"], "password");
+    for pair in hits.as_array().unwrap().windows(2) {
+        assert!(pair[0]["score"].as_f64() >= pair[1]["score"].as_f64());
+    }
+}
+
+#[test]
+fn kb_import_of_a_missing_folder_fails_clearly() {
+    let data = tempfile::tempdir().unwrap();
+    let out = seatline(data.path(), &["kb", "import", "/nonexistent/articles"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+}
