@@ -48,7 +48,7 @@ impl Mutation {
 
 /// The change a mutation makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum MutationBody {
     Create(NewWorkOrder),
     SetFields(FieldPatch),
@@ -313,5 +313,44 @@ mod tests {
             t.report().message,
             "changing status from closed to in_progress is not allowed"
         );
+    }
+
+    /// Every body must survive the wire: a tag that collides with a field of a variant (as
+    /// `kind` did with `NewWorkOrder::kind`) serializes but cannot be read back.
+    #[test]
+    fn every_mutation_body_round_trips_through_json() {
+        use crate::model::{Complexity, OrderKind};
+        let bodies = vec![
+            MutationBody::Create(NewWorkOrder {
+                team: "t".into(),
+                kind: OrderKind::Complaint {
+                    complexity: Complexity::Complex,
+                },
+                customer_id: "c".into(),
+                call_id: None,
+                category: "x".into(),
+                priority: Priority::High,
+                assignee: Some("a".into()),
+            }),
+            MutationBody::SetFields(FieldPatch {
+                priority: Some(Priority::Low),
+                category: Some("y".into()),
+                assignee: Some(None),
+            }),
+            MutationBody::AddNote { text: "n".into() },
+            MutationBody::ChangeStatus {
+                to: Status::InProgress,
+            },
+            MutationBody::Reopen {
+                reason: Some("r".into()),
+            },
+            MutationBody::RecordFirstReply,
+        ];
+        for body in bodies {
+            let text = serde_json::to_string(&body).unwrap();
+            let back: MutationBody = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} does not read back: {e}: {text}", body.name()));
+            assert_eq!(back, body);
+        }
     }
 }

@@ -1,0 +1,629 @@
+//! The desktop's local work-order store: agents create and edit orders offline; every action is
+//! one SQLite transaction that changes the local copy **and** appends a mutation to the outbox
+//! (WAL, `synchronous=FULL`, so a committed action survives a crash or power loss). The sync
+//! client pushes [`LocalStore::pending`] mutations in order, hands the server's answer to
+//! [`LocalStore::acknowledge`], and applies pulled server state with [`LocalStore::apply_pull`],
+//! which rebases still-pending mutations on top. Rejections and overwritten fields are kept as
+//! [`Problem`]s for the agent: nothing is dropped silently.
+//!
+//! The merge rules themselves live in `seatline-work-orders` and are the same on the server.
+
+use seatline_work_orders::{
+    apply, rebase, Actor, ClientId, Conflict, FieldPatch, Hlc, HlcClock, Mutation, MutationBody,
+    NewWorkOrder, Rejection, RejectionReport, Status, WorkOrder, WorkOrderId,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const SCHEMA: &str = include_str!("../migrations/0001_init.sql");
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("local work-order database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The action breaks a domain rule; nothing was recorded.
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    #[error("the local work-order database is damaged ({what}): {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("the local work-order database has schema version {found}; this build knows {known}")]
+    NewerSchema { found: i64, known: i64 },
+}
+
+fn corrupt(what: &str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "filter", rename_all = "snake_case")]
+pub enum OrderFilter {
+    All,
+    AssignedTo {
+        user: String,
+    },
+    Team {
+        team: String,
+    },
+    /// Not resolved or closed.
+    Open,
+}
+
+/// The server's answer to a push: everything up to `last_mutation_id` was processed (applied or
+/// rejected), and these were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushAck {
+    pub last_mutation_id: u64,
+    pub rejected: Vec<RejectedMutation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedMutation {
+    pub mutation_id: u64,
+    pub rejection: RejectionReport,
+}
+
+/// One page of server changes since the client's cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledChanges {
+    pub orders: Vec<WorkOrder>,
+    /// Conflicts the server recorded; those involving this client's mutations are kept.
+    pub conflicts: Vec<Conflict>,
+    /// The server's last processed mutation id for this client, in the same snapshot.
+    pub last_mutation_id: u64,
+    pub cursor: String,
+}
+
+/// Something the agent must see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub id: i64,
+    pub order_id: WorkOrderId,
+    pub seen: bool,
+    pub detail: ProblemDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProblemDetail {
+    /// The server refused a change the agent made offline; the change is kept here.
+    Rejected {
+        mutation: Mutation,
+        rejection: RejectionReport,
+    },
+    /// A field the agent set was overwritten by a concurrent edit (or the reverse).
+    Conflict { conflict: Conflict },
+}
+
+/// What recording an action produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub order: WorkOrder,
+    pub mutation_id: u64,
+}
+
+/// Sync figures for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    pub pending: u64,
+    pub unseen_problems: u64,
+    pub cursor: Option<String>,
+}
+
+pub struct LocalStore {
+    pool: SqlitePool,
+    client_id: ClientId,
+    actor: Actor,
+}
+
+fn to_ms(at: OffsetDateTime) -> u64 {
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn json<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| corrupt(what, e))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store at `path` for the logged-in `actor`. The first open gives
+    /// this install its client id (UUIDv7), which never changes afterwards.
+    pub async fn open(path: &Path, actor: Actor, now: OffsetDateTime) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL may lose a committed transaction on power loss; an agent's work may not.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        // One connection: the desktop has one writer, and it keeps every action serial.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        }
+        let mut tx = pool.begin().await?;
+        let client_id = match meta(&mut tx, "client_id").await? {
+            Some(text) => ClientId(Uuid::from_str(&text).map_err(|e| corrupt("client_id", e))?),
+            None => {
+                let id = ClientId(WorkOrderId::new_v7(now).0);
+                set_meta(&mut tx, "client_id", &id.to_string()).await?;
+                id
+            }
+        };
+        tx.commit().await?;
+        Ok(Self {
+            pool,
+            client_id,
+            actor,
+        })
+    }
+
+    pub fn client_id(&self) -> ClientId {
+        self.client_id
+    }
+
+    /// Creates an order offline; its id (UUIDv7) is made here and is the idempotency key.
+    pub async fn create_order(
+        &self,
+        new: NewWorkOrder,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        let id = WorkOrderId::new_v7(now);
+        self.record(id, MutationBody::Create(new), now).await
+    }
+
+    pub async fn set_fields(
+        &self,
+        order: WorkOrderId,
+        patch: FieldPatch,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        self.record(order, MutationBody::SetFields(patch), now)
+            .await
+    }
+
+    pub async fn add_note(
+        &self,
+        order: WorkOrderId,
+        text: String,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        self.record(order, MutationBody::AddNote { text }, now)
+            .await
+    }
+
+    pub async fn change_status(
+        &self,
+        order: WorkOrderId,
+        to: Status,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        self.record(order, MutationBody::ChangeStatus { to }, now)
+            .await
+    }
+
+    pub async fn reopen(
+        &self,
+        order: WorkOrderId,
+        reason: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        self.record(order, MutationBody::Reopen { reason }, now)
+            .await
+    }
+
+    /// One user action: stamp it, apply it to the local copy (a domain rejection records
+    /// nothing and is returned at once, while the agent is still looking at the form), append it
+    /// to the outbox, commit.
+    pub async fn record(
+        &self,
+        order_id: WorkOrderId,
+        body: MutationBody,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mutation_id = next_mutation_id(&mut tx).await?;
+        let mut clock = clock(&mut tx, self.client_id).await?;
+        let stamp = clock.now(to_ms(now));
+        let current = local_order(&mut tx, order_id).await?;
+        let mutation = Mutation {
+            client_id: self.client_id,
+            mutation_id,
+            order_id,
+            stamp,
+            base_version: current.as_ref().map_or(0, |o| o.version),
+            actor: self.actor.clone(),
+            body,
+        };
+        let applied = apply(current.as_ref(), &mutation, now)?;
+        save_local(&mut tx, &applied.order).await?;
+        sqlx::query("INSERT INTO outbox (mutation_id, order_id, body) VALUES (?, ?, ?)")
+            .bind(i64::try_from(mutation_id).map_err(|e| corrupt("mutation id", e))?)
+            .bind(order_id.to_string())
+            .bind(json(&mutation, "mutation")?)
+            .execute(&mut *tx)
+            .await?;
+        set_meta(&mut tx, "next_mutation_id", &(mutation_id + 1).to_string()).await?;
+        set_meta(&mut tx, "hlc", &json(&clock.last(), "hlc")?).await?;
+        tx.commit().await?;
+        tracing::debug!(%order_id, mutation_id, kind = mutation.body.name(), "recorded");
+        Ok(Recorded {
+            order: applied.order,
+            mutation_id,
+        })
+    }
+
+    /// The oldest `limit` unacknowledged mutations, in order: what the next push sends.
+    pub async fn pending(&self, limit: u32) -> Result<Vec<Mutation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT body FROM outbox WHERE state = 'pending' ORDER BY mutation_id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| from_json(row.get::<&str, _>("body"), "outbox mutation"))
+            .collect()
+    }
+
+    /// Takes the server's answer to a push. Processed mutations are no longer sent; they stay
+    /// in the local view until a pull shows their effect in the server copy. Rejected ones
+    /// become problems (with the whole change, so the agent can redo it) and leave the local
+    /// view at once.
+    pub async fn acknowledge(&self, ack: &PushAck, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let last = i64::try_from(ack.last_mutation_id).map_err(|e| corrupt("ack", e))?;
+        let done =
+            sqlx::query("SELECT body FROM outbox WHERE mutation_id <= ? AND state = 'pending'")
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut touched = BTreeSet::new();
+        for row in &done {
+            let mutation: Mutation = from_json(row.get::<&str, _>("body"), "outbox mutation")?;
+            let rejected = ack
+                .rejected
+                .iter()
+                .find(|r| r.mutation_id == mutation.mutation_id);
+            let state = if rejected.is_some() {
+                "rejected"
+            } else {
+                "acked"
+            };
+            sqlx::query("UPDATE outbox SET state = ? WHERE mutation_id = ?")
+                .bind(state)
+                .bind(i64::try_from(mutation.mutation_id).map_err(|e| corrupt("id", e))?)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(rejected) = rejected {
+                let detail = ProblemDetail::Rejected {
+                    mutation: mutation.clone(),
+                    rejection: rejected.rejection.clone(),
+                };
+                let (order, id) = (mutation.order_id, Some(mutation.mutation_id));
+                add_problem(&mut tx, "rejected", order, id, &detail).await?;
+                touched.insert(mutation.order_id);
+            }
+        }
+        for order_id in touched {
+            rebuild_local(&mut tx, order_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies a page of server changes in one transaction: server copies replaced, processed
+    /// mutations dropped, pending ones re-applied on top (rebase), this client's conflicts kept
+    /// as problems, the cursor saved.
+    pub async fn apply_pull(
+        &self,
+        changes: &PulledChanges,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut clock = clock(&mut tx, self.client_id).await?;
+        let mut touched = BTreeSet::new();
+        for order in &changes.orders {
+            clock.observe(order.max_stamp(), to_ms(now));
+            sqlx::query(
+                "INSERT INTO server_orders (id, body) VALUES (?, ?)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )
+            .bind(order.id.to_string())
+            .bind(json(order, "server order")?)
+            .execute(&mut *tx)
+            .await?;
+            touched.insert(order.id);
+        }
+        let last = i64::try_from(changes.last_mutation_id).map_err(|e| corrupt("pull", e))?;
+        let processed = sqlx::query("SELECT order_id FROM outbox WHERE mutation_id <= ?")
+            .bind(last)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &processed {
+            touched.insert(parse_order_id(row.get::<&str, _>("order_id"))?);
+        }
+        sqlx::query("DELETE FROM outbox WHERE mutation_id <= ?")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        for conflict in changes
+            .conflicts
+            .iter()
+            .filter(|c| c.mutation.client_id == self.client_id)
+        {
+            let detail = ProblemDetail::Conflict {
+                conflict: conflict.clone(),
+            };
+            add_problem(
+                &mut tx,
+                "conflict",
+                conflict.order_id,
+                Some(conflict.mutation.mutation_id),
+                &detail,
+            )
+            .await?;
+        }
+        for order_id in touched {
+            rebuild_local(&mut tx, order_id, now).await?;
+        }
+        set_meta(&mut tx, "pull_cursor", &changes.cursor).await?;
+        set_meta(&mut tx, "hlc", &json(&clock.last(), "hlc")?).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The orders the agent sees, most recently changed first.
+    pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<WorkOrder>, StoreError> {
+        let query = match filter {
+            OrderFilter::All => {
+                sqlx::query("SELECT body FROM local_orders ORDER BY updated_at DESC")
+            }
+            OrderFilter::AssignedTo { user } => sqlx::query(
+                "SELECT body FROM local_orders WHERE assignee = ? ORDER BY updated_at DESC",
+            )
+            .bind(user),
+            OrderFilter::Team { team } => {
+                sqlx::query("SELECT body FROM local_orders WHERE team = ? ORDER BY updated_at DESC")
+                    .bind(team)
+            }
+            OrderFilter::Open => sqlx::query(
+                "SELECT body FROM local_orders WHERE status NOT IN ('resolved', 'closed')
+                 ORDER BY updated_at DESC",
+            ),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| from_json(row.get::<&str, _>("body"), "local order"))
+            .collect()
+    }
+
+    pub async fn order(&self, id: WorkOrderId) -> Result<Option<WorkOrder>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query("SELECT body FROM local_orders WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        row.map(|row| from_json(row.get::<&str, _>("body"), "local order"))
+            .transpose()
+    }
+
+    /// Rejections and conflicts, newest first.
+    pub async fn problems(&self, unseen_only: bool) -> Result<Vec<Problem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, body, seen FROM problems WHERE seen = 0 OR ? = 0 ORDER BY id DESC",
+        )
+        .bind(unseen_only)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Problem {
+                    id: row.get("id"),
+                    order_id: parse_order_id(row.get::<&str, _>("order_id"))?,
+                    seen: row.get::<i64, _>("seen") != 0,
+                    detail: from_json(row.get::<&str, _>("body"), "problem")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_seen(&self, problem_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE problems SET seen = 1 WHERE id = ?")
+            .bind(problem_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Mutations not yet sent, unseen problems and the pull cursor, for the status bar and for
+    /// the logout warning (unsent changes must not be abandoned silently).
+    pub async fn counts(&self) -> Result<SyncCounts, StoreError> {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let unseen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM problems WHERE seen = 0")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut tx = self.pool.begin().await?;
+        let cursor = meta(&mut tx, "pull_cursor").await?;
+        tx.commit().await?;
+        Ok(SyncCounts {
+            pending: u64::try_from(pending).unwrap_or(0),
+            unseen_problems: u64::try_from(unseen).unwrap_or(0),
+            cursor,
+        })
+    }
+
+    /// Closes the database cleanly (checkpointing the WAL).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse_order_id(text: &str) -> Result<WorkOrderId, StoreError> {
+    Uuid::from_str(text)
+        .map(WorkOrderId)
+        .map_err(|e| corrupt("order id", e))
+}
+
+async fn meta(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
+async fn set_meta(
+    tx: &mut Transaction<'_, Sqlite>,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn next_mutation_id(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
+    match meta(tx, "next_mutation_id").await? {
+        Some(text) => text.parse().map_err(|e| corrupt("next_mutation_id", e)),
+        None => Ok(1),
+    }
+}
+
+async fn clock(tx: &mut Transaction<'_, Sqlite>, client: ClientId) -> Result<HlcClock, StoreError> {
+    Ok(match meta(tx, "hlc").await? {
+        Some(text) => HlcClock::resume(from_json::<Hlc>(&text, "hlc")?),
+        None => HlcClock::new(client.node()),
+    })
+}
+
+async fn local_order(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: WorkOrderId,
+) -> Result<Option<WorkOrder>, StoreError> {
+    let body: Option<String> = sqlx::query_scalar("SELECT body FROM local_orders WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    body.map(|b| from_json(&b, "local order")).transpose()
+}
+
+async fn save_local(tx: &mut Transaction<'_, Sqlite>, order: &WorkOrder) -> Result<(), StoreError> {
+    let status = serde_json::to_value(order.status).map_err(|e| corrupt("status", e))?;
+    let updated = order
+        .updated_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| corrupt("updated_at", e))?;
+    sqlx::query(
+        "INSERT INTO local_orders (id, body, team, assignee, status, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, team = excluded.team,
+           assignee = excluded.assignee, status = excluded.status, updated_at = excluded.updated_at",
+    )
+    .bind(order.id.to_string())
+    .bind(json(order, "local order")?)
+    .bind(&order.team)
+    .bind(order.assignee.as_deref())
+    .bind(status.as_str().unwrap_or_default())
+    .bind(updated)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn add_problem(
+    tx: &mut Transaction<'_, Sqlite>,
+    kind: &str,
+    order_id: WorkOrderId,
+    mutation_id: Option<u64>,
+    detail: &ProblemDetail,
+) -> Result<(), StoreError> {
+    let mutation_id = mutation_id
+        .map(i64::try_from)
+        .transpose()
+        .map_err(|e| corrupt("id", e))?;
+    sqlx::query("INSERT INTO problems (kind, order_id, mutation_id, body) VALUES (?, ?, ?, ?)")
+        .bind(kind)
+        .bind(order_id.to_string())
+        .bind(mutation_id)
+        .bind(json(detail, "problem")?)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The local copy of one order: the server copy with its still-pending mutations re-applied.
+async fn rebuild_local(
+    tx: &mut Transaction<'_, Sqlite>,
+    order_id: WorkOrderId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let server: Option<String> = sqlx::query_scalar("SELECT body FROM server_orders WHERE id = ?")
+        .bind(order_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let server: Option<WorkOrder> = server.map(|b| from_json(&b, "server order")).transpose()?;
+    let rows = sqlx::query(
+        "SELECT body FROM outbox WHERE order_id = ? AND state != 'rejected' ORDER BY mutation_id",
+    )
+    .bind(order_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let pending: Vec<Mutation> = rows
+        .iter()
+        .map(|row| from_json(row.get::<&str, _>("body"), "outbox mutation"))
+        .collect::<Result<_, _>>()?;
+    let rebased = rebase(order_id, server, &pending, now);
+    for (reference, rejection) in &rebased.rejected {
+        // The server will decide; until it does, the local view simply lacks this change.
+        tracing::info!(%order_id, mutation = reference.mutation_id, %rejection,
+            "pending change no longer applies on top of the server copy");
+    }
+    match rebased.order {
+        Some(order) => save_local(tx, &order).await,
+        None => {
+            sqlx::query("DELETE FROM local_orders WHERE id = ?")
+                .bind(order_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
