@@ -8,6 +8,7 @@
 //!
 //! The merge rules themselves live in `seatline-work-orders` and are the same on the server.
 
+pub use seatline_sync_protocol::{PulledChanges, PushAck, RejectedMutation};
 use seatline_work_orders::{
     apply, rebase, Actor, ClientId, Conflict, FieldPatch, Hlc, HlcClock, Mutation, MutationBody,
     NewWorkOrder, Rejection, RejectionReport, Status, WorkOrder, WorkOrderId,
@@ -57,31 +58,6 @@ pub enum OrderFilter {
     },
     /// Not resolved or closed.
     Open,
-}
-
-/// The server's answer to a push: everything up to `last_mutation_id` was processed (applied or
-/// rejected), and these were rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushAck {
-    pub last_mutation_id: u64,
-    pub rejected: Vec<RejectedMutation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedMutation {
-    pub mutation_id: u64,
-    pub rejection: RejectionReport,
-}
-
-/// One page of server changes since the client's cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PulledChanges {
-    pub orders: Vec<WorkOrder>,
-    /// Conflicts the server recorded; those involving this client's mutations are kept.
-    pub conflicts: Vec<Conflict>,
-    /// The server's last processed mutation id for this client, in the same snapshot.
-    pub last_mutation_id: u64,
-    pub cursor: String,
 }
 
 /// Something the agent must see.

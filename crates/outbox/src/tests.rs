@@ -69,6 +69,7 @@ impl FakeServer {
             conflicts: vec![],
             last_mutation_id: self.last.get(&client).copied().unwrap_or(0),
             cursor: cursor.into(),
+            more: false,
         }
     }
 }
@@ -308,6 +309,7 @@ async fn only_this_clients_conflicts_become_problems() {
         conflicts: vec![conflict(s.client_id()), conflict(other)],
         last_mutation_id: 1,
         cursor: "c9".into(),
+        more: false,
     };
     s.apply_pull(&changes, T0).await.unwrap();
     let problems = s.problems(true).await.unwrap();
