@@ -1,5 +1,6 @@
-//! The work-order sync wire format (JSON over HTTPS), shared by the desktop's sync client and
-//! the central server so both sides compile against one definition.
+//! The work-order sync protocol: the wire format (JSON over HTTPS), shared by the desktop's sync
+//! client and the central server so both sides compile against one definition, and the
+//! client's sans-IO [`schedule`] of pushes, pulls and retries.
 //!
 //! - `POST /api/v1/sync/push` with a [`PushRequest`]: mutations of one client, in outbox order.
 //!   The server applies each exactly once by `(client_id, mutation_id)`, answers a [`PushAck`].
@@ -10,6 +11,9 @@
 //!   cursor that the user may see, this client's `last_mutation_id` in the same snapshot, and
 //!   the next cursor.
 
+pub mod schedule;
+
+pub use schedule::{Action, Outcome, ScheduleConfig, SyncPhase, SyncSchedule};
 use seatline_work_orders::{ClientId, Conflict, Mutation, RejectionReport, WorkOrder};
 use serde::{Deserialize, Serialize};
 
