@@ -16,7 +16,7 @@ packages=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev 
   libayatana-appindicator3-dev librsvg2-dev fonts-noto-cjk)
 # What the tests drive: a display server, D-Bus, WebKit's WebDriver, Chromium for UI flows.
 if [ "$for_tests" -eq 1 ]; then
-  packages+=(xvfb xauth dbus dbus-x11 webkit2gtk-driver chromium)
+  packages+=(xvfb xauth dbus dbus-x11 webkit2gtk-driver chromium postgresql)
 fi
 
 missing=()
