@@ -48,7 +48,7 @@ native_smoke() {
 }
 
 stage "cargo fmt" cargo fmt --all --check
-stage "cargo test" cargo test --workspace --locked
+stage "cargo test" cargo test --workspace --locked --no-fail-fast
 stage "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "fuzz (20 s per target)" scripts/fuzz.sh 20
 stage "ui type check" npm --prefix ui run --silent check

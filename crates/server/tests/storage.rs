@@ -269,7 +269,7 @@ async fn cli_bootstrap_serve_and_sigterm(kind: Kind) {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let started = Instant::now();
     loop {
         if let Ok(resp) = http.get(format!("{base}/healthz")).send().await {

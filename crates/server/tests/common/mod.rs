@@ -317,7 +317,7 @@ impl TestServer {
     pub fn client(&self) -> Client {
         Client {
             base: self.base.clone(),
-            http: reqwest::Client::new(),
+            http: http_client(),
         }
     }
 }
@@ -459,4 +459,11 @@ pub async fn world(kind: Kind) -> World {
         admin_a,
         admin_b,
     }
+}
+
+/// A reqwest client. The workspace builds reqwest without a built-in crypto provider (the
+/// desktop carries only `ring`), so install ring before the first client is made.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
