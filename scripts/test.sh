@@ -42,7 +42,8 @@ native_smoke() {
   # production CSP. The test config only changes the app identifier.
   ui/node_modules/.bin/tauri build --debug --no-bundle --ci \
     --config tests/native/tauri.test.conf.json || return 1
-  SEATLINE_APP="$CARGO_TARGET_DIR/debug/seatline-desktop" NO_AT_BRIDGE=1 \
+  SEATLINE_APP="$CARGO_TARGET_DIR/debug/seatline-desktop" SEATLINE_CLI="$CARGO_TARGET_DIR/debug/seatline" \
+    NO_AT_BRIDGE=1 \
     xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
     node --test --test-reporter=spec tests/native/
 }

@@ -5,6 +5,8 @@ const COMMANDS: &[&str] = &[
     "workspace_status",
     "set_language",
     "agent_event",
+    "kb_search",
+    "kb_article",
 ];
 
 fn main() {

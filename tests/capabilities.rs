@@ -22,6 +22,11 @@ struct Harness {
 }
 
 fn app() -> Harness {
+    app_with(|_| {})
+}
+
+/// An app whose workspace `prepare` may fill first (e.g. import knowledge-base articles).
+fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = resolve_data_dir(Some(dir.path()), None).unwrap();
     let workspace = Workspace::open(
@@ -31,6 +36,7 @@ fn app() -> Harness {
         1_000,
     )
     .unwrap();
+    prepare(&workspace);
     let app = seatline_desktop::builder(mock_builder(), AppState::new(Mutex::new(workspace)))
         .build(seatline_desktop::context())
         .unwrap();
@@ -108,6 +114,32 @@ fn main_window_reaches_the_app_commands() {
         agent["state"],
         json!({"kind": "not_ready", "reason": "lunch"})
     );
+}
+
+#[test]
+fn main_window_searches_the_knowledge_base() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/kb-search/tests/corpus");
+    let h = app_with(|workspace| {
+        workspace.kb().unwrap().import_dir(&corpus).unwrap();
+    });
+    let main = window(&h.app, "main");
+    let hits = invoke(
+        &main,
+        own_origin(),
+        "kb_search",
+        json!({"query": "忘記密碼"}),
+    )
+    .unwrap();
+    let first = hits[0]["id"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("password-reset"), "{hits}");
+    let article = invoke(&main, own_origin(), "kb_article", json!({"id": first})).unwrap();
+    assert!(
+        article["body"].as_str().unwrap().contains("密碼")
+            || article["body"].as_str().unwrap().contains("密码")
+    );
+    let missing = invoke(&main, own_origin(), "kb_article", json!({"id": "nope"})).unwrap();
+    assert!(missing.is_null());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! pending forever, so nothing in here may panic.
 
 use seatline_agent_state::AgentEvent;
+use seatline_kb_search::{Article, Hit};
 use seatline_settings::LanguagePref;
 use seatline_workspace::{AgentView, AppInfo, Workspace, WorkspaceError, WorkspaceStatus};
 use serde::Serialize;
@@ -39,6 +40,7 @@ impl From<WorkspaceError> for CommandError {
         let code = match &error {
             WorkspaceError::Settings(_) => "settings",
             WorkspaceError::AgentState(_) => "agent_state",
+            WorkspaceError::KbUnavailable(_) | WorkspaceError::Kb(_) => "knowledge_base",
         };
         Self {
             code,
@@ -75,4 +77,27 @@ pub fn agent_event(
     Ok(state
         .workspace()
         .agent_event(event, seatline_workspace::host::wall_clock_millis())?)
+}
+
+/// Search-as-you-type: at most 50 results, in rank order.
+#[tauri::command]
+pub async fn kb_search(
+    state: State<'_, AppState>,
+    query: String,
+    limit: Option<usize>,
+) -> Result<Vec<Hit>, CommandError> {
+    // Take the index and let go of the workspace before searching.
+    let kb = state.workspace().kb()?;
+    let hits = kb.search(&query, limit.unwrap_or(20).min(50));
+    Ok(hits.map_err(WorkspaceError::from)?)
+}
+
+#[tauri::command]
+pub async fn kb_article(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Option<Article>, CommandError> {
+    let kb = state.workspace().kb()?;
+    let article = kb.article(&id);
+    Ok(article.map_err(WorkspaceError::from)?)
 }

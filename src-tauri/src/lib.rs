@@ -21,6 +21,8 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             commands::workspace_status,
             commands::set_language,
             commands::agent_event,
+            commands::kb_search,
+            commands::kb_article,
         ])
 }
 

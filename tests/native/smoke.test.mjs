@@ -4,7 +4,7 @@
 // SEATLINE_APP names the binary. Screenshots go to target/native-smoke/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { freePort, sleep } from "../support/net.mjs";
 import { tmpdir } from "node:os";
@@ -82,6 +82,11 @@ before(async () => {
   assert.ok(existsSync(app), `no app binary at ${app}; build it with 'tauri build --debug --no-bundle'`);
   assert.ok(process.env.DISPLAY, "no DISPLAY: run under xvfb-run");
   dataDir = mkdtempSync(join(tmpdir(), "seatline-smoke-"));
+  // Articles for the knowledge panel, imported with the real CLI into the app's data dir.
+  const cli = process.env.SEATLINE_CLI ?? join(dirname(app), "seatline");
+  const corpus = join(root, "crates", "kb-search", "tests", "corpus");
+  const imported = spawnSync(cli, ["--data-dir", dataDir, "kb", "import", corpus], { encoding: "utf8" });
+  assert.equal(imported.status, 0, `kb import failed: ${imported.stderr}`);
   const port = await freePort();
   const nativePort = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -173,6 +178,21 @@ test("the production CSP blocks inline scripts and inline styles", async () => {
   });
   assert.equal(probe.script, null, "an inline script ran: the CSP is not in force");
   assert.notEqual(probe.color, "rgb(1, 2, 3)", "an inline style applied: the CSP is not in force");
+});
+
+test("the knowledge panel searches the local index as the agent types", async () => {
+  const input = await find("[data-testid=kb-search]");
+  await wd("POST", s(`/element/${input}/value`), { text: "忘記密碼" });
+  const first = await find("[data-testid=kb-results] li button", 10_000);
+  assert.match(await text(first), /密[碼码]/);
+  const marks = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=kb-results] mark" });
+  assert.ok(marks.length > 0, "no highlighted match in the results");
+  await wd("POST", s(`/element/${first}/click`), {});
+  await waitForText("[data-testid=kb-article]", /客戶|客户/);
+  await screenshot("knowledge-article.png");
+  const back = await find("[data-testid=kb-article] button");
+  await wd("POST", s(`/element/${back}/click`), {});
+  await find("[data-testid=kb-search]");
 });
 
 test("switching to Chinese re-renders the frame and saves the choice", async () => {

@@ -104,6 +104,17 @@ test("an English OS gets the English workspace; the agent works it by keyboard",
   await page.waitForFunction(() => document.querySelector("[data-state='ready']") !== null);
   await page.screenshot({ path: resolve(shotDir, "workspace-en.png") });
 
+  // Knowledge base: type, see highlighted results, open one with the keyboard.
+  await page.keyboard.press("Alt+3");
+  await page.getByTestId("kb-search").focus();
+  await page.keyboard.type("退款");
+  await page.locator("[data-testid=kb-results] mark").first().waitFor();
+  assert.equal(await page.locator("[data-testid=kb-results] li").count(), 1);
+  await page.keyboard.press("Enter");
+  await page.getByTestId("kb-article").waitFor();
+  assert.match(await page.getByTestId("kb-article").innerText(), /原路退回/);
+  await page.getByRole("button", { name: "Back to results" }).click();
+
   // Switch to Chinese from the status bar.
   await page.getByTestId("language").selectOption("zh-CN");
   await page.getByRole("heading", { name: "客户", exact: true }).waitFor();

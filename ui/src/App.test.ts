@@ -32,6 +32,7 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
     agent,
     phone: { state: "not_configured" },
     sync: { state: "not_configured" },
+    kb_articles: 2,
   });
   mockIPC((cmd, args) => {
     calls.push({ cmd, args });
@@ -49,6 +50,14 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
         if (options.failAgent) throw { code: "agent_state", message: "unknown not-ready reason" };
         agent = { ...agent, state: { kind: "not_ready", reason: "lunch" }, since: Date.now() };
         return agent;
+      case "kb_search":
+        return (args as { query: string }).query.includes("退款")
+          ? [{ id: "refund", title: "退款流程", score: 3.2, snippet: "申请<mark>退款</mark>时 &lt;先核实&gt;" }]
+          : [];
+      case "kb_article":
+        return (args as { id: string }).id === "refund"
+          ? { id: "refund", title: "退款流程", body: "客户申请退款时，先核实订单。", tags: ["billing"], lang: "zh-CN" }
+          : null;
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
@@ -124,12 +133,39 @@ describe("workspace frame", () => {
       if (fail) throw { code: "settings", message: "cannot create the data directory /x" };
       return cmd === "app_info"
         ? { version: "0.1.0", data_dir: "/x", data_dir_source: "x", settings_file: "/x/s", language_pref: "en", language: "en", os_locale: null, notices: [] }
-        : { agent: { state: { kind: "ready" }, since: Date.now(), pending_not_ready: null, not_ready_reasons: [] }, phone: { state: "not_configured" }, sync: { state: "not_configured" } };
+        : { agent: { state: { kind: "ready" }, since: Date.now(), pending_not_ready: null, not_ready_reasons: [] }, phone: { state: "not_configured" }, sync: { state: "not_configured" }, kb_articles: 0 };
     });
     render(App, { props: { backend: tauriBackend } });
     expect(await screen.findByRole("alert")).toHaveTextContent("cannot create the data directory /x");
     fail = false;
     await fireEvent.click(screen.getByRole("button", { name: "Try again" }));
     expect(await screen.findByTestId("workspace")).toBeInTheDocument();
+  });
+
+  it("searches the knowledge base as the agent types and opens an article by keyboard", async () => {
+    const calls = fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    const input = await screen.findByTestId("kb-search");
+    await fireEvent.input(input, { target: { value: "退款" } });
+    const results = await screen.findByTestId("kb-results");
+    await waitFor(() => expect(results.querySelectorAll("li")).toHaveLength(1));
+    const mark = results.querySelector("mark");
+    expect(mark).toHaveTextContent("退款");
+    // Escaped text stays text.
+    expect(results).toHaveTextContent("<先核实>");
+    expect(calls.find((c) => c.cmd === "kb_search")?.args).toEqual({ query: "退款", limit: 20 });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    const article = await screen.findByTestId("kb-article");
+    expect(article).toHaveTextContent("客户申请退款时，先核实订单。");
+    await fireEvent.click(screen.getByRole("button", { name: "Back to results" }));
+    expect(await screen.findByTestId("kb-search")).toBeInTheDocument();
+  });
+
+  it("says so when nothing matches", async () => {
+    fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    const input = await screen.findByTestId("kb-search");
+    await fireEvent.input(input, { target: { value: "nothing here" } });
+    expect(await screen.findByTestId("kb-none")).toHaveTextContent("No articles match “nothing here”.");
   });
 });

@@ -2,7 +2,7 @@
 //! crates; later work adds `phone`, `kb`, `sync` and `server` subcommands here.
 
 use clap::{Parser, Subcommand};
-use seatline_kb_search::{IndexOptions, KbIndex};
+use seatline_kb_search::KbIndex;
 use seatline_secrets::{KeychainStore, Secret, SecretName};
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
 use seatline_workspace::{host, Workspace};
@@ -106,8 +106,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn kb(data_dir: &std::path::Path, command: KbCommand) -> Result<(), CliError> {
-    let index = KbIndex::open_or_create(&data_dir.join("kb"), IndexOptions::default())?;
+fn kb(index: &KbIndex, command: KbCommand) -> Result<(), CliError> {
     match command {
         KbCommand::Import { dir } => {
             if !dir.is_dir() {
@@ -176,7 +175,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Secret(SecretCommand::Delete { name }) => {
             workspace.secrets().delete(&SecretName::new(&name)?)?;
         }
-        Command::Kb(command) => kb(&workspace.info().data_dir, command)?,
+        Command::Kb(command) => kb(&*workspace.kb()?, command)?,
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::analyzer::{
     analyze, build_jieba, build_text_analyzer, default_cut_words, fold, is_han, QueryToken,
     ANALYZER_NAME,
 };
-use crate::article::{read_markdown_dir, Article, ImportReport};
+use crate::article::{read_markdown_dir, Article, ImportReport, Lang};
 use crate::snippet::snippet;
 use crate::vocab::Vocabulary;
 use crate::{Error, Result};
@@ -545,6 +545,41 @@ impl KbIndex {
         let generation = self.generation()?;
         let config = self.config();
         Ok(plan_query(&generation, &config, query).0)
+    }
+
+    /// The article with this id, as imported (for the article view).
+    pub fn article(&self, id: &str) -> Result<Option<Article>> {
+        let generation = self.generation()?;
+        let searcher = generation.reader.searcher();
+        let fields = &generation.fields;
+        let query = TermQuery::new(
+            Term::from_field_text(fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = top.into_iter().next() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |f: Field| {
+            doc.get_first(f)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let tags = doc
+            .get_all(fields.tags)
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let body = text(fields.body);
+        let lang = Lang::parse(&text(fields.lang)).unwrap_or_else(|| Lang::detect(&body));
+        Ok(Some(Article {
+            id: text(fields.id),
+            title: text(fields.title),
+            body,
+            tags,
+            lang,
+        }))
     }
 
     /// Searches the knowledge base. An empty or whitespace query gives no hits.

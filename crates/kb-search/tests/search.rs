@@ -303,3 +303,15 @@ fn index_can_be_shared_across_threads() {
         assert!(h.join().unwrap() > 0);
     }
 }
+
+#[test]
+fn an_article_is_fetched_by_id_as_imported() {
+    let kb = corpus_index();
+    let text = std::fs::read_to_string(corpus_dir().join("password-reset-tw.md")).unwrap();
+    let article = kb.article("password-reset-tw").unwrap().unwrap();
+    assert_eq!(article.id, "password-reset-tw");
+    // The original traditional text comes back, not the folded form used for matching.
+    assert!(text.contains(&article.title), "{}", article.title);
+    assert!(text.contains(article.body.trim()));
+    assert!(kb.article("no-such-article").unwrap().is_none());
+}

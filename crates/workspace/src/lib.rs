@@ -5,6 +5,7 @@
 pub mod host;
 
 use seatline_agent_state::{AgentEvent, AgentMachine, AgentPolicy, AgentState, Millis};
+use seatline_kb_search::{IndexOptions, KbIndex};
 use seatline_secrets::SecretStore;
 use seatline_settings::{Language, LanguagePref, ResolvedDataDir, Settings, SettingsStore};
 use serde::Serialize;
@@ -20,6 +21,10 @@ pub enum WorkspaceError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     AgentState(#[from] TransitionError),
+    #[error("the knowledge base is not available: {0}")]
+    KbUnavailable(String),
+    #[error(transparent)]
+    Kb(#[from] seatline_kb_search::Error),
 }
 
 /// Something the agent should know about that happened while opening the workspace.
@@ -28,6 +33,8 @@ pub enum WorkspaceError {
 pub enum Notice {
     /// The settings file did not parse; it was kept under another name.
     SettingsSetAside { moved_to: PathBuf, reason: String },
+    /// The local knowledge-base index could not be opened; search is off until it is rebuilt.
+    KbUnavailable { reason: String },
 }
 
 /// What the app is and where it keeps its data.
@@ -75,6 +82,8 @@ pub struct WorkspaceStatus {
     pub agent: AgentView,
     pub phone: PhoneStatus,
     pub sync: SyncStatus,
+    /// Articles in the local knowledge base (0 when it is empty or unavailable).
+    pub kb_articles: u64,
 }
 
 pub struct Workspace {
@@ -85,6 +94,7 @@ pub struct Workspace {
     os_locale: Option<String>,
     agent: AgentMachine,
     secrets: Arc<dyn SecretStore>,
+    kb: Result<Arc<KbIndex>, String>,
 }
 
 impl Workspace {
@@ -97,7 +107,7 @@ impl Workspace {
     ) -> Result<Self, WorkspaceError> {
         let store = SettingsStore::in_data_dir(&data_dir.path);
         let loaded = store.load()?;
-        let notices = loaded
+        let mut notices: Vec<Notice> = loaded
             .set_aside
             .map(|s| Notice::SettingsSetAside {
                 moved_to: s.moved_to,
@@ -105,6 +115,16 @@ impl Workspace {
             })
             .into_iter()
             .collect();
+        // A broken index must not keep the agent out of the workspace: report it, go on.
+        let kb = KbIndex::open_or_create(&data_dir.path.join("kb"), IndexOptions::default())
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        if let Err(reason) = &kb {
+            tracing::warn!(%reason, "knowledge base unavailable");
+            notices.push(Notice::KbUnavailable {
+                reason: reason.clone(),
+            });
+        }
         tracing::info!(data_dir = %data_dir.path.display(), source = %data_dir.source,
             "workspace opened");
         Ok(Self {
@@ -115,6 +135,7 @@ impl Workspace {
             os_locale,
             agent: AgentMachine::new(AgentPolicy::default(), now),
             secrets,
+            kb,
         })
     }
 
@@ -124,6 +145,11 @@ impl Workspace {
 
     pub fn secrets(&self) -> &dyn SecretStore {
         self.secrets.as_ref()
+    }
+
+    /// The local knowledge-base index (shared: searches run without holding the workspace).
+    pub fn kb(&self) -> Result<Arc<KbIndex>, WorkspaceError> {
+        self.kb.clone().map_err(WorkspaceError::KbUnavailable)
     }
 
     pub fn language(&self) -> Language {
@@ -153,6 +179,7 @@ impl Workspace {
                     server_url: url.clone(),
                 },
             },
+            kb_articles: self.kb.as_ref().map_or(0, |kb| kb.num_docs()),
         }
     }
 
@@ -260,6 +287,21 @@ mod tests {
         assert_eq!(notices.len(), 1);
         let json = serde_json::to_value(&notices[0]).unwrap();
         assert_eq!(json["kind"], "settings_set_aside");
+    }
+
+    #[test]
+    fn the_knowledge_base_opens_empty_and_a_broken_one_is_a_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = open(dir.path(), None);
+        assert!(ws.kb().unwrap().search("退款", 5).unwrap().is_empty());
+        drop(ws);
+        // A file where the index folder should be.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("kb"), b"not a folder").unwrap();
+        let ws = open(other.path(), None);
+        assert!(matches!(ws.kb(), Err(WorkspaceError::KbUnavailable(_))));
+        let json = serde_json::to_value(&ws.info().notices).unwrap();
+        assert_eq!(json[0]["kind"], "kb_unavailable");
     }
 
     #[test]

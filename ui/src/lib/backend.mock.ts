@@ -2,7 +2,29 @@
 // UI work without a Rust build). It keeps the same rules as the real agent-state machine for
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
-import type { AgentView, AppInfo, LanguagePref, WorkspaceStatus } from "./types";
+import type { AgentView, AppInfo, KbArticle, LanguagePref, WorkspaceStatus } from "./types";
+
+// Two articles so the flow test can exercise search and the article view without Rust.
+const mockArticles: KbArticle[] = [
+  {
+    id: "refund",
+    title: "退款流程",
+    body: "客户申请退款时，先核实订单号，再在三个工作日内原路退回。",
+    tags: ["billing"],
+    lang: "zh-CN",
+  },
+  {
+    id: "password-reset",
+    title: "Password reset",
+    body: "Verify the caller's identity, then send a one-time code by SMS.",
+    tags: ["account"],
+    lang: "en",
+  },
+];
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
 
 export function createMockBackend(osLocale = navigator.language): Backend {
   const reasons = ["break", "lunch", "meeting", "training", "outbound"];
@@ -27,6 +49,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     agent,
     phone: { state: "not_configured" },
     sync: { state: "not_configured" },
+    kb_articles: mockArticles.length,
   });
   return {
     appInfo: async () => info(),
@@ -35,6 +58,22 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       pref = language;
       return info();
     },
+    kbSearch: async (query, limit = 20) => {
+      const q = query.trim().toLowerCase();
+      if (!q) return [];
+      return mockArticles
+        .filter((a) => `${a.title} ${a.body}`.toLowerCase().includes(q))
+        .slice(0, limit)
+        .map((a) => {
+          const at = a.body.toLowerCase().indexOf(q);
+          const snippet =
+            at < 0
+              ? escapeHtml(a.body)
+              : `${escapeHtml(a.body.slice(0, at))}<mark>${escapeHtml(a.body.slice(at, at + q.length))}</mark>${escapeHtml(a.body.slice(at + q.length))}`;
+          return { id: a.id, title: a.title, score: 1, snippet };
+        });
+    },
+    kbArticle: async (id) => mockArticles.find((a) => a.id === id) ?? null,
     agentEvent: async (event) => {
       if (event.event === "set_ready") {
         if (agent.state.kind !== "ready") agent = { ...agent, state: { kind: "ready" }, since: Date.now() };

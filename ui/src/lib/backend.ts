@@ -6,6 +6,8 @@ import type {
   AgentView,
   AppInfo,
   CommandError,
+  KbArticle,
+  KbHit,
   LanguagePref,
   WorkspaceStatus,
 } from "./types";
@@ -15,6 +17,8 @@ export interface Backend {
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
   agentEvent(event: AgentEvent): Promise<AgentView>;
+  kbSearch(query: string, limit?: number): Promise<KbHit[]>;
+  kbArticle(id: string): Promise<KbArticle | null>;
 }
 
 /** Turns whatever a command rejected with into a CommandError. */
@@ -44,4 +48,6 @@ export const tauriBackend: Backend = {
   workspaceStatus: () => call<WorkspaceStatus>("workspace_status"),
   setLanguage: (language) => call<AppInfo>("set_language", { language }),
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
+  kbSearch: (query, limit) => call<KbHit[]>("kb_search", { query, limit }),
+  kbArticle: (id) => call<KbArticle | null>("kb_article", { id }),
 };

@@ -3,7 +3,9 @@
 export type Language = "zh-CN" | "en";
 export type LanguagePref = "system" | Language;
 
-export type Notice = { kind: "settings_set_aside"; moved_to: string; reason: string };
+export type Notice =
+  | { kind: "settings_set_aside"; moved_to: string; reason: string }
+  | { kind: "kb_unavailable"; reason: string };
 
 export interface AppInfo {
   version: string;
@@ -46,6 +48,23 @@ export interface WorkspaceStatus {
   agent: AgentView;
   phone: PhoneStatus;
   sync: SyncStatus;
+  kb_articles: number;
+}
+
+/** A knowledge-base search result; `snippet` is HTML-escaped text with `<mark>` around matches. */
+export interface KbHit {
+  id: string;
+  title: string;
+  score: number;
+  snippet: string;
+}
+
+export interface KbArticle {
+  id: string;
+  title: string;
+  body: string;
+  tags: string[];
+  lang: string;
 }
 
 /** The error every command returns: a stable code and a message for people. */

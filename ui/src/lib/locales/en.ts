@@ -57,6 +57,14 @@ export const en = {
   "knowledge.empty_title": "The knowledge base is empty",
   "knowledge.empty_body": "Articles appear here once they are imported or synced from the server.",
 
+  "knowledge.no_results": "No articles match “{query}”.",
+  "knowledge.hint": "{count} articles. Type a word or a question; ↑↓ to choose, Enter to open.",
+  "knowledge.back": "Back to results",
+  "knowledge.copy": "Copy",
+  "knowledge.copied": "Copied",
+  "knowledge.gone": "This article is no longer in the knowledge base.",
+  "notice.kb_unavailable": "The knowledge base could not be opened; search is off. ({reason})",
+
   "orders.empty_title": "No work orders",
   "orders.empty_body": "Complaints, repairs and callbacks you create appear here, also while offline.",
   "orders.filter": "Show",

@@ -59,6 +59,14 @@ export const zhCN: Record<MessageKey, string> = {
   "knowledge.empty_title": "知识库为空",
   "knowledge.empty_body": "导入文章或从服务器同步后，文章会显示在这里。",
 
+  "knowledge.no_results": "没有与“{query}”匹配的文章。",
+  "knowledge.hint": "共 {count} 篇文章。输入关键词或问题；↑↓ 选择，回车打开。",
+  "knowledge.back": "返回结果",
+  "knowledge.copy": "复制",
+  "knowledge.copied": "已复制",
+  "knowledge.gone": "这篇文章已不在知识库中。",
+  "notice.kb_unavailable": "无法打开知识库，搜索已停用。（{reason}）",
+
   "orders.empty_title": "暂无工单",
   "orders.empty_body": "您创建的投诉、报修和回呼工单会显示在这里，离线时也可以创建。",
   "orders.filter": "显示",
