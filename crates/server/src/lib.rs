@@ -1,15 +1,16 @@
 //! Seatline central server: accounts (tenants, teams, users, bearer tokens), authorization,
-//! and the customer master, over an embedded SQLite file or a shared PostgreSQL.
-//!
-//! Work-order sync comes in a later slice (see `authz::TeamVisibility` for the rule it will
-//! use).
+//! the customer master, and work-order sync (push/pull with exactly-once mutations, list views
+//! with SLA state, long polls), over an embedded SQLite file or a shared PostgreSQL.
 
 pub mod accounts;
 pub mod api;
 pub mod authz;
+pub mod clock;
 pub mod customers;
 pub mod error;
+pub mod live;
 pub mod store;
+pub mod work_orders;
 
 pub use error::{Error, Result};
 pub use store::{Backend, Store};

@@ -129,15 +129,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, backend = ?store.backend(), tls = tls.is_some(), "listening");
     let state = AppState {
-        store: store.clone(),
         token_ttl_secs: args.token_ttl_secs,
+        ..AppState::new(store.clone())
+    };
+    // On shutdown, end waiting long polls at once so in-flight requests finish quickly.
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        hub.close();
     };
     let served = match tls {
         Some(tls) => {
             let listener = listener.into_std().map_err(|e| e.to_string())?;
-            api::serve_tls(listener, state, tls, shutdown_signal()).await
+            api::serve_tls(listener, state, tls, shutdown).await
         }
-        None => api::serve(listener, state, shutdown_signal()).await,
+        None => api::serve(listener, state, shutdown).await,
     };
     served.map_err(|e| e.to_string())?;
     store.close().await;

@@ -16,11 +16,18 @@ use crate::error::{Error, Result};
 pub const SQLITE_FILE_NAME: &str = "seatline.db";
 
 /// Ordered migrations: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts_customers",
-    include_str!("../migrations/0001_accounts_customers.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts_customers",
+        include_str!("../migrations/0001_accounts_customers.sql"),
+    ),
+    (
+        2,
+        "work_orders",
+        include_str!("../migrations/0002_work_orders.sql"),
+    ),
+];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.
 const PG_MIGRATION_LOCK: i64 = 0x5345_4154_4c49_4e45;
@@ -43,6 +50,8 @@ pub struct Store {
     /// "database is locked" failures when a deferred transaction upgrades to a write. It is a
     /// throughput aid only: a SQLite file is served by one process.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// The PostgreSQL URL, for connections outside the pool (`LISTEN`).
+    pg_url: Option<Arc<str>>,
 }
 
 /// A write transaction (holding the SQLite writer lock where applicable).
@@ -130,16 +139,31 @@ impl Store {
             }
         };
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let pg_url = (backend == Backend::Postgres).then(|| Arc::from(url));
         Ok(Store {
             pool,
             backend,
             sqlite_writer,
+            pg_url,
         })
     }
 
     /// Which database this store uses.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The PostgreSQL URL (None on SQLite); for dedicated connections such as `LISTEN`.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
+    }
+
+    /// ` FOR UPDATE` on PostgreSQL, empty on SQLite (whose single writer already serialises).
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
     }
 
     /// The connection pool, for reads.
@@ -302,6 +326,13 @@ mod tests {
             .iter()
             .all(|s| !s.ends_with(';') && !s.starts_with("--")));
         assert!(statements[0].starts_with("CREATE TABLE tenants"));
+    }
+
+    #[test]
+    fn work_order_migration_splits_into_statements() {
+        let statements = split_statements(MIGRATIONS[1].2);
+        assert_eq!(statements.len(), 11);
+        assert!(statements[0].starts_with("ALTER TABLE tenants ADD COLUMN order_clock"));
     }
 
     #[test]

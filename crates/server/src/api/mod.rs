@@ -3,6 +3,7 @@
 
 mod accounts;
 mod customers;
+mod sync;
 
 use std::future::Future;
 use std::path::Path;
@@ -27,7 +28,9 @@ use tracing::Instrument;
 
 use crate::accounts::authenticate;
 use crate::authz::Principal;
+use crate::clock::ServerClock;
 use crate::error::{Error, Result};
+use crate::live::ChangeHub;
 use crate::store::Store;
 
 /// Default token lifetime: 12 hours (one long shift).
@@ -44,14 +47,21 @@ pub struct AppState {
     pub store: Store,
     /// Lifetime of issued tokens, in seconds.
     pub token_ttl_secs: i64,
+    /// Server time for work orders (SLA, note and status times).
+    pub clock: ServerClock,
+    /// Wakes long polls when orders change (LISTEN/NOTIFY across instances on PostgreSQL).
+    pub hub: Arc<ChangeHub>,
 }
 
 impl AppState {
-    /// State with the default token lifetime.
+    /// State with the default token lifetime and the real clock.
     pub fn new(store: Store) -> AppState {
+        let hub = ChangeHub::new(store.postgres_url());
         AppState {
             store,
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
+            clock: ServerClock::new(),
+            hub,
         }
     }
 }
@@ -86,6 +96,14 @@ pub fn router(state: AppState) -> Router {
             get(customers::get)
                 .patch(customers::update)
                 .delete(customers::delete),
+        )
+        .route("/sync/push", post(sync::push))
+        .route("/sync/pull", get(sync::pull))
+        .route("/sync/wait", get(sync::wait))
+        .route("/work-orders", get(sync::list))
+        .route(
+            "/tenant/sla-policy",
+            get(sync::get_sla_policy).put(sync::put_sla_policy),
         );
     Router::new()
         .route("/healthz", get(healthz))
