@@ -479,7 +479,7 @@ fn work_orders_and_mutations_round_trip_through_json() {
         },
     );
     let mj = serde_json::to_value(&m).unwrap();
-    assert_eq!(mj["body"]["kind"], "change_status");
+    assert_eq!(mj["body"]["op"], "change_status");
     assert_eq!(serde_json::from_value::<Mutation>(mj).unwrap(), m);
 }
 
