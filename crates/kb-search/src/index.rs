@@ -561,12 +561,7 @@ impl KbIndex {
             return Ok(None);
         };
         let doc: TantivyDocument = searcher.doc(address)?;
-        let text = |f: Field| {
-            doc.get_first(f)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |f: Field| stored_text(&doc, f);
         let tags = doc
             .get_all(fields.tags)
             .filter_map(|v| v.as_str().map(str::to_owned))
@@ -609,12 +604,7 @@ impl KbIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |f: Field| {
-                doc.get_first(f)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let text = |f: Field| stored_text(&doc, f);
             let body = text(generation.fields.body);
             let snippet = snippet(&body, &highlight, config.snippet_chars);
             hits.push(Hit {
@@ -746,6 +736,14 @@ fn plan_query(
     plan.terms = terms;
     let content_tokens = content.into_iter().cloned().collect();
     (plan, content_tokens)
+}
+
+/// The first stored text value of a field ("" when absent).
+fn stored_text(doc: &TantivyDocument, field: Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn term_clause(field: Field, text: &str, boost: f32) -> (Occur, Box<dyn Query>) {
