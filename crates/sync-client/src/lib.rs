@@ -295,6 +295,7 @@ impl<'a> SyncEngine<'a> {
                         Err(e) => Err(e),
                     }
                 };
+                // Left over: a batch limit, or a gap the server asked us to resend from.
                 let more = self.store.counts().await?.pending > 0;
                 let jitter = (self.jitter)();
                 let outcome = self.record(outcome);
@@ -327,7 +328,11 @@ impl<'a> SyncEngine<'a> {
                 self.schedule
                     .pull_done(outcome, more, self.now_ms(), jitter);
             }
-            Action::WaitUntil(_) | Action::NeedsLogin => {}
+            // Idle steps touch neither the network nor the database.
+            Action::WaitUntil(_) | Action::NeedsLogin => {
+                self.status.phase = self.schedule.phase();
+                return Ok(action);
+            }
         }
         let counts = self.store.counts().await?;
         self.status.pending = counts.pending;
