@@ -1,0 +1,240 @@
+//! The desktop's local cache of the customers its agent may see, synced page by page from the
+//! server's customer feed and indexed by every key of every phone number, so that a ringing
+//! call finds its customer in the local database — in microseconds, and also offline.
+//!
+//! Numbers on both sides go through the same [`Normalizer`] (E.164 first, plus the national
+//! forms CRM rows are often stored in); a CRM number that does not normalise is indexed by its
+//! digits so an exact match still pops.
+
+use seatline_phone_numbers::{lookup_keys, Normalized, Normalizer, NumberError};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer_keys (
+    key TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    PRIMARY KEY (key, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS customer_keys_by_customer ON customer_keys (customer_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+PRAGMA user_version = 1;
+";
+
+/// Most customers a pop offers to choose from; a number shared by more is not a useful match.
+pub const MAX_MATCHES: i64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("local customer cache: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the local customer cache is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// A customer as the server's feed sends it (unknown fields are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub phones: Vec<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub updated_at: String,
+    /// A tombstone: the customer was deleted or is no longer visible.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// What a caller number matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "caller", rename_all = "snake_case")]
+pub enum Lookup {
+    /// The number is withheld: nothing to match, the pop says so.
+    Withheld,
+    /// The number could not be read as a phone number; `matches` are CRM numbers with exactly
+    /// the same digits (the pop shows the raw number and offers a search).
+    Unreadable {
+        reason: String,
+        matches: Vec<Customer>,
+    },
+    Number {
+        normalized: Normalized,
+        matches: Vec<Customer>,
+    },
+}
+
+pub struct CustomerCache {
+    pool: SqlitePool,
+    normalizer: Normalizer,
+}
+
+fn index_keys(normalizer: &Normalizer, phone: &str) -> Vec<String> {
+    match normalizer.normalize(phone) {
+        Ok(normalized) => lookup_keys(&normalized),
+        Err(_) => {
+            let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                vec![]
+            } else {
+                vec![digits]
+            }
+        }
+    }
+}
+
+impl CustomerCache {
+    pub async fn open(path: &Path, normalizer: Normalizer) -> Result<Self, CacheError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A lost page is re-pulled from the server; NORMAL is safe enough for a cache.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Self { pool, normalizer })
+    }
+
+    /// Applies one page of the server's customer feed in one transaction and saves the cursor,
+    /// so an interrupted sync resumes where it stopped.
+    pub async fn apply_page(
+        &self,
+        customers: &[Customer],
+        next_cursor: Option<&str>,
+    ) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for customer in customers {
+            sqlx::query("DELETE FROM customers WHERE id = ?")
+                .bind(&customer.id)
+                .execute(&mut *tx)
+                .await?;
+            if customer.deleted {
+                continue;
+            }
+            let body =
+                serde_json::to_string(customer).map_err(|e| CacheError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT INTO customers (id, body) VALUES (?, ?)")
+                .bind(&customer.id)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+            for phone in &customer.phones {
+                for key in index_keys(&self.normalizer, phone) {
+                    sqlx::query(
+                        "INSERT OR IGNORE INTO customer_keys (key, customer_id) VALUES (?, ?)",
+                    )
+                    .bind(key)
+                    .bind(&customer.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        if let Some(cursor) = next_cursor {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('cursor', ?)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(cursor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where the next pull of the customer feed starts.
+    pub async fn cursor(&self) -> Result<Option<String>, CacheError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'cursor'")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn count(&self) -> Result<u64, CacheError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The customers a caller number belongs to (several when a number is shared, e.g. a
+    /// company switchboard), by name.
+    pub async fn lookup(&self, caller: &str) -> Result<Lookup, CacheError> {
+        let normalized = match self.normalizer.normalize(caller) {
+            Ok(normalized) => normalized,
+            Err(error) if error.is_withheld() => return Ok(Lookup::Withheld),
+            Err(error) => return self.lookup_raw(caller, &error).await,
+        };
+        let keys = lookup_keys(&normalized);
+        let matches = self.by_keys(&keys).await?;
+        Ok(Lookup::Number {
+            normalized,
+            matches,
+        })
+    }
+
+    /// An unreadable number can still equal a CRM number indexed by its digits.
+    async fn lookup_raw(&self, caller: &str, error: &NumberError) -> Result<Lookup, CacheError> {
+        let digits: String = caller.chars().filter(char::is_ascii_digit).collect();
+        let matches = if digits.is_empty() {
+            vec![]
+        } else {
+            self.by_keys(&[digits]).await?
+        };
+        tracing::debug!(%error, matches = matches.len(), "caller number unreadable");
+        Ok(Lookup::Unreadable {
+            reason: error.to_string(),
+            matches,
+        })
+    }
+
+    async fn by_keys(&self, keys: &[String]) -> Result<Vec<Customer>, CacheError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let placeholders = vec!["?"; keys.len()].join(", ");
+        let sql = format!(
+            "SELECT c.body FROM customers c WHERE c.id IN
+               (SELECT customer_id FROM customer_keys WHERE key IN ({placeholders}))
+             LIMIT {MAX_MATCHES}"
+        );
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut customers = rows
+            .iter()
+            .map(|row| {
+                serde_json::from_str::<Customer>(row.get::<&str, _>("body"))
+                    .map_err(|e| CacheError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        customers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(customers)
+    }
+}
+
+#[cfg(test)]
+mod tests;
