@@ -1,6 +1,8 @@
 //! `seatline`: the headless command line. Every subcommand is a thin call into the library
 //! crates; later work adds `phone`, `kb`, `sync` and `server` subcommands here.
 
+mod orders;
+
 use clap::{Parser, Subcommand};
 use seatline_kb_search::KbIndex;
 use seatline_secrets::{KeychainStore, Secret, SecretName};
@@ -38,6 +40,21 @@ enum Command {
     /// The offline knowledge base: import articles, search them.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Work orders on this desktop (they work offline; `seatline sync` sends them).
+    #[command(subcommand)]
+    Orders(orders::OrdersCommand),
+    /// Log in to the central server (password on standard input) and sync work orders until
+    /// both sides are drained. Exits 0 when drained, 3 when the timeout passed first.
+    Sync {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +109,10 @@ enum CliError {
     NotADirectory(PathBuf),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Orders(#[from] orders::OrdersError),
+    #[error("sync did not finish in time; changes stay queued")]
+    NotDrained,
 }
 
 fn main() -> ExitCode {
@@ -99,6 +120,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::NotDrained) => {
+            eprintln!("seatline: {}", CliError::NotDrained);
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("seatline: {e}");
             ExitCode::FAILURE
@@ -176,6 +201,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             workspace.secrets().delete(&SecretName::new(&name)?)?;
         }
         Command::Kb(command) => kb(&*workspace.kb()?, command)?,
+        Command::Orders(command) => orders::orders(&workspace.info().data_dir, command)?,
+        Command::Sync {
+            server,
+            tenant,
+            user,
+            timeout_secs,
+        } => {
+            let dir = workspace.info().data_dir;
+            let timeout = std::time::Duration::from_secs(timeout_secs);
+            if !orders::sync(&dir, &server, &tenant, &user, timeout)? {
+                return Err(CliError::NotDrained);
+            }
+        }
     }
     Ok(())
 }

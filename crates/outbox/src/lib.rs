@@ -247,7 +247,9 @@ impl LocalStore {
             .await?;
         set_meta(&mut tx, "next_mutation_id", &(mutation_id + 1).to_string()).await?;
         set_meta(&mut tx, "hlc", &json(&clock.last(), "hlc")?).await?;
+        seatline_failpoints::hit("before_local_commit");
         tx.commit().await?;
+        seatline_failpoints::hit("after_local_commit");
         tracing::debug!(%order_id, mutation_id, kind = mutation.body.name(), "recorded");
         Ok(Recorded {
             order: applied.order,

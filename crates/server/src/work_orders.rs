@@ -402,6 +402,8 @@ async fn push_one(ctx: &PushContext<'_>, m: &Mutation) -> Result<Step> {
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
+    // Committed, the client not yet told: it must resend and be answered "already applied".
+    seatline_failpoints::hit("after_server_commit");
     if let Some(seq) = seq {
         ctx.hub.publish(tenant_id, seq);
     }

@@ -287,6 +287,8 @@ impl<'a> SyncEngine<'a> {
                     };
                     match self.server.push(&request).await {
                         Ok(ack) => {
+                            // The server has applied the batch; the local ack is still to come.
+                            seatline_failpoints::hit("after_push_response");
                             self.store
                                 .acknowledge(&ack, OffsetDateTime::now_utc())
                                 .await?;
