@@ -131,17 +131,20 @@ fn run(mut command: Command, stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// One desktop: the CLI on its own data directory.
+/// One desktop: the CLI on its own data directory, its clock `skew_secs` off.
 struct Desktop {
     name: &'static str,
     dir: PathBuf,
+    skew_secs: i64,
 }
 
 impl Desktop {
     fn cli(&self, args: &[&str], failpoint: Option<&str>) -> Output {
         let mut command = Command::new(bin("seatline"));
         command.arg("--data-dir").arg(&self.dir).args(args);
-        command.env_remove("SEATLINE_FAILPOINT");
+        command
+            .env_remove("SEATLINE_FAILPOINT")
+            .env("SEATLINE_TEST_CLOCK_SKEW_SECS", self.skew_secs.to_string());
         if let Some(point) = failpoint {
             command.env("SEATLINE_FAILPOINT", point);
         }
@@ -163,6 +166,7 @@ impl Desktop {
             ])
             .arg(self.name)
             .args(["--timeout-secs", &timeout_secs.to_string()])
+            .env("SEATLINE_TEST_CLOCK_SKEW_SECS", self.skew_secs.to_string())
             .env_remove("SEATLINE_FAILPOINT");
         if let Some(point) = failpoint {
             command.env("SEATLINE_FAILPOINT", point);
@@ -286,13 +290,17 @@ fn run_trials(seed: u64, trials: u64) {
         child: None,
     };
     let team = setup_server(&mut server);
+    // One clock right, one 3 hours ahead, one 5 hours behind.
     let desktops: Vec<Desktop> = AGENTS
         .iter()
-        .map(|name| Desktop {
+        .zip([0, 3 * 3600, -5 * 3600])
+        .map(|(name, skew_secs)| Desktop {
             name,
             dir: root.path().join(name),
+            skew_secs,
         })
         .collect();
+    let started = time::OffsetDateTime::now_utc();
     // First login of every desktop (records the account for offline work).
     for d in &desktops {
         let out = d.sync(&server, None, 10);
@@ -508,6 +516,24 @@ fn run_trials(seed: u64, trials: u64) {
             current, order.status,
             "seed {seed}: status differs from history"
         );
+    }
+
+    // Server times only: the skewed desktop clocks never reach the order's times (the SLA
+    // clocks run on these).
+    let finished = time::OffsetDateTime::now_utc();
+    let window = (started - time::Duration::minutes(1))..=(finished + time::Duration::minutes(1));
+    for order in &orders {
+        for at in [order.created_at, order.updated_at]
+            .into_iter()
+            .chain(order.notes.iter().map(|n| n.at))
+            .chain(order.status_history.iter().map(|h| h.at))
+        {
+            assert!(
+                window.contains(&at),
+                "seed {seed}: client time {at} leaked into {}",
+                order.id
+            );
+        }
     }
 
     // Every desktop can show its problems (rejections, conflicts).

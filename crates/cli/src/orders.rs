@@ -109,12 +109,17 @@ async fn open_store(data_dir: &Path, account: &Account) -> Result<LocalStore, Or
         user: account.user_id.clone(),
         tenant: account.tenant_id.clone(),
     };
-    Ok(LocalStore::open(
-        &data_dir.join("orders.db"),
-        actor,
-        OffsetDateTime::now_utc(),
-    )
-    .await?)
+    Ok(LocalStore::open(&data_dir.join("orders.db"), actor, wall_clock()).await?)
+}
+
+/// The desktop's wall clock. `SEATLINE_TEST_CLOCK_SKEW_SECS` shifts it, so the fault tests can
+/// run desktops whose clocks are hours off (home PCs drift); the server must not care.
+fn wall_clock() -> OffsetDateTime {
+    let skew = std::env::var("SEATLINE_TEST_CLOCK_SKEW_SECS")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(0);
+    OffsetDateTime::now_utc() + time::Duration::seconds(skew)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, OrdersError> {
@@ -134,7 +139,7 @@ pub fn orders(data_dir: &Path, command: OrdersCommand) -> Result<(), OrdersError
     let account = load_account(data_dir)?;
     runtime()?.block_on(async {
         let store = open_store(data_dir, &account).await?;
-        let now = OffsetDateTime::now_utc();
+        let now = wall_clock();
         match command {
             OrdersCommand::Create {
                 team,
