@@ -1,0 +1,3 @@
+pub mod g711;
+pub mod opus;
+pub mod rtp;
