@@ -1,3 +1,5 @@
+pub mod dtmf;
 pub mod g711;
+pub mod jitter;
 pub mod opus;
 pub mod rtp;

@@ -1,0 +1,472 @@
+//! A sans-IO adaptive jitter buffer. `push` packets as they arrive (with the arrival time on the
+//! caller's monotonic clock), `pop` once per packetisation interval from the playout clock.
+//!
+//! Playout follows sequence numbers, one packet per tick: timestamp jumps (silence suppression,
+//! a DTMF pause, a peer that restarts its clock) therefore never stall or flood playout. The
+//! target delay follows the RFC 3550 A.8 inter-arrival jitter estimate between a minimum and a
+//! maximum; the buffer grows by holding playout on an underrun and shrinks by dropping a frame
+//! when it has stayed above target for a while. Time-stretching instead of whole-frame drops is
+//! a later improvement.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub struct JitterConfig {
+    /// RTP clock rate of the stream (8000 for G.711, 48000 for Opus).
+    pub clock_rate: u32,
+    /// Packetisation interval; `pop` is called once per frame.
+    pub frame: Duration,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        JitterConfig {
+            clock_rate: 8000,
+            frame: Duration::from_millis(20),
+            min_delay: Duration::from_millis(40),
+            max_delay: Duration::from_millis(300),
+        }
+    }
+}
+
+/// A packet handed to playout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub marker: bool,
+    pub payload: Vec<u8>,
+}
+
+/// What to play this tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    /// The next packet, in order.
+    Frame(Frame),
+    /// The packet for this tick is missing but the next one is here: its in-band FEC (Opus)
+    /// can rebuild this one. The packet itself is still played on the next tick.
+    Fec(Frame),
+    /// Missing, nothing to recover from: conceal.
+    Lost,
+    /// Not playing (no stream yet, or refilling after the stream stopped): play silence.
+    Empty,
+}
+
+/// Counters kept by the buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    pub pushed: u64,
+    pub played: u64,
+    /// Ticks that had to conceal (Lost or Fec).
+    pub concealed: u64,
+    pub fec: u64,
+    /// Packets that arrived after their playout time.
+    pub late: u64,
+    pub duplicates: u64,
+    /// Frames dropped to bring the delay down.
+    pub dropped: u64,
+    pub resets: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    sequence: u16,
+    timestamp: u32,
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+/// Frames above target for this many ticks before one frame is dropped (hysteresis).
+const SHRINK_AFTER_TICKS: u32 = 50;
+/// A sequence jump larger than this is a new stream, not loss.
+const MAX_SEQ_JUMP: i64 = 1000;
+
+#[derive(Debug)]
+pub struct JitterBuffer {
+    cfg: JitterConfig,
+    ssrc: Option<u32>,
+    packets: BTreeMap<i64, Stored>,
+    /// Extended sequence number of the newest packet pushed.
+    highest: Option<i64>,
+    /// Extended sequence number to play next; None while (re)filling.
+    next: Option<i64>,
+    /// Consecutive ticks with nothing at all buffered.
+    starving: u32,
+    above_target: u32,
+    /// RFC 3550 A.8: previous relative transit time and the jitter estimate, in clock units.
+    transit: Option<i64>,
+    jitter: f64,
+    stats: JitterStats,
+}
+
+impl JitterBuffer {
+    pub fn new(cfg: JitterConfig) -> Self {
+        JitterBuffer {
+            cfg,
+            ssrc: None,
+            packets: BTreeMap::new(),
+            highest: None,
+            next: None,
+            starving: 0,
+            above_target: 0,
+            transit: None,
+            jitter: 0.0,
+            stats: JitterStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// Inter-arrival jitter (RFC 3550 A.8) as a duration.
+    pub fn jitter(&self) -> Duration {
+        Duration::from_secs_f64(self.jitter / f64::from(self.cfg.clock_rate.max(1)))
+    }
+
+    /// The delay the buffer aims for: one frame plus four times the jitter, rounded up to whole
+    /// frames and kept between the configured bounds.
+    pub fn target_delay(&self) -> Duration {
+        let frame = self.cfg.frame.as_secs_f64().max(1e-3);
+        let want = frame + 4.0 * self.jitter().as_secs_f64();
+        let frames = (want / frame).ceil();
+        Duration::from_secs_f64(frames * frame).clamp(self.cfg.min_delay, self.cfg.max_delay)
+    }
+
+    /// Audio currently buffered ahead of playout (packets present, times the frame length).
+    pub fn buffered(&self) -> Duration {
+        self.cfg.frame * self.packets.len() as u32
+    }
+
+    fn frames(&self, d: Duration) -> usize {
+        let f = self.cfg.frame.as_nanos().max(1);
+        d.as_nanos().div_ceil(f) as usize
+    }
+
+    /// Forgets the stream (new SSRC, sequence jump, or the caller's hold/resume).
+    pub fn reset(&mut self) {
+        self.packets.clear();
+        self.highest = None;
+        self.next = None;
+        self.starving = 0;
+        self.above_target = 0;
+        self.transit = None;
+        self.stats.resets += 1;
+    }
+
+    /// Accepts one received packet. `arrival` is the caller's monotonic receive time.
+    pub fn push(
+        &mut self,
+        ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: Vec<u8>,
+        arrival: Duration,
+    ) {
+        if self.ssrc != Some(ssrc) {
+            if self.ssrc.is_some() {
+                tracing::debug!(old = ?self.ssrc, new = ssrc, "jitter buffer: SSRC changed");
+                self.reset();
+            }
+            self.ssrc = Some(ssrc);
+        }
+        let ext = match self.highest {
+            None => i64::from(sequence) + (1 << 16),
+            Some(h) => h + i64::from(sequence.wrapping_sub(h as u16) as i16),
+        };
+        if let Some(h) = self.highest {
+            if (ext - h).abs() > MAX_SEQ_JUMP {
+                tracing::debug!(from = h, to = ext, "jitter buffer: sequence jump, new stream");
+                self.reset();
+                return self.push(ssrc, sequence, timestamp, marker, payload, arrival);
+            }
+        }
+        self.update_jitter(timestamp, marker, arrival);
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.packets.contains_key(&ext) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.stats.pushed += 1;
+        self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        self.packets.insert(ext, Stored { sequence, timestamp, marker, payload });
+        // Bound memory: never hold more than twice the maximum delay.
+        let cap = 2 * self.frames(self.cfg.max_delay).max(1);
+        while self.packets.len() > cap {
+            if let Some((&k, _)) = self.packets.iter().next() {
+                self.packets.remove(&k);
+                self.stats.dropped += 1;
+                if self.next.is_some_and(|n| n <= k) {
+                    self.next = Some(k + 1);
+                }
+            }
+        }
+    }
+
+    fn update_jitter(&mut self, timestamp: u32, marker: bool, arrival: Duration) {
+        let rate = f64::from(self.cfg.clock_rate);
+        let arrival_units = (arrival.as_secs_f64() * rate) as i64;
+        let transit = arrival_units - i64::from(timestamp);
+        if let Some(prev) = self.transit {
+            let d = (transit - prev).abs();
+            // A talkspurt start or a timestamp jump of over a second is not network jitter.
+            if !marker && (d as f64) < rate {
+                self.jitter += (d as f64 - self.jitter) / 16.0;
+            }
+        }
+        self.transit = Some(transit);
+    }
+
+    /// What to play for this tick. Call exactly once per frame interval.
+    pub fn pop(&mut self) -> Playout {
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                // (Re)filling: start once the target delay's worth of packets is here.
+                let Some((&first, _)) = self.packets.iter().next() else {
+                    return Playout::Empty;
+                };
+                if self.packets.len() < self.frames(self.target_delay()) {
+                    return Playout::Empty;
+                }
+                self.next = Some(first);
+                first
+            }
+        };
+        if self.packets.is_empty() {
+            // Underrun: hold playout where it is (the delay grows by this frame); after the
+            // maximum delay of silence the stream has stopped, so refill from scratch.
+            self.starving += 1;
+            if self.starving > self.frames(self.cfg.max_delay) as u32 {
+                self.next = None;
+                self.starving = 0;
+                return Playout::Empty;
+            }
+            self.stats.concealed += 1;
+            return Playout::Lost;
+        }
+        self.starving = 0;
+        self.shrink_if_needed(next);
+        let next = self.next.unwrap_or(next);
+        self.next = Some(next + 1);
+        if let Some(p) = self.packets.remove(&next) {
+            self.stats.played += 1;
+            return Playout::Frame(frame(p));
+        }
+        self.stats.concealed += 1;
+        match self.packets.get(&(next + 1)) {
+            Some(p) => {
+                self.stats.fec += 1;
+                Playout::Fec(frame(p.clone()))
+            }
+            None => Playout::Lost,
+        }
+    }
+
+    fn shrink_if_needed(&mut self, next: i64) {
+        let target = self.frames(self.target_delay());
+        if self.packets.len() > target + 1 {
+            self.above_target += 1;
+        } else {
+            self.above_target = 0;
+        }
+        if self.above_target >= SHRINK_AFTER_TICKS {
+            self.above_target = 0;
+            // Drop the frame due now; prefer dropping one that is missing anyway.
+            self.packets.remove(&next);
+            self.next = Some(next + 1);
+            self.stats.dropped += 1;
+        }
+    }
+}
+
+fn frame(p: Stored) -> Frame {
+    Frame { sequence: p.sequence, timestamp: p.timestamp, marker: p.marker, payload: p.payload }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MS20: Duration = Duration::from_millis(20);
+
+    fn jb() -> JitterBuffer {
+        JitterBuffer::new(JitterConfig::default())
+    }
+
+    fn push(b: &mut JitterBuffer, seq: u16, at_ms: u64) {
+        let ts = u32::from(seq).wrapping_mul(160);
+        b.push(1, seq, ts, false, vec![seq as u8], Duration::from_millis(at_ms));
+    }
+
+    fn seqs(out: &[Playout]) -> Vec<Option<u16>> {
+        out.iter()
+            .filter(|p| !matches!(p, Playout::Empty))
+            .map(|p| match p {
+                Playout::Frame(f) => Some(f.sequence),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prebuffers_then_plays_in_order() {
+        let mut b = jb();
+        assert_eq!(b.pop(), Playout::Empty);
+        push(&mut b, 10, 0);
+        assert_eq!(b.pop(), Playout::Empty, "waits for the 40 ms minimum");
+        push(&mut b, 11, 20);
+        let out: Vec<_> = (0..2).map(|_| b.pop()).collect();
+        assert_eq!(seqs(&out), [Some(10), Some(11)]);
+    }
+
+    #[test]
+    fn reorders_and_drops_duplicates() {
+        let mut b = jb();
+        for (s, t) in [(1, 0), (3, 20), (2, 25), (3, 30), (4, 60), (5, 80)] {
+            push(&mut b, s, t);
+        }
+        let out: Vec<_> = (0..5).map(|_| b.pop()).collect();
+        assert_eq!(seqs(&out), [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+        assert_eq!(b.stats().duplicates, 1);
+    }
+
+    #[test]
+    fn missing_packet_offers_fec_then_late_arrival_is_dropped() {
+        let mut b = jb();
+        for s in [1, 2, 4, 5] {
+            push(&mut b, s, u64::from(s) * 20);
+        }
+        assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 1));
+        assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 2));
+        assert!(matches!(b.pop(), Playout::Fec(f) if f.sequence == 4));
+        push(&mut b, 3, 100);
+        assert_eq!(b.stats().late, 1);
+        assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 4));
+        // Two in a row missing: the first cannot use FEC.
+        push(&mut b, 8, 160);
+        assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 5));
+        assert_eq!(b.pop(), Playout::Lost);
+        assert!(matches!(b.pop(), Playout::Fec(f) if f.sequence == 8));
+    }
+
+    #[test]
+    fn survives_sequence_wraparound() {
+        let mut b = jb();
+        let mut s = 65533u16;
+        let mut played = Vec::new();
+        for i in 0..8u64 {
+            push(&mut b, s, i * 20);
+            s = s.wrapping_add(1);
+            played.push(b.pop());
+        }
+        let got: Vec<u16> = seqs(&played).into_iter().flatten().collect();
+        assert_eq!(got, [65533, 65534, 65535, 0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn ssrc_change_and_sequence_jump_restart_the_stream() {
+        let mut b = jb();
+        push(&mut b, 100, 0);
+        push(&mut b, 101, 20);
+        b.pop();
+        b.push(2, 5000, 9, true, vec![], Duration::from_millis(40));
+        assert_eq!(b.stats().resets, 1);
+        b.push(2, 40000, 99, true, vec![], Duration::from_millis(60));
+        assert_eq!(b.stats().resets, 2);
+        b.push(2, 40001, 259, false, vec![], Duration::from_millis(80));
+        let out: Vec<_> = (0..2).map(|_| b.pop()).collect();
+        assert_eq!(seqs(&out), [Some(40000), Some(40001)]);
+    }
+
+    #[test]
+    fn timestamp_jump_does_not_stall_playout() {
+        let mut b = jb();
+        b.push(1, 1, 0, false, vec![], Duration::ZERO);
+        b.push(1, 2, 160, false, vec![], MS20);
+        b.push(1, 3, 8_000_000, true, vec![], 2 * MS20);
+        let out: Vec<_> = (0..3).map(|_| b.pop()).collect();
+        assert_eq!(seqs(&out), [Some(1), Some(2), Some(3)]);
+        assert!(b.jitter() < Duration::from_millis(1));
+    }
+
+    #[test]
+    fn target_delay_adapts_to_jitter() {
+        let mut steady = jb();
+        let mut jittery = jb();
+        for i in 0..500u16 {
+            let t = u64::from(i) * 20;
+            push(&mut steady, i, t);
+            // +-30 ms of alternating delay.
+            push(&mut jittery, i, t + if i % 2 == 0 { 0 } else { 60 });
+            steady.pop();
+            jittery.pop();
+        }
+        assert_eq!(steady.target_delay(), Duration::from_millis(40));
+        assert!(steady.jitter() < Duration::from_millis(1));
+        let j = jittery.jitter();
+        assert!(j > Duration::from_millis(40) && j < Duration::from_millis(70), "{j:?}");
+        assert!(jittery.target_delay() >= Duration::from_millis(260), "{:?}", jittery.target_delay());
+    }
+
+    #[test]
+    fn underrun_holds_then_refills_after_stream_stops() {
+        let mut b = jb();
+        push(&mut b, 1, 0);
+        push(&mut b, 2, 20);
+        b.pop();
+        b.pop();
+        assert_eq!(b.pop(), Playout::Lost);
+        // A delayed packet is still played: playout held its place.
+        push(&mut b, 3, 80);
+        assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 3));
+        let tail: Vec<_> = (0..40).map(|_| b.pop()).collect();
+        assert_eq!(tail.last(), Some(&Playout::Empty));
+    }
+
+    #[test]
+    fn excess_delay_shrinks() {
+        let mut b = jb();
+        // A burst of 10 frames at once, then a steady stream: the backlog is trimmed.
+        for s in 0..10 {
+            push(&mut b, s, 0);
+        }
+        for i in 10..600u16 {
+            b.pop();
+            push(&mut b, i, u64::from(i) * 20);
+        }
+        // One frame per second of excess comes off, down to target (40 ms) + one frame.
+        assert!(b.buffered() <= Duration::from_millis(60), "{:?}", b.buffered());
+        assert!(b.stats().dropped > 0);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics_and_plays_each_packet_once(
+            ops in proptest::collection::vec((any::<u16>(), any::<u32>(), 0u64..5000, any::<bool>(), 0u8..4), 0..300)
+        ) {
+            let mut b = jb();
+            for (seq, ts, at, pop, ssrc) in ops {
+                b.push(u32::from(ssrc / 3), seq % 64, ts, false, vec![], Duration::from_millis(at));
+                if pop {
+                    b.pop();
+                }
+                let st = b.stats();
+                // Nothing is played that was not accepted.
+                prop_assert!(st.played + st.dropped <= st.pushed);
+                prop_assert!(b.target_delay() >= Duration::from_millis(40));
+                prop_assert!(b.target_delay() <= Duration::from_millis(300));
+                prop_assert!(b.packets.len() <= 30);
+            }
+        }
+    }
+}
