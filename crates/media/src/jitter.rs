@@ -280,9 +280,10 @@ impl JitterBuffer {
         if self.above_target >= SHRINK_AFTER_TICKS {
             self.above_target = 0;
             // Drop the frame due now; prefer dropping one that is missing anyway.
-            self.packets.remove(&next);
+            if self.packets.remove(&next).is_some() {
+                self.stats.dropped += 1;
+            }
             self.next = Some(next + 1);
-            self.stats.dropped += 1;
         }
     }
 }

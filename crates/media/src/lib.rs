@@ -3,3 +3,5 @@ pub mod g711;
 pub mod jitter;
 pub mod opus;
 pub mod rtp;
+pub mod session;
+pub mod wav;

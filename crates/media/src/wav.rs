@@ -1,0 +1,206 @@
+//! WAV files as audio devices: a file as the microphone (20 ms frames at the codec rate, mono
+//! mixdown, simple resampling) and a recorder for what is played.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum WavError {
+    #[error("WAV file: {0}")]
+    Hound(#[from] hound::Error),
+    #[error("unsupported WAV format: {0}")]
+    Format(String),
+}
+
+/// Linear-interpolation resampling. Good enough for speech test files and file playback; a
+/// real device path at mismatched rates should use a band-limited resampler (rubato).
+pub fn resample(input: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to || input.is_empty() || from == 0 || to == 0 {
+        return input.to_vec();
+    }
+    let out_len = (input.len() as u64 * u64::from(to) / u64::from(from)) as usize;
+    let step = f64::from(from) / f64::from(to);
+    // Downsampling: a short moving average first, so the worst aliasing is kept out.
+    let smoothed: Vec<f64> = if from > to {
+        let w = (step.ceil() as usize).max(1);
+        (0..input.len())
+            .map(|i| {
+                let lo = i.saturating_sub(w / 2);
+                let hi = (lo + w).min(input.len());
+                input[lo..hi].iter().map(|&s| f64::from(s)).sum::<f64>() / (hi - lo) as f64
+            })
+            .collect()
+    } else {
+        input.iter().map(|&s| f64::from(s)).collect()
+    };
+    (0..out_len)
+        .map(|i| {
+            let pos = i as f64 * step;
+            let k = pos.floor() as usize;
+            let frac = pos - k as f64;
+            let a = smoothed.get(k).copied().unwrap_or(0.0);
+            let b = smoothed.get(k + 1).copied().unwrap_or(a);
+            (a + (b - a) * frac).round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+/// Reads a whole WAV file as mono 16-bit samples at `rate` (channels averaged, resampled).
+pub fn read_mono(path: &Path, rate: u32) -> Result<Vec<i16>, WavError> {
+    let mut reader = hound::WavReader::open(path)?;
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels.max(1));
+    let interleaved: Vec<f64> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, bits @ 1..=32) => {
+            let scale = f64::from(1u32 << (bits - 1).min(31)) / 32768.0;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| f64::from(v) / scale))
+                .collect::<Result<_, _>>()?
+        }
+        (hound::SampleFormat::Float, 32) => reader
+            .samples::<f32>()
+            .map(|s| s.map(|v| f64::from(v) * 32767.0))
+            .collect::<Result<_, _>>()?,
+        (f, b) => return Err(WavError::Format(format!("{f:?} {b} bits"))),
+    };
+    let mono: Vec<i16> = interleaved
+        .chunks(channels)
+        .map(|c| (c.iter().sum::<f64>() / c.len() as f64).round().clamp(-32768.0, 32767.0) as i16)
+        .collect();
+    Ok(resample(&mono, spec.sample_rate, rate))
+}
+
+/// A WAV file standing in for the microphone: hands out fixed-size frames, then silence (or
+/// starts over when `looped`, e.g. music on hold).
+#[derive(Debug, Clone)]
+pub struct WavSource {
+    samples: Vec<i16>,
+    pos: usize,
+    looped: bool,
+}
+
+impl WavSource {
+    pub fn open(path: &Path, rate: u32, looped: bool) -> Result<Self, WavError> {
+        Ok(Self::from_samples(read_mono(path, rate)?, looped))
+    }
+
+    pub fn from_samples(samples: Vec<i16>, looped: bool) -> Self {
+        WavSource { samples, pos: 0, looped }
+    }
+
+    /// The next `n` samples, zero-padded past the end.
+    pub fn next_frame(&mut self, n: usize) -> Vec<i16> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            if self.pos >= self.samples.len() {
+                if self.looped && !self.samples.is_empty() {
+                    self.pos = 0;
+                } else {
+                    out.resize(n, 0);
+                    break;
+                }
+            }
+            let take = (n - out.len()).min(self.samples.len() - self.pos);
+            out.extend_from_slice(&self.samples[self.pos..self.pos + take]);
+            self.pos += take;
+        }
+        out
+    }
+
+    pub fn finished(&self) -> bool {
+        !self.looped && self.pos >= self.samples.len()
+    }
+}
+
+/// Records played audio to a mono 16-bit WAV file.
+pub struct WavSink {
+    writer: hound::WavWriter<BufWriter<File>>,
+    pub samples_written: u64,
+}
+
+impl WavSink {
+    pub fn create(path: &Path, rate: u32) -> Result<Self, WavError> {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        Ok(WavSink { writer: hound::WavWriter::create(path, spec)?, samples_written: 0 })
+    }
+
+    pub fn write(&mut self, samples: &[i16]) -> Result<(), WavError> {
+        for &s in samples {
+            self.writer.write_sample(s)?;
+        }
+        self.samples_written += samples.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the header's final lengths; without it the file is unreadable to most tools.
+    pub fn finalize(self) -> Result<(), WavError> {
+        Ok(self.writer.finalize()?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_speech_sample_at_codec_rates() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/speech_8k.wav");
+        let s8 = read_mono(&p, 8000).unwrap();
+        assert_eq!(s8.len(), 36_000);
+        let s48 = read_mono(&p, 48_000).unwrap();
+        assert_eq!(s48.len(), 216_000);
+        // Same loudness after resampling.
+        let rms = |x: &[i16]| {
+            (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+        };
+        assert!((rms(&s8) / rms(&s48) - 1.0).abs() < 0.1);
+        assert!(rms(&s8) > 500.0, "speech, not silence");
+    }
+
+    #[test]
+    fn stereo_is_mixed_down_and_recording_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let stereo = dir.path().join("st.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&stereo, spec).unwrap();
+        for i in 0..400i16 {
+            w.write_sample(i).unwrap();
+            w.write_sample(-i + 100).unwrap();
+        }
+        w.finalize().unwrap();
+        let mut src = WavSource::open(&stereo, 8000, false).unwrap();
+        let f = src.next_frame(160);
+        assert!(f.iter().all(|&s| s == 50));
+        src.next_frame(160);
+        let tail = src.next_frame(160);
+        assert_eq!(&tail[80..], &[0; 80][..]);
+        assert!(src.finished());
+
+        let rec = dir.path().join("rec.wav");
+        let mut sink = WavSink::create(&rec, 8000).unwrap();
+        sink.write(&[1, 2, 3]).unwrap();
+        sink.finalize().unwrap();
+        assert_eq!(read_mono(&rec, 8000).unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn looped_source_wraps() {
+        let mut s = WavSource::from_samples(vec![1, 2, 3], true);
+        assert_eq!(s.next_frame(7), [1, 2, 3, 1, 2, 3, 1]);
+        assert!(!s.finished());
+    }
+}
