@@ -1,7 +1,38 @@
+//! Seatline's plain-RTP media engine (RTP/AVP, no SRTP yet).
+//!
+//! Sans-IO building blocks, each tested without sockets: [`rtp`] packets, [`g711`] and
+//! [`opus`] codecs, [`dtmf`] (RFC 4733), an adaptive [`jitter`] buffer, the [`session`]
+//! sender/receiver bookkeeping and [`wav`] file devices. [`engine`] runs them on two threads
+//! and a UDP socket: the SIP side starts one [`MediaEngine`] per call from the negotiated SDP
+//! and steers it through the [`MediaHandle`].
+//!
+//! ```no_run
+//! use seatline_media::{Codec, Direction, MediaConfig, MediaEngine, Sink, Source};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let socket = std::net::UdpSocket::bind("0.0.0.0:40000")?;
+//! let mut config = MediaConfig::new(socket, "203.0.113.7:30000".parse()?, Codec::PCMU);
+//! config.telephone_event_pt = Some(101);
+//! config.source = Source::Wav { path: "prompt.wav".into(), looped: false };
+//! config.sink = Sink::Wav("call.wav".into());
+//! let media = MediaEngine::start(config)?;
+//! media.send_dtmf('5', std::time::Duration::from_millis(100))?;
+//! media.set_direction(Direction::SendOnly); // we put the call on hold
+//! let stats = media.stop()?;
+//! # Ok(()) }
+//! ```
+
+pub mod codec;
 pub mod dtmf;
+pub mod engine;
 pub mod g711;
 pub mod jitter;
 pub mod opus;
 pub mod rtp;
 pub mod session;
 pub mod wav;
+
+pub use codec::{Codec, CodecName};
+pub use engine::{
+    Direction, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaHandle, MediaStats, Sink,
+    Source,
+};
