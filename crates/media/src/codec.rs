@@ -28,12 +28,24 @@ pub struct Codec {
 }
 
 impl Codec {
-    pub const PCMU: Codec = Codec { payload_type: 0, name: CodecName::Pcmu, clock_rate: 8000 };
-    pub const PCMA: Codec = Codec { payload_type: 8, name: CodecName::Pcma, clock_rate: 8000 };
+    pub const PCMU: Codec = Codec {
+        payload_type: 0,
+        name: CodecName::Pcmu,
+        clock_rate: 8000,
+    };
+    pub const PCMA: Codec = Codec {
+        payload_type: 8,
+        name: CodecName::Pcma,
+        clock_rate: 8000,
+    };
 
     /// Opus with its dynamic payload type (RFC 7587: always `opus/48000/2` in SDP).
     pub fn opus(payload_type: u8) -> Codec {
-        Codec { payload_type, name: CodecName::Opus, clock_rate: OPUS_CLOCK_RATE }
+        Codec {
+            payload_type,
+            name: CodecName::Opus,
+            clock_rate: OPUS_CLOCK_RATE,
+        }
     }
 
     /// From the SDP encoding name (case-insensitive) and clock rate.
@@ -42,9 +54,18 @@ impl Codec {
             ("pcmu", 8000) => CodecName::Pcmu,
             ("pcma", 8000) => CodecName::Pcma,
             ("opus", 48000) => CodecName::Opus,
-            _ => return Err(CodecError::Unsupported { name: name.to_string(), clock_rate }),
+            _ => {
+                return Err(CodecError::Unsupported {
+                    name: name.to_string(),
+                    clock_rate,
+                })
+            }
         };
-        Ok(Codec { payload_type, name: codec, clock_rate })
+        Ok(Codec {
+            payload_type,
+            name: codec,
+            clock_rate,
+        })
     }
 }
 
@@ -97,7 +118,12 @@ impl AudioDecoder {
             CodecName::Pcma => DecoderKind::G711(Law::A),
             CodecName::Opus => DecoderKind::Opus(Box::new(OpusDecoder::new(frame_samples)?)),
         };
-        Ok(AudioDecoder { kind, frame_samples, last: Vec::new(), lost_run: 0 })
+        Ok(AudioDecoder {
+            kind,
+            frame_samples,
+            last: Vec::new(),
+            lost_run: 0,
+        })
     }
 
     pub fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError> {
@@ -132,7 +158,11 @@ impl AudioDecoder {
                     return Ok(vec![0; self.frame_samples]);
                 }
                 let gain = G711_FADE.powi(self.lost_run as i32);
-                Ok(self.last.iter().map(|&s| (f32::from(s) * gain) as i16).collect())
+                Ok(self
+                    .last
+                    .iter()
+                    .map(|&s| (f32::from(s) * gain) as i16)
+                    .collect())
             }
         }
     }
@@ -154,7 +184,10 @@ mod tests {
     fn rtpmap_names_map_to_codecs() {
         assert_eq!(Codec::from_rtpmap(0, "PCMU", 8000).unwrap(), Codec::PCMU);
         assert_eq!(Codec::from_rtpmap(8, "pcma", 8000).unwrap(), Codec::PCMA);
-        assert_eq!(Codec::from_rtpmap(111, "opus", 48000).unwrap(), Codec::opus(111));
+        assert_eq!(
+            Codec::from_rtpmap(111, "opus", 48000).unwrap(),
+            Codec::opus(111)
+        );
         assert!(Codec::from_rtpmap(9, "G722", 8000).is_err());
     }
 

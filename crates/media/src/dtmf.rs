@@ -60,7 +60,12 @@ impl EventPayload {
 
     pub fn to_bytes(self) -> [u8; 4] {
         let d = self.duration.to_be_bytes();
-        [self.event, (self.volume & 0x3f) | if self.end { 0x80 } else { 0 }, d[0], d[1]]
+        [
+            self.event,
+            (self.volume & 0x3f) | if self.end { 0x80 } else { 0 },
+            d[0],
+            d[1],
+        ]
     }
 }
 
@@ -237,7 +242,9 @@ mod tests {
         // 100 ms = 800 samples: 5 packets of 160 then the last one repeated as end x3.
         assert_eq!(pkts.len(), 7);
         assert!(pkts[0].marker && pkts.iter().skip(1).all(|p| !p.marker));
-        assert!(pkts.iter().all(|p| p.timestamp == 1000 && p.payload.event == 5));
+        assert!(pkts
+            .iter()
+            .all(|p| p.timestamp == 1000 && p.payload.event == 5));
         let durations: Vec<u16> = pkts.iter().map(|p| p.payload.duration).collect();
         assert_eq!(durations, [160, 320, 480, 640, 800, 800, 800]);
         let ends: Vec<bool> = pkts.iter().map(|p| p.payload.end).collect();
@@ -268,7 +275,8 @@ mod tests {
         let digits: Vec<char> = delivered
             .iter()
             .filter_map(|(seq, p)| {
-                rx.on_packet(*seq, p.timestamp, p.marker, &p.payload.to_bytes()).unwrap()
+                rx.on_packet(*seq, p.timestamp, p.marker, &p.payload.to_bytes())
+                    .unwrap()
             })
             .collect();
         assert_eq!(digits, ['1', '1', '#']);
@@ -277,19 +285,41 @@ mod tests {
     #[test]
     fn receiver_reports_a_digit_whose_start_was_lost() {
         let mut rx = DtmfReceiver::new();
-        let end = EventPayload { event: 9, end: true, volume: 10, duration: 800 }.to_bytes();
+        let end = EventPayload {
+            event: 9,
+            end: true,
+            volume: 10,
+            duration: 800,
+        }
+        .to_bytes();
         assert_eq!(rx.on_packet(10, 5000, false, &end).unwrap(), Some('9'));
         assert_eq!(rx.on_packet(11, 5000, false, &end).unwrap(), None);
         assert!(rx.on_packet(12, 5000, false, &end[..3]).is_err());
         // A stale packet of a forgotten event, 200 packets old, is ignored.
-        let start = EventPayload { event: 3, end: false, volume: 10, duration: 160 }.to_bytes();
-        assert_eq!(rx.on_packet(11u16.wrapping_sub(200), 1, true, &start).unwrap(), None);
+        let start = EventPayload {
+            event: 3,
+            end: false,
+            volume: 10,
+            duration: 160,
+        }
+        .to_bytes();
+        assert_eq!(
+            rx.on_packet(11u16.wrapping_sub(200), 1, true, &start)
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
     fn long_event_segments_are_one_digit() {
         let mut rx = DtmfReceiver::new();
-        let seg = EventPayload { event: 0, end: false, volume: 10, duration: 65535 }.to_bytes();
+        let seg = EventPayload {
+            event: 0,
+            end: false,
+            volume: 10,
+            duration: 65535,
+        }
+        .to_bytes();
         assert_eq!(rx.on_packet(1, 0, true, &seg).unwrap(), Some('0'));
         assert_eq!(rx.on_packet(2, 65535, false, &seg).unwrap(), None);
     }

@@ -64,7 +64,10 @@ impl Direction {
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A WAV file (any rate, any channel count); `looped` repeats it (music on hold).
-    Wav { path: PathBuf, looped: bool },
+    Wav {
+        path: PathBuf,
+        looped: bool,
+    },
     Silence,
 }
 
@@ -120,7 +123,9 @@ impl MediaConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// The first valid RTP packet from the peer, and where it came from (now the send target).
-    FirstPacket { from: SocketAddr },
+    FirstPacket {
+        from: SocketAddr,
+    },
     DtmfReceived(char),
     Stats(MediaStats),
 }
@@ -200,7 +205,8 @@ impl MediaEngine {
     /// Opens the source and sink, then starts the clock and receive threads.
     pub fn start(config: MediaConfig) -> Result<MediaHandle, MediaError> {
         let ptime_ms = config.ptime.as_millis();
-        if config.ptime.subsec_nanos() % 1_000_000 != 0 || !(10..=120).contains(&ptime_ms) {
+        if !config.ptime.subsec_nanos().is_multiple_of(1_000_000) || !(10..=120).contains(&ptime_ms)
+        {
             return Err(MediaError::BadPtime(config.ptime));
         }
         let rate = config.codec.clock_rate;
@@ -217,7 +223,9 @@ impl MediaEngine {
         let decoder = AudioDecoder::new(config.codec, frame_samples)?;
         let local = config.socket.local_addr()?;
         // The timeout lets the receive thread notice `stop` without a wake-up packet.
-        config.socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        config
+            .socket
+            .set_read_timeout(Some(Duration::from_millis(50)))?;
         let rx_socket = config.socket.try_clone()?;
 
         let shared = Arc::new(Shared {
@@ -254,9 +262,9 @@ impl MediaEngine {
         let rx_thread = {
             let shared = Arc::clone(&shared);
             let events_tx = events_tx.clone();
-            std::thread::Builder::new().name("media-rx".into()).spawn(move || {
-                receive_loop(&rx_socket, &shared, codec, te_pt, &events_tx)
-            })?
+            std::thread::Builder::new()
+                .name("media-rx".into())
+                .spawn(move || receive_loop(&rx_socket, &shared, codec, te_pt, &events_tx))?
         };
         let clock = ClockThread {
             socket: config.socket,
@@ -456,8 +464,12 @@ fn receive_loop(
             );
         } else {
             let mut rx = lock(&shared.rx);
-            match rx.dtmf.on_packet(packet.sequence, packet.timestamp, packet.marker, &packet.payload)
-            {
+            match rx.dtmf.on_packet(
+                packet.sequence,
+                packet.timestamp,
+                packet.marker,
+                &packet.payload,
+            ) {
                 Ok(Some(digit)) => {
                     rx.dtmf_received += 1;
                     drop(rx);
@@ -515,14 +527,21 @@ impl ClockThread {
                 std::thread::sleep(deadline - now);
             } else if now - deadline > self.ptime * MAX_BEHIND_TICKS {
                 let behind = ((now - start).as_nanos() / self.ptime.as_nanos().max(1)) as u32;
-                tracing::warn!(skipped = behind - tick, "media clock fell behind; skipping ahead");
+                tracing::warn!(
+                    skipped = behind - tick,
+                    "media clock fell behind; skipping ahead"
+                );
                 tick = behind;
             }
             tick += 1;
 
             let (remote, direction, muted, queued) = {
                 let mut c = lock(&self.shared.control);
-                let queued = if dtmf.is_none() { c.dtmf.pop_front() } else { None };
+                let queued = if dtmf.is_none() {
+                    c.dtmf.pop_front()
+                } else {
+                    None
+                };
                 (c.remote, c.direction, c.muted, queued)
             };
             if let Some((digit, duration)) = queued {
@@ -591,7 +610,11 @@ impl ClockThread {
                 }
             }
             _ => {
-                let pcm = if muted { vec![0; self.frame_samples] } else { mic };
+                let pcm = if muted {
+                    vec![0; self.frame_samples]
+                } else {
+                    mic
+                };
                 let payload = self.encoder.encode(&pcm)?;
                 self.sender.audio(payload)
             }
@@ -606,7 +629,9 @@ impl ClockThread {
         match self.socket.send_to(&bytes, remote) {
             Ok(_) => {
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
-                self.shared.bytes_sent.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+                self.shared
+                    .bytes_sent
+                    .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
             }
             // The peer not listening yet (ICMP unreachable) or a network change: keep the clock.
             Err(e) => tracing::debug!(error = %e, %remote, "RTP send failed"),
@@ -626,7 +651,9 @@ impl ClockThread {
             Ok(pcm) => pcm,
             Err(e) => {
                 tracing::debug!(error = %e, "undecodable frame; concealing");
-                self.decoder.conceal().unwrap_or_else(|_| vec![0; self.frame_samples])
+                self.decoder
+                    .conceal()
+                    .unwrap_or_else(|_| vec![0; self.frame_samples])
             }
         }
     }

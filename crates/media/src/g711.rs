@@ -23,7 +23,11 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
 pub fn ulaw_to_linear(code: u8) -> i16 {
     let u = !code;
     let t = ((i32::from(u & 0x0f) << 3) + ULAW_BIAS) << ((u & 0x70) >> 4);
-    (if u & 0x80 != 0 { ULAW_BIAS - t } else { t - ULAW_BIAS }) as i16
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - t
+    } else {
+        t - ULAW_BIAS
+    }) as i16
 }
 
 const ALAW_SEG_END: [i32; 8] = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
@@ -40,7 +44,11 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
     let Some(seg) = ALAW_SEG_END.iter().position(|&end| pcm <= end) else {
         return 0x7f ^ mask;
     };
-    let mantissa = if seg < 2 { (pcm >> 1) & 0x0f } else { (pcm >> seg) & 0x0f };
+    let mantissa = if seg < 2 {
+        (pcm >> 1) & 0x0f
+    } else {
+        (pcm >> seg) & 0x0f
+    };
     ((seg as i32) << 4 | mantissa) as u8 ^ mask
 }
 
@@ -121,7 +129,11 @@ mod tests {
         for code in 0..=255u8 {
             // µ-law 0x7f is "negative zero": it decodes to 0, which encodes as 0xff.
             let expect = if code == 0x7f { 0xff } else { code };
-            assert_eq!(linear_to_ulaw(ulaw_to_linear(code)), expect, "ulaw {code:#x}");
+            assert_eq!(
+                linear_to_ulaw(ulaw_to_linear(code)),
+                expect,
+                "ulaw {code:#x}"
+            );
             assert_eq!(linear_to_alaw(alaw_to_linear(code)), code, "alaw {code:#x}");
         }
     }
@@ -136,7 +148,10 @@ mod tests {
                 ("alaw", alaw_to_linear(linear_to_alaw(s))),
             ] {
                 let err = (i32::from(back) - i32::from(s)).abs();
-                assert!(err <= 40.max(i32::from(s).abs() / 16), "{name} {s} -> {back}");
+                assert!(
+                    err <= 40.max(i32::from(s).abs() / 16),
+                    "{name} {s} -> {back}"
+                );
             }
         }
     }

@@ -180,7 +180,11 @@ impl JitterBuffer {
         };
         if let Some(h) = self.highest {
             if (ext - h).abs() > MAX_SEQ_JUMP {
-                tracing::debug!(from = h, to = ext, "jitter buffer: sequence jump, new stream");
+                tracing::debug!(
+                    from = h,
+                    to = ext,
+                    "jitter buffer: sequence jump, new stream"
+                );
                 self.reset();
                 return self.push(ssrc, sequence, timestamp, marker, payload, arrival);
             }
@@ -196,7 +200,15 @@ impl JitterBuffer {
         }
         self.stats.pushed += 1;
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
-        self.packets.insert(ext, Stored { sequence, timestamp, marker, payload });
+        self.packets.insert(
+            ext,
+            Stored {
+                sequence,
+                timestamp,
+                marker,
+                payload,
+            },
+        );
         // Bound memory: never hold more than twice the maximum delay.
         let cap = 2 * self.frames(self.cfg.max_delay).max(1);
         while self.packets.len() > cap {
@@ -289,7 +301,12 @@ impl JitterBuffer {
 }
 
 fn frame(p: Stored) -> Frame {
-    Frame { sequence: p.sequence, timestamp: p.timestamp, marker: p.marker, payload: p.payload }
+    Frame {
+        sequence: p.sequence,
+        timestamp: p.timestamp,
+        marker: p.marker,
+        payload: p.payload,
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +323,14 @@ mod tests {
 
     fn push(b: &mut JitterBuffer, seq: u16, at_ms: u64) {
         let ts = u32::from(seq).wrapping_mul(160);
-        b.push(1, seq, ts, false, vec![seq as u8], Duration::from_millis(at_ms));
+        b.push(
+            1,
+            seq,
+            ts,
+            false,
+            vec![seq as u8],
+            Duration::from_millis(at_ms),
+        );
     }
 
     fn seqs(out: &[Playout]) -> Vec<Option<u16>> {
@@ -415,8 +439,15 @@ mod tests {
         assert_eq!(steady.target_delay(), Duration::from_millis(40));
         assert!(steady.jitter() < Duration::from_millis(1));
         let j = jittery.jitter();
-        assert!(j > Duration::from_millis(40) && j < Duration::from_millis(70), "{j:?}");
-        assert!(jittery.target_delay() >= Duration::from_millis(260), "{:?}", jittery.target_delay());
+        assert!(
+            j > Duration::from_millis(40) && j < Duration::from_millis(70),
+            "{j:?}"
+        );
+        assert!(
+            jittery.target_delay() >= Duration::from_millis(260),
+            "{:?}",
+            jittery.target_delay()
+        );
     }
 
     #[test]
@@ -446,7 +477,11 @@ mod tests {
             push(&mut b, i, u64::from(i) * 20);
         }
         // One frame per second of excess comes off, down to target (40 ms) + one frame.
-        assert!(b.buffered() <= Duration::from_millis(60), "{:?}", b.buffered());
+        assert!(
+            b.buffered() <= Duration::from_millis(60),
+            "{:?}",
+            b.buffered()
+        );
         assert!(b.stats().dropped > 0);
     }
 

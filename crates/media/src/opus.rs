@@ -26,7 +26,11 @@ pub struct OpusSettings {
 impl Default for OpusSettings {
     fn default() -> Self {
         // 24 kbit/s gives libopus room for LBRR (FEC) at wideband; 20 ms frames at 48 kHz.
-        OpusSettings { bitrate: 24_000, expected_loss_percent: 10, frame_samples: 960 }
+        OpusSettings {
+            bitrate: 24_000,
+            expected_loss_percent: 10,
+            frame_samples: 960,
+        }
     }
 }
 
@@ -38,19 +42,29 @@ pub struct OpusEncoder {
 
 impl OpusEncoder {
     pub fn new(settings: OpusSettings) -> Result<Self, OpusError> {
-        let mut inner =
-            ::opus::Encoder::new(OPUS_CLOCK_RATE, ::opus::Channels::Mono, ::opus::Application::Voip)?;
+        let mut inner = ::opus::Encoder::new(
+            OPUS_CLOCK_RATE,
+            ::opus::Channels::Mono,
+            ::opus::Application::Voip,
+        )?;
         inner.set_bitrate(::opus::Bitrate::Bits(settings.bitrate))?;
         // useinbandfec=1: LBRR data of frame n rides in packet n+1.
         inner.set_inband_fec(settings.expected_loss_percent > 0)?;
         inner.set_packet_loss_perc(settings.expected_loss_percent)?;
-        Ok(OpusEncoder { inner, frame_samples: settings.frame_samples, out: vec![0; 1500] })
+        Ok(OpusEncoder {
+            inner,
+            frame_samples: settings.frame_samples,
+            out: vec![0; 1500],
+        })
     }
 
     /// Encodes exactly one frame (`frame_samples` samples at 48 kHz).
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, OpusError> {
         if pcm.len() != self.frame_samples {
-            return Err(OpusError::FrameSize { got: pcm.len(), expected: self.frame_samples });
+            return Err(OpusError::FrameSize {
+                got: pcm.len(),
+                expected: self.frame_samples,
+            });
         }
         let n = self.inner.encode(pcm, &mut self.out)?;
         Ok(self.out[..n].to_vec())
@@ -67,7 +81,11 @@ impl OpusDecoder {
     pub fn new(frame_samples: usize) -> Result<Self, OpusError> {
         let inner = ::opus::Decoder::new(OPUS_CLOCK_RATE, ::opus::Channels::Mono)?;
         // 120 ms is the longest Opus packet.
-        Ok(OpusDecoder { inner, frame_samples, out: vec![0; 5760] })
+        Ok(OpusDecoder {
+            inner,
+            frame_samples,
+            out: vec![0; 5760],
+        })
     }
 
     /// Decodes a received packet (any Opus frame length).
@@ -124,7 +142,11 @@ mod tests {
         let mut out = Vec::new();
         for f in sig.chunks(960) {
             let p = enc.encode(f).unwrap();
-            assert!(!p.is_empty() && p.len() < 200, "packet of {} bytes", p.len());
+            assert!(
+                !p.is_empty() && p.len() < 200,
+                "packet of {} bytes",
+                p.len()
+            );
             let d = dec.decode(&p).unwrap();
             assert_eq!(d.len(), 960);
             out.extend(d);
@@ -132,7 +154,10 @@ mod tests {
         // The decoded tail carries the signal's energy (codec delay aside).
         let e_in = energy(&sig[960 * 10..]);
         let e_out = energy(&out[960 * 10..]);
-        assert!(e_out > 0.5 * e_in && e_out < 2.0 * e_in, "{e_in} vs {e_out}");
+        assert!(
+            e_out > 0.5 * e_in && e_out < 2.0 * e_in,
+            "{e_in} vs {e_out}"
+        );
         assert!(enc.encode(&sig[..100]).is_err());
     }
 
@@ -164,7 +189,10 @@ mod tests {
         };
         let clean = {
             let mut dec = OpusDecoder::new(960).unwrap();
-            frames.iter().flat_map(|p| dec.decode(p).unwrap()).collect::<Vec<_>>()
+            frames
+                .iter()
+                .flat_map(|p| dec.decode(p).unwrap())
+                .collect::<Vec<_>>()
         };
         let err = |x: &[i16]| {
             let r = lost * 960..(lost + 1) * 960;

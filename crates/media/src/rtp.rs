@@ -267,7 +267,10 @@ mod tests {
             timestamp: 1,
             ssrc: 2,
             csrcs: vec![7, 8],
-            extension: Some(RtpExtension { profile: 0xbede, data: vec![0x10, 0xaa, 0, 0] }),
+            extension: Some(RtpExtension {
+                profile: 0xbede,
+                data: vec![0x10, 0xaa, 0, 0],
+            }),
             payload: vec![1, 2, 3],
             padding: 5,
         };
@@ -323,24 +326,29 @@ mod tests {
             any::<u32>(),
             any::<u32>(),
             proptest::collection::vec(any::<u32>(), 0..16),
-            proptest::option::of((any::<u16>(), proptest::collection::vec(any::<[u8; 4]>(), 0..4))),
+            proptest::option::of((
+                any::<u16>(),
+                proptest::collection::vec(any::<[u8; 4]>(), 0..4),
+            )),
             proptest::collection::vec(any::<u8>(), 0..200),
             any::<u8>(),
         )
-            .prop_map(|(marker, pt, seq, ts, ssrc, csrcs, ext, payload, padding)| RtpPacket {
-                marker,
-                payload_type: pt,
-                sequence: seq,
-                timestamp: ts,
-                ssrc,
-                csrcs,
-                extension: ext.map(|(profile, words)| RtpExtension {
-                    profile,
-                    data: words.concat(),
-                }),
-                payload,
-                padding,
-            })
+            .prop_map(
+                |(marker, pt, seq, ts, ssrc, csrcs, ext, payload, padding)| RtpPacket {
+                    marker,
+                    payload_type: pt,
+                    sequence: seq,
+                    timestamp: ts,
+                    ssrc,
+                    csrcs,
+                    extension: ext.map(|(profile, words)| RtpExtension {
+                        profile,
+                        data: words.concat(),
+                    }),
+                    payload,
+                    padding,
+                },
+            )
     }
 
     proptest! {

@@ -38,7 +38,13 @@ impl RtpSender {
     pub fn new(payload_type: u8, samples_per_frame: u32) -> Self {
         let a = random_u64();
         let b = random_u64();
-        Self::with_start(payload_type, samples_per_frame, a as u32, (a >> 32) as u16, b as u32)
+        Self::with_start(
+            payload_type,
+            samples_per_frame,
+            a as u32,
+            (a >> 32) as u16,
+            b as u32,
+        )
     }
 
     /// A sender with chosen starting values (tests, reproducible captures).
@@ -145,7 +151,10 @@ pub struct RtpReceiver {
 
 impl RtpReceiver {
     pub fn new(clock_rate: u32) -> Self {
-        RtpReceiver { clock_rate: clock_rate.max(1), ..Default::default() }
+        RtpReceiver {
+            clock_rate: clock_rate.max(1),
+            ..Default::default()
+        }
     }
 
     /// Records one received packet of the media stream.
@@ -240,7 +249,11 @@ mod tests {
         let st = r.stats();
         assert_eq!(st.packets, 18);
         assert_eq!(st.lost, 2);
-        assert!(st.jitter_ms > 3.0 && st.jitter_ms < 12.0, "{}", st.jitter_ms);
+        assert!(
+            st.jitter_ms > 3.0 && st.jitter_ms < 12.0,
+            "{}",
+            st.jitter_ms
+        );
 
         let other = RtpSender::with_start(0, 160, 2, 9, 0).audio(vec![]);
         r.on_packet(&other, Duration::from_secs(1));

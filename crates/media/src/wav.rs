@@ -68,7 +68,11 @@ pub fn read_mono(path: &Path, rate: u32) -> Result<Vec<i16>, WavError> {
     };
     let mono: Vec<i16> = interleaved
         .chunks(channels)
-        .map(|c| (c.iter().sum::<f64>() / c.len() as f64).round().clamp(-32768.0, 32767.0) as i16)
+        .map(|c| {
+            (c.iter().sum::<f64>() / c.len() as f64)
+                .round()
+                .clamp(-32768.0, 32767.0) as i16
+        })
         .collect();
     Ok(resample(&mono, spec.sample_rate, rate))
 }
@@ -88,7 +92,11 @@ impl WavSource {
     }
 
     pub fn from_samples(samples: Vec<i16>, looped: bool) -> Self {
-        WavSource { samples, pos: 0, looped }
+        WavSource {
+            samples,
+            pos: 0,
+            looped,
+        }
     }
 
     /// The next `n` samples, zero-padded past the end.
@@ -129,7 +137,10 @@ impl WavSink {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        Ok(WavSink { writer: hound::WavWriter::create(path, spec)?, samples_written: 0 })
+        Ok(WavSink {
+            writer: hound::WavWriter::create(path, spec)?,
+            samples_written: 0,
+        })
     }
 
     pub fn write(&mut self, samples: &[i16]) -> Result<(), WavError> {
