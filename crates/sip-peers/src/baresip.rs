@@ -1,0 +1,616 @@
+//! baresip 1.0 user agents on loopback, driven over ctrl_tcp (netstring JSON).
+//!
+//! Audio without a sound card: the source is either a WAV file (`aufile`; baresip 1.0 ends
+//! the call at end of file) or an `aubridge` loop that plays what it receives back to the far
+//! end (a real-time paced echo). What a UA receives is recorded by the `sndfile` filter as
+//! `dump-*-dec.wav` ([`Baresip::received_audio`]); what it sent as `dump-*-enc.wav`.
+
+use crate::error::{io, Error, Result};
+use crate::kamailio::Kamailio;
+use crate::ports::{free_port, free_port_range};
+use crate::process::{log_dir, require_binary, PeerProcess};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::{BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Audio codecs to offer/accept, in order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+    /// Opus 48 kHz (baresip's opus module: 28 kbit/s by default, in-band FEC per config).
+    Opus,
+}
+
+impl Codec {
+    fn sdp_name(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+            Self::Opus => "opus/48000/2",
+        }
+    }
+}
+
+/// Where the UA's transmitted audio comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioMode {
+    /// Plays this WAV file (`aufile`); the call ends at end of file in baresip 1.0.
+    File(PathBuf),
+    /// Sends back what it receives (aubridge player -> source), paced in real time.
+    Echo,
+}
+
+/// One baresip UA. [`BaresipConfig::new`] picks free SIP, ctrl and RTP ports.
+#[derive(Debug, Clone)]
+pub struct BaresipConfig {
+    pub user: String,
+    pub password: Option<String>,
+    /// Register at (and send calls through) this registrar/proxy, with `domain` as AOR host.
+    pub registrar: Option<(SocketAddr, String)>,
+    pub auto_answer: bool,
+    pub codecs: Vec<Codec>,
+    pub audio: AudioMode,
+    /// Record sent/received audio with `sndfile` (default true).
+    pub record: bool,
+    pub sip_port: u16,
+    pub ctrl_port: u16,
+    /// First of 10 RTP/RTCP ports.
+    pub rtp_port: u16,
+    /// Jitter buffer delay in frames (baresip's `jitter_buffer_delay`), default 1-10.
+    pub jitter_buffer: (u32, u32),
+    /// Opus in-band FEC and expected loss (%), written to the opus module's config.
+    pub opus_fec: bool,
+    pub opus_packet_loss: u32,
+    /// Registration interval in s when registering (baresip `regint`).
+    pub regint: u32,
+    /// Extra raw config lines.
+    pub extra_config: Vec<String>,
+}
+
+impl BaresipConfig {
+    pub fn new(user: &str) -> Self {
+        // A free port can only fail to be found on an exhausted machine; the bind error on
+        // start then says so.
+        let sip = free_port_range(2).unwrap_or(26060);
+        let ctrl = free_port().unwrap_or(26065);
+        let rtp = free_port_range(10).unwrap_or(30000);
+        Self {
+            user: user.into(),
+            password: None,
+            registrar: None,
+            auto_answer: false,
+            codecs: vec![Codec::Pcmu],
+            audio: AudioMode::Echo,
+            record: true,
+            sip_port: sip,
+            ctrl_port: ctrl,
+            rtp_port: rtp,
+            jitter_buffer: (1, 10),
+            opus_fec: true,
+            opus_packet_loss: 0,
+            regint: 60,
+            extra_config: Vec::new(),
+        }
+    }
+
+    /// Register at `proxy` with the password Kamailio has for this user.
+    pub fn registrar(mut self, proxy: &Kamailio) -> Self {
+        self.registrar = Some((proxy.addr(), proxy.realm().to_string()));
+        if self.password.is_none() {
+            self.password = proxy.password(&self.user).map(str::to_string);
+        }
+        self
+    }
+
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    pub fn auto_answer(mut self, on: bool) -> Self {
+        self.auto_answer = on;
+        self
+    }
+
+    pub fn codecs(mut self, codecs: &[Codec]) -> Self {
+        self.codecs = codecs.to_vec();
+        self
+    }
+
+    pub fn audio(mut self, audio: AudioMode) -> Self {
+        self.audio = audio;
+        self
+    }
+
+    /// Plays `wav` as the microphone.
+    pub fn play(self, wav: &Path) -> Self {
+        self.audio(AudioMode::File(wav.to_path_buf()))
+    }
+
+    fn account_line(&self) -> String {
+        let codecs: Vec<&str> = self.codecs.iter().map(|c| c.sdp_name()).collect();
+        let answer = if self.auto_answer { "auto" } else { "manual" };
+        match &self.registrar {
+            // The AOR host is the proxy's address (baresip 1.0 sends REGISTER and calls to the
+            // AOR host); Kamailio accepts any domain with usrloc use_domain=0.
+            Some((addr, _domain)) => format!(
+                "<sip:{user}@{addr};transport=udp>;auth_pass={pw};regint={regint};audio_codecs={codecs};answermode={answer}",
+                user = self.user,
+                pw = self.password.as_deref().unwrap_or(""),
+                regint = self.regint,
+                codecs = codecs.join(","),
+            ),
+            None => format!(
+                "<sip:{user}@127.0.0.1:{port}>;regint=0;audio_codecs={codecs};answermode={answer}",
+                user = self.user,
+                port = self.sip_port,
+                codecs = codecs.join(","),
+            ),
+        }
+    }
+
+    fn config_text(&self, dir: &Path) -> String {
+        let (src, play) = match &self.audio {
+            AudioMode::File(wav) => (
+                format!("aufile,{}", wav.display()),
+                format!("aubridge,sink-{}", self.sip_port),
+            ),
+            AudioMode::Echo => {
+                let dev = format!("aubridge,loop-{}", self.sip_port);
+                (dev.clone(), dev)
+            }
+        };
+        let mut lines = vec![
+            "poll_method epoll".to_string(),
+            format!("sip_listen 127.0.0.1:{}", self.sip_port),
+            "net_interface 127.0.0.1".into(),
+            "call_local_timeout 120".into(),
+            "call_max_calls 4".into(),
+            "audio_buffer 40".into(),
+            format!("audio_source {src}"),
+            format!("audio_player {play}"),
+            format!("audio_alert aubridge,alert-{}", self.sip_port),
+            "ausrc_channels 1".into(),
+            "auplay_channels 1".into(),
+            format!("rtp_ports {}-{}", self.rtp_port, self.rtp_port + 9),
+            format!(
+                "jitter_buffer_delay {}-{}",
+                self.jitter_buffer.0, self.jitter_buffer.1
+            ),
+            "rtcp_mux no".into(),
+            "module_path /usr/lib/baresip/modules".into(),
+            "module g711.so".into(),
+            "module opus.so".into(),
+            "module aufile.so".into(),
+            "module aubridge.so".into(),
+            "module_tmp account.so".into(),
+            "module_app menu.so".into(),
+            "module_app ctrl_tcp.so".into(),
+            format!("ctrl_tcp_listen 127.0.0.1:{}", self.ctrl_port),
+            "opus_bitrate 28000".into(),
+            format!("opus_inbandfec {}", if self.opus_fec { "yes" } else { "no" }),
+            format!("opus_packet_loss {}", self.opus_packet_loss),
+            "opus_application voip".into(),
+        ];
+        if self.record {
+            lines.push("module sndfile.so".into());
+            lines.push(format!("snd_path {}", dir.join("rec").display()));
+        }
+        lines.extend(self.extra_config.iter().cloned());
+        lines.join("\n") + "\n"
+    }
+}
+
+/// A running baresip; killed on drop (its temp config dir and recordings are copied to the
+/// log dir first).
+#[derive(Debug)]
+pub struct Baresip {
+    config: BaresipConfig,
+    process: PeerProcess,
+    ctrl: CtrlClient,
+    dir: tempfile::TempDir,
+    logs: PathBuf,
+}
+
+impl Baresip {
+    /// Writes the config dir, starts `baresip -f DIR` and connects the ctrl_tcp client.
+    pub fn start(config: BaresipConfig) -> Result<Self> {
+        require_binary("baresip", "baresip-core")?;
+        for module in ["aufile.so", "ctrl_tcp.so", "sndfile.so", "aubridge.so", "g711.so"] {
+            let path = Path::new("/usr/lib/baresip/modules").join(module);
+            if !path.is_file() {
+                return Err(Error::MissingBinary {
+                    binary: path.display().to_string(),
+                    package: "baresip-core".into(),
+                    extra: String::new(),
+                });
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("seatline-baresip-")
+            .tempdir()
+            .map_err(io("create baresip temp dir"))?;
+        std::fs::create_dir_all(dir.path().join("rec")).map_err(io("create rec dir"))?;
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.path().join(name), text).map_err(io(format!("write {name}")))
+        };
+        write("config", config.config_text(dir.path()))?;
+        write("accounts", config.account_line() + "\n")?;
+        write("contacts", String::new())?;
+        let logs = log_dir()?;
+        let name = format!("baresip-{}", config.user);
+        for f in ["config", "accounts"] {
+            let _ = std::fs::copy(dir.path().join(f), logs.join(format!("{name}.{f}")));
+        }
+        let mut cmd = Command::new("baresip");
+        cmd.arg("-f").arg(dir.path()).current_dir(dir.path());
+        let mut process = PeerProcess::spawn(&name, cmd, &logs)?;
+        let ctrl_addr = SocketAddr::from(([127, 0, 0, 1], config.ctrl_port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ctrl = loop {
+            process.ensure_running()?;
+            if let Ok(stream) = TcpStream::connect_timeout(&ctrl_addr, Duration::from_millis(200))
+            {
+                break CtrlClient::new(stream, logs.join(format!("{name}.ctrl.log")))?;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    what: format!("baresip ctrl_tcp on {ctrl_addr}"),
+                    after: Duration::from_secs(10),
+                    logs: format!("\n{}", process.log_tail(2000)),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Ok(Self {
+            config,
+            process,
+            ctrl,
+            dir,
+            logs,
+        })
+    }
+
+    pub fn ctrl(&mut self) -> &mut CtrlClient {
+        &mut self.ctrl
+    }
+
+    pub fn config(&self) -> &BaresipConfig {
+        &self.config
+    }
+
+    /// This UA's direct SIP URI (for calls by address, without a proxy).
+    pub fn uri(&self) -> String {
+        format!("sip:{}@127.0.0.1:{}", self.config.user, self.config.sip_port)
+    }
+
+    pub fn sip_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.config.sip_port))
+    }
+
+    /// Waits for REGISTER_OK (REGISTER_FAIL is an error).
+    pub fn wait_registered(&mut self, timeout: Duration) -> Result<CtrlEvent> {
+        let ev = self
+            .ctrl
+            .wait_for_any(&["REGISTER_OK", "REGISTER_FAIL"], timeout)?;
+        if ev.kind == "REGISTER_FAIL" {
+            return Err(Error::Sip(format!(
+                "baresip {} registration failed: {}",
+                self.config.user, ev.param
+            )));
+        }
+        Ok(ev)
+    }
+
+    /// Recordings (`dump-*-dec.wav`: received, `-enc.wav`: sent), oldest first.
+    pub fn recordings(&self) -> Result<Vec<PathBuf>> {
+        let rec = self.dir.path().join("rec");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&rec)
+            .map_err(io(format!("list {}", rec.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The newest received-audio recording, copied to the log dir (it outlives the UA).
+    pub fn received_audio(&self) -> Result<PathBuf> {
+        let last = self
+            .recordings()?
+            .into_iter()
+            .rfind(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "baresip {} recorded nothing (is `record` on?)",
+                    self.config.user
+                ))
+            })?;
+        let dest = self
+            .logs
+            .join(format!("baresip-{}-received.wav", self.config.user));
+        std::fs::copy(&last, &dest).map_err(io(format!("copy {}", last.display())))?;
+        Ok(dest)
+    }
+
+    /// Dials `uri` (e.g. `sip:1002@127.0.0.1:5060` or another UA's [`Baresip::uri`]).
+    pub fn dial(&mut self, uri: &str) -> Result<CtrlResponse> {
+        self.ctrl.command("dial", uri)
+    }
+
+    pub fn ensure_running(&mut self) -> Result<()> {
+        self.process.ensure_running()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        self.process.stdout_log()
+    }
+}
+
+/// A ctrl_tcp response: `{"response":true,"ok":..,"data":..,"token":..}`.
+#[derive(Debug, Clone)]
+pub struct CtrlResponse {
+    pub ok: bool,
+    pub data: String,
+}
+
+/// A ctrl_tcp event: `{"event":true,"type":"CALL_ESTABLISHED","class":"call",...}`.
+#[derive(Debug, Clone)]
+pub struct CtrlEvent {
+    /// `type`: CALL_INCOMING, CALL_RINGING, CALL_ESTABLISHED, CALL_CLOSED, CALL_DTMF_START,
+    /// REGISTER_OK, REGISTER_FAIL, CALL_RTCP...
+    pub kind: String,
+    pub class: String,
+    pub direction: String,
+    pub peer_uri: String,
+    pub call_id: String,
+    pub param: String,
+    pub raw: Value,
+}
+
+impl CtrlEvent {
+    fn from_json(v: Value) -> Self {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        Self {
+            kind: s("type"),
+            class: s("class"),
+            direction: s("direction"),
+            peer_uri: s("peeruri"),
+            call_id: s("id"),
+            param: s("param"),
+            raw: v,
+        }
+    }
+}
+
+/// The ctrl_tcp client: commands get their response by token; events are queued until a
+/// `wait_for_event` takes them (in arrival order). Everything is logged to
+/// `baresip-<user>.ctrl.log`.
+#[derive(Debug)]
+pub struct CtrlClient {
+    stream: TcpStream,
+    incoming: Receiver<Value>,
+    events: VecDeque<CtrlEvent>,
+    history: Vec<CtrlEvent>,
+    next_token: u64,
+    log: PathBuf,
+}
+
+impl CtrlClient {
+    fn new(stream: TcpStream, log: PathBuf) -> Result<Self> {
+        let reader = stream.try_clone().map_err(io("clone ctrl_tcp stream"))?;
+        let (tx, rx) = mpsc::channel();
+        let log_r = log.clone();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(reader);
+            while let Ok(Some(msg)) = read_netstring(&mut r) {
+                append(&log_r, &format!("<- {msg}"));
+                let Ok(v) = serde_json::from_str::<Value>(&msg) else {
+                    continue;
+                };
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            stream,
+            incoming: rx,
+            events: VecDeque::new(),
+            history: Vec::new(),
+            next_token: 1,
+            log,
+        })
+    }
+
+    /// Queues an event; returns anything else (a response).
+    fn handle(&mut self, v: Value) -> Option<Value> {
+        if v.get("event").and_then(Value::as_bool) == Some(true) {
+            let ev = CtrlEvent::from_json(v);
+            self.history.push(ev.clone());
+            self.events.push_back(ev);
+            None
+        } else {
+            Some(v)
+        }
+    }
+
+    fn pump(&mut self, timeout: Duration) -> Result<Option<Value>> {
+        match self.incoming.recv_timeout(timeout) {
+            Ok(v) => Ok(self.handle(v)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(Error::Ctrl("connection closed (baresip exited?)".into()))
+            }
+        }
+    }
+
+    /// Sends a command (`dial`, `accept`, `hangup`, `hold`, `resume`, `transfer`,
+    /// `sndcode`...) and waits up to 5 s for its response.
+    pub fn command(&mut self, command: &str, params: &str) -> Result<CtrlResponse> {
+        let token = self.next_token.to_string();
+        self.next_token += 1;
+        let msg = json!({"command": command, "params": params, "token": token}).to_string();
+        append(&self.log, &format!("-> {msg}"));
+        let framed = format!("{}:{msg},", msg.len());
+        self.stream
+            .write_all(framed.as_bytes())
+            .map_err(io("write to ctrl_tcp"))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(v) = self.pump(Duration::from_millis(100))? {
+                if v.get("token").and_then(Value::as_str) == Some(token.as_str()) {
+                    let resp = CtrlResponse {
+                        ok: v.get("ok").and_then(Value::as_bool).unwrap_or(false),
+                        data: v
+                            .get("data")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    };
+                    return Ok(resp);
+                }
+            }
+        }
+        Err(Error::Timeout {
+            what: format!("ctrl_tcp response to {command}"),
+            after: Duration::from_secs(5),
+            logs: format!(" (see {})", self.log.display()),
+        })
+    }
+
+    /// Like [`CtrlClient::command`] but an error unless baresip answered ok.
+    pub fn command_ok(&mut self, command: &str, params: &str) -> Result<String> {
+        let r = self.command(command, params)?;
+        if r.ok {
+            Ok(r.data)
+        } else {
+            Err(Error::Ctrl(format!("{command} {params}: {}", r.data)))
+        }
+    }
+
+    pub fn dial(&mut self, uri: &str) -> Result<String> {
+        self.command_ok("dial", uri)
+    }
+    pub fn accept(&mut self) -> Result<String> {
+        self.command_ok("accept", "")
+    }
+    pub fn hangup(&mut self) -> Result<String> {
+        self.command_ok("hangup", "")
+    }
+    pub fn hold(&mut self) -> Result<String> {
+        self.command_ok("hold", "")
+    }
+    pub fn resume(&mut self) -> Result<String> {
+        self.command_ok("resume", "")
+    }
+    /// Blind transfer (REFER) of the current call to `uri`.
+    pub fn transfer(&mut self, uri: &str) -> Result<String> {
+        self.command_ok("transfer", uri)
+    }
+    /// Sends DTMF digits (RFC 4733 telephone-event when negotiated, else SIP INFO).
+    pub fn send_dtmf(&mut self, digits: &str) -> Result<String> {
+        self.command_ok("sndcode", digits)
+    }
+
+    /// Takes the first queued (or next arriving) event of type `kind`; earlier events of other
+    /// types stay queued.
+    pub fn wait_for_event(&mut self, kind: &str, timeout: Duration) -> Result<CtrlEvent> {
+        self.wait_for_any(&[kind], timeout)
+    }
+
+    /// Takes the first queued (or next arriving) event whose type is one of `kinds`.
+    pub fn wait_for_any(&mut self, kinds: &[&str], timeout: Duration) -> Result<CtrlEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(pos) = self
+                .events
+                .iter()
+                .position(|e| kinds.contains(&e.kind.as_str()))
+            {
+                if let Some(ev) = self.events.remove(pos) {
+                    return Ok(ev);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("baresip event {}", kinds.join("|")),
+                    after: timeout,
+                    logs: format!(" (see {})", self.log.display()),
+                });
+            }
+            // Responses without a waiting command are dropped.
+            let _ = self.pump((deadline - now).min(Duration::from_millis(100)))?;
+        }
+    }
+
+    /// Every event received so far (including those already taken), oldest first.
+    pub fn history(&mut self) -> Vec<CtrlEvent> {
+        while let Ok(v) = self.incoming.try_recv() {
+            let _ = self.handle(v);
+        }
+        self.history.clone()
+    }
+}
+
+fn append(log: &Path, line: &str) {
+    if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Reads one netstring (`LEN:DATA,`); Ok(None) at end of stream.
+fn read_netstring(r: &mut impl Read) -> std::io::Result<Option<String>> {
+    let mut len = 0usize;
+    let mut byte = [0u8; 1];
+    let mut digits = 0;
+    loop {
+        if r.read(&mut byte)? == 0 {
+            return Ok(None);
+        }
+        match byte[0] {
+            b'0'..=b'9' if digits < 9 => {
+                len = len * 10 + usize::from(byte[0] - b'0');
+                digits += 1;
+            }
+            b':' if digits > 0 => break,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "bad netstring length",
+                ))
+            }
+        }
+    }
+    let mut data = vec![0u8; len + 1];
+    r.read_exact(&mut data)?;
+    if data.pop() != Some(b',') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "netstring without trailing comma",
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&data).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netstrings() {
+        let mut input: &[u8] = b"5:hello,0:,3:abcd,";
+        assert_eq!(read_netstring(&mut input).unwrap().as_deref(), Some("hello"));
+        assert_eq!(read_netstring(&mut input).unwrap().as_deref(), Some(""));
+        assert!(read_netstring(&mut input).is_err());
+        let mut empty: &[u8] = b"";
+        assert_eq!(read_netstring(&mut empty).unwrap(), None);
+    }
+}
