@@ -42,8 +42,12 @@ impl Codec {
 pub enum AudioMode {
     /// Plays this WAV file (`aufile`); the call ends at end of file in baresip 1.0.
     File(PathBuf),
-    /// Sends back what it receives (aubridge player -> source), paced in real time.
+    /// Sends back what it receives (aubridge player -> source), paced in real time. Sends
+    /// nothing until the far end sends: two Echo UAs are silent (and send no DTMF).
     Echo,
+    /// A continuous sine tone (`ausine`, 48 kHz stereo source resampled by baresip): an audio
+    /// source that never ends, e.g. for call-control tests and RFC 4733 DTMF.
+    Sine(u32),
 }
 
 /// One baresip UA. [`BaresipConfig::new`] picks free SIP, ctrl and RTP ports.
@@ -71,6 +75,8 @@ pub struct BaresipConfig {
     pub regint: u32,
     /// Extra raw config lines.
     pub extra_config: Vec<String>,
+    /// `baresip -s`: every SIP message in the stdout log (default true).
+    pub sip_trace: bool,
 }
 
 impl BaresipConfig {
@@ -96,6 +102,7 @@ impl BaresipConfig {
             opus_packet_loss: 0,
             regint: 60,
             extra_config: Vec::new(),
+            sip_trace: true,
         }
     }
 
@@ -155,7 +162,9 @@ impl BaresipConfig {
         }
     }
 
-    fn config_text(&self, dir: &Path) -> String {
+    /// `source_rate`: the WAV file's sample rate (aufile in baresip 1.0 refuses a file whose
+    /// rate differs from `ausrc_srate`; baresip resamples to the codec).
+    fn config_text(&self, dir: &Path, source_rate: Option<u32>) -> String {
         let (src, play) = match &self.audio {
             AudioMode::File(wav) => (
                 format!("aufile,{}", wav.display()),
@@ -165,6 +174,10 @@ impl BaresipConfig {
                 let dev = format!("aubridge,loop-{}", self.sip_port);
                 (dev.clone(), dev)
             }
+            AudioMode::Sine(hz) => (
+                format!("ausine,{hz}"),
+                format!("aubridge,sink-{}", self.sip_port),
+            ),
         };
         let mut lines = vec![
             "poll_method epoll".to_string(),
@@ -176,7 +189,14 @@ impl BaresipConfig {
             format!("audio_source {src}"),
             format!("audio_player {play}"),
             format!("audio_alert aubridge,alert-{}", self.sip_port),
-            "ausrc_channels 1".into(),
+            format!(
+                "ausrc_channels {}",
+                if matches!(self.audio, AudioMode::Sine(_)) {
+                    2
+                } else {
+                    1
+                }
+            ),
             "auplay_channels 1".into(),
             format!("rtp_ports {}-{}", self.rtp_port, self.rtp_port + 9),
             format!(
@@ -189,15 +209,22 @@ impl BaresipConfig {
             "module opus.so".into(),
             "module aufile.so".into(),
             "module aubridge.so".into(),
+            "module ausine.so".into(),
             "module_tmp account.so".into(),
             "module_app menu.so".into(),
             "module_app ctrl_tcp.so".into(),
             format!("ctrl_tcp_listen 127.0.0.1:{}", self.ctrl_port),
             "opus_bitrate 28000".into(),
-            format!("opus_inbandfec {}", if self.opus_fec { "yes" } else { "no" }),
+            format!(
+                "opus_inbandfec {}",
+                if self.opus_fec { "yes" } else { "no" }
+            ),
             format!("opus_packet_loss {}", self.opus_packet_loss),
             "opus_application voip".into(),
         ];
+        if let Some(rate) = source_rate {
+            lines.push(format!("ausrc_srate {rate}"));
+        }
         if self.record {
             lines.push("module sndfile.so".into());
             lines.push(format!("snd_path {}", dir.join("rec").display()));
@@ -222,7 +249,13 @@ impl Baresip {
     /// Writes the config dir, starts `baresip -f DIR` and connects the ctrl_tcp client.
     pub fn start(config: BaresipConfig) -> Result<Self> {
         require_binary("baresip", "baresip-core")?;
-        for module in ["aufile.so", "ctrl_tcp.so", "sndfile.so", "aubridge.so", "g711.so"] {
+        for module in [
+            "aufile.so",
+            "ctrl_tcp.so",
+            "sndfile.so",
+            "aubridge.so",
+            "g711.so",
+        ] {
             let path = Path::new("/usr/lib/baresip/modules").join(module);
             if !path.is_file() {
                 return Err(Error::MissingBinary {
@@ -240,7 +273,12 @@ impl Baresip {
         let write = |name: &str, text: String| {
             std::fs::write(dir.path().join(name), text).map_err(io(format!("write {name}")))
         };
-        write("config", config.config_text(dir.path()))?;
+        let source_rate = match &config.audio {
+            AudioMode::File(wav) => Some(wav_mono_rate(wav)?),
+            AudioMode::Echo => None,
+            AudioMode::Sine(_) => Some(48_000),
+        };
+        write("config", config.config_text(dir.path(), source_rate))?;
         write("accounts", config.account_line() + "\n")?;
         write("contacts", String::new())?;
         let logs = log_dir()?;
@@ -250,13 +288,15 @@ impl Baresip {
         }
         let mut cmd = Command::new("baresip");
         cmd.arg("-f").arg(dir.path()).current_dir(dir.path());
+        if config.sip_trace {
+            cmd.arg("-s");
+        }
         let mut process = PeerProcess::spawn(&name, cmd, &logs)?;
         let ctrl_addr = SocketAddr::from(([127, 0, 0, 1], config.ctrl_port));
         let deadline = Instant::now() + Duration::from_secs(10);
         let ctrl = loop {
             process.ensure_running()?;
-            if let Ok(stream) = TcpStream::connect_timeout(&ctrl_addr, Duration::from_millis(200))
-            {
+            if let Ok(stream) = TcpStream::connect_timeout(&ctrl_addr, Duration::from_millis(200)) {
                 break CtrlClient::new(stream, logs.join(format!("{name}.ctrl.log")))?;
             }
             if Instant::now() > deadline {
@@ -287,25 +327,56 @@ impl Baresip {
 
     /// This UA's direct SIP URI (for calls by address, without a proxy).
     pub fn uri(&self) -> String {
-        format!("sip:{}@127.0.0.1:{}", self.config.user, self.config.sip_port)
+        format!(
+            "sip:{}@127.0.0.1:{}",
+            self.config.user, self.config.sip_port
+        )
     }
 
     pub fn sip_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.config.sip_port))
     }
 
-    /// Waits for REGISTER_OK (REGISTER_FAIL is an error).
-    pub fn wait_registered(&mut self, timeout: Duration) -> Result<CtrlEvent> {
-        let ev = self
-            .ctrl
-            .wait_for_any(&["REGISTER_OK", "REGISTER_FAIL"], timeout)?;
-        if ev.kind == "REGISTER_FAIL" {
-            return Err(Error::Sip(format!(
-                "baresip {} registration failed: {}",
-                self.config.user, ev.param
-            )));
+    /// Waits until the account is registered. baresip registers while starting, often before
+    /// the ctrl_tcp client connects (so REGISTER_OK may never be seen): this polls `reginfo`
+    /// and fails on `ERR` (e.g. a wrong password) or REGISTER_FAIL.
+    pub fn wait_registered(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let aor = format!("sip:{}@", self.config.user);
+        loop {
+            if let Some(ev) = self
+                .ctrl
+                .history()
+                .into_iter()
+                .find(|e| e.kind == "REGISTER_FAIL")
+            {
+                return Err(Error::Sip(format!(
+                    "baresip {} registration failed: {}",
+                    self.config.user, ev.param
+                )));
+            }
+            let info = self.ctrl.command_ok("reginfo", "")?;
+            if let Some(line) = info.lines().find(|l| l.contains(&aor)) {
+                if line.contains("OK") {
+                    return Ok(());
+                }
+                if line.contains("ERR") {
+                    return Err(Error::Sip(format!(
+                        "baresip {} registration failed: {}",
+                        self.config.user,
+                        line.trim()
+                    )));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    what: format!("baresip {} registered", self.config.user),
+                    after: timeout,
+                    logs: format!(" (last reginfo: {info:?})"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(ev)
     }
 
     /// Recordings (`dump-*-dec.wav`: received, `-enc.wav`: sent), oldest first.
@@ -348,8 +419,16 @@ impl Baresip {
         self.process.ensure_running()
     }
 
+    /// The stdout log (baresip's messages and, with `sip_trace`, every SIP message).
     pub fn log_path(&self) -> &Path {
         self.process.stdout_log()
+    }
+
+    /// The stdout log's text so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read(self.process.stdout_log())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -560,6 +639,36 @@ impl CtrlClient {
     }
 }
 
+/// The sample rate of a mono 16-bit PCM WAV file (what aufile plays).
+fn wav_mono_rate(path: &Path) -> Result<u32> {
+    let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
+    let bad = |why: &str| Error::Config(format!("{}: {why}", path.display()));
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(bad("not a RIFF/WAVE file"));
+    }
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let body = at + 8;
+        if id == b"fmt " && body + 16 <= bytes.len() {
+            let u16_at = |o: usize| u16::from_le_bytes([bytes[body + o], bytes[body + o + 1]]);
+            let rate = u32::from_le_bytes([
+                bytes[body + 4],
+                bytes[body + 5],
+                bytes[body + 6],
+                bytes[body + 7],
+            ]);
+            if u16_at(0) != 1 || u16_at(2) != 1 || u16_at(14) != 16 {
+                return Err(bad("aufile needs 16-bit PCM mono"));
+            }
+            return Ok(rate);
+        }
+        at = body + size as usize + (size as usize & 1);
+    }
+    Err(bad("no fmt chunk"))
+}
+
 fn append(log: &Path, line: &str) {
     if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log) {
         let _ = writeln!(f, "{line}");
@@ -607,7 +716,10 @@ mod tests {
     #[test]
     fn netstrings() {
         let mut input: &[u8] = b"5:hello,0:,3:abcd,";
-        assert_eq!(read_netstring(&mut input).unwrap().as_deref(), Some("hello"));
+        assert_eq!(
+            read_netstring(&mut input).unwrap().as_deref(),
+            Some("hello")
+        );
         assert_eq!(read_netstring(&mut input).unwrap().as_deref(), Some(""));
         assert!(read_netstring(&mut input).is_err());
         let mut empty: &[u8] = b"";

@@ -109,7 +109,10 @@ impl Challenge {
             .is_some_and(|q| q.split(',').any(|q| q.trim() == "auth"));
         let cnonce = format!("{:08x}", std::process::id() ^ 0x5ea7_1e00);
         let (response, qop_part) = if qop_auth {
-            let r = hash(&format!("{ha1}:{}:00000001:{cnonce}:auth:{ha2}", self.nonce))?;
+            let r = hash(&format!(
+                "{ha1}:{}:00000001:{cnonce}:auth:{ha2}",
+                self.nonce
+            ))?;
             (r, format!(", qop=auth, nc=00000001, cnonce=\"{cnonce}\""))
         } else {
             (hash(&format!("{ha1}:{}:{ha2}", self.nonce))?, String::new())
@@ -137,7 +140,11 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
         let Some((name, after)) = rest.split_once('=') else {
             break;
         };
-        let name = name.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let name = name
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.split_once('"') {
@@ -491,7 +498,9 @@ mod tests {
         let realm = "http-auth@example.org";
         let nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
         let cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
-        let ha1 = hex(&Sha256::digest(format!("Mufasa:{realm}:Circle of Life").as_bytes()));
+        let ha1 = hex(&Sha256::digest(
+            format!("Mufasa:{realm}:Circle of Life").as_bytes(),
+        ));
         let ha2 = hex(&Sha256::digest(b"GET:/dir/index.html"));
         let r = hex(&Sha256::digest(
             format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}").as_bytes(),

@@ -74,7 +74,9 @@ impl KamailioConfig {
 
     /// The config file text for `runtime_dir`.
     pub fn render(&self, runtime_dir: &Path) -> Result<String> {
-        let template_path = crate::peers_dir().join("kamailio").join("kamailio.cfg.tmpl");
+        let template_path = crate::peers_dir()
+            .join("kamailio")
+            .join("kamailio.cfg.tmpl");
         let template = std::fs::read_to_string(&template_path)
             .map_err(io(format!("read {}", template_path.display())))?;
         let mut passwords = String::new();
@@ -194,11 +196,9 @@ impl Kamailio {
             let udp_ok = Client::new(self.addr())
                 .and_then(|mut c| c.options(Duration::from_millis(300)))
                 .is_ok_and(|status| status == 200);
-            let tcp_ok = std::net::TcpStream::connect_timeout(
-                &self.tcp_addr(),
-                Duration::from_millis(300),
-            )
-            .is_ok();
+            let tcp_ok =
+                std::net::TcpStream::connect_timeout(&self.tcp_addr(), Duration::from_millis(300))
+                    .is_ok();
             if udp_ok && tcp_ok {
                 break;
             }

@@ -26,9 +26,9 @@ mod baresip;
 pub mod digest;
 mod error;
 mod kamailio;
+pub mod pesq;
 mod ports;
 mod process;
-pub mod pesq;
 mod sipp;
 
 pub use baresip::{AudioMode, Baresip, BaresipConfig, Codec, CtrlClient, CtrlEvent, CtrlResponse};

@@ -24,8 +24,8 @@ pub fn venv_python() -> Result<PathBuf> {
     let venv = match std::env::var_os("SEATLINE_PESQ_VENV") {
         Some(v) => PathBuf::from(v),
         None => {
-            let home = std::env::var_os("HOME")
-                .ok_or_else(|| Error::Pesq("HOME is not set".into()))?;
+            let home =
+                std::env::var_os("HOME").ok_or_else(|| Error::Pesq("HOME is not set".into()))?;
             PathBuf::from(home).join(".cache/seatline/pesq-venv")
         }
     };

@@ -18,9 +18,27 @@ pub fn log_dir() -> Result<PathBuf> {
     let test = thread.name().unwrap_or("unnamed").replace("::", "__");
     let test: String = test
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let dir = root.join(test);
+    // The first use in this process starts the test's directory afresh.
+    static FRESH: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<PathBuf>>> =
+        std::sync::OnceLock::new();
+    let fresh = FRESH.get_or_init(Default::default);
+    let mut seen = match fresh.lock() {
+        Ok(seen) => seen,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if seen.insert(dir.clone()) {
+        let _ = fs::remove_dir_all(&dir);
+    }
+    drop(seen);
     fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
     Ok(dir)
 }
@@ -179,7 +197,11 @@ impl PeerProcess {
                 let start = (start..text.len())
                     .find(|i| text.is_char_boundary(*i))
                     .unwrap_or(text.len());
-                out.push_str(&format!("--- {} (tail)\n{}\n", path.display(), &text[start..]));
+                out.push_str(&format!(
+                    "--- {} (tail)\n{}\n",
+                    path.display(),
+                    &text[start..]
+                ));
             }
         }
         out
@@ -232,7 +254,10 @@ mod tests {
             if state.contains(") Z") {
                 break;
             }
-            assert!(Instant::now() < deadline, "grandchild {grandchild} survived the drop");
+            assert!(
+                Instant::now() < deadline,
+                "grandchild {grandchild} survived the drop"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

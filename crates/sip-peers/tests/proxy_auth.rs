@@ -1,6 +1,9 @@
 //! Kamailio as registrar/proxy with digest auth, proven with sipp and the reference digest
 //! client only (no Seatline code). Each test finishes well under 60 s.
 
+// Test helpers (not #[test] fns themselves) unwrap too: a failure is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use seatline_sip_peers::digest::Client;
 use seatline_sip_peers::{
     DigestAlgorithm, Kamailio, KamailioConfig, Malformation, Scenario, Sipp, SippBackground,
@@ -11,7 +14,12 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(20);
 
-fn register_with_sipp(proxy: &Kamailio, user: &str, password: &str, contact: SocketAddr) -> SippRun {
+fn register_with_sipp(
+    proxy: &Kamailio,
+    user: &str,
+    password: &str,
+    contact: SocketAddr,
+) -> SippRun {
     let opts = SippOptions::register(proxy.addr(), proxy.realm(), user, password, contact).unwrap();
     Sipp::run_scenario(opts, T).unwrap()
 }
@@ -42,7 +50,12 @@ fn md5_register_and_call_through_proxy_with_sipp() {
     let callee = pcmu_uas();
     let reg = register_with_sipp(&proxy, "1002", "pw-1002", callee.addr());
     assert!(reg.success(), "REGISTER failed: {}", reg.describe());
-    assert_eq!(reg.received_statuses(), vec![401, 200], "{}", reg.describe());
+    assert_eq!(
+        reg.received_statuses(),
+        vec![401, 200],
+        "{}",
+        reg.describe()
+    );
 
     let call = SippOptions::new(Scenario::UacCall)
         .unwrap()
@@ -54,11 +67,21 @@ fn md5_register_and_call_through_proxy_with_sipp() {
     let run = Sipp::run_scenario(call, T).unwrap();
     assert!(run.success(), "call failed: {}", run.describe());
     let statuses = run.received_statuses();
-    assert_eq!(statuses.first(), Some(&407), "INVITE must be challenged with 407: {statuses:?}");
-    assert!(statuses.contains(&180) && statuses.contains(&200), "{statuses:?}");
+    assert_eq!(
+        statuses.first(),
+        Some(&407),
+        "INVITE must be challenged with 407: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&180) && statuses.contains(&200),
+        "{statuses:?}"
+    );
     // In-dialog requests were loose-routed through the proxy (Record-Route honoured).
     let messages = run.messages();
-    assert!(messages.contains("Record-Route: <sip:127.0.0.1"), "no Record-Route");
+    assert!(
+        messages.contains("Record-Route: <sip:127.0.0.1"),
+        "no Record-Route"
+    );
     assert!(messages.contains("BYE sip:") && messages.contains("Route: <sip:127.0.0.1"));
     let uas = callee.wait(T).unwrap();
     assert!(uas.success(), "UAS: {}", uas.describe());
@@ -87,16 +110,35 @@ fn sha256_register_and_call_through_proxy() {
     // The reference digest client registers the UAS's contact with SHA-256...
     let mut client = Client::new(proxy.addr()).unwrap();
     let resp = client
-        .register(proxy.realm(), "1002", "pw-1002", Some(callee.addr()), 300, T)
+        .register(
+            proxy.realm(),
+            "1002",
+            "pw-1002",
+            Some(callee.addr()),
+            300,
+            T,
+        )
         .unwrap();
     assert_eq!(resp.status, 200, "SHA-256 REGISTER refused: {resp:?}");
     // ...and calls it through the proxy, answering the SHA-256 407 challenge.
     let mut caller = Client::new(proxy.addr()).unwrap();
     let (answer, bye) = caller
-        .call(proxy.realm(), "1001", "pw-1001", "1002", 41000, Duration::from_millis(500), T)
+        .call(
+            proxy.realm(),
+            "1001",
+            "pw-1001",
+            "1002",
+            41000,
+            Duration::from_millis(500),
+            T,
+        )
         .unwrap();
     assert_eq!(answer.status, 200, "INVITE: {answer:?}");
-    assert!(answer.body.contains("PCMU/8000"), "SDP answer: {}", answer.body);
+    assert!(
+        answer.body.contains("PCMU/8000"),
+        "SDP answer: {}",
+        answer.body
+    );
     assert_eq!(bye, 200);
     let uas = callee.wait(T).unwrap();
     assert!(uas.success(), "UAS: {}", uas.describe());
@@ -110,9 +152,19 @@ fn wrong_password_is_refused_in_both_modes() {
         let contact: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let mut client = Client::new(proxy.addr()).unwrap();
         let resp = client
-            .register(proxy.realm(), "1003", "not-the-password", Some(contact), 300, T)
+            .register(
+                proxy.realm(),
+                "1003",
+                "not-the-password",
+                Some(contact),
+                300,
+                T,
+            )
             .unwrap();
-        assert_eq!(resp.status, 401, "{algorithm:?}: wrong password accepted: {resp:?}");
+        assert_eq!(
+            resp.status, 401,
+            "{algorithm:?}: wrong password accepted: {resp:?}"
+        );
         let ok = client
             .register(proxy.realm(), "1003", "pw-1003", Some(contact), 300, T)
             .unwrap();
@@ -153,7 +205,15 @@ fn restart_forgets_registrations_and_reregister_works() {
     // The in-memory location table is gone: the callee is unknown now.
     let mut caller = Client::new(proxy.addr()).unwrap();
     let (answer, _) = caller
-        .call(proxy.realm(), "1001", "pw-1001", "1002", 41002, Duration::ZERO, T)
+        .call(
+            proxy.realm(),
+            "1001",
+            "pw-1001",
+            "1002",
+            41002,
+            Duration::ZERO,
+            T,
+        )
         .unwrap();
     assert_eq!(answer.status, 404, "after restart: {answer:?}");
 
@@ -224,7 +284,10 @@ fn malformed_scenarios_detect_400_or_silence() {
     for (m, handle) in runs {
         let run = handle.join().unwrap().unwrap();
         let statuses = run.received_statuses();
-        eprintln!("{m:?} against Kamailio: exit {} statuses {statuses:?}", run.exit_code);
+        eprintln!(
+            "{m:?} against Kamailio: exit {} statuses {statuses:?}",
+            run.exit_code
+        );
         match m {
             // Kamailio's sanity module answers these two with 400.
             Malformation::BadCseq | Malformation::BadContentLength => {
@@ -245,4 +308,16 @@ fn malformed_scenarios_detect_400_or_silence() {
             }
         }
     }
+}
+
+#[test]
+fn register_over_tcp() {
+    let proxy = start(DigestAlgorithm::Md5);
+    let contact: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let opts = SippOptions::register(proxy.tcp_addr(), proxy.realm(), "1004", "pw-1004", contact)
+        .unwrap()
+        .transport(seatline_sip_peers::SippTransport::Tcp);
+    let run = Sipp::run_scenario(opts, T).unwrap();
+    assert!(run.success(), "REGISTER over TCP: {}", run.describe());
+    assert!(run.messages().contains("SIP/2.0/TCP"), "not sent over TCP");
 }
