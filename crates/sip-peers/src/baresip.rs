@@ -424,6 +424,27 @@ impl Baresip {
         self.process.stdout_log()
     }
 
+    /// Waits until `needle` appears in the stdout log at or after byte `from`; returns the
+    /// offset just past it (pass it as the next `from` to match later messages). baresip
+    /// writes its log (and SIP trace) asynchronously, after the ctrl_tcp events.
+    pub fn wait_for_log(&self, needle: &str, from: usize, timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.log_text();
+            if let Some(pos) = text.get(from..).and_then(|t| t.find(needle)) {
+                return Ok(from + pos + needle.len());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    what: format!("{needle:?} in baresip {}'s log", self.config.user),
+                    after: timeout,
+                    logs: format!(" ({})", self.log_path().display()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The stdout log's text so far.
     pub fn log_text(&self) -> String {
         std::fs::read(self.process.stdout_log())

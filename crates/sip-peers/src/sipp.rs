@@ -429,10 +429,18 @@ impl Sipp {
     /// Starts a scenario in the background (a UAS) and waits until its SIP port is bound.
     pub fn uas(options: SippOptions) -> Result<SippBackground> {
         let port = options.local_port;
+        let tcp = options.transport == SippTransport::Tcp;
         let mut bg = Self::launch(options)?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        // Ready when the UDP port is taken (sipp binds it before reading traffic).
-        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        // Ready when its port is taken (sipp binds it before reading traffic).
+        let free = || {
+            if tcp {
+                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            } else {
+                std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            }
+        };
+        while free() {
             bg.ensure_running()?;
             if Instant::now() > deadline {
                 return Err(Error::Timeout {
