@@ -355,7 +355,7 @@ impl Baresip {
                     self.config.user, ev.param
                 )));
             }
-            let info = self.ctrl.command_ok("reginfo", "")?;
+            let info = strip_ansi(&self.ctrl.command_ok("reginfo", "")?);
             if let Some(line) = info.lines().find(|l| l.contains(&aor)) {
                 if line.contains("OK") {
                     return Ok(());
@@ -364,7 +364,7 @@ impl Baresip {
                     return Err(Error::Sip(format!(
                         "baresip {} registration failed: {}",
                         self.config.user,
-                        line.trim()
+                        line.split_whitespace().collect::<Vec<_>>().join(" ")
                     )));
                 }
             }
@@ -660,6 +660,24 @@ impl CtrlClient {
     }
 }
 
+/// Removes terminal colour sequences (ESC [ ... m) from baresip's text output.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The sample rate of a mono 16-bit PCM WAV file (what aufile plays).
 fn wav_mono_rate(path: &Path) -> Result<u32> {
     let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
@@ -733,6 +751,11 @@ fn read_netstring(r: &mut impl Read) -> std::io::Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_colours() {
+        assert_eq!(strip_ansi("a \u{1b}[32mOK \u{1b}[;m b"), "a OK  b");
+    }
 
     #[test]
     fn netstrings() {

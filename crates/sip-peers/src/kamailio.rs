@@ -272,6 +272,32 @@ impl Kamailio {
         self.process.as_ref().map(|p| p.stderr_log().to_path_buf())
     }
 
+    /// Registers `contact` as `user`'s location with this proxy's algorithm (the reference
+    /// digest client, so SHA-256 works too). For peers that cannot answer the challenge
+    /// themselves: sipp UAS processes, or baresip 1.0 (MD5 only) behind a SHA-256 proxy.
+    pub fn register_contact(&self, user: &str, contact: SocketAddr, expires: u32) -> Result<()> {
+        let password = self
+            .password(user)
+            .ok_or_else(|| Error::Config(format!("no such user {user}")))?;
+        let mut client = Client::new(self.addr())?;
+        let resp = client.register(
+            self.realm(),
+            user,
+            password,
+            Some(contact),
+            expires,
+            Duration::from_secs(5),
+        )?;
+        if resp.status == 200 {
+            Ok(())
+        } else {
+            Err(Error::Sip(format!(
+                "REGISTER {user} -> {contact}: {} {}",
+                resp.status, resp.reason
+            )))
+        }
+    }
+
     /// An error if Kamailio has died.
     pub fn ensure_running(&mut self) -> Result<()> {
         match self.process.as_mut() {

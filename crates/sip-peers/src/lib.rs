@@ -15,9 +15,11 @@
 //! use std::time::Duration;
 //! # fn main() -> Result<(), seatline_sip_peers::Error> {
 //! let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Sha256))?;
-//! let mut callee = Baresip::start(BaresipConfig::new("1002").registrar(&proxy).auto_answer(true))?;
-//! callee.wait_registered(Duration::from_secs(5))?;
-//! // ... point the phone under test at proxy.addr() as 1001/proxy.password("1001") and call 1002
+//! // baresip 1.0 only speaks MD5 digests: register its address on its behalf.
+//! let mut callee = Baresip::start(BaresipConfig::new("1002").auto_answer(true))?;
+//! proxy.register_contact("1002", callee.sip_addr(), 300)?;
+//! // ... the phone under test registers at proxy.addr() as 1001 / proxy.password("1001")
+//! // and calls sip:1002@<proxy.addr()>:
 //! callee.ctrl().wait_for_event("CALL_ESTABLISHED", Duration::from_secs(10))?;
 //! # Ok(()) }
 //! ```

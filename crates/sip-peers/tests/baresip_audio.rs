@@ -182,3 +182,47 @@ fn sipp_info_and_hold_scenario_against_baresip() {
     assert_eq!(dtmf.param, "5");
     b.ctrl().wait_for_event("CALL_CLOSED", T).unwrap();
 }
+
+#[test]
+fn baresip_registration_errors_are_reported() {
+    // Wrong password (MD5 proxy) and an algorithm baresip 1.0 cannot compute (SHA-256).
+    let md5 = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
+    let mut wrong =
+        Baresip::start(BaresipConfig::new("1003").registrar(&md5).password("nope")).unwrap();
+    let err = wrong.wait_registered(T).unwrap_err();
+    assert!(err.to_string().contains("registration failed"), "{err}");
+
+    let sha = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Sha256)).unwrap();
+    let mut old = Baresip::start(BaresipConfig::new("1004").registrar(&sha)).unwrap();
+    let err = old.wait_registered(T).unwrap_err();
+    eprintln!("baresip 1.0 against a SHA-256 challenge: {err}");
+}
+
+#[test]
+fn sha256_proxy_reaches_baresip_registered_on_its_behalf() {
+    use seatline_sip_peers::digest::Client;
+    let _serial = serial();
+    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Sha256)).unwrap();
+    // baresip 1.0 cannot answer SHA-256: it runs without registration and the harness
+    // registers its address for it.
+    let mut callee = Baresip::start(BaresipConfig::new("1002").auto_answer(true)).unwrap();
+    proxy
+        .register_contact("1002", callee.sip_addr(), 300)
+        .unwrap();
+    let mut caller = Client::new(proxy.addr()).unwrap();
+    let (answer, bye) = caller
+        .call(
+            proxy.realm(),
+            "1001",
+            proxy.password("1001").unwrap(),
+            "1002",
+            41004,
+            Duration::from_millis(300),
+            T,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(bye, 200);
+    callee.ctrl().wait_for_event("CALL_ESTABLISHED", T).unwrap();
+    callee.ctrl().wait_for_event("CALL_CLOSED", T).unwrap();
+}
