@@ -173,10 +173,14 @@ fn check_speech(codec: Codec, file: &str, min_correlation: f64) {
         stats.jitter.concealed
     );
     assert_eq!(stats.received.lost, 0, "{stats:?}");
+    // Judged per 100 ms window (see windowed_correlation): on a loaded machine the playout
+    // clock may slip a frame, which is a delay change, not damage; the global figure is
+    // printed above (0.9999 for G.711 on a quiet machine).
+    let windowed = windowed_correlation(&reference, &heard, codec.clock_rate, m.lag);
+    eprintln!("{:?}: windowed correlation {windowed:.4}", codec.name);
     assert!(
-        m.correlation > min_correlation,
-        "correlation {:.4}",
-        m.correlation
+        windowed > min_correlation,
+        "windowed correlation {windowed:.4}"
     );
     // A file microphone has no capture buffering, so what remains is the jitter buffer's
     // two-frame prebuffer less the phase between the two clocks, plus Opus look-ahead.
@@ -386,7 +390,7 @@ fn lossy_relay(
             }
             n += 1;
             let pkt = buf[..len].to_vec();
-            if n % 25 == 0 {
+            if n.is_multiple_of(25) {
                 held = Some(pkt);
                 continue;
             }
@@ -455,4 +459,41 @@ fn speech_survives_ten_percent_loss_and_reordering() {
             assert!(stats.jitter.fec > 5, "FEC recovery used: {stats:?}");
         }
     }
+}
+
+#[test]
+fn mute_sends_silence_and_unmute_restores_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("heard.wav");
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let mut ca = MediaConfig::new(sa, ab, Codec::PCMU);
+    ca.source = Source::Wav {
+        path: data("speech_8k.wav"),
+        looped: true,
+    };
+    let mut cb = MediaConfig::new(sb, aa, Codec::PCMU);
+    cb.sink = Sink::Wav(rec.clone());
+    let b = MediaEngine::start(cb).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    a.set_muted(true);
+    let before = b.stats().received.packets;
+    std::thread::sleep(Duration::from_millis(1000));
+    let while_muted = b.stats().received.packets - before;
+    a.set_muted(false);
+    std::thread::sleep(Duration::from_millis(1000));
+    a.stop().unwrap();
+    b.stop().unwrap();
+    // Muting keeps the stream (and the peer's NAT binding and jitter buffer) alive.
+    assert!(while_muted >= 40, "{while_muted} packets while muted");
+    let heard = read_mono(&rec, 8000).unwrap();
+    let levels = [
+        rms(&heard[2400..8000]),
+        rms(&heard[10_400..16_000]),
+        rms(&heard[18_400..heard.len().min(24_000)]),
+    ];
+    eprintln!("mute levels (rms): {levels:?}");
+    assert!(levels[0] > 300.0 && levels[2] > 300.0, "{levels:?}");
+    assert!(levels[1] < 1.0, "{levels:?}");
 }
