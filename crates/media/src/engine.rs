@@ -280,6 +280,7 @@ impl MediaEngine {
             decoder,
             sender: RtpSender::new(codec.payload_type, frame_samples as u32),
             stats_interval: config.stats_interval,
+            recording_error: None,
         };
         let clock_thread = match std::thread::Builder::new()
             .name("media-clock".into())
@@ -497,6 +498,8 @@ struct ClockThread {
     decoder: AudioDecoder,
     sender: RtpSender,
     stats_interval: Duration,
+    /// A recording that failed (disk full...): the call goes on, `stop` reports it.
+    recording_error: Option<WavError>,
 }
 
 /// If the thread falls this far behind (machine suspended, debugger), skip ahead instead of
@@ -505,16 +508,19 @@ const MAX_BEHIND_TICKS: u32 = 10;
 
 impl ClockThread {
     fn run(mut self) -> Result<(), MediaError> {
-        let result = self.run_ticks();
+        self.run_ticks();
         // Finalize the recording even when a tick failed.
         let finalized = match self.sink.take() {
             Some(sink) => sink.finalize().map_err(MediaError::from),
             None => Ok(()),
         };
-        result.and(finalized)
+        match self.recording_error.take() {
+            Some(e) => Err(e.into()),
+            None => finalized,
+        }
     }
 
-    fn run_ticks(&mut self) -> Result<(), MediaError> {
+    fn run_ticks(&mut self) {
         let start = Instant::now();
         let mut tick: u32 = 0;
         let mut next_stats = start + self.stats_interval;
@@ -555,7 +561,7 @@ impl ClockThread {
                 None => vec![0; self.frame_samples],
             };
             if direction.sends() {
-                self.send_frame(remote, mic, muted, &mut dtmf)?;
+                self.send_frame(remote, mic, muted, &mut dtmf);
             } else {
                 dtmf = None;
                 self.sender.gap();
@@ -574,14 +580,17 @@ impl ClockThread {
             };
             was_receiving = receiving;
             if let Some(sink) = &mut self.sink {
-                sink.write(&out)?;
+                if let Err(e) = sink.write(&out) {
+                    tracing::warn!(error = %e, "recording failed; the call goes on unrecorded");
+                    self.recording_error = Some(e);
+                    self.sink = None;
+                }
             }
             if Instant::now() >= next_stats {
                 next_stats += self.stats_interval;
                 let _ = self.events.send(MediaEvent::Stats(self.shared.stats()));
             }
         }
-        Ok(())
     }
 
     fn send_frame(
@@ -590,7 +599,7 @@ impl ClockThread {
         mic: Vec<i16>,
         muted: bool,
         dtmf: &mut Option<DtmfSender>,
-    ) -> Result<(), MediaError> {
+    ) {
         let packet = match (dtmf.as_mut(), self.te_pt) {
             (Some(d), Some(te_pt)) => {
                 let ep = d.tick(self.sender.timestamp(), self.frame_samples as u32);
@@ -606,7 +615,7 @@ impl ClockThread {
                         ep.timestamp,
                         ep.payload.to_bytes().to_vec(),
                     ),
-                    None => return Ok(()),
+                    None => return,
                 }
             }
             _ => {
@@ -615,15 +624,21 @@ impl ClockThread {
                 } else {
                     mic
                 };
-                let payload = self.encoder.encode(&pcm)?;
-                self.sender.audio(payload)
+                match self.encoder.encode(&pcm) {
+                    Ok(payload) => self.sender.audio(payload),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "encoding failed; frame skipped");
+                        self.sender.gap();
+                        return;
+                    }
+                }
             }
         };
         let bytes = match packet.to_bytes() {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "could not serialize RTP packet");
-                return Ok(());
+                return;
             }
         };
         match self.socket.send_to(&bytes, remote) {
@@ -636,7 +651,6 @@ impl ClockThread {
             // The peer not listening yet (ICMP unreachable) or a network change: keep the clock.
             Err(e) => tracing::debug!(error = %e, %remote, "RTP send failed"),
         }
-        Ok(())
     }
 
     fn playout_frame(&mut self) -> Vec<i16> {

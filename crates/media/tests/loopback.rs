@@ -319,6 +319,7 @@ fn latching_sends_to_the_peers_real_address() {
     let wrong = bind();
     wrong.set_nonblocking(true).unwrap();
     let mut ca = MediaConfig::new(sa, addr(&wrong), Codec::PCMA);
+    ca.stats_interval = Duration::from_millis(300);
     ca.source = Source::Wav {
         path: data("speech_8k.wav"),
         looped: true,
@@ -335,6 +336,18 @@ fn latching_sends_to_the_peers_real_address() {
         "{events:?}"
     );
     assert_eq!(a.remote(), ab);
+    let stats_events: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Stats(s) => Some(s.packets_sent),
+            _ => None,
+        })
+        .collect();
+    assert!(stats_events.len() >= 3, "periodic stats: {stats_events:?}");
+    assert!(
+        stats_events.windows(2).all(|w| w[0] < w[1]),
+        "{stats_events:?}"
+    );
     let sa_stats = a.stop().unwrap();
     let sb_stats = b.stop().unwrap();
     let mut buf = [0u8; 2048];
