@@ -510,3 +510,88 @@ fn mute_sends_silence_and_unmute_restores_speech() {
     assert!(levels[0] > 300.0 && levels[2] > 300.0, "{levels:?}");
     assert!(levels[1] < 1.0, "{levels:?}");
 }
+
+/// A relay that delays each of A's packets by a seeded random 0-`max_ms` (so they also
+/// arrive out of order), forwarding B's packets unchanged.
+fn jittery_relay(
+    a: SocketAddr,
+    b: SocketAddr,
+    max_ms: u64,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sock = bind();
+    sock.set_read_timeout(Some(Duration::from_millis(1)))
+        .unwrap();
+    let at = addr(&sock);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        let mut seed: u64 = 0x1177;
+        let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !stop2.load(Ordering::Relaxed) {
+            if let Ok((len, from)) = sock.recv_from(&mut buf) {
+                if from == a {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let delay = Duration::from_millis((seed >> 33) % (max_ms + 1));
+                    queue.push((Instant::now() + delay, buf[..len].to_vec()));
+                } else {
+                    let _ = sock.send_to(&buf[..len], a);
+                }
+            }
+            let now = Instant::now();
+            queue.retain(|(due, pkt)| {
+                if *due <= now {
+                    let _ = sock.send_to(pkt, b);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    });
+    (at, stop)
+}
+
+#[test]
+fn jitter_buffer_grows_to_absorb_network_jitter() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("heard.wav");
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let (relay, stop) = jittery_relay(aa, ab, 60);
+    let mut ca = MediaConfig::new(sa, relay, Codec::PCMU);
+    ca.source = Source::Wav {
+        path: data("speech_8k.wav"),
+        looped: false,
+    };
+    let mut cb = MediaConfig::new(sb, relay, Codec::PCMU);
+    cb.sink = Sink::Wav(rec.clone());
+    let b = MediaEngine::start(cb).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    std::thread::sleep(Duration::from_millis(5200));
+    a.stop().unwrap();
+    let stats = b.stop().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reference = read_mono(&data("speech_8k.wav"), 8000).unwrap();
+    let heard = read_mono(&rec, 8000).unwrap();
+    let m = align(&reference, &heard, 8000, Duration::from_millis(800));
+    let windowed = windowed_correlation(&reference, &heard, 8000, m.lag);
+    eprintln!(
+        "PCMU with 0-60 ms jitter: windowed correlation {windowed:.4}, delay {:.0} ms, jitter {:.1} ms, target {} ms, late {}, concealed {}, dropped {}",
+        m.delay_ms,
+        stats.received.jitter_ms,
+        stats.target_delay_ms,
+        stats.received.late,
+        stats.jitter.concealed,
+        stats.jitter.dropped
+    );
+    // Uniform 0-60 ms delay: RFC 3550 jitter about 20 ms, so the target grows past the
+    // 40 ms minimum and few packets come too late.
+    assert!(stats.received.jitter_ms > 10.0, "{stats:?}");
+    assert!(stats.target_delay_ms > 60, "{stats:?}");
+    assert!(stats.received.late <= 12, "{stats:?}");
+    assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
+}
