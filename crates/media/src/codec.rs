@@ -2,6 +2,7 @@
 
 use crate::g711::Law;
 use crate::opus::{OpusDecoder, OpusEncoder, OpusError, OpusSettings, OPUS_CLOCK_RATE};
+use crate::plc::PitchPlc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -94,83 +95,63 @@ impl AudioEncoder {
     }
 }
 
-/// G.711 concealment repeats the last good frame, fading it (x0.6 per frame) into silence
-/// after a few frames: crude next to spandsp's pitch-based PLC, but no clicks of zeroed gaps.
-const G711_FADE: f32 = 0.6;
-const G711_MAX_CONCEALED: u32 = 5;
-
 pub struct AudioDecoder {
     kind: DecoderKind,
     frame_samples: usize,
-    last: Vec<i16>,
-    lost_run: u32,
 }
 
 enum DecoderKind {
-    G711(Law),
+    /// G.711 has no concealment of its own: pitch repetition (see `plc`).
+    G711(Law, PitchPlc),
     Opus(Box<OpusDecoder>),
 }
 
 impl AudioDecoder {
     pub fn new(codec: Codec, frame_samples: usize) -> Result<Self, CodecError> {
         let kind = match codec.name {
-            CodecName::Pcmu => DecoderKind::G711(Law::Mu),
-            CodecName::Pcma => DecoderKind::G711(Law::A),
+            CodecName::Pcmu => DecoderKind::G711(Law::Mu, PitchPlc::new(codec.clock_rate)),
+            CodecName::Pcma => DecoderKind::G711(Law::A, PitchPlc::new(codec.clock_rate)),
             CodecName::Opus => DecoderKind::Opus(Box::new(OpusDecoder::new(frame_samples)?)),
         };
         Ok(AudioDecoder {
             kind,
             frame_samples,
-            last: Vec::new(),
-            lost_run: 0,
         })
     }
 
     pub fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError> {
-        let pcm = match &mut self.kind {
-            DecoderKind::G711(law) => law.decode(payload),
+        Ok(match &mut self.kind {
+            DecoderKind::G711(law, plc) => {
+                let mut pcm = law.decode(payload);
+                plc.good(&mut pcm);
+                pcm
+            }
             DecoderKind::Opus(dec) => dec.decode(payload)?,
-        };
-        self.lost_run = 0;
-        self.last.clone_from(&pcm);
-        Ok(pcm)
+        })
     }
 
     /// The frame before `next_payload` was lost: Opus rebuilds it from in-band FEC; G.711 has
     /// none and conceals.
     pub fn decode_fec(&mut self, next_payload: &[u8]) -> Result<Vec<i16>, CodecError> {
         match &mut self.kind {
-            DecoderKind::Opus(dec) => {
-                self.lost_run += 1;
-                Ok(dec.decode_fec(next_payload)?)
-            }
-            DecoderKind::G711(_) => self.conceal(),
+            DecoderKind::Opus(dec) => Ok(dec.decode_fec(next_payload)?),
+            DecoderKind::G711(..) => self.conceal(),
         }
     }
 
     /// One frame of concealment for a lost packet.
     pub fn conceal(&mut self) -> Result<Vec<i16>, CodecError> {
-        self.lost_run += 1;
         match &mut self.kind {
             DecoderKind::Opus(dec) => Ok(dec.conceal()?),
-            DecoderKind::G711(_) => {
-                if self.lost_run > G711_MAX_CONCEALED || self.last.is_empty() {
-                    return Ok(vec![0; self.frame_samples]);
-                }
-                let gain = G711_FADE.powi(self.lost_run as i32);
-                Ok(self
-                    .last
-                    .iter()
-                    .map(|&s| (f32::from(s) * gain) as i16)
-                    .collect())
-            }
+            DecoderKind::G711(_, plc) => Ok(plc.conceal(self.frame_samples)),
         }
     }
 
     /// Nothing to play (no stream): silence, and forget the concealment history.
     pub fn silence(&mut self) -> Vec<i16> {
-        self.last.clear();
-        self.lost_run = 0;
+        if let DecoderKind::G711(_, plc) = &mut self.kind {
+            plc.reset();
+        }
         vec![0; self.frame_samples]
     }
 }
@@ -195,13 +176,18 @@ mod tests {
     fn g711_concealment_fades_out() {
         let mut d = AudioDecoder::new(Codec::PCMU, 160).unwrap();
         let loud = crate::g711::Law::Mu.encode(&[10_000; 160]);
-        assert!(d.decode(&loud).unwrap().iter().all(|&s| s > 9000));
+        for _ in 0..3 {
+            assert!(d.decode(&loud).unwrap().iter().all(|&s| s > 9000));
+        }
         let c1 = d.conceal().unwrap();
-        assert!(c1[0] > 5000 && c1[0] < 7000);
-        for _ in 0..5 {
+        assert!(c1[..80].iter().all(|&s| s > 9000), "full level for 10 ms");
+        for _ in 0..2 {
             d.conceal().unwrap();
         }
-        assert!(d.conceal().unwrap().iter().all(|&s| s == 0));
+        assert!(
+            d.conceal().unwrap().iter().all(|&s| s == 0),
+            "silent after 60 ms"
+        );
         assert_eq!(d.silence().len(), 160);
     }
 }

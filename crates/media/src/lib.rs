@@ -27,6 +27,7 @@ pub mod engine;
 pub mod g711;
 pub mod jitter;
 pub mod opus;
+pub mod plc;
 pub mod rtp;
 pub mod session;
 pub mod wav;

@@ -419,7 +419,7 @@ fn lossy_relay(
 #[test]
 fn speech_survives_ten_percent_loss_and_reordering() {
     for (codec, file, bar) in [
-        // Measured 0.968 (PCMU, fading repetition) and 0.92 (Opus, FEC + PLC; 8 kHz comparison).
+        // Measured 0.980 (PCMU, pitch-repetition PLC; 0.968 with plain frame repetition) and 0.92 (Opus, FEC + PLC; 8 kHz comparison).
         (Codec::PCMU, "speech_8k.wav", 0.9),
         (Codec::opus(111), "speech_16k.wav", 0.85),
     ] {
