@@ -2,9 +2,12 @@
 //! [datagram]: every datagram goes through demux and parsing into the jitter buffer and the
 //! DTMF receiver, and playout pops once per 20 ms of arrival time, as the engine does. Nothing
 //! may panic, playout never outruns what was accepted, and the target delay stays in bounds.
+//! Played frames are decoded as PCMU (with its concealment) and as Opus (libopus with FEC and
+//! PLC) — garbage payloads must come back as errors or audio, never a crash.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use seatline_media::codec::{AudioDecoder, Codec};
 use seatline_media::dtmf::DtmfReceiver;
 use seatline_media::jitter::{JitterBuffer, JitterConfig, Playout};
 use seatline_media::rtp::{classify, PacketKind, RtpPacket};
@@ -14,6 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let cfg = JitterConfig::default();
     let mut jb = JitterBuffer::new(cfg);
     let mut dtmf = DtmfReceiver::new();
+    let (Ok(mut pcmu), Ok(mut opus)) = (
+        AudioDecoder::new(Codec::PCMU, 160),
+        AudioDecoder::new(Codec::opus(111), 960),
+    ) else {
+        return;
+    };
     let mut now = Duration::ZERO;
     let mut next_tick = Duration::ZERO;
     let mut rest = data;
@@ -28,8 +37,25 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         while next_tick <= now {
             next_tick += cfg.frame;
-            if let Playout::Frame(f) | Playout::Fec(f) = jb.pop() {
-                assert!(f.payload.len() <= longest_pushed);
+            match jb.pop() {
+                Playout::Frame(f) => {
+                    assert!(f.payload.len() <= longest_pushed);
+                    let _ = pcmu.decode(&f.payload);
+                    let _ = opus.decode(&f.payload);
+                }
+                Playout::Fec(f) => {
+                    assert!(f.payload.len() <= longest_pushed);
+                    let _ = pcmu.decode_fec(&f.payload);
+                    let _ = opus.decode_fec(&f.payload);
+                }
+                Playout::Lost => {
+                    assert_eq!(pcmu.conceal().map(|c| c.len()).ok(), Some(160));
+                    let _ = opus.conceal();
+                }
+                Playout::Empty => {
+                    pcmu.silence();
+                    opus.silence();
+                }
             }
         }
         if classify(datagram) != PacketKind::Rtp {
