@@ -17,6 +17,15 @@ packages=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev 
 # What the tests drive: a display server, D-Bus, WebKit's WebDriver, Chromium for UI flows.
 if [ "$for_tests" -eq 1 ]; then
   packages+=(xvfb xauth dbus dbus-x11 webkit2gtk-driver chromium postgresql)
+  # Each part of the test suite lists the Debian packages it drives (SIP peers, audio tools...),
+  # one per line, in scripts/test-packages.d/*.txt; '#' starts a comment.
+  for list in scripts/test-packages.d/*.txt; do
+    [ -f "$list" ] || continue
+    while read -r p _; do
+      case "$p" in ''|'#'*) continue ;; esac
+      packages+=("$p")
+    done <"$list"
+  done
 fi
 
 missing=()

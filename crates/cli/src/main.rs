@@ -2,6 +2,7 @@
 //! crates; later work adds `phone`, `kb`, `sync` and `server` subcommands here.
 
 mod orders;
+mod phone;
 
 use clap::{Parser, Subcommand};
 use seatline_kb_search::KbIndex;
@@ -55,6 +56,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         timeout_secs: u64,
     },
+    /// The softphone without a window: registers, calls, answers; prints call events as JSON
+    /// lines and reads commands (dial, answer, hold, dtmf, transfer, ...) from standard input.
+    Phone(Box<phone::PhoneArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,6 +115,8 @@ enum CliError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Orders(#[from] orders::OrdersError),
+    #[error(transparent)]
+    Phone(#[from] phone::PhoneCliError),
     #[error("sync did not finish in time; changes stay queued")]
     NotDrained,
 }
@@ -159,6 +165,10 @@ fn kb(index: &KbIndex, command: KbCommand) -> Result<(), CliError> {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let keychain = Arc::new(KeychainStore::new(host::keychain_service()));
+    // The phone needs only the keychain: it does not open the workspace's stores.
+    if let Command::Phone(args) = cli.command {
+        return Ok(phone::run(*args, keychain.as_ref())?);
+    }
     let data_dir = resolve_data_dir(cli.data_dir.as_deref(), None)?;
     let mut workspace = Workspace::open(
         data_dir,
@@ -202,6 +212,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Kb(command) => kb(&*workspace.kb()?, command)?,
         Command::Orders(command) => orders::orders(&workspace.info().data_dir, command)?,
+        Command::Phone(_) => {}
         Command::Sync {
             server,
             tenant,

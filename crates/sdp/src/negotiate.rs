@@ -22,7 +22,8 @@ impl CodecKind {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The encoding name as SDP writes it.
+    pub fn name(self) -> &'static str {
         match self {
             CodecKind::Pcmu => "PCMU",
             CodecKind::Pcma => "PCMA",

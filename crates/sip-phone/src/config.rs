@@ -1,0 +1,133 @@
+//! Accounts and phone settings. Passwords are not part of the config: the caller fetches them
+//! from the OS keychain and passes them in at start.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SipTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl SipTransport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "udp",
+            SipTransport::Tcp => "tcp",
+            SipTransport::Tls => "tls",
+        }
+    }
+}
+
+impl std::str::FromStr for SipTransport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "udp" => Ok(SipTransport::Udp),
+            "tcp" => Ok(SipTransport::Tcp),
+            "tls" => Ok(SipTransport::Tls),
+            other => Err(format!("unknown SIP transport {other:?} (udp, tcp or tls)")),
+        }
+    }
+}
+
+/// One SIP account (an agent's extension on the center's PBX).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountConfig {
+    /// Our name for the account, used in events.
+    pub id: String,
+    /// The extension / AOR user part.
+    pub user: String,
+    /// Digest user when the PBX gives a separate "authentication ID".
+    pub auth_user: Option<String>,
+    pub display_name: Option<String>,
+    /// SIP domain / registrar, `host` or `host:port`.
+    pub domain: String,
+    pub transport: SipTransport,
+    /// Send everything to this `host:port` instead of the domain's address.
+    pub outbound_proxy: Option<String>,
+    /// Register at start (a PBX with static peers may not want it).
+    pub register: bool,
+    /// Seconds asked for in REGISTER; the registrar may grant less.
+    pub expires: u32,
+    /// Answer every incoming call by itself after this many ms (queue agents).
+    pub auto_answer_ms: Option<u64>,
+    /// Honour `Call-Info: answer-after`, `Answer-Mode: Auto` and `Alert-Info` auto-answer.
+    pub honour_auto_answer_requests: bool,
+    /// Headers carrying IVR data to pass to the screen pop (`X-IVR-*` prefix form allowed).
+    pub ivr_headers: Vec<String>,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        AccountConfig {
+            id: "default".into(),
+            user: String::new(),
+            auth_user: None,
+            display_name: None,
+            domain: String::new(),
+            transport: SipTransport::Udp,
+            outbound_proxy: None,
+            register: true,
+            expires: 300,
+            auto_answer_ms: None,
+            honour_auto_answer_requests: true,
+            ivr_headers: vec!["X-*".into(), "User-to-User".into()],
+        }
+    }
+}
+
+/// Where the phone's audio comes from and goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AudioIo {
+    /// Silence out, discard in (signalling-only tests).
+    #[default]
+    Null,
+    /// A WAV file plays as the microphone (looped); what is heard is recorded, one WAV per call,
+    /// into `record_dir` when set.
+    Files {
+        source: Option<PathBuf>,
+        record_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhoneConfig {
+    /// Local address for SIP sockets; 0.0.0.0 listens everywhere.
+    pub bind_ip: IpAddr,
+    /// Local SIP port; 0 picks a free one.
+    pub sip_port: u16,
+    /// The address written into SDP and Contact. `None`: the local address the OS routes
+    /// towards the registrar.
+    pub advertised_ip: Option<IpAddr>,
+    /// RTP ports are taken from this range (even ports, RTP only; RTCP rides port+1).
+    pub rtp_ports: (u16, u16),
+    /// Codec preference, by name: "opus", "PCMU", "PCMA".
+    pub codecs: Vec<String>,
+    /// Accept a second incoming call while one is up (call waiting); otherwise 486.
+    pub call_waiting: bool,
+    pub audio: AudioIo,
+    pub user_agent: String,
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            sip_port: 0,
+            advertised_ip: None,
+            rtp_ports: (16384, 32766),
+            codecs: vec!["opus".into(), "PCMU".into(), "PCMA".into()],
+            call_waiting: true,
+            audio: AudioIo::Null,
+            user_agent: format!("Seatline/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}

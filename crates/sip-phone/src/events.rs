@@ -1,0 +1,197 @@
+//! What the phone tells its front ends (the app's call-event Channel, `seatline phone`'s JSON
+//! lines). Serialized with a `type` tag in snake_case, stable for scripts.
+
+use crate::identity::CallerIdentity;
+use serde::Serialize;
+
+/// Registration of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RegistrationState {
+    Registering,
+    Registered {
+        /// Seconds the registrar granted.
+        expires: u32,
+        /// Our address as the registrar saw it (`received`/`rport`), when it differs.
+        public_address: Option<String>,
+    },
+    /// The registrar refused (wrong password: 403, or 401 again) or could not be reached;
+    /// `retry_in_ms` says when the next attempt goes out.
+    Failed {
+        code: Option<u16>,
+        reason: String,
+        retry_in_ms: u64,
+    },
+    Unregistered,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldParty {
+    Local,
+    Remote,
+}
+
+/// Media as agreed for a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaInfo {
+    pub codec: String,
+    pub clock_rate: u32,
+    pub payload_type: u8,
+    pub ptime: u32,
+    pub local_rtp: String,
+    pub remote_rtp: String,
+    pub direction: String,
+    pub telephone_event: bool,
+    /// The WAV file this call's received audio is recorded to, when recording.
+    pub recording: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PhoneEvent {
+    /// The phone listens for SIP on these addresses.
+    Started {
+        sip_addresses: Vec<String>,
+    },
+    Registration {
+        account: String,
+        #[serde(flatten)]
+        state: RegistrationState,
+    },
+    /// A new call is ringing here. `auto_answer_in_ms` is set when it will be answered by itself.
+    IncomingCall {
+        call: String,
+        account: String,
+        caller: CallerIdentity,
+        auto_answer_in_ms: Option<u64>,
+        /// Another call is already up: this one is call waiting.
+        waiting: bool,
+    },
+    /// Our INVITE went out.
+    Dialing {
+        call: String,
+        account: String,
+        target: String,
+    },
+    /// The far end rings (180/183).
+    RemoteRinging {
+        call: String,
+        early_media: bool,
+    },
+    /// Answered; media flows.
+    Established {
+        call: String,
+        direction: CallDirection,
+        media: Option<MediaInfo>,
+    },
+    /// A re-negotiation changed the media (hold, resume, codec change, new address).
+    MediaChanged {
+        call: String,
+        media: MediaInfo,
+    },
+    Held {
+        call: String,
+        by: HoldParty,
+    },
+    Resumed {
+        call: String,
+        by: HoldParty,
+    },
+    Muted {
+        call: String,
+        muted: bool,
+    },
+    DtmfSent {
+        call: String,
+        digits: String,
+        method: String,
+    },
+    DtmfReceived {
+        call: String,
+        digit: char,
+        method: String,
+    },
+    /// The far end asked us to transfer to `target` (REFER); we follow it with a new call.
+    TransferRequested {
+        call: String,
+        target: String,
+    },
+    /// Progress of a transfer we asked for (from NOTIFY sipfrag), or its final result.
+    TransferProgress {
+        call: String,
+        status: u16,
+        done: bool,
+    },
+    Ended {
+        call: String,
+        reason: String,
+        /// SIP status when the call failed or was refused.
+        code: Option<u16>,
+        duration_ms: Option<u64>,
+    },
+    /// Something failed that the agent should know about (not a call end).
+    Error {
+        call: Option<String>,
+        message: String,
+    },
+}
+
+impl PhoneEvent {
+    /// The call this event is about, if any.
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            PhoneEvent::IncomingCall { call, .. }
+            | PhoneEvent::Dialing { call, .. }
+            | PhoneEvent::RemoteRinging { call, .. }
+            | PhoneEvent::Established { call, .. }
+            | PhoneEvent::MediaChanged { call, .. }
+            | PhoneEvent::Held { call, .. }
+            | PhoneEvent::Resumed { call, .. }
+            | PhoneEvent::Muted { call, .. }
+            | PhoneEvent::DtmfSent { call, .. }
+            | PhoneEvent::DtmfReceived { call, .. }
+            | PhoneEvent::TransferRequested { call, .. }
+            | PhoneEvent::TransferProgress { call, .. }
+            | PhoneEvent::Ended { call, .. } => Some(call),
+            PhoneEvent::Error { call, .. } => call.as_deref(),
+            PhoneEvent::Started { .. } | PhoneEvent::Registration { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_stable() {
+        let e = PhoneEvent::Registration {
+            account: "main".into(),
+            state: RegistrationState::Registered {
+                expires: 300,
+                public_address: None,
+            },
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "registration");
+        assert_eq!(v["state"], "registered");
+        assert_eq!(v["expires"], 300);
+        let d = PhoneEvent::DtmfReceived {
+            call: "c1".into(),
+            digit: '#',
+            method: "rfc4733".into(),
+        };
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["type"], "dtmf_received");
+        assert_eq!(v["digit"], "#");
+        assert_eq!(d.call_id(), Some("c1"));
+    }
+}

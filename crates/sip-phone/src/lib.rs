@@ -1,0 +1,38 @@
+//! Seatline's SIP user agent.
+//!
+//! - [`identity`], [`auto_answer`], [`dtmf_info`]: sans-IO rules over SIP headers and bodies
+//!   (who is calling, whether to answer by itself, DTMF in INFO), tested and fuzzed alone.
+//! - [`ua`]: the running phone on `rsipstack` (transactions, dialogs, digest auth, transports)
+//!   with our SDP offer/answer (`seatline-sdp`) and media (`seatline-media`).
+//! - [`events`]: what front ends receive (JSON lines in `seatline phone`, a Channel in the app).
+
+pub mod auto_answer;
+mod compat;
+pub mod config;
+pub mod dtmf_info;
+pub mod events;
+pub mod identity;
+mod media;
+pub mod ua;
+
+pub use config::{AccountConfig, AudioIo, PhoneConfig, SipTransport};
+pub use events::{PhoneEvent, RegistrationState};
+pub use ua::{Phone, PhoneHandle};
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum PhoneError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("SIP transport: {0}")]
+    Transport(String),
+    #[error("SIP: {0}")]
+    Sip(String),
+    #[error("media: {0}")]
+    Media(String),
+    #[error("no call {0:?}")]
+    NoSuchCall(String),
+    #[error("not now: {0}")]
+    WrongState(String),
+    #[error("the phone has stopped")]
+    Stopped,
+}

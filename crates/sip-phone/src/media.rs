@@ -1,0 +1,179 @@
+//! Glue between a call's agreed SDP (`seatline-sdp`) and the RTP engine (`seatline-media`):
+//! starts the engine when the offer/answer completes, applies re-negotiations (hold, resume,
+//! new address), and turns the engine's DTMF events into phone events.
+
+use crate::config::AudioIo;
+use crate::events::PhoneEvent;
+use seatline_media::codec::Codec as RtpCodec;
+use seatline_media::engine::{
+    Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source,
+};
+use seatline_sdp::{Codec, Host, NegotiatedMedia};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::warn;
+
+/// Codecs the engine can run.
+pub(crate) fn supports(codec: &Codec) -> bool {
+    matches!(codec, Codec::Pcmu | Codec::Pcma | Codec::Opus(_))
+}
+
+fn remote_addr(neg: &NegotiatedMedia) -> Result<SocketAddr, String> {
+    match &neg.remote.host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, neg.remote.rtp_port)),
+        Host::Name(name) => (name.as_str(), neg.remote.rtp_port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve the media host {name:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("media host {name:?} has no address")),
+    }
+}
+
+fn direction(neg: &NegotiatedMedia) -> Direction {
+    match (neg.send, neg.receive) {
+        (true, true) => Direction::SendRecv,
+        (true, false) => Direction::SendOnly,
+        (false, true) => Direction::RecvOnly,
+        (false, false) => Direction::Inactive,
+    }
+}
+
+/// The WAV a call's audio is recorded to: `<dir>/<call id with unsafe characters replaced>.wav`.
+pub(crate) fn recording_path(audio: &AudioIo, call_id: &str) -> Option<PathBuf> {
+    match audio {
+        AudioIo::Files {
+            record_dir: Some(dir),
+            ..
+        } => {
+            let safe: String = call_id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            Some(dir.join(format!("{safe}.wav")))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) struct CallMedia {
+    handle: Arc<Mutex<Option<MediaHandle>>>,
+}
+
+impl CallMedia {
+    pub(crate) fn start(
+        socket: UdpSocket,
+        neg: &NegotiatedMedia,
+        audio: &AudioIo,
+        call_id: &str,
+        muted: bool,
+        events: UnboundedSender<PhoneEvent>,
+    ) -> Result<CallMedia, String> {
+        let codec = RtpCodec::from_rtpmap(
+            neg.codec.send_pt,
+            neg.codec.kind.name(),
+            neg.codec.clock_rate,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut config = MediaConfig::new(socket, remote_addr(neg)?, codec);
+        config.telephone_event_pt = neg.telephone_event.as_ref().map(|t| t.send_pt);
+        config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
+        config.direction = direction(neg);
+        if let AudioIo::Files {
+            source: Some(path), ..
+        } = audio
+        {
+            config.source = Source::Wav {
+                path: path.clone(),
+                looped: true,
+            };
+        }
+        if let Some(path) = recording_path(audio, call_id) {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            config.sink = Sink::Wav(path);
+        }
+        let handle = MediaEngine::start(config).map_err(|e| e.to_string())?;
+        handle.set_muted(muted);
+        let handle = Arc::new(Mutex::new(Some(handle)));
+        // The engine reports on a std channel owned by its handle; poll it off the audio
+        // threads and forward what the agent must see.
+        let shared = handle.clone();
+        let call = call_id.to_string();
+        std::thread::Builder::new()
+            .name("media-events".into())
+            .spawn(move || loop {
+                let next = match shared.lock() {
+                    Ok(guard) => match guard.as_ref() {
+                        Some(h) => h.events().try_recv().ok(),
+                        None => return,
+                    },
+                    Err(_) => return,
+                };
+                match next {
+                    Some(MediaEvent::DtmfReceived(digit)) => {
+                        let _ = events.send(PhoneEvent::DtmfReceived {
+                            call: call.clone(),
+                            digit,
+                            method: "rfc4733".into(),
+                        });
+                    }
+                    Some(_) => {}
+                    None => std::thread::sleep(Duration::from_millis(20)),
+                }
+            })
+            .map_err(|e| format!("cannot start the media event thread: {e}"))?;
+        Ok(CallMedia { handle })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&MediaHandle) -> R) -> Option<R> {
+        self.handle.lock().ok().and_then(|g| g.as_ref().map(f))
+    }
+
+    /// A new offer/answer completed: new direction (hold/resume) or remote address.
+    /// A codec change mid-call is not applied (the engine keeps the first codec).
+    pub(crate) fn update(&self, neg: &NegotiatedMedia) {
+        let remote = remote_addr(neg);
+        self.with(|h| {
+            h.set_direction(direction(neg));
+            match remote {
+                // A hold offer with c=0.0.0.0 (RFC 2543 style) keeps the old address.
+                Ok(addr) if !addr.ip().is_unspecified() && addr != h.remote() => h.set_remote(addr),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "re-negotiated media address unusable"),
+            }
+        });
+    }
+
+    pub(crate) fn set_muted(&self, muted: bool) {
+        self.with(|h| h.set_muted(muted));
+    }
+
+    pub(crate) fn send_dtmf(&self, digit: char) {
+        self.with(|h| {
+            if let Err(e) = h.send_dtmf(digit, Duration::from_millis(160)) {
+                warn!(error = %e, "DTMF not sent");
+            }
+        });
+    }
+
+    /// Stops the engine (finalizing the recording).
+    pub(crate) fn stop(self) {
+        let taken = self.handle.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = taken {
+            if let Err(e) = h.stop() {
+                warn!(error = %e, "media stopped with an error");
+            }
+        }
+    }
+}

@@ -1,0 +1,1922 @@
+//! The running phone: rsipstack's endpoint and dialogs, our SDP offer/answer, registration
+//! loops and call control. One task ("the core") owns every call's state; SIP operations that
+//! wait on the network run in their own tasks and report back to the core as messages, so the
+//! core never blocks on the network and state changes happen in one place.
+
+use crate::auto_answer::auto_answer_delay;
+use crate::config::{AccountConfig, PhoneConfig, SipTransport};
+use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
+use crate::identity::{caller_identity, parse_name_addr};
+use crate::media::CallMedia;
+use crate::{dtmf_info, PhoneError};
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::dialog::{
+    DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
+};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::dialog::registration::{backoff_interval, refresh_interval, Registration};
+use rsipstack::dialog::DialogId;
+use rsipstack::sip::{Header, Method, StatusCode, StatusCodeKind};
+use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::{SipAddr, TransportLayer};
+use rsipstack::EndpointBuilder;
+use seatline_sdp::{Codec, LocalCaps, MediaSession, NegotiatedMedia, SessionDescription};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// A command from a front end.
+#[derive(Debug)]
+enum Command {
+    Dial {
+        account: Option<String>,
+        target: String,
+        reply: oneshot::Sender<Result<String, PhoneError>>,
+    },
+    Answer {
+        call: String,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Decline {
+        call: String,
+        code: u16,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Hangup {
+        call: String,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Hold {
+        call: String,
+        hold: bool,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Mute {
+        call: String,
+        muted: bool,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Dtmf {
+        call: String,
+        digits: String,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    BlindTransfer {
+        call: String,
+        target: String,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    AttendedTransfer {
+        call: String,
+        consult: String,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    Reregister,
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Results of network operations run off the core.
+enum Internal {
+    InviteDone {
+        call: String,
+        result: Result<Option<rsipstack::sip::Response>, String>,
+    },
+    ReofferDone {
+        call: String,
+        purpose: Reoffer,
+        result: Result<Option<rsipstack::sip::Response>, String>,
+    },
+    AutoAnswer {
+        call: String,
+    },
+    ReferDone {
+        call: String,
+        result: Result<Option<rsipstack::sip::Response>, String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reoffer {
+    Hold,
+    Resume,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// Incoming, not answered yet.
+    Ringing,
+    /// Outgoing, waiting for a final answer.
+    Dialing,
+    Established,
+}
+
+struct Call {
+    id: String,
+    account: String,
+    direction: CallDirection,
+    dialog: InviteDialog,
+    dialog_id: DialogId,
+    state: CallState,
+    sdp: MediaSession,
+    /// The remote offer of an incoming INVITE, answered when the agent picks up.
+    remote_offer: Option<SessionDescription>,
+    /// Reserved before the offer/answer so the SDP carries a port we own.
+    rtp_socket: Option<UdpSocket>,
+    local_rtp: SocketAddr,
+    media: Option<CallMedia>,
+    muted: bool,
+    local_hold: bool,
+    remote_hold: bool,
+    /// A re-offer of ours is waiting for its answer (glare: answer theirs with 491).
+    offer_pending: bool,
+    /// We answered a re-INVITE without SDP with an offer; the answer comes in the ACK.
+    offer_in_200: bool,
+    answered_at: Option<Instant>,
+    /// The call we were asked to transfer (REFER received): report its progress there.
+    refer_source: Option<String>,
+    /// The transfer we asked for is in progress on this call.
+    transferring: bool,
+    /// The far end's URI (callee of ours, caller of theirs): the Refer-To of an attended
+    /// transfer that hands this party over.
+    remote_uri: String,
+}
+
+/// Front-end side of a running phone. Cheap to clone.
+#[derive(Clone)]
+pub struct PhoneHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl PhoneHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, PhoneError>>) -> Command,
+    ) -> Result<T, PhoneError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .map_err(|_| PhoneError::Stopped)?;
+        rx.await.map_err(|_| PhoneError::Stopped)?
+    }
+
+    /// Calls `target` (a number, `user@host` or a full SIP URI); returns the call id.
+    pub async fn dial(&self, account: Option<&str>, target: &str) -> Result<String, PhoneError> {
+        let account = account.map(str::to_string);
+        let target = target.to_string();
+        self.ask(|reply| Command::Dial {
+            account,
+            target,
+            reply,
+        })
+        .await
+    }
+    pub async fn answer(&self, call: &str) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::Answer { call, reply }).await
+    }
+    /// Refuses a ringing call (486 Busy Here by default, 603 Decline when asked).
+    pub async fn decline(&self, call: &str, code: u16) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::Decline { call, code, reply })
+            .await
+    }
+    pub async fn hangup(&self, call: &str) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::Hangup { call, reply }).await
+    }
+    pub async fn hold(&self, call: &str, hold: bool) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::Hold { call, hold, reply }).await
+    }
+    pub async fn mute(&self, call: &str, muted: bool) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::Mute { call, muted, reply }).await
+    }
+    pub async fn send_dtmf(&self, call: &str, digits: &str) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        let digits = digits.to_string();
+        self.ask(|reply| Command::Dtmf {
+            call,
+            digits,
+            reply,
+        })
+        .await
+    }
+    pub async fn blind_transfer(&self, call: &str, target: &str) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        let target = target.to_string();
+        self.ask(|reply| Command::BlindTransfer {
+            call,
+            target,
+            reply,
+        })
+        .await
+    }
+    /// Transfers `call`'s far end to `consult`'s far end (REFER with Replaces).
+    pub async fn attended_transfer(&self, call: &str, consult: &str) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        let consult = consult.to_string();
+        self.ask(|reply| Command::AttendedTransfer {
+            call,
+            consult,
+            reply,
+        })
+        .await
+    }
+    /// Re-register every account now (after a network change or wake from sleep).
+    pub fn reregister(&self) {
+        let _ = self.commands.send(Command::Reregister);
+    }
+    /// Hangs up every call, un-registers, and stops.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { reply: tx }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A running phone and its events.
+pub struct Phone {
+    pub handle: PhoneHandle,
+    pub events: mpsc::UnboundedReceiver<PhoneEvent>,
+}
+
+struct Account {
+    config: AccountConfig,
+    credential: Credential,
+    /// `sip:domain` (with `;transport=` when not UDP).
+    registrar: rsipstack::sip::Uri,
+    outbound_proxy: Option<SocketAddr>,
+    contact: rsipstack::sip::Uri,
+}
+
+struct Core {
+    config: PhoneConfig,
+    accounts: Vec<Arc<Account>>,
+    dialog_layer: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    events: mpsc::UnboundedSender<PhoneEvent>,
+    internal: mpsc::UnboundedSender<Internal>,
+    calls: HashMap<String, Call>,
+    advertised_ip: IpAddr,
+    cancel: CancellationToken,
+    reregister: Vec<Arc<tokio::sync::Notify>>,
+    registration_tasks: Vec<tokio::task::JoinHandle<()>>,
+    next_rtp_port: u16,
+}
+
+impl Phone {
+    /// Starts the SIP endpoint, registers the accounts (with their passwords, fetched by the
+    /// caller from the keychain) and begins listening for calls.
+    pub async fn start(
+        config: PhoneConfig,
+        accounts: Vec<(AccountConfig, String)>,
+    ) -> Result<Phone, PhoneError> {
+        if accounts.is_empty() {
+            return Err(PhoneError::Config("no SIP account configured".into()));
+        }
+        let first = &accounts[0].0;
+        let registrar_addr = resolve_host_port(
+            first.outbound_proxy.as_deref().unwrap_or(&first.domain),
+            first.transport,
+        )?;
+        let advertised_ip = match config.advertised_ip {
+            Some(ip) => ip,
+            None => local_ip_towards(registrar_addr)?,
+        };
+        let bind_ip = if config.bind_ip.is_unspecified() {
+            advertised_ip
+        } else {
+            config.bind_ip
+        };
+
+        let cancel = CancellationToken::new();
+        let transport_layer = TransportLayer::new(cancel.clone());
+        let udp = UdpConnection::create_connection(
+            SocketAddr::new(bind_ip, config.sip_port),
+            None,
+            Some(cancel.child_token()),
+        )
+        .await
+        .map_err(|e| PhoneError::Transport(format!("cannot bind SIP/UDP: {e}")))?;
+        let sip_port = udp
+            .get_addr()
+            .addr
+            .port
+            .map(u16::from)
+            .unwrap_or(config.sip_port);
+        transport_layer.add_transport(udp.into());
+        // TCP on the same port: PBXs send large INVITEs and in-dialog requests over TCP when the
+        // account registered over TCP. TLS listening is not needed for a client (the PBX reuses
+        // our connection), so only a TCP listener is added.
+        match TcpListenerConnection::new(SocketAddr::new(bind_ip, sip_port), None).await {
+            Ok(tcp) => transport_layer.add_transport(tcp.into()),
+            Err(e) => {
+                warn!(error = %e, "no SIP/TCP listener; TCP calls need the registration's connection")
+            }
+        }
+
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(transport_layer)
+            .with_user_agent(&config.user_agent)
+            .with_inspector(Box::new(crate::compat::DigestAlgorithmNames))
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| PhoneError::Transport(e.to_string()))?;
+        let sip_addresses: Vec<String> =
+            endpoint.get_addrs().iter().map(|a| a.to_string()).collect();
+        let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let (state_sender, state_receiver) = dialog_layer.new_dialog_state_channel();
+
+        let mut built = Vec::new();
+        for (account, password) in accounts {
+            built.push(Arc::new(build_account(
+                account,
+                password,
+                advertised_ip,
+                sip_port,
+            )?));
+        }
+
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+
+        let serve_endpoint = endpoint.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_endpoint.serve().await {
+                warn!(error = %e, "SIP endpoint stopped");
+            }
+        });
+        let _ = events_tx.send(PhoneEvent::Started {
+            sip_addresses: sip_addresses.clone(),
+        });
+        info!(?sip_addresses, %advertised_ip, "phone started");
+
+        let rtp_start = config.rtp_ports.0 & !1;
+        let mut core = Core {
+            config,
+            accounts: built,
+            dialog_layer,
+            state_sender,
+            events: events_tx,
+            internal: internal_tx,
+            calls: HashMap::new(),
+            advertised_ip,
+            cancel,
+            reregister: Vec::new(),
+            registration_tasks: Vec::new(),
+            next_rtp_port: rtp_start,
+        };
+        core.start_registrations(endpoint.inner.clone());
+        // The endpoint must outlive the core: keep it in the core task.
+        tokio::spawn(async move {
+            let _endpoint = endpoint;
+            core.run(commands_rx, internal_rx, state_receiver, incoming)
+                .await;
+        });
+        Ok(Phone {
+            handle: PhoneHandle {
+                commands: commands_tx,
+            },
+            events: events_rx,
+        })
+    }
+}
+
+fn build_account(
+    config: AccountConfig,
+    password: String,
+    advertised_ip: IpAddr,
+    sip_port: u16,
+) -> Result<Account, PhoneError> {
+    if config.user.is_empty() || config.domain.is_empty() {
+        return Err(PhoneError::Config(format!(
+            "account {:?} needs a user and a domain",
+            config.id
+        )));
+    }
+    let transport_param = match config.transport {
+        SipTransport::Udp => String::new(),
+        t => format!(";transport={}", t.as_str()),
+    };
+    let scheme = if config.transport == SipTransport::Tls {
+        "sips"
+    } else {
+        "sip"
+    };
+    let registrar = parse_uri(&format!("{scheme}:{}{transport_param}", config.domain))?;
+    let contact = parse_uri(&format!(
+        "sip:{}@{}{transport_param}",
+        config.user,
+        SocketAddr::new(advertised_ip, sip_port)
+    ))?;
+    let outbound_proxy = match &config.outbound_proxy {
+        Some(p) => Some(resolve_host_port(p, config.transport)?),
+        None => None,
+    };
+    Ok(Account {
+        credential: Credential {
+            username: config.user.clone(),
+            password,
+            realm: None,
+            auth_username: config.auth_user.clone(),
+        },
+        registrar,
+        outbound_proxy,
+        contact,
+        config,
+    })
+}
+
+fn parse_uri(s: &str) -> Result<rsipstack::sip::Uri, PhoneError> {
+    rsipstack::sip::Uri::try_from(s)
+        .map_err(|e| PhoneError::Config(format!("bad SIP URI {s:?}: {e}")))
+}
+
+/// `host[:port]` to a socket address (default port 5060, 5061 for TLS).
+fn resolve_host_port(s: &str, transport: SipTransport) -> Result<SocketAddr, PhoneError> {
+    use std::net::ToSocketAddrs;
+    let default_port = if transport == SipTransport::Tls {
+        5061
+    } else {
+        5060
+    };
+    let with_port = if s.parse::<SocketAddr>().is_ok()
+        || s.rsplit_once(':')
+            .is_some_and(|(h, p)| !h.ends_with(']') && !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        s.to_string()
+    } else {
+        format!("{s}:{default_port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| PhoneError::Config(format!("cannot resolve {s:?}: {e}")))?
+        .next()
+        .ok_or_else(|| PhoneError::Config(format!("{s:?} has no address")))
+}
+
+/// The local address the OS would use to reach `remote` (no packet is sent).
+fn local_ip_towards(remote: SocketAddr) -> Result<IpAddr, PhoneError> {
+    let bind = if remote.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(bind).map_err(|e| PhoneError::Transport(e.to_string()))?;
+    socket
+        .connect(remote)
+        .map_err(|e| PhoneError::Transport(format!("no route to {remote}: {e}")))?;
+    Ok(socket
+        .local_addr()
+        .map_err(|e| PhoneError::Transport(e.to_string()))?
+        .ip())
+}
+
+/// (name, value) pairs of a request's headers, as the sans-IO helpers take them.
+fn header_pairs(headers: &rsipstack::sip::Headers) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect()
+}
+
+fn sdp_headers() -> Vec<Header> {
+    vec![Header::ContentType("application/sdp".into())]
+}
+
+/// Why a call ended, from our side: rsipstack names the UAC/UAS roles, and which one we are
+/// depends on who called.
+fn terminated_reason(reason: &TerminatedReason, direction: CallDirection) -> (String, Option<u16>) {
+    let we_are_uac = direction == CallDirection::Outgoing;
+    let by = |uac_side: bool| {
+        if uac_side == we_are_uac {
+            "local"
+        } else {
+            "remote"
+        }
+    };
+    match reason {
+        TerminatedReason::Timeout => ("timeout".into(), Some(408)),
+        TerminatedReason::UacCancel => (format!("{}_cancel", by(true)), Some(487)),
+        TerminatedReason::UacBye => (format!("{}_hangup", by(true)), None),
+        TerminatedReason::UasBye => (format!("{}_hangup", by(false)), None),
+        TerminatedReason::UacBusy | TerminatedReason::UasBusy => ("busy".into(), Some(486)),
+        TerminatedReason::UasDecline => ("declined".into(), Some(603)),
+        TerminatedReason::ProxyError(code) => ("failed".into(), Some(u16::from(code.clone()))),
+        TerminatedReason::ProxyAuthRequired => ("auth_failed".into(), Some(407)),
+        TerminatedReason::UacOther(code) | TerminatedReason::UasOther(code) => {
+            ("failed".into(), Some(u16::from(code.clone())))
+        }
+    }
+}
+
+fn media_info(neg: &NegotiatedMedia, local: SocketAddr, recording: Option<String>) -> MediaInfo {
+    MediaInfo {
+        recording,
+        codec: neg.codec.kind.name().to_string(),
+        clock_rate: neg.codec.clock_rate,
+        payload_type: neg.codec.send_pt,
+        ptime: neg.ptime,
+        local_rtp: local.to_string(),
+        remote_rtp: match &neg.remote.host {
+            seatline_sdp::Host::Ip(ip) => SocketAddr::new(*ip, neg.remote.rtp_port).to_string(),
+            seatline_sdp::Host::Name(name) => format!("{name}:{}", neg.remote.rtp_port),
+        },
+        direction: neg.direction.as_str().to_string(),
+        telephone_event: neg.telephone_event.is_some(),
+    }
+}
+
+impl Core {
+    fn emit(&self, event: PhoneEvent) {
+        debug!(?event, "phone event");
+        let _ = self.events.send(event);
+    }
+
+    fn account(&self, id: Option<&str>) -> Result<Arc<Account>, PhoneError> {
+        match id {
+            None => self
+                .accounts
+                .first()
+                .cloned()
+                .ok_or_else(|| PhoneError::Config("no account".into())),
+            Some(id) => self
+                .accounts
+                .iter()
+                .find(|a| a.config.id == id)
+                .cloned()
+                .ok_or_else(|| PhoneError::Config(format!("no account {id:?}"))),
+        }
+    }
+
+    fn start_registrations(
+        &mut self,
+        endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    ) {
+        for account in self.accounts.clone() {
+            if !account.config.register {
+                continue;
+            }
+            let notify = Arc::new(tokio::sync::Notify::new());
+            self.reregister.push(notify.clone());
+            let events = self.events.clone();
+            let cancel = self.cancel.clone();
+            let endpoint = endpoint.clone();
+            self.registration_tasks.push(tokio::spawn(async move {
+                registration_loop(endpoint, account, events, cancel, notify).await;
+            }));
+        }
+    }
+
+    /// Reserves an even RTP port on the advertised address.
+    fn reserve_rtp(&mut self) -> Result<(UdpSocket, SocketAddr), PhoneError> {
+        let (lo, hi) = self.config.rtp_ports;
+        let span = u32::from(hi.saturating_sub(lo)) / 2 + 1;
+        for _ in 0..span.min(2000) {
+            let port = self.next_rtp_port;
+            self.next_rtp_port = if port.saturating_add(2) > hi {
+                lo & !1
+            } else {
+                port + 2
+            };
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.advertised_ip, port)) {
+                let addr = socket
+                    .local_addr()
+                    .map_err(|e| PhoneError::Media(e.to_string()))?;
+                return Ok((socket, addr));
+            }
+        }
+        Err(PhoneError::Media(format!("no free RTP port in {lo}-{hi}")))
+    }
+
+    fn local_caps(&self, rtp: SocketAddr) -> LocalCaps {
+        let mut caps = LocalCaps::new(rtp.ip(), rtp.port());
+        let mut codecs = Vec::new();
+        for name in &self.config.codecs {
+            let codec = match name.to_ascii_lowercase().as_str() {
+                "opus" => Some(Codec::Opus(Default::default())),
+                "pcmu" => Some(Codec::Pcmu),
+                "pcma" => Some(Codec::Pcma),
+                _ => None,
+            };
+            if let Some(c) = codec {
+                if crate::media::supports(&c) {
+                    codecs.push(c);
+                }
+            }
+        }
+        caps.codecs = codecs;
+        caps
+    }
+
+    async fn run(
+        &mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut internal_rx: mpsc::UnboundedReceiver<Internal>,
+        mut states: DialogStateReceiver,
+        mut incoming: TransactionReceiver,
+    ) {
+        loop {
+            tokio::select! {
+                Some(cmd) = commands.recv() => {
+                    if let Command::Shutdown { reply } = cmd {
+                        self.shutdown().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    self.on_command(cmd);
+                }
+                Some(msg) = internal_rx.recv() => self.on_internal(msg),
+                Some(state) = states.recv() => self.on_dialog_state(state),
+                Some(tx) = incoming.recv() => self.on_transaction(tx),
+                else => return,
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let ids: Vec<String> = self.calls.keys().cloned().collect();
+        for id in ids {
+            if let Some(call) = self.calls.remove(&id) {
+                end_call_signalling(&call).await;
+                self.finish_call(call, "local_hangup", None);
+            }
+        }
+        // Registration loops un-register (expires=0) when cancelled.
+        self.cancel.cancel();
+        for task in self.registration_tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Dial {
+                account,
+                target,
+                reply,
+            } => {
+                let _ = reply.send(self.dial(account.as_deref(), &target, None));
+            }
+            Command::Answer { call, reply } => {
+                let _ = reply.send(self.answer(&call));
+            }
+            Command::Decline { call, code, reply } => {
+                let result = match self.calls.get(&call) {
+                    Some(c) if c.state == CallState::Ringing => c
+                        .dialog
+                        .reject(Some(StatusCode::from(code)), None)
+                        .map_err(|e| PhoneError::Sip(e.to_string())),
+                    Some(_) => Err(PhoneError::WrongState(
+                        "only a ringing call can be declined".into(),
+                    )),
+                    None => Err(PhoneError::NoSuchCall(call.clone())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Hangup { call, reply } => {
+                let result = match self.calls.get(&call) {
+                    Some(c) => {
+                        let dialog = c.dialog.clone();
+                        let state = c.state;
+                        tokio::spawn(async move {
+                            let r = match state {
+                                CallState::Dialing => dialog.cancel().await,
+                                CallState::Ringing => {
+                                    dialog.reject(Some(StatusCode::Decline), None)
+                                }
+                                CallState::Established => dialog.bye().await,
+                            };
+                            if let Err(e) = r {
+                                warn!(error = %e, "hang-up failed");
+                            }
+                        });
+                        Ok(())
+                    }
+                    None => Err(PhoneError::NoSuchCall(call.clone())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Hold { call, hold, reply } => {
+                let _ = reply.send(self.hold(&call, hold));
+            }
+            Command::Mute { call, muted, reply } => {
+                let result = match self.calls.get_mut(&call) {
+                    Some(c) => {
+                        c.muted = muted;
+                        if let Some(m) = &c.media {
+                            m.set_muted(muted);
+                        }
+                        Ok(())
+                    }
+                    None => Err(PhoneError::NoSuchCall(call.clone())),
+                };
+                if result.is_ok() {
+                    self.emit(PhoneEvent::Muted { call, muted });
+                }
+                let _ = reply.send(result);
+            }
+            Command::Dtmf {
+                call,
+                digits,
+                reply,
+            } => {
+                let _ = reply.send(self.send_dtmf(&call, &digits));
+            }
+            Command::BlindTransfer {
+                call,
+                target,
+                reply,
+            } => {
+                let result = self.account(None).and_then(|account| {
+                    let uri = target_uri(&target, &account.config.domain)?;
+                    self.refer(&call, format!("<{uri}>"))
+                });
+                let _ = reply.send(result);
+            }
+            Command::AttendedTransfer {
+                call,
+                consult,
+                reply,
+            } => {
+                let _ = reply.send(self.attended_transfer(&call, &consult));
+            }
+            Command::Reregister => {
+                for n in &self.reregister {
+                    n.notify_one();
+                }
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn dial(
+        &mut self,
+        account: Option<&str>,
+        target: &str,
+        extra_headers: Option<Vec<Header>>,
+    ) -> Result<String, PhoneError> {
+        let account = self.account(account)?;
+        let callee_text = target_uri(target, &account.config.domain)?;
+        let callee = parse_uri(&callee_text)?;
+        let caller = parse_uri(&format!(
+            "sip:{}@{}",
+            account.config.user, account.config.domain
+        ))?;
+        let (socket, local_rtp) = self.reserve_rtp()?;
+        let mut sdp = MediaSession::new(self.local_caps(local_rtp), session_id());
+        let offer = sdp.create_offer();
+        let call_id = new_call_id(&self.advertised_ip);
+        let destination = account.outbound_proxy.map(|p| {
+            let transport = match account.config.transport {
+                SipTransport::Udp => rsipstack::sip::Transport::Udp,
+                SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+                SipTransport::Tls => rsipstack::sip::Transport::Tls,
+            };
+            SipAddr::new(transport, rsipstack::sip::HostWithPort::from(p))
+        });
+        let option = InviteOption {
+            caller_display_name: account.config.display_name.clone(),
+            caller,
+            callee,
+            destination,
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer.to_bytes()),
+            contact: account.contact.clone(),
+            credential: Some(account.credential.clone()),
+            headers: extra_headers,
+            call_id: Some(call_id.clone()),
+            ..Default::default()
+        };
+        let (dialog, join) = self
+            .dialog_layer
+            .do_invite_async(option, self.state_sender.clone())
+            .map_err(|e| PhoneError::Sip(e.to_string()))?;
+        let internal = self.internal.clone();
+        let id = call_id.clone();
+        tokio::spawn(async move {
+            let result = match join.await {
+                Ok(Ok((_, resp))) => Ok(resp),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = internal.send(Internal::InviteDone { call: id, result });
+        });
+        self.emit(PhoneEvent::Dialing {
+            call: call_id.clone(),
+            account: account.config.id.clone(),
+            target: target.to_string(),
+        });
+        self.calls.insert(
+            call_id.clone(),
+            Call {
+                id: call_id.clone(),
+                account: account.config.id.clone(),
+                direction: CallDirection::Outgoing,
+                dialog_id: dialog.id(),
+                dialog,
+                state: CallState::Dialing,
+                sdp,
+                remote_offer: None,
+                rtp_socket: Some(socket),
+                local_rtp,
+                media: None,
+                muted: false,
+                local_hold: false,
+                remote_hold: false,
+                offer_pending: false,
+                offer_in_200: false,
+                answered_at: None,
+                refer_source: None,
+                transferring: false,
+                remote_uri: callee_text,
+            },
+        );
+        Ok(call_id)
+    }
+
+    fn answer(&mut self, id: &str) -> Result<(), PhoneError> {
+        let call = self
+            .calls
+            .get_mut(id)
+            .ok_or_else(|| PhoneError::NoSuchCall(id.to_string()))?;
+        if call.state != CallState::Ringing {
+            return Err(PhoneError::WrongState("the call is not ringing".into()));
+        }
+        let body = match call.remote_offer.take() {
+            Some(offer) => match call.sdp.create_answer(&offer) {
+                Ok((answer, _)) => answer,
+                Err(e) => {
+                    // Checked when the INVITE arrived; a failure here is a bug, not a peer's.
+                    let _ = call
+                        .dialog
+                        .reject(Some(StatusCode::NotAcceptableHere), None);
+                    return Err(PhoneError::Media(e.to_string()));
+                }
+            },
+            // INVITE without SDP: we offer in the 200, the answer comes in the ACK.
+            None => {
+                call.offer_in_200 = true;
+                call.sdp.create_offer()
+            }
+        };
+        call.dialog
+            .accept(Some(sdp_headers()), Some(body.to_bytes()))
+            .map_err(|e| PhoneError::Sip(e.to_string()))?;
+        call.state = CallState::Established;
+        call.answered_at = Some(Instant::now());
+        self.start_or_update_media(id);
+        Ok(())
+    }
+
+    fn hold(&mut self, id: &str, hold: bool) -> Result<(), PhoneError> {
+        let call = self
+            .calls
+            .get_mut(id)
+            .ok_or_else(|| PhoneError::NoSuchCall(id.to_string()))?;
+        if call.state != CallState::Established {
+            return Err(PhoneError::WrongState(
+                "only an answered call can be held".into(),
+            ));
+        }
+        if call.offer_pending {
+            return Err(PhoneError::WrongState(
+                "a re-negotiation is in progress".into(),
+            ));
+        }
+        if call.local_hold == hold {
+            return Ok(());
+        }
+        let offer = if hold {
+            call.sdp.hold()
+        } else {
+            call.sdp.resume()
+        };
+        call.offer_pending = true;
+        let dialog = call.dialog.clone();
+        let internal = self.internal.clone();
+        let call_id = id.to_string();
+        let purpose = if hold { Reoffer::Hold } else { Reoffer::Resume };
+        tokio::spawn(async move {
+            let result = dialog
+                .reinvite_with_glare_retry(Some(sdp_headers()), Some(offer.to_bytes()), 3)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = internal.send(Internal::ReofferDone {
+                call: call_id,
+                purpose,
+                result,
+            });
+        });
+        Ok(())
+    }
+
+    fn send_dtmf(&mut self, id: &str, digits: &str) -> Result<(), PhoneError> {
+        let call = self
+            .calls
+            .get(id)
+            .ok_or_else(|| PhoneError::NoSuchCall(id.to_string()))?;
+        if call.state != CallState::Established {
+            return Err(PhoneError::WrongState("DTMF needs an answered call".into()));
+        }
+        if let Some(bad) = digits.chars().find(|c| dtmf_info::event_code(*c).is_none()) {
+            return Err(PhoneError::Config(format!("{bad:?} is not a DTMF digit")));
+        }
+        let rfc4733 = call
+            .sdp
+            .negotiated()
+            .is_some_and(|n| n.telephone_event.is_some());
+        let method = match (&call.media, rfc4733) {
+            (Some(media), true) => {
+                for d in digits.chars() {
+                    media.send_dtmf(d);
+                }
+                "rfc4733"
+            }
+            _ => {
+                // No telephone-event agreed: SIP INFO (application/dtmf-relay), one per digit.
+                let dialog = call.dialog.clone();
+                let digits = digits.to_string();
+                tokio::spawn(async move {
+                    for d in digits.chars() {
+                        let body = dtmf_info::relay_body(d, 160);
+                        let headers = vec![Header::ContentType("application/dtmf-relay".into())];
+                        if let Err(e) = dialog.info(Some(headers), Some(body.into_bytes())).await {
+                            warn!(error = %e, "INFO DTMF failed");
+                        }
+                    }
+                });
+                "info"
+            }
+        };
+        self.emit(PhoneEvent::DtmfSent {
+            call: id.to_string(),
+            digits: digits.to_string(),
+            method: method.into(),
+        });
+        Ok(())
+    }
+
+    fn refer(&mut self, id: &str, refer_to: String) -> Result<(), PhoneError> {
+        let call = self
+            .calls
+            .get_mut(id)
+            .ok_or_else(|| PhoneError::NoSuchCall(id.to_string()))?;
+        if call.state != CallState::Established {
+            return Err(PhoneError::WrongState(
+                "only an answered call can be transferred".into(),
+            ));
+        }
+        call.transferring = true;
+        let dialog = call.dialog.clone();
+        let internal = self.internal.clone();
+        let call_id = id.to_string();
+        tokio::spawn(async move {
+            let result = dialog
+                .refer(refer_to, None, None)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = internal.send(Internal::ReferDone {
+                call: call_id,
+                result,
+            });
+        });
+        Ok(())
+    }
+
+    fn attended_transfer(&mut self, id: &str, consult: &str) -> Result<(), PhoneError> {
+        let target = self
+            .calls
+            .get(consult)
+            .ok_or_else(|| PhoneError::NoSuchCall(consult.to_string()))?;
+        if target.state != CallState::Established {
+            return Err(PhoneError::WrongState(
+                "the consultation call is not answered".into(),
+            ));
+        }
+        // Refer-To: the consulted party, with Replaces naming our dialog with it (RFC 3891):
+        // call-id; to-tag is the consulted side's tag, from-tag ours.
+        let remote_uri = target.remote_uri.clone();
+        let d = &target.dialog.id();
+        let replaces = format!(
+            "{};to-tag={};from-tag={}",
+            d.call_id, d.remote_tag, d.local_tag
+        );
+        let refer_to = format!(
+            "<{}?Replaces={}>",
+            strip_uri_params(&remote_uri),
+            uri_escape(&replaces)
+        );
+        self.refer(id, refer_to)
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::InviteDone { call, result } => self.on_invite_done(&call, result),
+            Internal::ReofferDone {
+                call,
+                purpose,
+                result,
+            } => self.on_reoffer_done(&call, purpose, result),
+            Internal::AutoAnswer { call } => {
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.state == CallState::Ringing)
+                {
+                    if let Err(e) = self.answer(&call) {
+                        self.emit(PhoneEvent::Error {
+                            call: Some(call),
+                            message: format!("auto-answer failed: {e}"),
+                        });
+                    }
+                }
+            }
+            Internal::ReferDone { call, result } => {
+                let accepted = matches!(&result, Ok(Some(r)) if r.status_code.kind() == StatusCodeKind::Successful);
+                if !accepted {
+                    let code = match &result {
+                        Ok(Some(r)) => u16::from(r.status_code.clone()),
+                        _ => 500,
+                    };
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.transferring = false;
+                    }
+                    self.emit(PhoneEvent::TransferProgress {
+                        call,
+                        status: code,
+                        done: true,
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_invite_done(
+        &mut self,
+        id: &str,
+        result: Result<Option<rsipstack::sip::Response>, String>,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        match result {
+            Ok(Some(resp)) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                call.state = CallState::Established;
+                call.answered_at = Some(Instant::now());
+                match SessionDescription::parse(resp.body()) {
+                    Ok(answer) => {
+                        if let Err(e) = call.sdp.process_answer(&answer) {
+                            warn!(error = %e, "unusable SDP answer; hanging up");
+                            let dialog = call.dialog.clone();
+                            tokio::spawn(async move {
+                                let _ = dialog.bye().await;
+                            });
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "200 OK without a usable SDP answer; hanging up");
+                        let dialog = call.dialog.clone();
+                        tokio::spawn(async move {
+                            let _ = dialog.bye().await;
+                        });
+                        return;
+                    }
+                }
+                self.start_or_update_media(id);
+            }
+            // Failures end through the dialog's Terminated state; an error with no dialog state
+            // (transport failure before any response) ends here.
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                let reason = match &result {
+                    Err(e) => e.clone(),
+                    _ => "no response".into(),
+                };
+                if let Some(call) = self.calls.remove(id) {
+                    self.finish_call(call, "failed", None);
+                    self.emit(PhoneEvent::Error {
+                        call: Some(id.to_string()),
+                        message: reason,
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_reoffer_done(
+        &mut self,
+        id: &str,
+        purpose: Reoffer,
+        result: Result<Option<rsipstack::sip::Response>, String>,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        call.offer_pending = false;
+        let answer = match &result {
+            Ok(Some(resp)) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                SessionDescription::parse(resp.body()).ok()
+            }
+            _ => None,
+        };
+        let Some(answer) = answer else {
+            call.sdp.cancel_offer();
+            let message = match result {
+                Ok(Some(r)) => format!("{:?} refused: {}", purpose, r.status_code),
+                Ok(None) => format!("{purpose:?}: no answer"),
+                Err(e) => format!("{purpose:?} failed: {e}"),
+            };
+            self.emit(PhoneEvent::Error {
+                call: Some(id.to_string()),
+                message,
+            });
+            return;
+        };
+        if let Err(e) = call.sdp.process_answer(&answer) {
+            self.emit(PhoneEvent::Error {
+                call: Some(id.to_string()),
+                message: format!("re-offer answer unusable: {e}"),
+            });
+            return;
+        }
+        call.local_hold = purpose == Reoffer::Hold;
+        let event = if call.local_hold {
+            PhoneEvent::Held {
+                call: id.to_string(),
+                by: HoldParty::Local,
+            }
+        } else {
+            PhoneEvent::Resumed {
+                call: id.to_string(),
+                by: HoldParty::Local,
+            }
+        };
+        self.start_or_update_media(id);
+        self.emit(event);
+    }
+
+    /// Starts media for a call once SDP is agreed, or applies a new agreement to running media.
+    fn start_or_update_media(&mut self, id: &str) {
+        let audio = self.config.audio.clone();
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let Some(neg) = call.sdp.negotiated().cloned() else {
+            return;
+        };
+        let recording =
+            crate::media::recording_path(&audio, &call.id).map(|p| p.display().to_string());
+        let info = media_info(&neg, call.local_rtp, recording);
+        let first = call.media.is_none();
+        if let Some(media) = &call.media {
+            media.update(&neg);
+        } else if let Some(socket) = call.rtp_socket.take() {
+            match CallMedia::start(
+                socket,
+                &neg,
+                &audio,
+                &call.id,
+                call.muted,
+                self.events.clone(),
+            ) {
+                Ok(m) => call.media = Some(m),
+                Err(e) => {
+                    let message = format!("media failed to start: {e}");
+                    let _ = self.events.send(PhoneEvent::Error {
+                        call: Some(id.to_string()),
+                        message,
+                    });
+                }
+            }
+        }
+        // Remote hold as the peer's offer/answer states it (RFC 6337).
+        let remote_hold = call.sdp.is_remote_hold();
+        let hold_change = (remote_hold != call.remote_hold).then_some(remote_hold);
+        call.remote_hold = remote_hold;
+        let direction = call.direction;
+        if first {
+            self.emit(PhoneEvent::Established {
+                call: id.to_string(),
+                direction,
+                media: Some(info),
+            });
+        } else {
+            self.emit(PhoneEvent::MediaChanged {
+                call: id.to_string(),
+                media: info,
+            });
+        }
+        match hold_change {
+            Some(true) => self.emit(PhoneEvent::Held {
+                call: id.to_string(),
+                by: HoldParty::Remote,
+            }),
+            Some(false) => self.emit(PhoneEvent::Resumed {
+                call: id.to_string(),
+                by: HoldParty::Remote,
+            }),
+            None => {}
+        }
+    }
+
+    fn finish_call(&self, call: Call, reason: &str, code: Option<u16>) {
+        let duration_ms = call.answered_at.map(|t| t.elapsed().as_millis() as u64);
+        if let Some(media) = call.media {
+            media.stop();
+        }
+        self.dialog_layer.remove_dialog(&call.dialog_id);
+        self.dialog_layer.remove_dialog(&call.dialog.id());
+        self.emit(PhoneEvent::Ended {
+            call: call.id,
+            reason: reason.to_string(),
+            code,
+            duration_ms,
+        });
+    }
+
+    fn call_for_dialog(&self, id: &DialogId) -> Option<String> {
+        self.calls
+            .contains_key(&id.call_id)
+            .then(|| id.call_id.clone())
+    }
+
+    fn on_dialog_state(&mut self, state: DialogState) {
+        match state {
+            DialogState::Early(id, resp) => {
+                // Our own 180 on an incoming call also passes through Early.
+                let outgoing = self.call_for_dialog(&id).filter(|c| {
+                    self.calls
+                        .get(c)
+                        .is_some_and(|c| c.direction == CallDirection::Outgoing)
+                });
+                if let Some(call) = outgoing {
+                    self.emit(PhoneEvent::RemoteRinging {
+                        call,
+                        early_media: !resp.body().is_empty(),
+                    });
+                }
+            }
+            DialogState::Confirmed(id, _) => {
+                let Some(call_id) = self.call_for_dialog(&id) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    return;
+                };
+                call.dialog_id = id;
+                if call.offer_in_200 {
+                    // Our offer went in a 200; the ACK carries the answer.
+                    call.offer_in_200 = false;
+                    let answer = call
+                        .dialog
+                        .last_remote_ack()
+                        .and_then(|ack| SessionDescription::parse(ack.body()).ok());
+                    match answer {
+                        Some(a) => {
+                            if let Err(e) = call.sdp.process_answer(&a) {
+                                warn!(error = %e, "ACK answer unusable");
+                            }
+                            self.start_or_update_media(&call_id);
+                        }
+                        None => call.sdp.cancel_offer(),
+                    }
+                }
+            }
+            DialogState::Updated(id, req, handle) => self.on_remote_offer(&id, req, handle),
+            DialogState::Info(id, req, handle) => {
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::OK).await;
+                });
+                if let Some(call) = self.call_for_dialog(&id) {
+                    if let Some(digit) =
+                        dtmf_info::parse_info_body(&header_pairs(&req.headers), req.body())
+                    {
+                        self.emit(PhoneEvent::DtmfReceived {
+                            call,
+                            digit,
+                            method: "info".into(),
+                        });
+                    }
+                }
+            }
+            DialogState::Options(_, _, handle) => {
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::OK).await;
+                });
+            }
+            DialogState::Refer(id, req, handle) => self.on_refer(&id, req, handle),
+            DialogState::Notify(id, req, handle) => {
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::OK).await;
+                });
+                let Some(call_id) = self.call_for_dialog(&id) else {
+                    return;
+                };
+                if let Some(status) = rsipstack::dialog::dialog::ReferStatus::parse(&req) {
+                    let code = u16::from(status.status_code.clone());
+                    let done = status.is_terminated || code >= 200;
+                    self.emit(PhoneEvent::TransferProgress {
+                        call: call_id.clone(),
+                        status: code,
+                        done,
+                    });
+                    // The transferee reached the target: our part is over (RFC 5589 section 6).
+                    if done && (200..300).contains(&code) {
+                        if let Some(call) = self.calls.get(&call_id) {
+                            let dialog = call.dialog.clone();
+                            tokio::spawn(async move {
+                                let _ = dialog.bye().await;
+                            });
+                        }
+                    }
+                }
+            }
+            DialogState::Message(_, _, handle) | DialogState::Publish(_, _, handle) => {
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                });
+            }
+            DialogState::Terminated(id, reason) => {
+                let Some(call_id) = self.call_for_dialog(&id) else {
+                    self.dialog_layer.remove_dialog(&id);
+                    return;
+                };
+                if let Some(call) = self.calls.remove(&call_id) {
+                    let (reason, code) = terminated_reason(&reason, call.direction);
+                    self.finish_call(call, &reason, code);
+                }
+            }
+            DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
+        }
+    }
+
+    /// A re-INVITE or UPDATE from the far end.
+    fn on_remote_offer(
+        &mut self,
+        id: &DialogId,
+        req: rsipstack::sip::Request,
+        handle: rsipstack::dialog::dialog::TransactionHandle,
+    ) {
+        let Some(call_id) = self.call_for_dialog(id) else {
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+            });
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if call.offer_pending {
+            // Glare (RFC 3261 section 14.2): our own re-offer is outstanding.
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::RequestPending).await;
+            });
+            return;
+        }
+        if req.body().is_empty() {
+            if req.method == Method::Update {
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::OK).await;
+                });
+                return;
+            }
+            // re-INVITE without SDP: offer in the 200 (RFC 3261 section 14.2), answer in ACK.
+            call.offer_in_200 = true;
+            let offer = call.sdp.create_offer().to_bytes();
+            tokio::spawn(async move {
+                let _ = handle
+                    .respond(StatusCode::OK, Some(sdp_headers()), Some(offer))
+                    .await;
+            });
+            return;
+        }
+        let offer = match SessionDescription::parse(req.body()) {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(error = %e, "malformed SDP in re-offer");
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::BadRequest).await;
+                });
+                return;
+            }
+        };
+        match call.sdp.create_answer(&offer) {
+            Ok((answer, _)) => {
+                let body = answer.to_bytes();
+                tokio::spawn(async move {
+                    let _ = handle
+                        .respond(StatusCode::OK, Some(sdp_headers()), Some(body))
+                        .await;
+                });
+                self.start_or_update_media(&call_id);
+            }
+            Err(e) => {
+                warn!(error = %e, "re-offer not acceptable");
+                tokio::spawn(async move {
+                    let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                });
+            }
+        }
+    }
+
+    /// The far end asks us to call someone else (blind or attended transfer, RFC 3515).
+    fn on_refer(
+        &mut self,
+        id: &DialogId,
+        req: rsipstack::sip::Request,
+        handle: rsipstack::dialog::dialog::TransactionHandle,
+    ) {
+        let Some(call_id) = self.call_for_dialog(id) else {
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+            });
+            return;
+        };
+        let refer_to = req
+            .headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case("Refer-To") || h.name() == "r")
+            .map(|h| h.value().to_string());
+        let Some(target) = refer_to.as_deref().and_then(parse_name_addr) else {
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::BadRequest).await;
+            });
+            return;
+        };
+        tokio::spawn(async move {
+            let _ = handle.reply(StatusCode::Accepted).await;
+        });
+        // Embedded headers (`?Replaces=...`) become headers of the new INVITE.
+        let (uri, embedded) = match target.uri.split_once('?') {
+            Some((u, h)) => (u.to_string(), h.to_string()),
+            None => (target.uri.clone(), String::new()),
+        };
+        let mut headers = Vec::new();
+        for pair in embedded.split('&').filter(|p| !p.is_empty()) {
+            if let Some((name, value)) = pair.split_once('=') {
+                headers.push(Header::Other(name.to_string(), uri_unescape(value)));
+            }
+        }
+        self.emit(PhoneEvent::TransferRequested {
+            call: call_id.clone(),
+            target: uri.clone(),
+        });
+        let account = self.calls.get(&call_id).map(|c| c.account.clone());
+        let original_dialog = self.calls.get(&call_id).map(|c| c.dialog.clone());
+        match self.dial(
+            account.as_deref(),
+            &uri,
+            (!headers.is_empty()).then_some(headers),
+        ) {
+            Ok(new_call) => {
+                if let Some(c) = self.calls.get_mut(&new_call) {
+                    c.refer_source = Some(call_id);
+                }
+                if let Some(dialog) = original_dialog {
+                    tokio::spawn(async move {
+                        let _ = dialog
+                            .notify_refer(StatusCode::Trying, "active;expires=60")
+                            .await;
+                    });
+                }
+            }
+            Err(e) => {
+                if let Some(dialog) = original_dialog {
+                    tokio::spawn(async move {
+                        let _ = dialog
+                            .notify_refer(
+                                StatusCode::ServiceUnavailable,
+                                "terminated;reason=noresource",
+                            )
+                            .await;
+                    });
+                }
+                self.emit(PhoneEvent::Error {
+                    call: Some(call_id),
+                    message: format!("transfer target could not be called: {e}"),
+                });
+            }
+        }
+    }
+
+    /// A transaction outside any existing dialog (or one rsipstack did not match).
+    fn on_transaction(&mut self, mut tx: rsipstack::transaction::transaction::Transaction) {
+        let has_to_tag = tx
+            .original
+            .headers
+            .iter()
+            .find_map(|h| match h {
+                Header::To(to) => {
+                    Some(to.value().contains(";tag=") || to.value().contains("; tag="))
+                }
+                _ => None,
+            })
+            .unwrap_or(false);
+        if has_to_tag {
+            match self.dialog_layer.match_dialog(&tx) {
+                Some(mut d) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = d.handle(&mut tx).await {
+                            debug!(error = %e, "in-dialog request failed");
+                        }
+                    });
+                }
+                None => {
+                    tokio::spawn(async move {
+                        if tx.original.method != Method::Ack {
+                            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                        }
+                    });
+                }
+            }
+            return;
+        }
+        match tx.original.method {
+            Method::Invite => self.on_new_invite(tx),
+            Method::Options => {
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::OK).await;
+                });
+            }
+            Method::Ack => {}
+            Method::Bye | Method::Cancel => {
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                });
+            }
+            _ => {
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+                });
+            }
+        }
+    }
+
+    fn on_new_invite(&mut self, mut tx: rsipstack::transaction::transaction::Transaction) {
+        let headers = header_pairs(&tx.original.headers);
+        // Which account: the one whose user the request addresses, else the first.
+        let addressed = tx.original.uri.auth.as_ref().map(|a| a.user.clone());
+        let account = addressed
+            .as_deref()
+            .and_then(|u| self.accounts.iter().find(|a| a.config.user == u).cloned())
+            .or_else(|| self.accounts.first().cloned());
+        let Some(account) = account else {
+            return;
+        };
+        let busy = self
+            .calls
+            .values()
+            .any(|c| c.state != CallState::Ringing || c.direction == CallDirection::Incoming);
+        if busy && !self.config.call_waiting {
+            tokio::spawn(async move {
+                let _ = tx.reply(StatusCode::BusyHere).await;
+            });
+            return;
+        }
+        // Check the offer before ringing: 488 now rather than after the agent picked up.
+        let offer = if tx.original.body().is_empty() {
+            None
+        } else {
+            match SessionDescription::parse(tx.original.body()) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    warn!(error = %e, "INVITE with malformed SDP");
+                    tokio::spawn(async move {
+                        let _ = tx.reply(StatusCode::BadRequest).await;
+                    });
+                    return;
+                }
+            }
+        };
+        let (socket, local_rtp) = match self.reserve_rtp() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "no RTP port for an incoming call");
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::ServiceUnavailable).await;
+                });
+                return;
+            }
+        };
+        let sdp = MediaSession::new(self.local_caps(local_rtp), session_id());
+        if let Some(o) = &offer {
+            if let Err(e) = sdp.clone().create_answer(o) {
+                let code = e.sip_status();
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::from(code)).await;
+                });
+                return;
+            }
+        }
+        let dialog = match self.dialog_layer.get_or_create_server_invite(
+            &tx,
+            self.state_sender.clone(),
+            Some(account.credential.clone()),
+            Some(account.contact.clone()),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot create a dialog for an INVITE");
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                });
+                return;
+            }
+        };
+        let call_id = dialog.id().call_id.clone();
+        let waiting = self
+            .calls
+            .values()
+            .any(|c| c.state == CallState::Established);
+        let caller = caller_identity(&headers, &account.config.ivr_headers);
+        let auto_answer = auto_answer_delay(
+            &headers,
+            account.config.auto_answer_ms.map(Duration::from_millis),
+            account.config.honour_auto_answer_requests,
+        )
+        // Never auto-answer over a call in progress: the agent decides.
+        .filter(|_| !waiting);
+
+        let mut handler = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handler.handle(&mut tx).await {
+                debug!(error = %e, "INVITE transaction ended with an error");
+            }
+        });
+        if let Err(e) = dialog.ringing(None, None) {
+            warn!(error = %e, "could not send 180 Ringing");
+        }
+        self.calls.insert(
+            call_id.clone(),
+            Call {
+                id: call_id.clone(),
+                account: account.config.id.clone(),
+                direction: CallDirection::Incoming,
+                dialog_id: dialog.id(),
+                dialog,
+                state: CallState::Ringing,
+                sdp,
+                remote_offer: offer,
+                rtp_socket: Some(socket),
+                local_rtp,
+                media: None,
+                muted: false,
+                local_hold: false,
+                remote_hold: false,
+                offer_pending: false,
+                offer_in_200: false,
+                answered_at: None,
+                refer_source: None,
+                transferring: false,
+                remote_uri: caller.uri.clone().unwrap_or_default(),
+            },
+        );
+        self.emit(PhoneEvent::IncomingCall {
+            call: call_id.clone(),
+            account: account.config.id.clone(),
+            caller,
+            auto_answer_in_ms: auto_answer.map(|d| d.as_millis() as u64),
+            waiting,
+        });
+        if let Some(delay) = auto_answer {
+            let internal = self.internal.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = internal.send(Internal::AutoAnswer { call: call_id });
+            });
+        }
+    }
+}
+
+async fn end_call_signalling(call: &Call) {
+    let r = match call.state {
+        CallState::Dialing => call.dialog.cancel().await,
+        CallState::Ringing => call
+            .dialog
+            .reject(Some(StatusCode::TemporarilyUnavailable), None),
+        CallState::Established => call.dialog.bye().await,
+    };
+    if let Err(e) = r {
+        debug!(error = %e, "ending a call at shutdown");
+    }
+}
+
+async fn registration_loop(
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    account: Arc<Account>,
+    events: mpsc::UnboundedSender<PhoneEvent>,
+    cancel: CancellationToken,
+    reregister: Arc<tokio::sync::Notify>,
+) {
+    let emit = |state: RegistrationState| {
+        let _ = events.send(PhoneEvent::Registration {
+            account: account.config.id.clone(),
+            state,
+        });
+    };
+    let mut registration = Registration::new(endpoint, Some(account.credential.clone()));
+    registration.outbound_proxy = account.outbound_proxy;
+    let mut failures: u32 = 0;
+    emit(RegistrationState::Registering);
+    loop {
+        let result = tokio::select! {
+            r = registration.register(account.registrar.clone(), Some(account.config.expires)) => r,
+            _ = cancel.cancelled() => break,
+        };
+        let wait = match result {
+            Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                failures = 0;
+                let granted = registration.expires().max(1);
+                emit(RegistrationState::Registered {
+                    expires: granted,
+                    public_address: registration
+                        .discovered_public_address()
+                        .map(|a| a.to_string()),
+                });
+                refresh_interval(granted)
+            }
+            Ok(resp) => {
+                failures += 1;
+                let wait = backoff_interval(failures - 1);
+                emit(RegistrationState::Failed {
+                    code: Some(u16::from(resp.status_code.clone())),
+                    reason: resp.status_code.to_string(),
+                    retry_in_ms: wait.as_millis() as u64,
+                });
+                wait
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = backoff_interval(failures - 1);
+                emit(RegistrationState::Failed {
+                    code: None,
+                    reason: e.to_string(),
+                    retry_in_ms: wait.as_millis() as u64,
+                });
+                wait
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = reregister.notified() => { failures = 0; }
+            _ = cancel.cancelled() => break,
+        }
+    }
+    // Un-register on exit so the PBX stops sending calls to a closed phone.
+    if failures == 0 {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            registration.register(account.registrar.clone(), Some(0)),
+        )
+        .await;
+        emit(RegistrationState::Unregistered);
+    }
+}
+
+/// A dial string to a SIP URI: `1002` → `sip:1002@domain`, `bob@host` → `sip:bob@host`.
+pub fn target_uri(target: &str, domain: &str) -> Result<String, PhoneError> {
+    let t = target.trim();
+    if t.is_empty() {
+        return Err(PhoneError::Config("empty dial string".into()));
+    }
+    let lower = t.to_ascii_lowercase();
+    if lower.starts_with("sip:") || lower.starts_with("sips:") || lower.starts_with("tel:") {
+        return Ok(t.to_string());
+    }
+    // Dial strings from agents carry spaces and dashes: "138 0013 8000", "010-1234-5678".
+    let cleaned: String = if t.contains('@') {
+        t.to_string()
+    } else {
+        t.chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect()
+    };
+    if cleaned.contains('@') {
+        Ok(format!("sip:{cleaned}"))
+    } else if cleaned
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '_'))
+    {
+        Ok(format!("sip:{cleaned}@{domain}"))
+    } else {
+        Err(PhoneError::Config(format!("cannot dial {target:?}")))
+    }
+}
+
+fn strip_uri_params(uri: &str) -> String {
+    uri.split(['?']).next().unwrap_or(uri).to_string()
+}
+
+/// Escapes a header value for a URI's `?name=value` part (RFC 3261 section 19.1.1).
+fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn uri_unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn session_id() -> u64 {
+    // Any unique number works (RFC 4566 suggests an NTP timestamp).
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .wrapping_add(u64::from(rand::random::<u16>()))
+}
+
+fn new_call_id(ip: &IpAddr) -> String {
+    format!("{:032x}@{}", rand::random::<u128>(), ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dial_strings() {
+        assert_eq!(
+            target_uri("1002", "pbx.local").unwrap(),
+            "sip:1002@pbx.local"
+        );
+        assert_eq!(
+            target_uri("138 0013-8000", "pbx").unwrap(),
+            "sip:13800138000@pbx"
+        );
+        assert_eq!(target_uri("+8610123", "pbx").unwrap(), "sip:+8610123@pbx");
+        assert_eq!(
+            target_uri("bob@10.0.0.2:5070", "pbx").unwrap(),
+            "sip:bob@10.0.0.2:5070"
+        );
+        assert_eq!(target_uri("sips:a@b", "pbx").unwrap(), "sips:a@b");
+        assert!(target_uri("  ", "pbx").is_err());
+        assert!(target_uri("a;b<c>", "pbx").is_err());
+    }
+
+    #[test]
+    fn replaces_escaping_round_trips() {
+        let r = "abc@1.2.3.4;to-tag=x;from-tag=y";
+        let e = uri_escape(r);
+        assert!(!e.contains(';') && !e.contains('='));
+        assert_eq!(uri_unescape(&e), r);
+    }
+
+    #[test]
+    fn host_port_resolution() {
+        assert_eq!(
+            resolve_host_port("127.0.0.1", SipTransport::Udp).unwrap(),
+            "127.0.0.1:5060".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_host_port("127.0.0.1:5070", SipTransport::Tcp).unwrap(),
+            "127.0.0.1:5070".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_host_port("127.0.0.1", SipTransport::Tls).unwrap(),
+            "127.0.0.1:5061".parse().unwrap()
+        );
+        assert!(resolve_host_port("no-such-host.invalid", SipTransport::Udp).is_err());
+    }
+}
