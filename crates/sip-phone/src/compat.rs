@@ -9,10 +9,10 @@ use rsipstack::sip::{Header, SipMessage};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 
-pub(crate) struct DigestAlgorithmNames;
+pub struct DigestAlgorithmNames;
 
 /// `algorithm=SHA-256` (any case, optionally quoted) → `algorithm=SHA256`, and the `-sess` forms.
-pub(crate) fn to_rsipstack(value: &str) -> String {
+pub fn to_rsipstack(value: &str) -> String {
     replace_algorithm(
         value,
         &[
@@ -25,7 +25,7 @@ pub(crate) fn to_rsipstack(value: &str) -> String {
 }
 
 /// `algorithm=SHA256` → `algorithm=SHA-256` for what goes on the wire.
-pub(crate) fn to_rfc(value: &str) -> String {
+pub fn to_rfc(value: &str) -> String {
     replace_algorithm(
         value,
         &[

@@ -7,7 +7,7 @@
 //! - [`events`]: what front ends receive (JSON lines in `seatline phone`, a Channel in the app).
 
 pub mod auto_answer;
-mod compat;
+pub mod compat;
 pub mod config;
 pub mod dtmf_info;
 pub mod events;
