@@ -3,11 +3,18 @@
 //! * The clock thread stands in for a sound card: it wakes on absolute 20 ms deadlines from one
 //!   `Instant` (no drift from accumulated sleep overshoot), reads a microphone frame, encodes and
 //!   sends it, then pulls one frame from the jitter buffer, decodes and writes it to the sink.
+//! * With a sound device the device's clock paces the call instead of a timer: a microphone
+//!   (`Source::Device`) sends a frame as soon as its callback has captured 20 ms; a speaker
+//!   alone (`Sink::Device`) asks for the next frame when its queue runs low. Capture and
+//!   playback clocks drift apart; the playback queue is held near a small target by dropping
+//!   or inserting a frame (`DeviceStats`). A failing device becomes a `MediaEvent::DeviceError`
+//!   and the call goes on with silence, paced by the timer again.
 //! * The receive thread reads the socket, demultiplexes RTP/RTCP, latches the remote address to
 //!   the peer's real source (symmetric RTP, for peers behind NAT) and feeds the jitter buffer and
 //!   the DTMF receiver.
 
 use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
+use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::rtp::{classify, PacketKind, RtpPacket};
@@ -39,6 +46,8 @@ pub enum MediaError {
     NoTelephoneEvent,
     #[error("a media thread panicked")]
     ThreadPanicked,
+    #[error("sound device: {0}")]
+    Device(#[from] DeviceError),
 }
 
 /// SDP media direction (RFC 3264 / RFC 6337), from our side.
@@ -69,6 +78,11 @@ pub enum Source {
         looped: bool,
     },
     Silence,
+    /// A sound card input (see [`crate::device::list_devices`]); `None` is the system default.
+    /// Its clock paces sending.
+    Device {
+        id: Option<String>,
+    },
 }
 
 /// Where played audio goes.
@@ -78,6 +92,10 @@ pub enum Sink {
     /// the file's timeline is the call's timeline.
     Wav(PathBuf),
     Discard,
+    /// A sound card output (see [`crate::device::list_devices`]); `None` is the system default.
+    Device {
+        id: Option<String>,
+    },
 }
 
 /// Everything the engine needs from the SIP/SDP side.
@@ -128,6 +146,28 @@ pub enum MediaEvent {
     },
     DtmfReceived(char),
     Stats(MediaStats),
+    /// A sound device could not be opened or failed mid-call (unplugged...): the call goes on
+    /// with silence in its place. The text is the `MediaError` message.
+    DeviceError(String),
+}
+
+/// Sound-device counters (all zero without devices).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceStats {
+    /// Native-rate samples lost because the capture ring was full (engine starved).
+    pub capture_overflow_samples: u64,
+    /// Playback callbacks that found the queue short and played silence.
+    pub playout_underruns: u64,
+    /// Over/underruns the audio backend itself reported (ALSA xruns).
+    pub xruns: u64,
+    /// Frames dropped / inserted to keep the playback queue at its target when the capture and
+    /// playback clocks drift apart.
+    pub frames_dropped: u64,
+    pub frames_inserted: u64,
+    /// Audio queued for the playback callback, in ms, at the last tick.
+    pub playout_queue_ms: u64,
+    /// Devices reopened after a failure (stream error or stall).
+    pub reopens: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,6 +182,7 @@ pub struct MediaStats {
     pub rtcp_received: u64,
     /// Datagrams that were neither valid RTP nor RTCP, or carried an unknown payload type.
     pub discarded: u64,
+    pub device: DeviceStats,
 }
 
 struct Control {
@@ -168,6 +209,7 @@ struct Shared {
     packets_sent: AtomicU64,
     bytes_sent: AtomicU64,
     dtmf_sent: AtomicU64,
+    device: Mutex<DeviceStats>,
     epoch: Instant,
 }
 
@@ -194,6 +236,7 @@ impl Shared {
             target_delay_ms: jb.target_delay().as_millis() as u64,
             rtcp_received: rx.rtcp,
             discarded: rx.discarded,
+            device: lock(&self.device).clone(),
         }
     }
 }
@@ -211,13 +254,34 @@ impl MediaEngine {
         }
         let rate = config.codec.clock_rate;
         let frame_samples = (u128::from(rate) * ptime_ms / 1000) as usize;
-        let source = match &config.source {
-            Source::Wav { path, looped } => Some(WavSource::open(path, rate, *looped)?),
-            Source::Silence => None,
+        // A device that cannot be opened does not fail the call: it is reported as an event
+        // and replaced by silence.
+        let mut device_errors = Vec::new();
+        let mut device_failed = |e: DeviceError| {
+            tracing::warn!(error = %e, "sound device unavailable; using silence");
+            device_errors.push(MediaEvent::DeviceError(MediaError::from(e).to_string()));
         };
-        let sink = match &config.sink {
-            Sink::Wav(path) => Some(WavSink::create(path, rate)?),
-            Sink::Discard => None,
+        let (source, mic) = match &config.source {
+            Source::Wav { path, looped } => (Some(WavSource::open(path, rate, *looped)?), None),
+            Source::Silence => (None, None),
+            Source::Device { id } => match InputDevice::open(id.as_deref(), rate) {
+                Ok(d) => (None, Some(d)),
+                Err(e) => {
+                    device_failed(e);
+                    (None, None)
+                }
+            },
+        };
+        let (sink, speaker) = match &config.sink {
+            Sink::Wav(path) => (Some(WavSink::create(path, rate)?), None),
+            Sink::Discard => (None, None),
+            Sink::Device { id } => match OutputDevice::open(id.as_deref(), rate) {
+                Ok(d) => (None, Some(d)),
+                Err(e) => {
+                    device_failed(e);
+                    (None, None)
+                }
+            },
         };
         let encoder = AudioEncoder::new(config.codec, frame_samples)?;
         let decoder = AudioDecoder::new(config.codec, frame_samples)?;
@@ -253,9 +317,13 @@ impl MediaEngine {
             packets_sent: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             dtmf_sent: AtomicU64::new(0),
+            device: Mutex::new(DeviceStats::default()),
             epoch: Instant::now(),
         });
         let (events_tx, events) = channel();
+        for e in device_errors {
+            let _ = events_tx.send(e);
+        }
         let codec = config.codec;
         let te_pt = config.telephone_event_pt;
 
@@ -276,6 +344,22 @@ impl MediaEngine {
             frame_samples,
             source,
             sink,
+            mic,
+            speaker,
+            mic_id: match &config.source {
+                Source::Device { id } => id.clone(),
+                _ => None,
+            },
+            speaker_id: match &config.sink {
+                Sink::Device { id } => id.clone(),
+                _ => None,
+            },
+            device_reopens: 0,
+            retired: DeviceStats::default(),
+            playout_target: 0,
+            playout_underruns: 0,
+            playout_calm_since: Instant::now(),
+            drift: DriftControl::new(),
             encoder,
             decoder,
             sender: RtpSender::new(codec.payload_type, frame_samples as u32),
@@ -494,12 +578,102 @@ struct ClockThread {
     frame_samples: usize,
     source: Option<WavSource>,
     sink: Option<WavSink>,
+    mic: Option<InputDevice>,
+    speaker: Option<OutputDevice>,
+    mic_id: Option<String>,
+    speaker_id: Option<String>,
+    device_reopens: u64,
+    retired: DeviceStats,
+    drift: DriftControl,
+    playout_target: usize,
+    playout_underruns: u64,
+    playout_calm_since: Instant,
     encoder: AudioEncoder,
     decoder: AudioDecoder,
     sender: RtpSender,
     stats_interval: Duration,
     /// A recording that failed (disk full...): the call goes on, `stop` reports it.
     recording_error: Option<WavError>,
+}
+
+/// A device that delivers nothing for this long has failed (unplugged, suspended).
+const DEVICE_STALL: Duration = Duration::from_millis(500);
+/// Reopen attempts per call after device failures, before giving up on the devices.
+const MAX_REOPENS: u64 = 5;
+/// Speaker-paced ticks come when less than this is queued for playback.
+const PLAYOUT_TARGET: Duration = Duration::from_millis(15);
+const PLAYOUT_TARGET_MAX: Duration = Duration::from_millis(100);
+
+fn native_samples(rate: u32, d: Duration) -> usize {
+    (u128::from(rate) * d.as_micros() / 1_000_000) as usize
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DriftAction {
+    Keep,
+    Drop,
+    Insert,
+}
+
+/// Holds the playback queue between ~5 ms and 2 frames when the microphone's clock paces the
+/// call. Decides on the minimum queue over a window (one reading is skewed by where each
+/// device is in its period).
+#[derive(Debug)]
+struct DriftControl {
+    primed: bool,
+    seen: u32,
+    min_queued: usize,
+    last_underruns: u64,
+    /// Frames still to drop after a window found a standing excess.
+    to_drop: usize,
+    dropped: u64,
+    inserted: u64,
+}
+
+/// Ticks per drift decision (0.5 s of 20 ms frames).
+const DRIFT_WINDOW: u32 = 25;
+
+impl DriftControl {
+    fn new() -> Self {
+        DriftControl {
+            primed: false,
+            seen: 0,
+            min_queued: usize::MAX,
+            last_underruns: 0,
+            to_drop: 0,
+            dropped: 0,
+            inserted: 0,
+        }
+    }
+
+    /// `queued`: native samples waiting for the speaker before this frame is pushed.
+    fn observe(&mut self, queued: usize, underruns: u64, frame: usize) -> DriftAction {
+        if self.to_drop > 0 {
+            self.to_drop -= 1;
+            self.dropped += 1;
+            return DriftAction::Drop;
+        }
+        self.min_queued = self.min_queued.min(queued);
+        self.seen += 1;
+        if self.seen < DRIFT_WINDOW {
+            return DriftAction::Keep;
+        }
+        let underran = underruns != self.last_underruns;
+        self.last_underruns = underruns;
+        self.seen = 0;
+        let min = std::mem::replace(&mut self.min_queued, usize::MAX);
+        if underran || min < frame / 4 {
+            self.inserted += 1;
+            DriftAction::Insert
+        } else if min > 2 * frame {
+            // Back down to about one frame of standing queue.
+            self.to_drop = (min - frame) / frame.max(1) - 1;
+            self.dropped += 1;
+            DriftAction::Drop
+        } else {
+            DriftAction::Keep
+        }
+    }
 }
 
 /// If the thread falls this far behind (machine suspended, debugger), skip ahead instead of
@@ -521,25 +695,56 @@ impl ClockThread {
     }
 
     fn run_ticks(&mut self) {
-        let start = Instant::now();
+        let mut start = Instant::now();
         let mut tick: u32 = 0;
         let mut next_stats = start + self.stats_interval;
         let mut dtmf: Option<DtmfSender> = None;
         let mut was_receiving = true;
         while !self.shared.stop.load(Ordering::Relaxed) {
-            let deadline = start + self.ptime * tick;
-            let now = Instant::now();
-            if now < deadline {
-                std::thread::sleep(deadline - now);
-            } else if now - deadline > self.ptime * MAX_BEHIND_TICKS {
-                let behind = ((now - start).as_nanos() / self.ptime.as_nanos().max(1)) as u32;
-                tracing::warn!(
-                    skipped = behind - tick,
-                    "media clock fell behind; skipping ahead"
-                );
-                tick = behind;
+            // Pacing: the microphone's clock, else the speaker's, else the timer.
+            let mut captured = None;
+            if let Some(mic) = &mut self.mic {
+                match mic.read_frame(
+                    self.frame_samples,
+                    &self.shared.stop,
+                    DEVICE_STALL,
+                    5 * self.frame_samples,
+                ) {
+                    Ok(Some(frame)) => captured = Some(frame),
+                    Ok(None) => break,
+                    Err(e) => {
+                        if !self.reopen_mic(e) {
+                            (start, tick) = (Instant::now(), 0);
+                        }
+                        continue;
+                    }
+                }
+            } else if self.speaker.is_some() {
+                match self.wait_for_playout() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        if !self.reopen_speaker(e) {
+                            (start, tick) = (Instant::now(), 0);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                let deadline = start + self.ptime * tick;
+                let now = Instant::now();
+                if now < deadline {
+                    std::thread::sleep(deadline - now);
+                } else if now - deadline > self.ptime * MAX_BEHIND_TICKS {
+                    let behind = ((now - start).as_nanos() / self.ptime.as_nanos().max(1)) as u32;
+                    tracing::warn!(
+                        skipped = behind - tick,
+                        "media clock fell behind; skipping ahead"
+                    );
+                    tick = behind;
+                }
+                tick += 1;
             }
-            tick += 1;
 
             let (remote, direction, muted, queued) = {
                 let mut c = lock(&self.shared.control);
@@ -556,9 +761,10 @@ impl ClockThread {
                 }
             }
             // The microphone runs whether or not we send, like a sound card.
-            let mic = match &mut self.source {
-                Some(src) => src.next_frame(self.frame_samples),
-                None => vec![0; self.frame_samples],
+            let mic = match (captured, &mut self.source) {
+                (Some(frame), _) => frame,
+                (None, Some(src)) => src.next_frame(self.frame_samples),
+                (None, None) => vec![0; self.frame_samples],
             };
             if direction.sends() {
                 self.send_frame(remote, mic, muted, &mut dtmf);
@@ -586,6 +792,10 @@ impl ClockThread {
                     self.sink = None;
                 }
             }
+            if self.speaker.is_some() {
+                self.play(&out, receiving);
+            }
+            self.update_device_stats();
             if Instant::now() >= next_stats {
                 next_stats += self.stats_interval;
                 let _ = self.events.send(MediaEvent::Stats(self.shared.stats()));
@@ -653,6 +863,161 @@ impl ClockThread {
         }
     }
 
+    /// A failed microphone is reopened (a sound server restarting a stream, a device that
+    /// came back) a few times per call; after that, or if reopening fails, the call goes on
+    /// with silence. Returns whether a device is open again.
+    fn reopen_mic(&mut self, e: DeviceError) -> bool {
+        if let Some(old) = self.mic.take() {
+            self.retire(old.counters());
+        }
+        tracing::warn!(error = %e, "microphone failed; reopening");
+        if self.device_reopens < MAX_REOPENS {
+            self.device_reopens += 1;
+            match InputDevice::open(self.mic_id.as_deref(), self.codec.clock_rate) {
+                Ok(d) => {
+                    self.mic = Some(d);
+                    return true;
+                }
+                Err(e2) => tracing::warn!(error = %e2, "reopening the microphone failed"),
+            }
+        }
+        self.device_failed(e);
+        false
+    }
+
+    fn reopen_speaker(&mut self, e: DeviceError) -> bool {
+        if let Some(old) = self.speaker.take() {
+            self.retire(old.counters());
+        }
+        tracing::warn!(error = %e, "speaker failed; reopening");
+        self.drift.primed = false;
+        self.playout_underruns = 0;
+        if self.device_reopens < MAX_REOPENS {
+            self.device_reopens += 1;
+            match OutputDevice::open(self.speaker_id.as_deref(), self.codec.clock_rate) {
+                Ok(d) => {
+                    self.speaker = Some(d);
+                    return true;
+                }
+                Err(e2) => tracing::warn!(error = %e2, "reopening the speaker failed"),
+            }
+        }
+        self.device_failed(e);
+        false
+    }
+
+    /// Keeps a closed device's counters in the totals.
+    fn retire(&mut self, c: &DeviceCounters) {
+        self.retired.capture_overflow_samples += c.overflows.load(Ordering::Relaxed);
+        self.retired.playout_underruns += c.underruns.load(Ordering::Relaxed);
+        self.retired.xruns += c.xruns.load(Ordering::Relaxed);
+    }
+
+    fn device_failed(&mut self, e: DeviceError) {
+        tracing::warn!(error = %e, "sound device failed; the call goes on with silence");
+        let _ = self
+            .events
+            .send(MediaEvent::DeviceError(MediaError::from(e).to_string()));
+    }
+
+    /// Speaker-paced ticks: wait until the playback queue runs below its target.
+    fn wait_for_playout(&mut self) -> Result<bool, DeviceError> {
+        let Some(speaker) = &mut self.speaker else {
+            return Ok(true);
+        };
+        let rate = speaker.native_rate();
+        let floor =
+            native_samples(rate, PLAYOUT_TARGET).max(speaker.period() + rate as usize / 200);
+        // The target grows 5 ms at a time while the speaker underruns (a starved thread on a
+        // loaded machine) and shrinks back after 10 s without.
+        let underruns = speaker.counters().underruns.load(Ordering::Relaxed);
+        if underruns > self.playout_underruns {
+            self.playout_underruns = underruns;
+            self.playout_calm_since = Instant::now();
+            self.playout_target = (self.playout_target.max(floor) + rate as usize / 200)
+                .min(native_samples(rate, PLAYOUT_TARGET_MAX));
+        } else if self.playout_calm_since.elapsed() > Duration::from_secs(10) {
+            self.playout_calm_since = Instant::now();
+            self.playout_target = self.playout_target.saturating_sub(rate as usize / 200);
+        }
+        let target = self.playout_target.max(floor);
+        loop {
+            speaker.check(DEVICE_STALL)?;
+            if speaker.queued() < target {
+                return Ok(true);
+            }
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Queues a played frame for the speaker; when the microphone paces the call, keeps the
+    /// queue near its target against drift between the two device clocks.
+    fn play(&mut self, out: &[i16], receiving: bool) {
+        let Some(speaker) = &mut self.speaker else {
+            return;
+        };
+        if self.mic.is_some() {
+            if let Err(e) = speaker.check(DEVICE_STALL) {
+                self.reopen_speaker(e);
+                return;
+            }
+        }
+        let frame = native_samples(speaker.native_rate(), self.ptime);
+        if !self.drift.primed {
+            // One frame of head room so the first callbacks do not underrun.
+            self.drift.primed = true;
+            speaker.push_frame(&vec![0; out.len()]);
+        }
+        let action = if self.mic.is_some() {
+            let underruns = speaker.counters().underruns.load(Ordering::Relaxed);
+            self.drift.observe(speaker.queued(), underruns, frame)
+        } else {
+            DriftAction::Keep
+        };
+        match action {
+            DriftAction::Keep => speaker.push_frame(out),
+            DriftAction::Drop => {}
+            DriftAction::Insert => {
+                speaker.push_frame(out);
+                // The playback clock is faster: play one more frame from the jitter buffer.
+                let extra = if receiving {
+                    self.playout_frame()
+                } else {
+                    self.decoder.silence()
+                };
+                if let Some(speaker) = &mut self.speaker {
+                    speaker.push_frame(&extra);
+                }
+            }
+        }
+    }
+
+    fn update_device_stats(&mut self) {
+        if self.mic.is_none() && self.speaker.is_none() && self.device_reopens == 0 {
+            return;
+        }
+        let mut d = self.retired.clone();
+        if let Some(mic) = &self.mic {
+            let c = mic.counters();
+            d.capture_overflow_samples += c.overflows.load(Ordering::Relaxed);
+            d.xruns += c.xruns.load(Ordering::Relaxed);
+        }
+        if let Some(speaker) = &self.speaker {
+            let c = speaker.counters();
+            d.playout_underruns += c.underruns.load(Ordering::Relaxed);
+            d.xruns += c.xruns.load(Ordering::Relaxed);
+            d.playout_queue_ms =
+                speaker.queued() as u64 * 1000 / u64::from(speaker.native_rate().max(1));
+        }
+        d.frames_dropped = self.drift.dropped;
+        d.frames_inserted = self.drift.inserted;
+        d.reopens = self.device_reopens;
+        *lock(&self.shared.device) = d;
+    }
+
     fn playout_frame(&mut self) -> Vec<i16> {
         let playout = lock(&self.shared.jitter).pop();
         let decoded = match playout {
@@ -670,5 +1035,72 @@ impl ClockThread {
                     .unwrap_or_else(|_| vec![0; self.frame_samples])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A capture clock pushing one frame per tick against a playback clock `drift` faster (or
+    /// slower), consumed in 10 ms periods: the queue stays bounded and the corrections match
+    /// the drift.
+    fn simulate(drift: f64, ticks: usize) -> (DriftControl, usize, usize, u64) {
+        let frame = 960; // 20 ms at 48 kHz
+        let period = 480.0 * (1.0 + drift);
+        let mut control = DriftControl::new();
+        // The engine primes one frame of head room before the first.
+        let mut queued: f64 = 2.0 * frame as f64;
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        let mut underruns = 0u64;
+        let mut consumed_credit = 0.0;
+        for tick in 0..ticks {
+            // Two playback periods per tick at nominal rate.
+            consumed_credit += 2.0 * period;
+            while consumed_credit >= period {
+                consumed_credit -= period;
+                if queued < period {
+                    underruns += 1;
+                    queued = 0.0;
+                } else {
+                    queued -= period;
+                }
+            }
+            let q = queued as usize;
+            if tick > 100 {
+                lo = lo.min(q);
+                hi = hi.max(q);
+            }
+            match control.observe(q, underruns, frame) {
+                DriftAction::Keep => queued += frame as f64,
+                DriftAction::Drop => {}
+                DriftAction::Insert => queued += 2.0 * frame as f64,
+            }
+        }
+        (control, lo, hi, underruns)
+    }
+
+    #[test]
+    fn faster_playback_clock_gets_inserted_frames() {
+        // 0.5 % fast: 20 minutes of a 100 ppm drift squeezed into 100 s.
+        let (c, _lo, hi, _) = simulate(0.005, 5000);
+        assert!(c.inserted >= 20, "{c:?}");
+        assert_eq!(c.dropped, 0);
+        assert!(hi <= 3 * 960, "queue grew to {hi}");
+    }
+
+    #[test]
+    fn slower_playback_clock_gets_dropped_frames() {
+        let (c, lo, hi, underruns) = simulate(-0.005, 5000);
+        assert!(c.dropped >= 20, "{c:?}");
+        assert_eq!(c.inserted, 0);
+        assert_eq!(underruns, 0);
+        assert!(hi <= 3 * 960 + 480, "queue grew to {hi} (low {lo})");
+    }
+
+    #[test]
+    fn matched_clocks_are_left_alone() {
+        let (c, _, _, underruns) = simulate(0.0, 5000);
+        assert_eq!((c.inserted, c.dropped, underruns), (0, 0, 0), "{c:?}");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Sans-IO building blocks, each tested without sockets: [`rtp`] packets, [`g711`] and
 //! [`opus`] codecs, [`dtmf`] (RFC 4733), an adaptive [`jitter`] buffer, the [`session`]
-//! sender/receiver bookkeeping and [`wav`] file devices. [`engine`] runs them on two threads
+//! sender/receiver bookkeeping, [`wav`] file devices and [`device`] sound cards (cpal). [`engine`] runs them on two threads
 //! and a UDP socket: the SIP side starts one [`MediaEngine`] per call from the negotiated SDP
 //! and steers it through the [`MediaHandle`].
 //!
@@ -22,6 +22,7 @@
 //! ```
 
 pub mod codec;
+pub mod device;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
@@ -33,7 +34,8 @@ pub mod session;
 pub mod wav;
 
 pub use codec::{Codec, CodecName};
+pub use device::{list_devices, AudioDevice, DeviceError};
 pub use engine::{
-    Direction, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaHandle, MediaStats, Sink,
-    Source,
+    DeviceStats, Direction, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaHandle,
+    MediaStats, Sink, Source,
 };
