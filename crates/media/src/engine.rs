@@ -615,7 +615,7 @@ enum DriftAction {
     Insert,
 }
 
-/// Holds the playback queue between ~5 ms and 2 frames when the microphone's clock paces the
+/// Holds the playback queue between ~2 ms and 2 frames when the microphone's clock paces the
 /// call. Decides on the minimum queue over a window (one reading is skewed by where each
 /// device is in its period).
 #[derive(Debug)]
@@ -626,12 +626,16 @@ struct DriftControl {
     last_underruns: u64,
     /// Frames still to drop after a window found a standing excess.
     to_drop: usize,
+    /// Consecutive windows with more than 2 frames queued.
+    high_windows: u32,
     dropped: u64,
     inserted: u64,
 }
 
 /// Ticks per drift decision (0.5 s of 20 ms frames).
 const DRIFT_WINDOW: u32 = 25;
+/// Windows of standing excess before a frame is dropped.
+const HIGH_WINDOWS: u32 = 4;
 
 impl DriftControl {
     fn new() -> Self {
@@ -641,6 +645,7 @@ impl DriftControl {
             min_queued: usize::MAX,
             last_underruns: 0,
             to_drop: 0,
+            high_windows: 0,
             dropped: 0,
             inserted: 0,
         }
@@ -662,17 +667,27 @@ impl DriftControl {
         self.last_underruns = underruns;
         self.seen = 0;
         let min = std::mem::replace(&mut self.min_queued, usize::MAX);
-        if underran || min < frame / 4 {
+        if underran || min < frame / 10 {
+            // Already audible (or about to be): correct at once.
+            self.high_windows = 0;
             self.inserted += 1;
-            DriftAction::Insert
-        } else if min > 2 * frame {
-            // Back down to about one frame of standing queue.
-            self.to_drop = (min - frame) / frame.max(1) - 1;
-            self.dropped += 1;
-            DriftAction::Drop
-        } else {
-            DriftAction::Keep
+            return DriftAction::Insert;
         }
+        if min <= 2 * frame {
+            self.high_windows = 0;
+            return DriftAction::Keep;
+        }
+        // A standing excess: real drift is slow (100 ppm is 2 ms in 20 s), so only act on it
+        // after 2 s, not on a sound server's burst.
+        self.high_windows += 1;
+        if self.high_windows < HIGH_WINDOWS {
+            return DriftAction::Keep;
+        }
+        self.high_windows = 0;
+        // Back down to about one frame of standing queue.
+        self.to_drop = (min - frame) / frame.max(1) - 1;
+        self.dropped += 1;
+        DriftAction::Drop
     }
 }
 

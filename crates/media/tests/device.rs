@@ -408,3 +408,95 @@ fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
     assert!(a_stats.packets_sent >= 20, "{a_stats:?}");
     assert!(b_stats.received.packets >= 20);
 }
+
+/// The desktop configuration: one engine with the default microphone and speaker (E) calls a
+/// peer that plays speech and records (F). E's speaker feeds the null sink, whose monitor is
+/// E's microphone, so F hears its own speech come back (an echo path with no AEC), with E's
+/// send clock driven by its capture callback and its playback queue under drift control.
+#[test]
+fn full_duplex_device_engine_echoes_through_the_null_sink() {
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let codec = Codec::PCMU;
+    let file = "speech_8k.wav";
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("echo.wav");
+    let (se, sf) = (bind(), bind());
+    let (ae, af) = (addr(&se), addr(&sf));
+    let mut ce = MediaConfig::new(se, af, codec);
+    ce.source = Source::Device { id: None };
+    ce.sink = Sink::Device { id: None };
+    let e = MediaEngine::start(ce).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut cf = MediaConfig::new(sf, ae, codec);
+    cf.source = Source::Wav {
+        path: data(file),
+        looped: false,
+    };
+    cf.sink = Sink::Wav(rec.clone());
+    let f = MediaEngine::start(cf).unwrap();
+    let reference = read_mono(&data(file), codec.clock_rate).unwrap();
+    let seconds = reference.len() as f64 / f64::from(codec.clock_rate);
+    std::thread::sleep(Duration::from_secs_f64(seconds + 1.0));
+    let events = drain(&e);
+    let e_stats = e.stop().unwrap();
+    f.stop().unwrap();
+    eprintln!("E device stats: {:?}", e_stats.device);
+    assert_eq!(device_errors(&events), Vec::<String>::new());
+    let heard = read_mono(&rec, codec.clock_rate).unwrap();
+    let lag = median_delay(&reference, &heard, codec.clock_rate, Duration::from_secs(2));
+    let round_trip_ms = lag as f64 * 1000.0 / f64::from(codec.clock_rate);
+    let windowed = windowed_correlation(&reference, &heard, codec.clock_rate, lag);
+    eprintln!("F -> E speaker -> null sink -> E microphone -> F: round trip {round_trip_ms:.1} ms, windowed correlation {windowed:.4}");
+    assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
+    assert!(round_trip_ms < 400.0, "round trip {round_trip_ms:.1} ms");
+}
+
+/// PulseAudio dies mid-call (the closest thing to unplugging a headset here): the engine
+/// reports a device error and keeps the call going with timer-paced silence.
+#[test]
+fn sound_server_dying_mid_call_is_reported_and_the_call_goes_on() {
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pulse = NullSink::start();
+    let codec = Codec::PCMU;
+    let (se, sf) = (bind(), bind());
+    let (ae, af) = (addr(&se), addr(&sf));
+    let mut ce = MediaConfig::new(se, af, codec);
+    ce.source = Source::Device { id: None };
+    ce.sink = Sink::Device { id: None };
+    let e = MediaEngine::start(ce).unwrap();
+    let f = MediaEngine::start(MediaConfig::new(sf, ae, codec)).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = pulse.child.kill();
+    let _ = pulse.child.wait();
+    // Up to a stall (0.5 s) per reopen attempt, each of which fails fast without a server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut events = Vec::new();
+    while device_errors(&events).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        events.extend(drain(&e));
+    }
+    let errors = device_errors(&events);
+    eprintln!("{errors:?}");
+    // Both the speaker and the microphone are reported (one error each).
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("input device")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("output device")),
+        "{errors:?}"
+    );
+    let before = f.stats().received.packets;
+    std::thread::sleep(Duration::from_secs(1));
+    let after = f.stats().received.packets;
+    let e_stats = e.stop().unwrap();
+    f.stop().unwrap();
+    eprintln!("E device stats: {:?}", e_stats.device);
+    assert!(
+        after - before >= 40,
+        "{} packets in 1 s after the failure",
+        after - before
+    );
+}
