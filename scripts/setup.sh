@@ -11,9 +11,11 @@ for_tests=0
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
-# Build dependencies of Tauri on Linux (WebKitGTK 4.1 and friends).
+# Build dependencies: Tauri on Linux (WebKitGTK 4.1 and friends), ALSA for sound devices (cpal),
+# cmake for the bundled libopus.
 packages=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
-  libayatana-appindicator3-dev librsvg2-dev fonts-noto-cjk)
+  libayatana-appindicator3-dev librsvg2-dev fonts-noto-cjk
+  libasound2-dev libasound2-plugins cmake)
 # What the tests drive: a display server, D-Bus, WebKit's WebDriver, Chromium for UI flows.
 if [ "$for_tests" -eq 1 ]; then
   packages+=(xvfb xauth dbus dbus-x11 webkit2gtk-driver chromium postgresql)

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/setup.sh --for-tests
+# PESQ (ITU-T P.862) from PyPI in a venv under ~/.cache: the softphone tests score received speech.
+scripts/pesq-setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # One target directory outside the clone, reused between runs on the same machine; one debug

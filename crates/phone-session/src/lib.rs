@@ -1,0 +1,278 @@
+//! The desktop app's phone, Tauri-free: which SIP account the agent set up (saved without its
+//! password in `phone-account.json`), the password in the OS keychain, and the one running
+//! phone whose events go to the window. The shell's phone commands are thin calls into this.
+
+use seatline_secrets::{Secret, SecretName, SecretStore, SecretsError};
+use seatline_sip_phone::{
+    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, PhoneHandle, SipTransport,
+};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+const ACCOUNT_FILE: &str = "phone-account.json";
+
+/// The account as the agent enters it in the phone panel. No password here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneAccount {
+    /// PBX / SIP domain, `host` or `host:port`.
+    pub domain: String,
+    pub user: String,
+    #[serde(default)]
+    pub auth_user: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub transport: SipTransport,
+    #[serde(default)]
+    pub outbound_proxy: Option<String>,
+    /// Queue agents: answer by itself after this many ms.
+    #[serde(default)]
+    pub auto_answer_ms: Option<u64>,
+}
+
+impl PhoneAccount {
+    fn validate(&self) -> Result<(), SessionError> {
+        let bad = |what: &str| Err(SessionError::Invalid(what.to_string()));
+        if self.domain.trim().is_empty() || self.domain.contains(char::is_whitespace) {
+            return bad("the PBX address is missing or has spaces");
+        }
+        if self.user.trim().is_empty()
+            || self
+                .user
+                .contains(|c: char| c.is_whitespace() || c == '@' || c == ':')
+        {
+            return bad("the extension is missing or has spaces, '@' or ':'");
+        }
+        if self.auto_answer_ms.is_some_and(|ms| ms > 60_000) {
+            return bad("auto-answer delay over 60 s");
+        }
+        Ok(())
+    }
+
+    fn secret_name(&self) -> Result<SecretName, SessionError> {
+        Ok(SecretName::sip_password(&self.user, &self.domain)?)
+    }
+
+    fn to_config(&self) -> AccountConfig {
+        AccountConfig {
+            id: "default".into(),
+            user: self.user.trim().to_string(),
+            auth_user: self.auth_user.clone().filter(|a| !a.trim().is_empty()),
+            display_name: self.display_name.clone().filter(|d| !d.trim().is_empty()),
+            domain: self.domain.trim().to_string(),
+            transport: self.transport,
+            outbound_proxy: self.outbound_proxy.clone().filter(|p| !p.trim().is_empty()),
+            auto_answer_ms: self.auto_answer_ms,
+            ..AccountConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no password stored for this account: enter it once to save it in the keychain")]
+    NoPassword,
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("cannot save the phone account in {path}: {source}")]
+    Save {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the saved phone account in {path} is unreadable ({reason}); set it up again")]
+    Broken { path: PathBuf, reason: String },
+    #[error("the phone is not connected")]
+    NotConnected,
+    #[error(transparent)]
+    Phone(#[from] seatline_sip_phone::PhoneError),
+}
+
+pub struct PhoneSession {
+    data_dir: PathBuf,
+    secrets: Arc<dyn SecretStore>,
+    audio: AudioIo,
+    running: Mutex<Option<PhoneHandle>>,
+}
+
+impl PhoneSession {
+    /// `audio`: where calls' sound comes from and goes to (devices in the app, files in tests).
+    pub fn new(data_dir: &Path, secrets: Arc<dyn SecretStore>, audio: AudioIo) -> Self {
+        PhoneSession {
+            data_dir: data_dir.to_path_buf(),
+            secrets,
+            audio,
+            running: Mutex::new(None),
+        }
+    }
+
+    fn account_path(&self) -> PathBuf {
+        self.data_dir.join(ACCOUNT_FILE)
+    }
+
+    /// The account saved by the last successful connect, if any.
+    pub fn saved_account(&self) -> Result<Option<PhoneAccount>, SessionError> {
+        let path = self.account_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SessionError::Broken {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SessionError::Broken {
+                path,
+                reason: e.to_string(),
+            })
+    }
+
+    fn save_account(&self, account: &PhoneAccount) -> Result<(), SessionError> {
+        let path = self.account_path();
+        let save = |source| SessionError::Save {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.data_dir).map_err(save)?;
+        let text =
+            serde_json::to_string_pretty(account).map_err(|e| save(std::io::Error::other(e)))?;
+        // Write-then-rename: a crash never leaves half a file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(save)?;
+        std::fs::rename(&tmp, &path).map_err(save)?;
+        Ok(())
+    }
+
+    /// Starts the phone for `account`. A `password` given here is stored in the keychain
+    /// (replacing the old one); without one, the stored password is used. Any running phone is
+    /// stopped first (un-registering). Every phone event goes to `on_event`.
+    pub async fn connect(
+        &self,
+        account: PhoneAccount,
+        password: Option<String>,
+        on_event: impl Fn(PhoneEvent) + Send + 'static,
+    ) -> Result<(), SessionError> {
+        account.validate()?;
+        let name = account.secret_name()?;
+        let password = match password.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                self.secrets.set(&name, &Secret::new(p.clone()))?;
+                p
+            }
+            None => self
+                .secrets
+                .get(&name)?
+                .map(|s| s.expose().to_string())
+                .ok_or(SessionError::NoPassword)?,
+        };
+        self.disconnect().await;
+        let config = PhoneConfig {
+            audio: self.audio.clone(),
+            ..PhoneConfig::default()
+        };
+        let Phone { handle, mut events } =
+            Phone::start(config, vec![(account.to_config(), password)]).await?;
+        self.save_account(&account)?;
+        *self.running.lock().await = Some(handle);
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                on_event(event);
+            }
+        });
+        Ok(())
+    }
+
+    /// Hangs up, un-registers and stops the phone. Nothing happens when none runs.
+    pub async fn disconnect(&self) {
+        let old = self.running.lock().await.take();
+        if let Some(handle) = old {
+            handle.shutdown().await;
+        }
+    }
+
+    /// Forgets the account and its stored password.
+    pub async fn forget(&self) -> Result<(), SessionError> {
+        self.disconnect().await;
+        if let Some(account) = self.saved_account().ok().flatten() {
+            self.secrets.delete(&account.secret_name()?)?;
+        }
+        match std::fs::remove_file(self.account_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SessionError::Save {
+                path: self.account_path(),
+                source: e,
+            }),
+        }
+    }
+
+    /// The running phone, for call commands.
+    pub async fn phone(&self) -> Result<PhoneHandle, SessionError> {
+        self.running
+            .lock()
+            .await
+            .clone()
+            .ok_or(SessionError::NotConnected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatline_secrets::MemoryStore;
+
+    fn account() -> PhoneAccount {
+        PhoneAccount {
+            domain: "127.0.0.1:9".into(),
+            user: "1001".into(),
+            auth_user: None,
+            display_name: Some("Agent 7".into()),
+            transport: SipTransport::Udp,
+            outbound_proxy: None,
+            auto_answer_ms: None,
+        }
+    }
+
+    #[test]
+    fn validation_refuses_what_cannot_work() {
+        assert!(account().validate().is_ok());
+        let mut a = account();
+        a.user = "10 01".into();
+        assert!(a.validate().is_err());
+        let mut a = account();
+        a.domain = "".into();
+        assert!(a.validate().is_err());
+        let mut a = account();
+        a.auto_answer_ms = Some(120_000);
+        assert!(a.validate().is_err());
+    }
+
+    #[test]
+    fn broken_account_file_is_reported_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ACCOUNT_FILE), "{not json").unwrap();
+        let s = PhoneSession::new(dir.path(), Arc::new(MemoryStore::new()), AudioIo::Null);
+        assert!(matches!(
+            s.saved_account(),
+            Err(SessionError::Broken { .. })
+        ));
+        // The broken file is still there for the agent or support to look at.
+        assert!(dir.path().join(ACCOUNT_FILE).exists());
+    }
+
+    #[tokio::test]
+    async fn no_password_anywhere_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = PhoneSession::new(dir.path(), Arc::new(MemoryStore::new()), AudioIo::Null);
+        let r = s.connect(account(), None, |_| {}).await;
+        assert!(matches!(r, Err(SessionError::NoPassword)), "{r:?}");
+        assert!(matches!(s.phone().await, Err(SessionError::NotConnected)));
+    }
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { callerLabel, formatDuration, initialPhone, reducePhone, type CallerIdentity, type PhoneEvent } from "./phone";
+
+const caller = (over: Partial<CallerIdentity> = {}): CallerIdentity => ({
+  display_name: "李四",
+  number: "+8613800138000",
+  uri: "sip:+8613800138000@pbx",
+  source: "p-asserted-identity",
+  withheld: false,
+  called_number: "4001",
+  diversions: [],
+  ivr: { "X-IVR-Choice": "2" },
+  ...over,
+});
+
+function run(events: PhoneEvent[], now = 1_000) {
+  return events.reduce((view, e) => reducePhone(view, e, now), initialPhone);
+}
+
+describe("phone reducer", () => {
+  it("follows an incoming call from ringing to answered, hold and end", () => {
+    let v = run([
+      { type: "registration", account: "default", state: "registered", expires: 300, public_address: null },
+      { type: "incoming_call", call: "c1", account: "default", caller: caller(), auto_answer_in_ms: null, waiting: false },
+    ]);
+    expect(v.registration?.state).toBe("registered");
+    expect(v.calls).toHaveLength(1);
+    expect(v.calls[0].phase).toBe("ringing");
+    expect(v.calls[0].peer).toBe("李四 · +8613800138000");
+    v = reducePhone(v, { type: "established", call: "c1", direction: "incoming", media: null }, 5_000);
+    expect(v.calls[0].phase).toBe("active");
+    expect(v.calls[0].answeredAt).toBe(5_000);
+    v = reducePhone(v, { type: "held", call: "c1", by: "remote" }, 6_000);
+    expect(v.calls[0].remoteHold).toBe(true);
+    expect(v.calls[0].localHold).toBe(false);
+    v = reducePhone(v, { type: "resumed", call: "c1", by: "remote" }, 7_000);
+    expect(v.calls[0].remoteHold).toBe(false);
+    v = reducePhone(v, { type: "dtmf_received", call: "c1", digit: "5", method: "rfc4733" }, 7_000);
+    expect(v.calls[0].dtmfReceived).toBe("5");
+    v = reducePhone(v, { type: "ended", call: "c1", reason: "remote_hangup", code: null, duration_ms: 3000 }, 8_000);
+    expect(v.calls).toHaveLength(0);
+    expect(v.lastError).toBeNull();
+  });
+
+  it("keeps a failed outgoing call's reason as the notice", () => {
+    const v = run([
+      { type: "dialing", call: "o1", account: "default", target: "1002" },
+      { type: "remote_ringing", call: "o1", early_media: false },
+    ]);
+    expect(v.calls[0].phase).toBe("remote_ringing");
+    const ended = reducePhone(v, { type: "ended", call: "o1", reason: "busy", code: 486, duration_ms: null }, 2_000);
+    expect(ended.calls).toHaveLength(0);
+    expect(ended.lastError).toBe("busy (486)");
+  });
+
+  it("ignores events for unknown calls and keeps call waiting separate", () => {
+    let v = run([
+      { type: "incoming_call", call: "a", account: "default", caller: caller(), auto_answer_in_ms: 0, waiting: false },
+      { type: "established", call: "a", direction: "incoming", media: null },
+      { type: "incoming_call", call: "b", account: "default", caller: caller({ number: "1003", display_name: null }), auto_answer_in_ms: null, waiting: true },
+    ]);
+    v = reducePhone(v, { type: "held", call: "zzz", by: "local" }, 1);
+    expect(v.calls.map((c) => [c.id, c.phase, c.waiting])).toEqual([
+      ["a", "active", false],
+      ["b", "ringing", true],
+    ]);
+    expect(v.calls[1].peer).toBe("1003");
+  });
+
+  it("labels withheld callers and formats the call timer", () => {
+    expect(callerLabel(caller({ withheld: true, number: null, display_name: null }), "x")).toBe("");
+    expect(callerLabel(null, "1002")).toBe("1002");
+    expect(formatDuration(0, 65_000)).toBe("1:05");
+    expect(formatDuration(0, 3_725_000)).toBe("1:02:05");
+    expect(formatDuration(null, 1)).toBe("");
+  });
+});

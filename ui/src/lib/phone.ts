@@ -1,0 +1,221 @@
+// The phone panel's model: the events the Rust phone sends (crates/sip-phone/src/events.rs,
+// JSON with a `type` tag) and a pure reducer that turns them into what the panel shows.
+
+export type SipTransport = "udp" | "tcp" | "tls";
+
+export interface PhoneAccount {
+  domain: string;
+  user: string;
+  auth_user: string | null;
+  display_name: string | null;
+  transport: SipTransport;
+  outbound_proxy: string | null;
+  auto_answer_ms: number | null;
+}
+
+export interface Diversion {
+  number: string | null;
+  display_name: string | null;
+  reason: string | null;
+}
+
+export interface CallerIdentity {
+  display_name: string | null;
+  number: string | null;
+  uri: string | null;
+  source: "p-asserted-identity" | "remote-party-id" | "from";
+  withheld: boolean;
+  called_number: string | null;
+  diversions: Diversion[];
+  ivr: Record<string, string>;
+}
+
+export interface MediaInfo {
+  codec: string;
+  clock_rate: number;
+  payload_type: number;
+  ptime: number;
+  local_rtp: string;
+  remote_rtp: string;
+  direction: string;
+  telephone_event: boolean;
+  recording: string | null;
+}
+
+export type RegistrationEvent =
+  | { state: "registering" }
+  | { state: "registered"; expires: number; public_address: string | null }
+  | { state: "failed"; code: number | null; reason: string; retry_in_ms: number }
+  | { state: "unregistered" };
+
+export type PhoneEvent =
+  | { type: "started"; sip_addresses: string[] }
+  | ({ type: "registration"; account: string } & RegistrationEvent)
+  | {
+      type: "incoming_call";
+      call: string;
+      account: string;
+      caller: CallerIdentity;
+      auto_answer_in_ms: number | null;
+      waiting: boolean;
+    }
+  | { type: "dialing"; call: string; account: string; target: string }
+  | { type: "remote_ringing"; call: string; early_media: boolean }
+  | { type: "established"; call: string; direction: "incoming" | "outgoing"; media: MediaInfo | null }
+  | { type: "media_changed"; call: string; media: MediaInfo }
+  | { type: "held"; call: string; by: "local" | "remote" }
+  | { type: "resumed"; call: string; by: "local" | "remote" }
+  | { type: "muted"; call: string; muted: boolean }
+  | { type: "dtmf_sent"; call: string; digits: string; method: string }
+  | { type: "dtmf_received"; call: string; digit: string; method: string }
+  | { type: "transfer_requested"; call: string; target: string }
+  | { type: "transfer_progress"; call: string; status: number; done: boolean }
+  | { type: "ended"; call: string; reason: string; code: number | null; duration_ms: number | null }
+  | { type: "error"; call: string | null; message: string };
+
+export type CallPhase = "ringing" | "dialing" | "remote_ringing" | "active" | "ended";
+
+export interface CallView {
+  id: string;
+  direction: "incoming" | "outgoing";
+  phase: CallPhase;
+  /** Who is on the other end, for display. */
+  peer: string;
+  caller: CallerIdentity | null;
+  autoAnswerInMs: number | null;
+  waiting: boolean;
+  localHold: boolean;
+  remoteHold: boolean;
+  muted: boolean;
+  /** Wall-clock ms when the call was answered (for the call timer). */
+  answeredAt: number | null;
+  media: MediaInfo | null;
+  dtmfReceived: string;
+  transfer: { status: number; done: boolean } | null;
+  endReason: string | null;
+  endCode: number | null;
+}
+
+export interface PhoneView {
+  registration: RegistrationEvent | null;
+  calls: CallView[];
+  lastError: string | null;
+}
+
+export const initialPhone: PhoneView = { registration: null, calls: [], lastError: null };
+
+/** What to show for a caller: name and number, "withheld", or the raw URI. */
+export function callerLabel(caller: CallerIdentity | null, fallback: string): string {
+  if (!caller) return fallback;
+  if (caller.withheld && !caller.number) return "";
+  const parts = [caller.display_name, caller.number].filter((p): p is string => !!p);
+  return parts.length > 0 ? parts.join(" · ") : (caller.uri ?? fallback);
+}
+
+function updateCall(view: PhoneView, id: string, change: (call: CallView) => CallView): PhoneView {
+  return { ...view, calls: view.calls.map((c) => (c.id === id ? change(c) : c)) };
+}
+
+function newCall(id: string, direction: CallView["direction"], phase: CallPhase, peer: string): CallView {
+  return {
+    id,
+    direction,
+    phase,
+    peer,
+    caller: null,
+    autoAnswerInMs: null,
+    waiting: false,
+    localHold: false,
+    remoteHold: false,
+    muted: false,
+    answeredAt: null,
+    media: null,
+    dtmfReceived: "",
+    transfer: null,
+    endReason: null,
+    endCode: null,
+  };
+}
+
+/** Applies one phone event. `now` is the wall clock in ms (injected for tests). */
+export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): PhoneView {
+  switch (event.type) {
+    case "started":
+      return { ...view, lastError: null };
+    case "registration": {
+      const { type: _t, account: _a, ...registration } = event;
+      return { ...view, registration: registration as RegistrationEvent };
+    }
+    case "incoming_call": {
+      const call = newCall(event.call, "incoming", "ringing", callerLabel(event.caller, ""));
+      call.caller = event.caller;
+      call.autoAnswerInMs = event.auto_answer_in_ms;
+      call.waiting = event.waiting;
+      return { ...view, calls: [...view.calls.filter((c) => c.id !== event.call), call] };
+    }
+    case "dialing":
+      return {
+        ...view,
+        calls: [...view.calls.filter((c) => c.id !== event.call), newCall(event.call, "outgoing", "dialing", event.target)],
+      };
+    case "remote_ringing":
+      return updateCall(view, event.call, (c) => (c.phase === "dialing" ? { ...c, phase: "remote_ringing" } : c));
+    case "established":
+      return updateCall(view, event.call, (c) => ({ ...c, phase: "active", answeredAt: now, media: event.media }));
+    case "media_changed":
+      return updateCall(view, event.call, (c) => ({ ...c, media: event.media }));
+    case "held":
+      return updateCall(view, event.call, (c) =>
+        event.by === "local" ? { ...c, localHold: true } : { ...c, remoteHold: true },
+      );
+    case "resumed":
+      return updateCall(view, event.call, (c) =>
+        event.by === "local" ? { ...c, localHold: false } : { ...c, remoteHold: false },
+      );
+    case "muted":
+      return updateCall(view, event.call, (c) => ({ ...c, muted: event.muted }));
+    case "dtmf_received":
+      return updateCall(view, event.call, (c) => ({ ...c, dtmfReceived: (c.dtmfReceived + event.digit).slice(-32) }));
+    case "transfer_progress":
+      return updateCall(view, event.call, (c) => ({ ...c, transfer: { status: event.status, done: event.done } }));
+    case "ended":
+      // Ended calls leave the list; the last reason stays visible as the panel's notice.
+      return {
+        ...view,
+        calls: view.calls.filter((c) => c.id !== event.call),
+        lastError: event.code !== null && event.code >= 400 ? `${event.reason} (${event.code})` : view.lastError,
+      };
+    case "error":
+      return { ...view, lastError: event.message };
+    case "dtmf_sent":
+    case "transfer_requested":
+      return view;
+  }
+}
+
+/** mm:ss (or h:mm:ss) since `since`. */
+export function formatDuration(since: number | null, now: number): string {
+  if (since === null) return "";
+  const total = Math.max(0, Math.floor((now - since) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+  return `${h > 0 ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
+}
+
+/** The calls the phone commands use, as the shell exposes them. */
+export interface PhoneBackend {
+  phoneAccount(): Promise<PhoneAccount | null>;
+  phoneConnect(account: PhoneAccount, password: string | null, onEvent: (event: PhoneEvent) => void): Promise<void>;
+  phoneDisconnect(): Promise<void>;
+  phoneDial(target: string): Promise<string>;
+  phoneAnswer(call: string): Promise<void>;
+  phoneDecline(call: string): Promise<void>;
+  phoneHangup(call: string): Promise<void>;
+  phoneHold(call: string, hold: boolean): Promise<void>;
+  phoneMute(call: string, muted: boolean): Promise<void>;
+  phoneDtmf(call: string, digits: string): Promise<void>;
+  phoneTransfer(call: string, target: string): Promise<void>;
+  phoneAttendedTransfer(call: string, consult: string): Promise<void>;
+}
