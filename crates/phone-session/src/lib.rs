@@ -96,6 +96,9 @@ pub struct PhoneSession {
     secrets: Arc<dyn SecretStore>,
     audio: AudioIo,
     running: Mutex<Option<PhoneHandle>>,
+    /// When the OS keychain is unavailable (a Linux desktop without a Secret Service), the
+    /// password typed this session is kept in memory only — never written to a file.
+    session_password: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl PhoneSession {
@@ -106,6 +109,7 @@ impl PhoneSession {
             secrets,
             audio,
             running: Mutex::new(None),
+            session_password: std::sync::Mutex::new(None),
         }
     }
 
@@ -161,16 +165,36 @@ impl PhoneSession {
     ) -> Result<(), SessionError> {
         account.validate()?;
         let name = account.secret_name()?;
+        let remembered = |name: &SecretName| {
+            self.session_password
+                .lock()
+                .ok()
+                .and_then(|g| g.clone())
+                .filter(|(n, _)| n == name.as_str())
+                .map(|(_, p)| p)
+        };
         let password = match password.filter(|p| !p.is_empty()) {
             Some(p) => {
-                self.secrets.set(&name, &Secret::new(p.clone()))?;
+                match self.secrets.set(&name, &Secret::new(p.clone())) {
+                    Ok(()) => {}
+                    Err(SecretsError::Unavailable(why)) => {
+                        tracing::warn!(%why, "no OS keychain: the SIP password is kept for this session only");
+                        if let Ok(mut g) = self.session_password.lock() {
+                            *g = Some((name.as_str().to_string(), p.clone()));
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 p
             }
-            None => self
-                .secrets
-                .get(&name)?
-                .map(|s| s.expose().to_string())
-                .ok_or(SessionError::NoPassword)?,
+            None => match self.secrets.get(&name) {
+                Ok(Some(s)) => s.expose().to_string(),
+                Ok(None) => remembered(&name).ok_or(SessionError::NoPassword)?,
+                Err(SecretsError::Unavailable(_)) => {
+                    remembered(&name).ok_or(SessionError::NoPassword)?
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         self.disconnect().await;
         let config = PhoneConfig {
@@ -200,6 +224,9 @@ impl PhoneSession {
     /// Forgets the account and its stored password.
     pub async fn forget(&self) -> Result<(), SessionError> {
         self.disconnect().await;
+        if let Ok(mut g) = self.session_password.lock() {
+            *g = None;
+        }
         if let Some(account) = self.saved_account().ok().flatten() {
             self.secrets.delete(&account.secret_name()?)?;
         }
@@ -265,6 +292,40 @@ mod tests {
         ));
         // The broken file is still there for the agent or support to look at.
         assert!(dir.path().join(ACCOUNT_FILE).exists());
+    }
+
+    /// A Linux desktop without a Secret Service.
+    struct NoKeychain;
+    impl SecretStore for NoKeychain {
+        fn get(&self, _: &SecretName) -> Result<Option<Secret>, SecretsError> {
+            Err(SecretsError::Unavailable("no Secret Service".into()))
+        }
+        fn set(&self, _: &SecretName, _: &Secret) -> Result<(), SecretsError> {
+            Err(SecretsError::Unavailable("no Secret Service".into()))
+        }
+        fn delete(&self, _: &SecretName) -> Result<(), SecretsError> {
+            Err(SecretsError::Unavailable("no Secret Service".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_keychain_the_password_lives_in_memory_for_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = PhoneSession::new(dir.path(), Arc::new(NoKeychain), AudioIo::Null);
+        // Connect starts the phone (registration fails later: nothing listens on port 9).
+        s.connect(account(), Some("typed-once".into()), |_| {})
+            .await
+            .unwrap();
+        s.connect(account(), None, |_| {}).await.unwrap();
+        let file = std::fs::read_to_string(dir.path().join(ACCOUNT_FILE)).unwrap();
+        assert!(!file.contains("typed-once"));
+        s.disconnect().await;
+        let other = PhoneSession::new(dir.path(), Arc::new(NoKeychain), AudioIo::Null);
+        let r = other.connect(account(), None, |_| {}).await;
+        assert!(
+            matches!(r, Err(SessionError::NoPassword)),
+            "a new session has no password: {r:?}"
+        );
     }
 
     #[tokio::test]
