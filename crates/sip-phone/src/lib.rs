@@ -11,6 +11,7 @@ pub mod compat;
 pub mod config;
 pub mod dtmf_info;
 pub mod events;
+pub mod guard;
 pub mod identity;
 mod media;
 pub mod ua;

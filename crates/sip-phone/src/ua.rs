@@ -332,6 +332,9 @@ impl Phone {
             .with_transport_layer(transport_layer)
             .with_user_agent(&config.user_agent)
             .with_inspector(Box::new(crate::compat::DigestAlgorithmNames))
+            .with_transport_inspector(Box::new(crate::guard::MalformedRequests {
+                user_agent: config.user_agent.clone(),
+            }))
             .build();
         let incoming = endpoint
             .incoming_transactions()
