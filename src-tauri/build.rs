@@ -7,6 +7,19 @@ const COMMANDS: &[&str] = &[
     "agent_event",
     "kb_search",
     "kb_article",
+    "session",
+    "login",
+    "logout",
+    "sync_now",
+    "list_orders",
+    "get_order",
+    "create_order",
+    "edit_order",
+    "add_note",
+    "change_status",
+    "order_problems",
+    "dismiss_problem",
+    "retry_problem",
 ];
 
 fn main() {

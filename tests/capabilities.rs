@@ -8,7 +8,8 @@
 use seatline_desktop::AppState;
 use seatline_secrets::MemoryStore;
 use seatline_settings::resolve_data_dir;
-use seatline_workspace::Workspace;
+use seatline_workspace::desk::SyncConfig;
+use seatline_workspace::{Desk, Workspace};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -37,7 +38,12 @@ fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
     )
     .unwrap();
     prepare(&workspace);
-    let app = seatline_desktop::builder(mock_builder(), AppState::new(Mutex::new(workspace)))
+    let desk = Desk::new(
+        dir.path(),
+        Arc::new(MemoryStore::new()),
+        SyncConfig::default(),
+    );
+    let app = seatline_desktop::builder(mock_builder(), AppState::new(Mutex::new(workspace), desk))
         .build(seatline_desktop::context())
         .unwrap();
     Harness { app, _dir: dir }
@@ -176,6 +182,19 @@ fn a_window_without_a_capability_is_refused() {
         "workspace_status",
         "set_language",
         "agent_event",
+        "session",
+        "login",
+        "logout",
+        "sync_now",
+        "list_orders",
+        "get_order",
+        "create_order",
+        "edit_order",
+        "add_note",
+        "change_status",
+        "order_problems",
+        "dismiss_problem",
+        "retry_problem",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();
@@ -204,4 +223,57 @@ fn commands_not_granted_are_refused_even_in_the_main_window() {
         let err = invoke(&main, own_origin(), cmd, json!({})).unwrap_err();
         assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
     }
+}
+
+#[test]
+fn main_window_reaches_the_work_order_commands() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let session = invoke(&main, own_origin(), "session", json!({})).unwrap();
+    assert_eq!(session["signed_in"], false);
+    assert!(session["account"].is_null());
+    assert_eq!(session["sync"]["state"], "not_signed_in");
+
+    // Without an account the orders are refused with a code the UI branches on.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "list_orders",
+        json!({"query": {"view": "mine"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_signed_in", "{err}");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "create_order",
+        json!({"order": {"kind": "repair", "customer": "张伟", "title": "断网", "priority": "high"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_signed_in", "{err}");
+
+    // A login to a server that is not there is an error with a code, not a hang or a panic.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "login",
+        json!({"request": {"server_url": "http://127.0.0.1:9", "tenant": "demo",
+            "username": "agent", "password": "pw"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "unreachable", "{err}");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "login",
+        json!({"request": {"server_url": "ftp://x", "tenant": "demo",
+            "username": "agent", "password": "pw"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    let session = invoke(&main, own_origin(), "logout", json!({"force": false})).unwrap();
+    assert_eq!(session["signed_in"], false);
+    invoke(&main, own_origin(), "sync_now", json!({})).unwrap();
+    let problems = invoke(&main, own_origin(), "order_problems", json!({})).unwrap_err();
+    assert_eq!(problems["code"], "not_signed_in");
 }

@@ -5,18 +5,30 @@
 use seatline_agent_state::AgentEvent;
 use seatline_kb_search::{Article, Hit};
 use seatline_settings::LanguagePref;
-use seatline_workspace::{AgentView, AppInfo, Workspace, WorkspaceError, WorkspaceStatus};
+use seatline_workspace::desk::{
+    CreateOrder, EditOrder, LoginRequest, OrderQuery, OrderStatus as Status, OrderView,
+    ProblemView, SessionView,
+};
+use seatline_workspace::{
+    AgentView, AppInfo, Desk, DeskError, Workspace, WorkspaceError, WorkspaceStatus,
+};
 use serde::Serialize;
 use std::sync::{Mutex, MutexGuard};
 use tauri::State;
 
 pub struct AppState {
     workspace: Mutex<Workspace>,
+    desk: Desk,
 }
 
 impl AppState {
-    pub fn new(workspace: Mutex<Workspace>) -> Self {
-        Self { workspace }
+    /// The shell's state: the workspace and the work-order desk over the same data directory.
+    pub fn new(workspace: Mutex<Workspace>, desk: Desk) -> Self {
+        Self { workspace, desk }
+    }
+
+    pub fn desk(&self) -> &Desk {
+        &self.desk
     }
 
     fn workspace(&self) -> MutexGuard<'_, Workspace> {
@@ -44,6 +56,15 @@ impl From<WorkspaceError> for CommandError {
         };
         Self {
             code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<DeskError> for CommandError {
+    fn from(error: DeskError) -> Self {
+        Self {
+            code: error.code(),
             message: error.to_string(),
         }
     }
@@ -100,4 +121,95 @@ pub async fn kb_article(
     let kb = state.workspace().kb()?;
     let article = kb.article(&id);
     Ok(article.map_err(WorkspaceError::from)?)
+}
+
+/// Who is signed in, and the current sync view.
+#[tauri::command]
+pub async fn session(state: State<'_, AppState>) -> Result<SessionView, CommandError> {
+    Ok(state.desk.session().await)
+}
+
+/// Signs in to the central server; the token goes to the OS keychain, never to the UI.
+#[tauri::command]
+pub async fn login(
+    state: State<'_, AppState>,
+    request: LoginRequest,
+) -> Result<SessionView, CommandError> {
+    Ok(state.desk.login(request).await?)
+}
+
+/// Signs out; refused with code `unsynced_changes` unless `force`.
+#[tauri::command]
+pub async fn logout(state: State<'_, AppState>, force: bool) -> Result<SessionView, CommandError> {
+    Ok(state.desk.logout(force).await?)
+}
+
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<(), CommandError> {
+    state.desk.sync_now().await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn list_orders(
+    state: State<'_, AppState>,
+    query: OrderQuery,
+) -> Result<Vec<OrderView>, CommandError> {
+    Ok(state.desk.list(&query).await?)
+}
+
+#[tauri::command]
+pub async fn get_order(state: State<'_, AppState>, id: String) -> Result<OrderView, CommandError> {
+    Ok(state.desk.get(&id).await?)
+}
+
+#[tauri::command]
+pub async fn create_order(
+    state: State<'_, AppState>,
+    order: CreateOrder,
+) -> Result<OrderView, CommandError> {
+    Ok(state.desk.create(order).await?)
+}
+
+#[tauri::command]
+pub async fn edit_order(
+    state: State<'_, AppState>,
+    id: String,
+    edit: EditOrder,
+) -> Result<OrderView, CommandError> {
+    Ok(state.desk.edit(&id, edit).await?)
+}
+
+#[tauri::command]
+pub async fn add_note(
+    state: State<'_, AppState>,
+    id: String,
+    text: String,
+) -> Result<OrderView, CommandError> {
+    Ok(state.desk.add_note(&id, &text).await?)
+}
+
+#[tauri::command]
+pub async fn change_status(
+    state: State<'_, AppState>,
+    id: String,
+    to: Status,
+) -> Result<OrderView, CommandError> {
+    Ok(state.desk.change_status(&id, to).await?)
+}
+
+/// Unseen rejections and conflicts.
+#[tauri::command]
+pub async fn order_problems(state: State<'_, AppState>) -> Result<Vec<ProblemView>, CommandError> {
+    Ok(state.desk.problems(false).await?)
+}
+
+#[tauri::command]
+pub async fn dismiss_problem(state: State<'_, AppState>, id: i64) -> Result<(), CommandError> {
+    Ok(state.desk.dismiss_problem(id).await?)
+}
+
+#[tauri::command]
+pub async fn retry_problem(state: State<'_, AppState>, id: i64) -> Result<(), CommandError> {
+    Ok(state.desk.retry_problem(id).await?)
 }

@@ -5,10 +5,15 @@ mod commands;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
+use seatline_workspace::desk::LoginHint;
+use seatline_workspace::Desk;
 use seatline_workspace::{host, Workspace};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tauri::{Builder, Runtime};
+use tauri::{Builder, Emitter, Manager, Runtime};
+
+/// The event that carries every new sync view to the UI.
+pub const SYNC_EVENT: &str = "sync-status";
 
 pub use commands::{AppState, CommandError};
 
@@ -23,7 +28,36 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             commands::agent_event,
             commands::kb_search,
             commands::kb_article,
+            commands::session,
+            commands::login,
+            commands::logout,
+            commands::sync_now,
+            commands::list_orders,
+            commands::get_order,
+            commands::create_order,
+            commands::edit_order,
+            commands::add_note,
+            commands::change_status,
+            commands::order_problems,
+            commands::dismiss_problem,
+            commands::retry_problem,
         ])
+        .setup(|app| {
+            // Sync views go to the window as events; a saved login starts syncing at once.
+            let handle = app.handle().clone();
+            let desk = app.state::<AppState>().desk().clone();
+            desk.set_notify(Arc::new(move |view| {
+                if let Err(error) = handle.emit(SYNC_EVENT, view) {
+                    tracing::warn!(%error, "cannot emit the sync view");
+                }
+            }));
+            tauri::async_runtime::spawn(async move {
+                if let Err(error) = desk.resume().await {
+                    tracing::error!(%error, "cannot open the saved account");
+                }
+            });
+            Ok(())
+        })
 }
 
 /// The app's context from the root tauri.conf.json and the capabilities.
@@ -71,7 +105,16 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let state = AppState::new(Mutex::new(workspace));
+    let desk = Desk::new(
+        &workspace.info().data_dir,
+        Arc::new(KeychainStore::new(host::keychain_service())),
+        Default::default(),
+    );
+    desk.set_hint(LoginHint::parse(
+        workspace.settings().server_url.clone(),
+        std::env::var("SEATLINE_LOGIN_HINT").ok().as_deref(),
+    ));
+    let state = AppState::new(Mutex::new(workspace), desk);
     match builder(tauri::Builder::default(), state).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -19,6 +19,11 @@ const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 let driver;
 let driverLog = "";
+// A real central server (seatline-server, SQLite in a temp dir) seeded with the demo tenant.
+let server;
+let serverLog = "";
+let serverUrl;
+const DEMO_PASSWORD = "smoke-password";
 let base;
 let session;
 let dataDir;
@@ -87,6 +92,27 @@ before(async () => {
   const corpus = join(root, "crates", "kb-search", "tests", "corpus");
   const imported = spawnSync(cli, ["--data-dir", dataDir, "kb", "import", corpus], { encoding: "utf8" });
   assert.equal(imported.status, 0, `kb import failed: ${imported.stderr}`);
+  const serverBin = process.env.SEATLINE_SERVER ?? join(dirname(app), "seatline-server");
+  const serverDir = mkdtempSync(join(tmpdir(), "seatline-smoke-server-"));
+  const seeded = spawnSync(serverBin, ["seed", "--tenant", "demo", "--data-dir", serverDir], {
+    input: `${DEMO_PASSWORD}\n`, encoding: "utf8",
+  });
+  assert.equal(seeded.status, 0, `seed failed: ${seeded.stderr}`);
+  const serverPort = await freePort();
+  serverUrl = `http://127.0.0.1:${serverPort}`;
+  server = spawn(serverBin, ["serve", "--listen", `127.0.0.1:${serverPort}`, "--data-dir", serverDir],
+    { stdio: ["ignore", "pipe", "pipe"] });
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  for (const deadline = Date.now() + 20_000; ; ) {
+    try {
+      if ((await fetch(`${serverUrl}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`seatline-server did not start\n${serverLog}`);
+    await sleep(100);
+  }
   const port = await freePort();
   const nativePort = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -131,7 +157,25 @@ after(async () => {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
   // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it on its port.
   driver?.kill("SIGTERM");
+  server?.kill("SIGTERM");
 });
+
+async function serverApi(method, path, token, body) {
+  const res = await fetch(`${serverUrl}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  assert.ok(res.ok, `${method} ${path} -> ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function typeInto(css, value) {
+  const el = await find(css);
+  await wd("POST", s(`/element/${el}/clear`), {});
+  await wd("POST", s(`/element/${el}/value`), { text: value });
+}
 
 test("the workspace frame opens in English, styled, with the status bar", async () => {
   await find("[data-testid=workspace]");
@@ -193,6 +237,49 @@ test("the knowledge panel searches the local index as the agent types", async ()
   const back = await find("[data-testid=kb-article] button");
   await wd("POST", s(`/element/${back}/click`), {});
   await find("[data-testid=kb-search]");
+});
+
+test("the agent signs in to a real server, creates a work order and it reaches the server", async () => {
+  await waitForText("[data-testid=sync-status]", /Not signed in/);
+  await typeInto("[data-testid=login-server]", serverUrl);
+  await typeInto("[data-testid=login-tenant]", "demo");
+  await typeInto("[data-testid=login-user]", "agent");
+  await typeInto("[data-testid=login-password]", DEMO_PASSWORD);
+  await wd("POST", s(`/element/${await find("[data-testid=login-submit]")}/click`), {});
+  await waitForText("[data-testid=signed-in-as]", /李明 · demo/, 20_000);
+  // The seeded orders of this agent arrive with the first pull.
+  await waitForText("[data-testid=orders-list]", /账单重复扣费/, 20_000);
+  await waitForText("[data-testid=sync-status]", /Synced/, 20_000);
+
+  await wd("POST", s(`/element/${await find("[data-testid=orders-new]")}/click`), {});
+  await wd("POST", s(`/element/${await find("[data-testid=order-kind] option[value='repair']")}/click`), {});
+  await typeInto("[data-testid=order-customer]", "赵六（冒烟测试）");
+  await typeInto("[data-testid=order-phone]", "+8613700001111");
+  await typeInto("[data-testid=order-title]", "Smoke: fibre down");
+  await typeInto("[data-testid=order-description]", "Created by the native smoke test.");
+  await wd("POST", s(`/element/${await find("[data-testid=order-save]")}/click`), {});
+  await find("[data-testid=order-detail]");
+  // Pushed by the background sync loop: the pending marker goes and the status bar says synced.
+  await waitForText("[data-testid=sync-status]", /Synced/, 20_000);
+  await screenshot("work-order-synced.png");
+
+  const login = await serverApi("POST", "/api/v1/login", null,
+    { tenant: "demo", username: "supervisor", password: DEMO_PASSWORD });
+  const deadline = Date.now() + 15_000;
+  let found;
+  while (!found) {
+    const list = await serverApi("GET", "/api/v1/work-orders?view=team", login.token);
+    found = list.items.find((item) => item.order.customer_id === "赵六（冒烟测试）");
+    if (!found) {
+      assert.ok(Date.now() < deadline, `the order never reached the server: ${JSON.stringify(list)}`);
+      await sleep(300);
+    }
+  }
+  assert.equal(found.order.category, "Smoke: fibre down");
+  assert.equal(found.order.kind.type, "repair");
+  assert.match(found.order.notes[0].text, /\+8613700001111/);
+  // Back to the list for the next test.
+  await wd("POST", s(`/element/${await find("[data-testid=order-detail] button")}/click`), {});
 });
 
 test("switching to Chinese re-renders the frame and saves the choice", async () => {

@@ -130,7 +130,73 @@ test("a Chinese OS gets the Chinese workspace on the first screen", async () => 
   for (const name of ["电话", "客户", "知识库", "工单"]) {
     assert.equal(await page.getByRole("heading", { name, exact: true }).count(), 1, name);
   }
-  assert.match(await page.getByTestId("sync-status").innerText(), /仅本地/);
+  assert.match(await page.getByTestId("sync-status").innerText(), /未登录/);
+  assert.equal(await page.getByTestId("login-form").count(), 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the agent signs in, creates a work order offline by keyboard and sees it pending", async () => {
+  const { page, context, errors } = await openPage("en-US");
+  assert.match(await page.getByTestId("sync-status").innerText(), /Not signed in/);
+  // The form is pre-filled from the login hint; only the password is typed.
+  await page.keyboard.press("Alt+4");
+  assert.equal(await page.getByTestId("login-tenant").inputValue(), "demo");
+  await page.getByTestId("login-password").focus();
+  await page.keyboard.type("wrong");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("login-error").waitFor();
+  await page.getByTestId("login-password").fill("demo");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("signed-in-as").waitFor();
+  await page.getByTestId("orders-empty").waitFor();
+
+  await page.getByTestId("orders-new").focus();
+  await page.keyboard.press("Enter");
+  await page.getByTestId("order-form").waitFor();
+  // The kind select has the focus; walk the form with Tab.
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("张伟");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("+86 138 0013 8000");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Broadband keeps dropping");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Since Monday, every evening.");
+  await page.getByTestId("order-priority").selectOption("high");
+  await page.getByTestId("order-save").focus();
+  await page.keyboard.press("Enter");
+  const detail = page.getByTestId("order-detail");
+  await detail.waitFor();
+  assert.match(await detail.getByTestId("order-pending").innerText(), /Pending sync/);
+  assert.match(await detail.innerText(), /\+8613800138000/);
+
+  // Status along the legal transitions, and a note, all offline.
+  await page.getByTestId("order-move-in_progress").click();
+  await page.waitForFunction(() => document.querySelector("[data-testid=order-status]")?.textContent === "In progress");
+  await page.getByTestId("note-input").fill("Called back, customer not home");
+  await page.keyboard.press("Control+Enter");
+  await page.locator("[data-testid=order-notes] li", { hasText: "customer not home" }).waitFor();
+  await page.keyboard.press("Escape");
+  const row = page.getByTestId("order-row").first();
+  await row.waitFor();
+  assert.match(await row.innerText(), /Pending sync/);
+  assert.match(await row.innerText(), /张伟/);
+  assert.match(await page.getByTestId("sync-status").innerText(), /Offline, retrying in \d+ s · 4 pending/);
+
+  // Search narrows the list; the order number finds it too.
+  await page.getByTestId("orders-search").fill("nobody");
+  await page.getByTestId("orders-no-match").waitFor();
+  await page.getByTestId("orders-search").fill("张");
+  await page.getByTestId("order-row").first().waitFor();
+  await page.screenshot({ path: resolve(shotDir, "orders-pending-en.png") });
+
+  // Signing out with unsynced changes warns first.
+  await page.getByTestId("logout").click();
+  await page.getByTestId("logout-warning").waitFor();
+  await page.getByTestId("language").selectOption("zh-CN");
+  await page.getByText("仍然登出").waitFor();
+  await page.screenshot({ path: resolve(shotDir, "orders-pending-zh-CN.png") });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -54,6 +54,15 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
         return (args as { query: string }).query.includes("退款")
           ? [{ id: "refund", title: "退款流程", score: 3.2, snippet: "申请<mark>退款</mark>时 &lt;先核实&gt;" }]
           : [];
+      case "session":
+        return {
+          hint: { server_url: null, tenant: null, username: null },
+          account: null,
+          signed_in: false,
+          keychain_warning: null,
+          sync: { state: "not_signed_in", pending: 0, problems: 0, retry_in_ms: null, last_synced: null,
+            last_error: null, signed_out_reason: null },
+        };
       case "kb_article":
         return (args as { id: string }).id === "refund"
           ? { id: "refund", title: "退款流程", body: "客户申请退款时，先核实订单。", tags: ["billing"], lang: "zh-CN" }
@@ -61,7 +70,7 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
-  });
+  }, { shouldMockEvents: true });
   return calls;
 }
 
@@ -80,10 +89,12 @@ describe("workspace frame", () => {
       expect(screen.getByRole("heading", { name })).toBeInTheDocument();
     }
     expect(screen.getByTestId("phone-status")).toHaveTextContent("Not configured");
-    expect(screen.getByTestId("sync-status")).toHaveTextContent("Local only");
+    await waitFor(() => expect(screen.getByTestId("sync-status")).toHaveTextContent("Not signed in"));
     expect(screen.getByTestId("agent-state")).toHaveValue("not_ready:login");
     expect(screen.getByTestId("agent-timer")).toHaveTextContent(/for 1:0\d/);
-    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "workspace_status"]);
+    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "session", "workspace_status"]);
+    // Without an account the work-order panel offers the sign-in form, not fake orders.
+    expect(screen.getByTestId("login-form")).toBeInTheDocument();
   });
 
   it("switches the whole frame to Chinese and saves the choice through set_language", async () => {
@@ -131,6 +142,11 @@ describe("workspace frame", () => {
     let fail = true;
     mockIPC((cmd) => {
       if (fail) throw { code: "settings", message: "cannot create the data directory /x" };
+      if (cmd === "session") {
+        return { hint: { server_url: null, tenant: null, username: null }, account: null, signed_in: false,
+          keychain_warning: null, sync: { state: "not_signed_in", pending: 0, problems: 0, retry_in_ms: null,
+            last_synced: null, last_error: null, signed_out_reason: null } };
+      }
       return cmd === "app_info"
         ? { version: "0.1.0", data_dir: "/x", data_dir_source: "x", settings_file: "/x/s", language_pref: "en", language: "en", os_locale: null, notices: [] }
         : { agent: { state: { kind: "ready" }, since: Date.now(), pending_not_ready: null, not_ready_reasons: [] }, phone: { state: "not_configured" }, sync: { state: "not_configured" }, kb_articles: 0 };

@@ -23,6 +23,18 @@ enum Command {
     Serve(ServeArgs),
     /// Create a tenant and its first admin; the password is read from the first line of stdin.
     Bootstrap(BootstrapArgs),
+    /// Demo data: a tenant with users admin, agent and supervisor (password from the first line
+    /// of stdin), a team, customers and work orders. Does nothing if the tenant exists.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// Tenant name (used at login).
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Args)]
@@ -99,6 +111,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Bootstrap(args) => bootstrap(args).await,
+            Command::Seed(args) => seed(args).await,
         }
     });
     match result {
@@ -195,6 +208,27 @@ async fn bootstrap(args: BootstrapArgs) -> Result<(), String> {
     println!(
         "created tenant {} ({}) with admin {} ({})",
         tenant.name, tenant.id, admin.username, admin.id
+    );
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> Result<(), String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let store = args.db.open().await.map_err(|e| e.to_string())?;
+    let state = AppState::new(store.clone());
+    let report = seatline_server::seed::seed_demo(&state, &args.tenant, password)
+        .await
+        .map_err(|e| e.to_string());
+    store.close().await;
+    let report = report?;
+    println!(
+        "{}",
+        serde_json::to_string(&report).map_err(|e| e.to_string())?
     );
     Ok(())
 }

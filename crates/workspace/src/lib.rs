@@ -2,7 +2,11 @@
 //! the data directory, loads settings, owns the agent state machine and reports the status the
 //! status bar shows. Neither front end holds logic of its own.
 
+pub mod account;
+pub mod desk;
 pub mod host;
+
+pub use desk::{Desk, DeskError};
 
 use seatline_agent_state::{AgentEvent, AgentMachine, AgentPolicy, AgentState, Millis};
 use seatline_kb_search::{IndexOptions, KbIndex};

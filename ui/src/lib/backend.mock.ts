@@ -2,7 +2,26 @@
 // UI work without a Rust build). It keeps the same rules as the real agent-state machine for
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
-import type { AgentView, AppInfo, KbArticle, LanguagePref, WorkspaceStatus } from "./types";
+import type {
+  AgentView,
+  AppInfo,
+  KbArticle,
+  LanguagePref,
+  OrderStatus,
+  OrderView,
+  SessionView,
+  SyncView,
+  WorkspaceStatus,
+} from "./types";
+
+// The domain's status machine (crates/work-orders/src/status.rs).
+const NEXT: Record<OrderStatus, OrderStatus[]> = {
+  new: ["in_progress"],
+  in_progress: ["waiting_on_customer", "resolved"],
+  waiting_on_customer: ["in_progress"],
+  resolved: ["closed"],
+  closed: [],
+};
 
 // Two articles so the flow test can exercise search and the article view without Rust.
 const mockArticles: KbArticle[] = [
@@ -51,7 +70,117 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     sync: { state: "not_configured" },
     kb_articles: mockArticles.length,
   });
+  // Work orders: the mock has no server, so it is always offline and every change stays pending.
+  let session: SessionView | null = null;
+  const hint = { server_url: "http://127.0.0.1:18080", tenant: "demo", username: "agent" };
+  const orders: OrderView[] = [];
+  // Changes in the outbox (the real status bar counts changes, not orders).
+  let changes = 0;
+  const syncHandlers = new Set<(view: SyncView) => void>();
+  const syncView = (): SyncView => {
+    const pending = changes;
+    return session?.signed_in
+      ? { state: "offline", pending, problems: 0, retry_in_ms: 8_000, last_synced: null,
+          last_error: "cannot reach the server (mock)", signed_out_reason: null }
+      : { state: session ? "signed_out" : "not_signed_in", pending, problems: 0, retry_in_ms: null,
+          last_synced: null, last_error: null, signed_out_reason: session ? "logged_out" : null };
+  };
+  const currentSession = (): SessionView =>
+    session ? { ...session, sync: syncView() } : { hint, account: null, signed_in: false, keychain_warning: null, sync: syncView() };
+  const publish = () => syncHandlers.forEach((h) => h(syncView()));
+  const find = (id: string) => {
+    const order = orders.find((o) => o.id === id);
+    if (!order) throw { code: "unknown_order", message: `work order ${id} is not on this desktop` };
+    return order;
+  };
+  const touch = (order: OrderView, count = 1) => {
+    changes += count;
+    order.pending = true;
+    order.updated_at = new Date().toISOString();
+    order.next_statuses = NEXT[order.status];
+    order.can_reopen = order.status === "resolved" || order.status === "closed";
+    publish();
+    return structuredClone(order);
+  };
   return {
+    session: async () => currentSession(),
+    login: async (request) => {
+      if (request.password !== "demo") throw { code: "bad_credentials", message: "wrong tenant, user name or password" };
+      session = {
+        hint,
+        account: { server_url: request.server_url, tenant: request.tenant, username: request.username,
+          user_id: "mock-user", display_name: request.username, role: "agent",
+          teams: [{ id: "mock-team", name: "Front line" }] },
+        signed_in: true, keychain_warning: null, sync: syncView(),
+      };
+      publish();
+      return currentSession();
+    },
+    logout: async (force) => {
+      const pending = changes;
+      if (pending > 0 && !force) throw { code: "unsynced_changes", message: `${pending} change(s) have not reached the server yet` };
+      if (session) session = { ...session, signed_in: false };
+      publish();
+      return currentSession();
+    },
+    syncNow: async () => publish(),
+    onSync: async (handler) => {
+      syncHandlers.add(handler);
+      return () => syncHandlers.delete(handler);
+    },
+    listOrders: async (query) => {
+      const q = query.search?.trim().toLowerCase();
+      return orders
+        .filter((o) => (query.view === "mine" ? o.mine : true))
+        .filter((o) => !query.status || o.status === query.status)
+        .filter((o) => !query.kind || o.kind === query.kind)
+        .filter((o) => !q || `${o.customer} ${o.number} ${o.title} ${o.phone ?? ""}`.toLowerCase().includes(q))
+        .map((o) => structuredClone(o));
+    },
+    getOrder: async (id) => structuredClone(find(id)),
+    createOrder: async (order) => {
+      if (!session) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      const id = crypto.randomUUID();
+      const now = new Date().toISOString();
+      const lines = [order.phone && `☎ ${order.phone}`, order.due && `⏰ ${order.due}`].filter(Boolean) as string[];
+      if (order.description) lines.push(...(lines.length ? ["", order.description] : [order.description]));
+      const view: OrderView = {
+        id, number: id.replace(/-/g, "").slice(-8).toUpperCase(),
+        kind: order.kind === "complaint_complex" ? "complaint" : order.kind,
+        customer: order.customer, title: order.title, priority: order.priority, status: "new",
+        team: "mock-team", team_name: "Front line", assignee: "mock-user", mine: true,
+        phone: order.phone, due: order.due, created_at: now, updated_at: now, pending: true,
+        next_statuses: NEXT.new, can_reopen: false,
+        notes: lines.length ? [{ author: "mock-user", at: now, text: lines.join("\n") }] : [],
+        history: [],
+      };
+      orders.unshift(view);
+      return touch(view, lines.length ? 2 : 1);
+    },
+    editOrder: async (id, edit) => {
+      const order = find(id);
+      if (edit.title) order.title = edit.title;
+      if (edit.priority) order.priority = edit.priority;
+      return touch(order);
+    },
+    addNote: async (id, text) => {
+      const order = find(id);
+      order.notes.push({ author: "mock-user", at: new Date().toISOString(), text });
+      return touch(order);
+    },
+    changeStatus: async (id, to) => {
+      const order = find(id);
+      const reopen = order.can_reopen && to === "in_progress";
+      if (!reopen && !NEXT[order.status].includes(to)) {
+        throw { code: "rejected", message: `changing status from ${order.status} to ${to} is not allowed` };
+      }
+      order.history.push({ from: order.status, to, reopen, at: new Date().toISOString(), by: "mock-user" });
+      order.status = to;
+      return touch(order);
+    },
+    problems: async () => [],
+    dismissProblem: async () => {},
+    retryProblem: async () => {},
     appInfo: async () => info(),
     workspaceStatus: async () => status(),
     setLanguage: async (language) => {

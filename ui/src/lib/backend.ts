@@ -1,16 +1,29 @@
 // The one module through which the UI talks to the Rust shell. Components receive a `Backend`;
 // tests and the mock dev mode pass another implementation of the same interface.
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type {
   AgentEvent,
   AgentView,
   AppInfo,
   CommandError,
+  CreateOrder,
+  EditOrder,
   KbArticle,
   KbHit,
   LanguagePref,
+  LoginRequest,
+  OrderQuery,
+  OrderStatus,
+  OrderView,
+  ProblemView,
+  SessionView,
+  SyncView,
   WorkspaceStatus,
 } from "./types";
+
+/** The event the shell emits with every new sync view. */
+export const SYNC_EVENT = "sync-status";
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -19,6 +32,21 @@ export interface Backend {
   agentEvent(event: AgentEvent): Promise<AgentView>;
   kbSearch(query: string, limit?: number): Promise<KbHit[]>;
   kbArticle(id: string): Promise<KbArticle | null>;
+  session(): Promise<SessionView>;
+  login(request: LoginRequest): Promise<SessionView>;
+  logout(force: boolean): Promise<SessionView>;
+  syncNow(): Promise<void>;
+  /** Calls `handler` with every new sync view; resolves to an unsubscribe function. */
+  onSync(handler: (view: SyncView) => void): Promise<() => void>;
+  listOrders(query: OrderQuery): Promise<OrderView[]>;
+  getOrder(id: string): Promise<OrderView>;
+  createOrder(order: CreateOrder): Promise<OrderView>;
+  editOrder(id: string, edit: EditOrder): Promise<OrderView>;
+  addNote(id: string, text: string): Promise<OrderView>;
+  changeStatus(id: string, to: OrderStatus): Promise<OrderView>;
+  problems(): Promise<ProblemView[]>;
+  dismissProblem(id: number): Promise<void>;
+  retryProblem(id: number): Promise<void>;
 }
 
 /** Turns whatever a command rejected with into a CommandError. */
@@ -50,4 +78,21 @@ export const tauriBackend: Backend = {
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
   kbSearch: (query, limit) => call<KbHit[]>("kb_search", { query, limit }),
   kbArticle: (id) => call<KbArticle | null>("kb_article", { id }),
+  session: () => call<SessionView>("session"),
+  login: (request) => call<SessionView>("login", { request }),
+  logout: (force) => call<SessionView>("logout", { force }),
+  syncNow: () => call<void>("sync_now"),
+  onSync: async (handler) => {
+    const unlisten = await listen<SyncView>(SYNC_EVENT, (event) => handler(event.payload));
+    return unlisten;
+  },
+  listOrders: (query) => call<OrderView[]>("list_orders", { query }),
+  getOrder: (id) => call<OrderView>("get_order", { id }),
+  createOrder: (order) => call<OrderView>("create_order", { order }),
+  editOrder: (id, edit) => call<OrderView>("edit_order", { id, edit }),
+  addNote: (id, text) => call<OrderView>("add_note", { id, text }),
+  changeStatus: (id, to) => call<OrderView>("change_status", { id, to }),
+  problems: () => call<ProblemView[]>("order_problems"),
+  dismissProblem: (id) => call<void>("dismiss_problem", { id }),
+  retryProblem: (id) => call<void>("retry_problem", { id }),
 };

@@ -72,3 +72,135 @@ export interface CommandError {
   code: string;
   message: string;
 }
+
+// Work orders and their sync (crates/workspace/src/desk.rs).
+
+export type SyncState =
+  | "not_signed_in"
+  | "signed_out"
+  | "synced"
+  | "syncing"
+  | "pending"
+  | "offline"
+  | "stopped";
+
+export interface SyncView {
+  state: SyncState;
+  pending: number;
+  problems: number;
+  retry_in_ms: number | null;
+  last_synced: string | null;
+  last_error: string | null;
+  signed_out_reason: "logged_out" | "expired" | null;
+}
+
+export interface TeamRef {
+  id: string;
+  name: string;
+}
+
+export interface AccountView {
+  server_url: string;
+  tenant: string;
+  username: string;
+  user_id: string;
+  display_name: string;
+  role: string;
+  teams: TeamRef[];
+}
+
+export interface LoginHint {
+  server_url: string | null;
+  tenant: string | null;
+  username: string | null;
+}
+
+export interface SessionView {
+  hint: LoginHint;
+  account: AccountView | null;
+  signed_in: boolean;
+  keychain_warning: string | null;
+  sync: SyncView;
+}
+
+export interface LoginRequest {
+  server_url: string;
+  tenant: string;
+  username: string;
+  password: string;
+}
+
+export type OrderStatus = "new" | "in_progress" | "waiting_on_customer" | "resolved" | "closed";
+export type OrderKind = "complaint" | "repair" | "inquiry" | "callback";
+export type Priority = "low" | "normal" | "high" | "urgent";
+
+export interface OrderQuery {
+  view?: "mine" | "team" | "all";
+  status?: OrderStatus | null;
+  kind?: OrderKind | null;
+  search?: string | null;
+}
+
+export interface NoteView {
+  author: string;
+  at: string;
+  text: string;
+}
+
+export interface HistoryView {
+  from: OrderStatus;
+  to: OrderStatus;
+  reopen: boolean;
+  at: string;
+  by: string;
+}
+
+export interface OrderView {
+  id: string;
+  number: string;
+  kind: OrderKind;
+  customer: string;
+  title: string;
+  priority: Priority;
+  status: OrderStatus;
+  team: string;
+  team_name: string | null;
+  assignee: string | null;
+  mine: boolean;
+  phone: string | null;
+  due: string | null;
+  created_at: string;
+  updated_at: string;
+  pending: boolean;
+  next_statuses: OrderStatus[];
+  can_reopen: boolean;
+  notes: NoteView[];
+  history: HistoryView[];
+}
+
+export interface CreateOrder {
+  kind: OrderKind | "complaint_complex";
+  customer: string;
+  phone: string | null;
+  title: string;
+  description: string | null;
+  priority: Priority;
+  due: string | null;
+}
+
+export interface EditOrder {
+  title?: string;
+  priority?: Priority;
+}
+
+export interface ProblemView {
+  id: number;
+  order_id: string;
+  number: string;
+  seen: boolean;
+  kind: "rejected" | "conflict";
+  what: string;
+  code: string;
+  message: string;
+  can_retry: boolean;
+}
