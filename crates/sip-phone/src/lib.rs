@@ -14,6 +14,7 @@ pub mod events;
 pub mod guard;
 pub mod identity;
 mod media;
+mod refer_notify;
 pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, PhoneConfig, SipTransport};

@@ -1075,6 +1075,8 @@ impl Core {
         id: &str,
         result: Result<Option<rsipstack::sip::Response>, String>,
     ) {
+        // A call placed for a REFER we accepted: its outcome ends that subscription.
+        let transferor = self.calls.get(id).and_then(|c| c.refer_source.clone());
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
@@ -1103,11 +1105,15 @@ impl Core {
                     }
                 }
                 self.start_or_update_media(id);
+                self.notify_transferor(transferor.as_deref(), StatusCode::OK);
             }
             // Failures end through the dialog's Terminated state; an error with no dialog state
             // (transport failure before any response) ends here.
-            Ok(Some(_)) => {}
+            Ok(Some(resp)) => {
+                self.notify_transferor(transferor.as_deref(), resp.status_code.clone());
+            }
             Ok(None) | Err(_) => {
+                self.notify_transferor(transferor.as_deref(), StatusCode::ServiceUnavailable);
                 let reason = match &result {
                     Err(e) => e.clone(),
                     _ => "no response".into(),
@@ -1121,6 +1127,25 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The final NOTIFY of the implicit subscription a REFER created (RFC 3515 2.4.5): the
+    /// transferor learns how the call to the target ended and may hang up.
+    fn notify_transferor(&self, transferor: Option<&str>, status: StatusCode) {
+        let Some(dialog) = transferor
+            .and_then(|t| self.calls.get(t))
+            .map(|c| c.dialog.clone())
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = dialog
+                .notify_refer(status, "terminated;reason=noresource")
+                .await
+            {
+                debug!(error = %e, "final transfer NOTIFY failed");
+            }
+        });
     }
 
     fn on_reoffer_done(
@@ -1332,9 +1357,10 @@ impl Core {
                 let Some(call_id) = self.call_for_dialog(&id) else {
                     return;
                 };
-                if let Some(status) = rsipstack::dialog::dialog::ReferStatus::parse(&req) {
-                    let code = u16::from(status.status_code.clone());
-                    let done = status.is_terminated || code >= 200;
+                if let Some((code, terminated)) =
+                    crate::refer_notify::parse(&header_pairs(&req.headers), req.body())
+                {
+                    let done = terminated || code >= 200;
                     self.emit(PhoneEvent::TransferProgress {
                         call: call_id.clone(),
                         status: code,
