@@ -89,6 +89,11 @@ pub enum AudioIo {
     /// Silence out, discard in (signalling-only tests).
     #[default]
     Null,
+    /// Sound devices by id (`seatline_media::list_devices`); `None` is the system default.
+    Devices {
+        input: Option<String>,
+        output: Option<String>,
+    },
     /// A WAV file plays as the microphone (looped); what is heard is recorded, one WAV per call,
     /// into `record_dir` when set.
     Files {

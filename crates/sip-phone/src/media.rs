@@ -87,6 +87,12 @@ impl CallMedia {
         config.telephone_event_pt = neg.telephone_event.as_ref().map(|t| t.send_pt);
         config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
         config.direction = direction(neg);
+        if let AudioIo::Devices { input, output } = audio {
+            // The sound card's clock paces the call (crates/media); a device that cannot open
+            // leaves the call running with silence and a DeviceError event.
+            config.source = Source::Device { id: input.clone() };
+            config.sink = Sink::Device { id: output.clone() };
+        }
         if let AudioIo::Files {
             source: Some(path), ..
         } = audio
@@ -126,6 +132,12 @@ impl CallMedia {
                             call: call.clone(),
                             digit,
                             method: "rfc4733".into(),
+                        });
+                    }
+                    Some(MediaEvent::DeviceError(message)) => {
+                        let _ = events.send(PhoneEvent::Error {
+                            call: Some(call.clone()),
+                            message: format!("sound device: {message}"),
                         });
                     }
                     Some(_) => {}

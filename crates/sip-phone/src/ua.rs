@@ -1763,6 +1763,7 @@ async fn registration_loop(
     let mut registration = Registration::new(endpoint, Some(account.credential.clone()));
     registration.outbound_proxy = account.outbound_proxy;
     let mut failures: u32 = 0;
+    let mut ever_registered = false;
     emit(RegistrationState::Registering);
     loop {
         let result = tokio::select! {
@@ -1772,6 +1773,7 @@ async fn registration_loop(
         let wait = match result {
             Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
                 failures = 0;
+                ever_registered = true;
                 let granted = registration.expires().max(1);
                 emit(RegistrationState::Registered {
                     expires: granted,
@@ -1808,15 +1810,16 @@ async fn registration_loop(
             _ = cancel.cancelled() => break,
         }
     }
-    // Un-register on exit so the PBX stops sending calls to a closed phone.
-    if failures == 0 {
+    // Un-register on exit so the PBX stops sending calls to a closed phone (only if a binding
+    // exists: an unreachable registrar must not delay the exit).
+    if ever_registered {
         let _ = tokio::time::timeout(
             Duration::from_secs(3),
             registration.register(account.registrar.clone(), Some(0)),
         )
         .await;
-        emit(RegistrationState::Unregistered);
     }
+    emit(RegistrationState::Unregistered);
 }
 
 /// A dial string to a SIP URI: `1002` → `sip:1002@domain`, `bob@host` → `sip:bob@host`.
