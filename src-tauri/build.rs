@@ -20,6 +20,19 @@ const COMMANDS: &[&str] = &[
     "order_problems",
     "dismiss_problem",
     "retry_problem",
+    "phone_account",
+    "phone_connect",
+    "phone_disconnect",
+    "phone_forget",
+    "phone_dial",
+    "phone_answer",
+    "phone_decline",
+    "phone_hangup",
+    "phone_hold",
+    "phone_mute",
+    "phone_dtmf",
+    "phone_transfer",
+    "phone_attended_transfer",
 ];
 
 fn main() {

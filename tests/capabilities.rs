@@ -5,9 +5,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use seatline_desktop::AppState;
+use seatline_desktop::{AppState, PhoneState};
+use seatline_phone_session::PhoneSession;
 use seatline_secrets::MemoryStore;
 use seatline_settings::resolve_data_dir;
+use seatline_sip_phone::AudioIo;
 use seatline_workspace::desk::SyncConfig;
 use seatline_workspace::{Desk, Workspace};
 use serde_json::{json, Value};
@@ -43,9 +45,18 @@ fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
         Arc::new(MemoryStore::new()),
         SyncConfig::default(),
     );
-    let app = seatline_desktop::builder(mock_builder(), AppState::new(Mutex::new(workspace), desk))
-        .build(seatline_desktop::context())
-        .unwrap();
+    let phone = PhoneState(PhoneSession::new(
+        dir.path(),
+        Arc::new(MemoryStore::new()),
+        AudioIo::Null,
+    ));
+    let app = seatline_desktop::builder(
+        mock_builder(),
+        AppState::new(Mutex::new(workspace), desk),
+        phone,
+    )
+    .build(seatline_desktop::context())
+    .unwrap();
     Harness { app, _dir: dir }
 }
 
@@ -195,6 +206,19 @@ fn a_window_without_a_capability_is_refused() {
         "order_problems",
         "dismiss_problem",
         "retry_problem",
+        "phone_account",
+        "phone_connect",
+        "phone_disconnect",
+        "phone_forget",
+        "phone_dial",
+        "phone_answer",
+        "phone_decline",
+        "phone_hangup",
+        "phone_hold",
+        "phone_mute",
+        "phone_dtmf",
+        "phone_transfer",
+        "phone_attended_transfer",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();
@@ -276,4 +300,24 @@ fn main_window_reaches_the_work_order_commands() {
     invoke(&main, own_origin(), "sync_now", json!({})).unwrap();
     let problems = invoke(&main, own_origin(), "order_problems", json!({})).unwrap_err();
     assert_eq!(problems["code"], "not_signed_in");
+}
+
+#[test]
+fn main_window_reaches_the_phone_commands() {
+    let h = app();
+    let main = window(&h.app, "main");
+    // No account yet: nothing saved, call commands say the phone is not connected.
+    let account = invoke(&main, own_origin(), "phone_account", json!({})).unwrap();
+    assert!(account.is_null());
+    let err = invoke(&main, own_origin(), "phone_dial", json!({"target": "1002"})).unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "phone_hold",
+        json!({"call": "x", "hold": true}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
+    invoke(&main, own_origin(), "phone_disconnect", json!({})).unwrap();
 }

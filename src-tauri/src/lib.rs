@@ -2,6 +2,7 @@
 //! No business logic lives here.
 
 mod commands;
+mod phone;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
@@ -16,11 +17,13 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 pub const SYNC_EVENT: &str = "sync-status";
 
 pub use commands::{AppState, CommandError};
+pub use phone::PhoneState;
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
-pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
+pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState, phone: PhoneState) -> Builder<R> {
     builder
         .manage(state)
+        .manage(phone)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::workspace_status,
@@ -41,6 +44,19 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             commands::order_problems,
             commands::dismiss_problem,
             commands::retry_problem,
+            phone::phone_account,
+            phone::phone_connect,
+            phone::phone_disconnect,
+            phone::phone_forget,
+            phone::phone_dial,
+            phone::phone_answer,
+            phone::phone_decline,
+            phone::phone_hangup,
+            phone::phone_hold,
+            phone::phone_mute,
+            phone::phone_dtmf,
+            phone::phone_transfer,
+            phone::phone_attended_transfer,
         ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
@@ -79,6 +95,18 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
     None
 }
 
+/// Where calls' sound goes: the default devices, or none (`SEATLINE_PHONE_AUDIO=null`, for
+/// machines without a sound card such as CI).
+fn phone_audio(setting: Option<&str>) -> seatline_sip_phone::AudioIo {
+    match setting {
+        Some("null") => seatline_sip_phone::AudioIo::Null,
+        _ => seatline_sip_phone::AudioIo::Devices {
+            input: None,
+            output: None,
+        },
+    }
+}
+
 /// Opens the workspace and runs the desktop app until its last window closes.
 pub fn run() -> std::process::ExitCode {
     host::init_logging("info");
@@ -114,8 +142,13 @@ pub fn run() -> std::process::ExitCode {
         workspace.settings().server_url.clone(),
         std::env::var("SEATLINE_LOGIN_HINT").ok().as_deref(),
     ));
+    let phone = PhoneState(seatline_phone_session::PhoneSession::new(
+        &workspace.info().data_dir,
+        Arc::new(KeychainStore::new(host::keychain_service())),
+        phone_audio(std::env::var("SEATLINE_PHONE_AUDIO").ok().as_deref()),
+    ));
     let state = AppState::new(Mutex::new(workspace), desk);
-    match builder(tauri::Builder::default(), state).run(context()) {
+    match builder(tauri::Builder::default(), state, phone).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the desktop app stopped with an error");

@@ -92,7 +92,9 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByTestId("sync-status")).toHaveTextContent("Not signed in"));
     expect(screen.getByTestId("agent-state")).toHaveValue("not_ready:login");
     expect(screen.getByTestId("agent-timer")).toHaveTextContent(/for 1:0\d/);
-    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "session", "workspace_status"]);
+    // The phone panel asks once for a saved SIP account (none: it offers the account form).
+    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "phone_account", "session", "workspace_status"]);
+    expect(screen.getByTestId("phone-account-form")).toBeInTheDocument();
     // Without an account the work-order panel offers the sign-in form, not fake orders.
     expect(screen.getByTestId("login-form")).toBeInTheDocument();
   });

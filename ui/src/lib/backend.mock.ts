@@ -2,6 +2,7 @@
 // UI work without a Rust build). It keeps the same rules as the real agent-state machine for
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
+import { createMockPhone } from "./phone.mock";
 import type {
   AgentView,
   AppInfo,
@@ -102,7 +103,9 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     publish();
     return structuredClone(order);
   };
+  const phone = createMockPhone(300);
   return {
+    ...phone,
     session: async () => currentSession(),
     login: async (request) => {
       if (request.password !== "demo") throw { code: "bad_credentials", message: "wrong tenant, user name or password" };

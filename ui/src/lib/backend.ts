@@ -1,6 +1,7 @@
 // The one module through which the UI talks to the Rust shell. Components receive a `Backend`;
 // tests and the mock dev mode pass another implementation of the same interface.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AgentEvent,
@@ -25,7 +26,7 @@ import type {
 /** The event the shell emits with every new sync view. */
 export const SYNC_EVENT = "sync-status";
 
-export interface Backend {
+export interface Backend extends PhoneBackend {
   appInfo(): Promise<AppInfo>;
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
@@ -95,4 +96,21 @@ export const tauriBackend: Backend = {
   problems: () => call<ProblemView[]>("order_problems"),
   dismissProblem: (id) => call<void>("dismiss_problem", { id }),
   retryProblem: (id) => call<void>("retry_problem", { id }),
+  phoneAccount: () => call<PhoneAccount | null>("phone_account"),
+  phoneConnect: (account, password, onEvent) => {
+    // Call events arrive in order on a Channel owned by this window.
+    const onEventChannel = new Channel<PhoneEvent>();
+    onEventChannel.onmessage = onEvent;
+    return call<void>("phone_connect", { account, password, onEvent: onEventChannel });
+  },
+  phoneDisconnect: () => call<void>("phone_disconnect"),
+  phoneDial: (target) => call<string>("phone_dial", { target }),
+  phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),
+  phoneDecline: (callId) => call<void>("phone_decline", { call: callId }),
+  phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
+  phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
+  phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),
+  phoneDtmf: (callId, digits) => call<void>("phone_dtmf", { call: callId, digits }),
+  phoneTransfer: (callId, target) => call<void>("phone_transfer", { call: callId, target }),
+  phoneAttendedTransfer: (callId, consult) => call<void>("phone_attended_transfer", { call: callId, consult }),
 };

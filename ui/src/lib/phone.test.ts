@@ -25,18 +25,18 @@ describe("phone reducer", () => {
     ]);
     expect(v.registration?.state).toBe("registered");
     expect(v.calls).toHaveLength(1);
-    expect(v.calls[0].phase).toBe("ringing");
-    expect(v.calls[0].peer).toBe("李四 · +8613800138000");
+    expect(v.calls[0]!.phase).toBe("ringing");
+    expect(v.calls[0]!.peer).toBe("李四 · +8613800138000");
     v = reducePhone(v, { type: "established", call: "c1", direction: "incoming", media: null }, 5_000);
-    expect(v.calls[0].phase).toBe("active");
-    expect(v.calls[0].answeredAt).toBe(5_000);
+    expect(v.calls[0]!.phase).toBe("active");
+    expect(v.calls[0]!.answeredAt).toBe(5_000);
     v = reducePhone(v, { type: "held", call: "c1", by: "remote" }, 6_000);
-    expect(v.calls[0].remoteHold).toBe(true);
-    expect(v.calls[0].localHold).toBe(false);
+    expect(v.calls[0]!.remoteHold).toBe(true);
+    expect(v.calls[0]!.localHold).toBe(false);
     v = reducePhone(v, { type: "resumed", call: "c1", by: "remote" }, 7_000);
-    expect(v.calls[0].remoteHold).toBe(false);
+    expect(v.calls[0]!.remoteHold).toBe(false);
     v = reducePhone(v, { type: "dtmf_received", call: "c1", digit: "5", method: "rfc4733" }, 7_000);
-    expect(v.calls[0].dtmfReceived).toBe("5");
+    expect(v.calls[0]!.dtmfReceived).toBe("5");
     v = reducePhone(v, { type: "ended", call: "c1", reason: "remote_hangup", code: null, duration_ms: 3000 }, 8_000);
     expect(v.calls).toHaveLength(0);
     expect(v.lastError).toBeNull();
@@ -47,7 +47,7 @@ describe("phone reducer", () => {
       { type: "dialing", call: "o1", account: "default", target: "1002" },
       { type: "remote_ringing", call: "o1", early_media: false },
     ]);
-    expect(v.calls[0].phase).toBe("remote_ringing");
+    expect(v.calls[0]!.phase).toBe("remote_ringing");
     const ended = reducePhone(v, { type: "ended", call: "o1", reason: "busy", code: 486, duration_ms: null }, 2_000);
     expect(ended.calls).toHaveLength(0);
     expect(ended.lastError).toBe("busy (486)");
@@ -64,7 +64,7 @@ describe("phone reducer", () => {
       ["a", "active", false],
       ["b", "ringing", true],
     ]);
-    expect(v.calls[1].peer).toBe("1003");
+    expect(v.calls[1]!.peer).toBe("1003");
   });
 
   it("labels withheld callers and formats the call timer", () => {

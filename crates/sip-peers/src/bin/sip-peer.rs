@@ -27,10 +27,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let users: serde_json::Map<String, serde_json::Value> = ["1001", "1002", "1003", "1004", "1005"]
-        .iter()
-        .filter_map(|u| proxy.password(u).map(|p| (u.to_string(), p.into())))
-        .collect();
+    let users: serde_json::Map<String, serde_json::Value> =
+        ["1001", "1002", "1003", "1004", "1005"]
+            .iter()
+            .filter_map(|u| proxy.password(u).map(|p| (u.to_string(), p.into())))
+            .collect();
     let line = serde_json::json!({
         "udp": proxy.addr().to_string(),
         "tcp": proxy.tcp_addr().to_string(),

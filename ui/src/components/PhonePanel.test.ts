@@ -1,0 +1,75 @@
+// The phone panel against the pretend phone (same events as crates/sip-phone): account set-up,
+// an incoming call shown with its caller before answering, in-call controls, dialling out.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import PhonePanel from "./PhonePanel.svelte";
+import { createMockPhone } from "../lib/phone.mock";
+import { i18n } from "../lib/i18n.svelte";
+
+describe("phone panel", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => cleanup());
+
+  it("registers, shows the caller before answering, holds, mutes and hangs up", async () => {
+    const phone = createMockPhone(5);
+    const seen: string[] = [];
+    render(PhonePanel, { backend: phone, onPhoneEvent: (e) => seen.push(e.type) });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test:5060" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "secret" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-registration").dataset.state).toBe("registered"));
+    expect(screen.getByTestId("phone-registration").textContent).toContain("Ready for calls");
+
+    phone.ring({ display_name: "李四", number: "+8613800138000", ivr: { "X-IVR-Choice": "2" },
+      diversions: [{ number: "4000", display_name: null, reason: "no-answer" }] });
+    await waitFor(() => expect(screen.getByTestId("caller-label").textContent).toContain("李四 · +8613800138000"));
+    expect(screen.getByTestId("ivr-data").textContent).toContain("X-IVR-Choice");
+    expect(screen.getByText("Forwarded from 4000")).toBeTruthy();
+
+    await fireEvent.click(screen.getByTestId("answer"));
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+    expect(screen.queryByTestId("incoming-call")).toBeNull();
+    expect(screen.getByTestId("call-timer").textContent).toMatch(/^0:0\d$/);
+
+    await fireEvent.click(screen.getByTestId("hold"));
+    await waitFor(() => expect(screen.getByTestId("call-state").textContent).toContain("On hold"));
+    expect(screen.getByTestId("hold").textContent).toContain("Resume");
+    await fireEvent.click(screen.getByTestId("mute"));
+    await waitFor(() => expect(screen.getByTestId("call-state").textContent).toContain("Muted"));
+
+    await fireEvent.click(screen.getByTestId("hangup"));
+    await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
+    expect(seen).toEqual(expect.arrayContaining(["registration", "incoming_call", "established", "held", "muted", "ended"]));
+  });
+
+  it("dials from the pad and shows a withheld caller as withheld, in Chinese too", async () => {
+    const phone = createMockPhone(5);
+    render(PhonePanel, { backend: phone });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "pw" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-registration").dataset.state).toBe("registered"));
+    for (const key of ["1", "0", "0", "2"]) await fireEvent.click(screen.getByRole("button", { name: key }));
+    expect((screen.getByTestId("dial-number") as HTMLInputElement).value).toBe("1002");
+    await fireEvent.click(screen.getByTestId("dial"));
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+    await fireEvent.click(screen.getByTestId("hangup"));
+    await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
+
+    i18n.set("zh-CN");
+    phone.ring({ withheld: true });
+    await waitFor(() => expect(screen.getByTestId("caller-label").textContent).toContain("号码未显示"));
+    expect(screen.getByTestId("answer").textContent).toContain("接听");
+  });
+
+  it("says so when no password is stored", async () => {
+    const phone = createMockPhone(5);
+    render(PhonePanel, { backend: phone });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-notice").textContent).toContain("no password"));
+  });
+});

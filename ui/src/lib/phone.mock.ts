@@ -1,0 +1,105 @@
+// A pretend phone for `vite --mode mock` and UI tests: it answers the phone commands with the
+// event sequences the real one sends (crates/sip-phone), without SIP.
+import type { CallerIdentity, PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
+
+export interface MockPhone extends PhoneBackend {
+  /** Makes a call ring in, as the PBX would deliver it. */
+  ring(caller: Partial<CallerIdentity>): string;
+}
+
+export function createMockPhone(delayMs = 50): MockPhone {
+  let emit: ((e: PhoneEvent) => void) | null = null;
+  let saved: PhoneAccount | null = null;
+  let next = 1;
+  const calls = new Map<string, { held: boolean }>();
+  const later = (e: PhoneEvent, ms = delayMs) => setTimeout(() => emit?.(e), ms);
+  const need = (call: string) => {
+    if (!calls.has(call)) throw { code: "no_such_call", message: `no call "${call}"` };
+  };
+
+  return {
+    phoneAccount: async () => saved,
+    phoneConnect: async (account, password, onEvent) => {
+      if (!password && !saved) throw { code: "no_password", message: "no password stored for this account" };
+      saved = account;
+      emit = onEvent;
+      later({ type: "registration", account: "default", state: "registering" }, 0);
+      later({ type: "registration", account: "default", state: "registered", expires: 300, public_address: null });
+    },
+    phoneDisconnect: async () => {
+      emit?.({ type: "registration", account: "default", state: "unregistered" });
+      emit = null;
+    },
+    phoneDial: async (target) => {
+      const call = `mock-${next++}`;
+      calls.set(call, { held: false });
+      later({ type: "dialing", call, account: "default", target }, 0);
+      later({ type: "remote_ringing", call, early_media: false });
+      later({ type: "established", call, direction: "outgoing", media: null }, delayMs * 2);
+      return call;
+    },
+    phoneAnswer: async (call) => {
+      need(call);
+      later({ type: "established", call, direction: "incoming", media: null }, 0);
+    },
+    phoneDecline: async (call) => {
+      need(call);
+      calls.delete(call);
+      later({ type: "ended", call, reason: "local_decline", code: 486, duration_ms: null }, 0);
+    },
+    phoneHangup: async (call) => {
+      need(call);
+      calls.delete(call);
+      later({ type: "ended", call, reason: "local_hangup", code: null, duration_ms: 1000 }, 0);
+    },
+    phoneHold: async (call, hold) => {
+      need(call);
+      later(hold ? { type: "held", call, by: "local" } : { type: "resumed", call, by: "local" });
+    },
+    phoneMute: async (call, muted) => {
+      need(call);
+      later({ type: "muted", call, muted }, 0);
+    },
+    phoneDtmf: async (call, digits) => {
+      need(call);
+      later({ type: "dtmf_sent", call, digits, method: "rfc4733" }, 0);
+    },
+    phoneTransfer: async (call) => {
+      need(call);
+      later({ type: "transfer_progress", call, status: 200, done: true });
+      calls.delete(call);
+      later({ type: "ended", call, reason: "local_hangup", code: null, duration_ms: 1000 }, delayMs * 2);
+    },
+    phoneAttendedTransfer: async (call, consult) => {
+      need(call);
+      need(consult);
+      calls.delete(call);
+      calls.delete(consult);
+      later({ type: "ended", call, reason: "local_hangup", code: null, duration_ms: 1000 });
+      later({ type: "ended", call: consult, reason: "remote_hangup", code: null, duration_ms: 1000 });
+    },
+    ring: (caller) => {
+      const call = `mock-${next++}`;
+      calls.set(call, { held: false });
+      emit?.({
+        type: "incoming_call",
+        call,
+        account: "default",
+        caller: {
+          display_name: null,
+          number: null,
+          uri: null,
+          source: "from",
+          withheld: false,
+          called_number: null,
+          diversions: [],
+          ivr: {},
+          ...caller,
+        },
+        auto_answer_in_ms: null,
+        waiting: [...calls.keys()].length > 1,
+      });
+      return call;
+    },
+  };
+}
