@@ -1165,3 +1165,72 @@ fn malformed_messages_get_400_or_are_dropped_and_the_phone_keeps_working() {
     let incoming = phone.wait_type("incoming_call", T);
     phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
 }
+
+/// Attended transfer end to end between three Seatline phones (baresip 1.0 cannot take part:
+/// no Replaces): the agent (1001) talks to A (1002), holds A, consults C (1003), then joins A and
+/// C. A receives the REFER with Replaces and calls C; C matches its dialog with the agent,
+/// answers at once and ends that dialog; A's NOTIFY 200 makes the agent hang up A. Afterwards A
+/// and C talk and the agent has no call left.
+#[test]
+fn attended_transfer_between_seatline_phones_joins_a_and_c() {
+    let _s = serial();
+    let proxy = md5_proxy();
+    let mut a = PhoneOpts::registered("a-1002", &proxy, "1002")
+        .args(&["--auto-answer", "0", "--codecs", "PCMU"])
+        .start();
+    let mut c = PhoneOpts::registered("c-1003", &proxy, "1003")
+        .args(&["--auto-answer", "0", "--codecs", "PCMU"])
+        .start();
+    let mut agent = PhoneOpts::registered("agent-1001", &proxy, "1001")
+        .args(&["--codecs", "PCMU"])
+        .start();
+    a.wait_registered(T);
+    c.wait_registered(T);
+    agent.wait_registered(T);
+
+    let call_a = agent.send("dial 1002")["call"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent.wait_call_event("established", &call_a, T);
+    a.wait_type("established", T);
+    agent.send(&format!("hold call={call_a}"));
+    agent.wait_call_event("held", &call_a, T);
+    let call_c = agent.send("dial 1003")["call"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent.wait_call_event("established", &call_c, T);
+    c.wait_type("established", T);
+
+    agent.send(&format!("attended {call_c} call={call_a}"));
+    let requested = a.wait_type("transfer_requested", T);
+    assert!(
+        requested["target"].as_str().unwrap().contains("1003"),
+        "{requested}"
+    );
+    // C takes the new call as a replacement for its call with the agent: no ringing.
+    let incoming = c.wait_for(
+        "the replacing INVITE",
+        |e| e["type"] == "incoming_call" && !e["replaces"].is_null(),
+        T,
+    );
+    assert_eq!(incoming["replaces"], call_c.as_str(), "{incoming}");
+    assert_eq!(incoming["caller"]["number"], "1002", "{incoming}");
+    let new_call = incoming["call"].as_str().unwrap().to_string();
+    c.wait_call_event("established", &new_call, T);
+    c.wait_call_event("ended", &call_c, T);
+    // The agent's side: the consult call ended by C, the call with A ended after A's NOTIFY.
+    agent.wait_call_event("ended", &call_c, T);
+    let progress = agent.wait_for(
+        "A's final NOTIFY",
+        |e| e["type"] == "transfer_progress" && e["done"] == true,
+        T,
+    );
+    assert_eq!(progress["status"], 200, "{progress}");
+    agent.wait_call_event("ended", &call_a, T);
+    // A and C are still talking: A hangs up and C sees it.
+    a.wait_type("established", T);
+    a.send("hangup");
+    c.wait_call_event("ended", &new_call, T);
+}

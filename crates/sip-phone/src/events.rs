@@ -74,6 +74,9 @@ pub enum PhoneEvent {
         auto_answer_in_ms: Option<u64>,
         /// Another call is already up: this one is call waiting.
         waiting: bool,
+        /// The call this one takes over (attended transfer, RFC 3891): answered at once, and
+        /// the replaced call ends.
+        replaces: Option<String>,
     },
     /// Our INVITE went out.
     Dialing {

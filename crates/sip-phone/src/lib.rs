@@ -15,6 +15,7 @@ pub mod guard;
 pub mod identity;
 mod media;
 mod refer_notify;
+pub mod replaces;
 pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, PhoneConfig, SipTransport};

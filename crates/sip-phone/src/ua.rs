@@ -8,6 +8,7 @@ use crate::config::{AccountConfig, PhoneConfig, SipTransport};
 use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
 use crate::identity::{caller_identity, parse_name_addr};
 use crate::media::CallMedia;
+use crate::replaces::parse_replaces;
 use crate::{dtmf_info, PhoneError};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{
@@ -1609,11 +1610,40 @@ impl Core {
         let Some(account) = account else {
             return;
         };
+        // An attended transfer's INVITE names the call it replaces (RFC 3891): it must match
+        // one of ours (481 otherwise) and is answered without ringing.
+        let replaces_header = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+            .map(|(_, v)| v.clone());
+        let replaced = match replaces_header.as_deref() {
+            None => None,
+            Some(value) => {
+                let matched = parse_replaces(value).and_then(|r| {
+                    self.calls.values().find(|c| {
+                        let d = c.dialog.id();
+                        d.call_id == r.call_id
+                            && d.local_tag == r.to_tag
+                            && d.remote_tag == r.from_tag
+                            && (!r.early_only || c.state != CallState::Established)
+                    })
+                });
+                match matched {
+                    Some(c) => Some(c.id.clone()),
+                    None => {
+                        tokio::spawn(async move {
+                            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                        });
+                        return;
+                    }
+                }
+            }
+        };
         let busy = self
             .calls
             .values()
             .any(|c| c.state != CallState::Ringing || c.direction == CallDirection::Incoming);
-        if busy && !self.config.call_waiting {
+        if busy && !self.config.call_waiting && replaced.is_none() {
             tokio::spawn(async move {
                 let _ = tx.reply(StatusCode::BusyHere).await;
             });
@@ -1682,6 +1712,12 @@ impl Core {
         )
         // Never auto-answer over a call in progress: the agent decides.
         .filter(|_| !waiting);
+        // A replacing call continues a conversation the agent already has: answer it now.
+        let auto_answer = if replaced.is_some() {
+            Some(Duration::ZERO)
+        } else {
+            auto_answer
+        };
 
         let mut handler = dialog.clone();
         tokio::spawn(async move {
@@ -1723,7 +1759,29 @@ impl Core {
             caller,
             auto_answer_in_ms: auto_answer.map(|d| d.as_millis() as u64),
             waiting,
+            replaces: replaced.clone(),
         });
+        if let Some(old) = replaced {
+            // Answer first, then end the replaced call (RFC 3891 section 3).
+            if let Err(e) = self.answer(&call_id) {
+                warn!(error = %e, "could not answer a replacing call");
+            }
+            if let Some(c) = self.calls.get(&old) {
+                let dialog = c.dialog.clone();
+                let state = c.state;
+                tokio::spawn(async move {
+                    let r = match state {
+                        CallState::Established => dialog.bye().await,
+                        CallState::Dialing => dialog.cancel().await,
+                        CallState::Ringing => dialog.reject(Some(StatusCode::Decline), None),
+                    };
+                    if let Err(e) = r {
+                        warn!(error = %e, "could not end the replaced call");
+                    }
+                });
+            }
+            return;
+        }
         if let Some(delay) = auto_answer {
             let internal = self.internal.clone();
             tokio::spawn(async move {

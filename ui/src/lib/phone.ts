@@ -58,6 +58,8 @@ export type PhoneEvent =
       caller: CallerIdentity;
       auto_answer_in_ms: number | null;
       waiting: boolean;
+      /** The call this one takes over (attended transfer); it is answered at once. */
+      replaces?: string | null;
     }
   | { type: "dialing"; call: string; account: string; target: string }
   | { type: "remote_ringing"; call: string; early_media: boolean }
