@@ -144,7 +144,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of peers) p.child.kill("SIGTERM");
+  for (const p of peers) {
+    p.child.kill("SIGTERM");
+    // A peer that does not exit within 5 s is a bug, but must not hang the test run.
+    setTimeout(() => p.child.exitCode === null && p.child.kill("SIGKILL"), 5_000).unref();
+  }
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
   driver?.kill("SIGTERM");
   proxyProc?.stdin.end();
@@ -189,6 +193,12 @@ test("the agent registers from the phone panel, takes a call with the caller sho
   await waitFor("active outgoing call", async () =>
     (await attr(await find("[data-testid=current-call]"), "data-phase")) === "active");
   callee.send("hangup");
+  // SIGTERM un-registers and exits promptly, even with standard input still open.
+  const exited = new Promise((res) => caller.child.once("exit", (code, signal) => res({ code, signal })));
+  caller.child.kill("SIGTERM");
+  const status = await Promise.race([exited, sleep(5_000).then(() => "still running")]);
+  assert.deepEqual(status, { code: 0, signal: null }, `peer 1002 after SIGTERM\n${caller.log}`);
+  assert.ok(caller.events.some((e) => e.type === "registration" && e.state === "unregistered"), caller.log);
   await waitFor("the call to leave the panel", async () => {
     try {
       await wd("POST", s("/element"), { using: "css selector", value: "[data-testid=current-call]" });

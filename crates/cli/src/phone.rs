@@ -174,7 +174,11 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         .enable_all()
         .build()
         .map_err(PhoneCliError::Runtime)?;
-    runtime.block_on(drive(args, config, account, password))
+    let result = runtime.block_on(drive(args, config, account, password));
+    // Tokio reads stdin on a blocking thread that a still-open pipe never releases: waiting for
+    // it at runtime drop would keep the process alive after a SIGTERM. Nothing else is pending.
+    runtime.shutdown_background();
+    result
 }
 
 fn print(value: &serde_json::Value) {
