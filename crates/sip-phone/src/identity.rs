@@ -331,8 +331,9 @@ fn parse_params(rest: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `%2B86` → `+86`; invalid escapes are kept as written.
-fn percent_decode(s: &str) -> String {
+/// `%2B86` → `+86`; invalid escapes are kept as written. Also un-escapes URI headers
+/// (`?Replaces=...`).
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

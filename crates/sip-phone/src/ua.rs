@@ -6,7 +6,7 @@
 use crate::auto_answer::auto_answer_delay;
 use crate::config::{AccountConfig, PhoneConfig, SipTransport};
 use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
-use crate::identity::{caller_identity, parse_name_addr};
+use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::CallMedia;
 use crate::replaces::parse_replaces;
 use crate::{dtmf_info, PhoneError};
@@ -1501,7 +1501,7 @@ impl Core {
         let mut headers = Vec::new();
         for pair in embedded.split('&').filter(|p| !p.is_empty()) {
             if let Some((name, value)) = pair.split_once('=') {
-                headers.push(Header::Other(name.to_string(), uri_unescape(value)));
+                headers.push(Header::Other(name.to_string(), percent_decode(value)));
             }
         }
         self.emit(PhoneEvent::TransferRequested {
@@ -1927,27 +1927,6 @@ fn uri_escape(s: &str) -> String {
     out
 }
 
-fn uri_unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn session_id() -> u64 {
     // Any unique number works (RFC 4566 suggests an NTP timestamp).
     std::time::SystemTime::now()
@@ -1990,7 +1969,7 @@ mod tests {
         let r = "abc@1.2.3.4;to-tag=x;from-tag=y";
         let e = uri_escape(r);
         assert!(!e.contains(';') && !e.contains('='));
-        assert_eq!(uri_unescape(&e), r);
+        assert_eq!(percent_decode(&e), r);
     }
 
     #[test]
