@@ -19,7 +19,10 @@ pub mod vocab;
 
 use std::path::PathBuf;
 
-pub use article::{parse_article, read_markdown_dir, Article, ImportReport, Lang, SkippedFile};
+pub use article::{
+    parse_article, parse_html, parse_json, read_article_dir, read_markdown_dir, Article,
+    ImportReport, Lang, ParseError, SkippedFile,
+};
 pub use index::{Hit, IndexOptions, KbIndex, QueryPlan, SearchConfig};
 
 /// Errors of this crate.
