@@ -15,6 +15,7 @@ pub mod article;
 pub mod index;
 pub mod relevance;
 pub mod snippet;
+pub mod suggest;
 pub mod vocab;
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ pub use article::{
     ImportReport, Lang, ParseError, SkippedFile,
 };
 pub use index::{Hit, IndexOptions, KbIndex, QueryPlan, SearchConfig};
+pub use suggest::{suggest, CallContext, OpenOrder, Suggestion};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
