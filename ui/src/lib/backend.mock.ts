@@ -206,6 +206,28 @@ export function createMockBackend(osLocale = navigator.language): Backend {
         });
     },
     kbArticle: async (id) => mockArticles.find((a) => a.id === id) ?? null,
+    kbSuggest: async (context, limit = 10) => {
+      // Words of the context found in an article (the real one extracts keywords with jieba).
+      const words = [
+        ...context.ivrPath,
+        ...Object.values(context.ivrData),
+        ...context.openOrders.flatMap((o) => [o.title, o.category, o.notes]),
+        ...context.notes.split(/[\s,，。.!?！？]+/),
+        ...context.customerTags,
+      ]
+        .map((w) => w.trim().toLowerCase())
+        .filter((w) => w.length >= 2);
+      return mockArticles
+        .map((a) => {
+          const text = `${a.title} ${a.body}`.toLowerCase();
+          const because = [...new Set(words.filter((w) => text.includes(w)))];
+          return { a, because };
+        })
+        .filter(({ because }) => because.length > 0)
+        .sort((x, y) => y.because.length - x.because.length)
+        .slice(0, limit)
+        .map(({ a, because }) => ({ id: a.id, title: a.title, score: because.length, snippet: escapeHtml(a.body), because }));
+    },
     agentEvent: async (event) => {
       if (event.event === "set_ready") {
         if (agent.state.kind !== "ready") agent = { ...agent, state: { kind: "ready" }, since: Date.now() };

@@ -7,11 +7,13 @@ import type {
   AgentEvent,
   AgentView,
   AppInfo,
+  CallContext,
   CommandError,
   CreateOrder,
   EditOrder,
   KbArticle,
   KbHit,
+  KbSuggestion,
   LanguagePref,
   LoginRequest,
   OrderQuery,
@@ -33,6 +35,8 @@ export interface Backend extends PhoneBackend {
   agentEvent(event: AgentEvent): Promise<AgentView>;
   kbSearch(query: string, limit?: number): Promise<KbHit[]>;
   kbArticle(id: string): Promise<KbArticle | null>;
+  /** Articles for the call in progress, from its context (at most 20). */
+  kbSuggest(context: CallContext, limit?: number): Promise<KbSuggestion[]>;
   session(): Promise<SessionView>;
   login(request: LoginRequest): Promise<SessionView>;
   logout(force: boolean): Promise<SessionView>;
@@ -79,6 +83,7 @@ export const tauriBackend: Backend = {
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
   kbSearch: (query, limit) => call<KbHit[]>("kb_search", { query, limit }),
   kbArticle: (id) => call<KbArticle | null>("kb_article", { id }),
+  kbSuggest: (context, limit) => call<KbSuggestion[]>("kb_suggest", { context, limit }),
   session: () => call<SessionView>("session"),
   login: (request) => call<SessionView>("login", { request }),
   logout: (force) => call<SessionView>("logout", { force }),

@@ -59,6 +59,30 @@ export interface KbHit {
   snippet: string;
 }
 
+/** What the knowledge panel knows about the call in progress (crates/kb-search/src/suggest.rs). */
+export interface CallContext {
+  /** IVR menu choices in order, e.g. ["账单查询", "退款"]. */
+  ivrPath: string[];
+  /** Other IVR / SIP data fields. */
+  ivrData: Record<string, string>;
+  /** The caller's open work orders, most recent first. */
+  openOrders: OpenOrderContext[];
+  /** What the agent is typing now. */
+  notes: string;
+  customerTags: string[];
+}
+
+export interface OpenOrderContext {
+  title: string;
+  category: string;
+  notes: string;
+}
+
+/** A suggested article; `because` lists the context words that led to it. */
+export interface KbSuggestion extends KbHit {
+  because: string[];
+}
+
 export interface KbArticle {
   id: string;
   title: string;
