@@ -253,24 +253,49 @@ fn collapse_ws(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn is_dropped(el: ElementRef<'_>) -> bool {
-    el.ancestors()
-        .filter_map(ElementRef::wrap)
-        .chain(std::iter::once(el))
-        .any(|e| DROPPED.contains(&e.value().name()))
+/// Elements outside dropped subtrees, in document order. Iterative, so deeply nested exports
+/// cannot overflow the stack.
+fn visible_elements(root: ElementRef<'_>) -> Vec<ElementRef<'_>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(el) = stack.pop() {
+        if DROPPED.contains(&el.value().name()) {
+            continue;
+        }
+        out.push(el);
+        let children: Vec<_> = el.child_elements().collect();
+        stack.extend(children.into_iter().rev());
+    }
+    out
 }
 
 fn element_text(el: ElementRef<'_>) -> String {
     collapse_ws(&el.text().collect::<String>())
 }
 
-/// Appends the visible text of `el` to `out`, skipping `skip` (the element used as the title).
-fn push_text(el: ElementRef<'_>, skip: Option<ElementRef<'_>>, in_pre: bool, out: &mut String) {
-    for child in el.children() {
-        if let Some(text) = child.value().as_text() {
-            if in_pre {
-                out.push_str(text);
-            } else {
+/// Work items of the text walk in [`push_text`].
+enum Step<'a> {
+    /// Visit the children of an element (`true` inside `<pre>`).
+    Children(ElementRef<'a>, bool),
+    /// A text node (`true` inside `<pre>`).
+    Text(&'a str, bool),
+    Push(&'static str),
+    /// Start of a list item: remember where its text begins.
+    BeginItem,
+    /// End of a list item: fold its text into one line.
+    EndItem,
+}
+
+/// Appends the visible text of `root` to `out`, skipping `skip` (the element used as the
+/// title). An explicit stack instead of recursion: nesting depth is up to the file.
+fn push_text(root: ElementRef<'_>, skip: Option<ElementRef<'_>>, out: &mut String) {
+    let mut stack = vec![Step::Children(root, false)];
+    let mut items = Vec::new();
+    while let Some(step) = stack.pop() {
+        match step {
+            Step::Push(s) => out.push_str(s),
+            Step::Text(text, true) => out.push_str(text),
+            Step::Text(text, false) => {
                 // Keep one space where the source had whitespace between inline runs.
                 if text.starts_with(char::is_whitespace) {
                     out.push(' ');
@@ -280,36 +305,55 @@ fn push_text(el: ElementRef<'_>, skip: Option<ElementRef<'_>>, in_pre: bool, out
                     out.push(' ');
                 }
             }
-            continue;
-        }
-        let Some(child) = ElementRef::wrap(child) else {
-            continue;
-        };
-        let name = child.value().name();
-        if DROPPED.contains(&name) || Some(child) == skip {
-            continue;
-        }
-        match name {
-            "br" => out.push('\n'),
-            "td" | "th" => {
-                out.push(' ');
-                push_text(child, skip, in_pre, out);
-                out.push(' ');
-            }
-            "li" => {
-                // One line per item, so items stay together and a `<p>` inside does not
-                // split the bullet from its text.
-                let mut item = String::new();
-                push_text(child, skip, in_pre, &mut item);
+            Step::BeginItem => {
                 out.push_str("\n- ");
-                out.push_str(&collapse_ws(&item));
+                items.push(out.len());
             }
-            _ if BLOCKS.contains(&name) => {
-                out.push_str("\n\n");
-                push_text(child, skip, in_pre || name == "pre", out);
-                out.push_str("\n\n");
+            Step::EndItem => {
+                // One line per item, so a `<p>` inside does not split the bullet from its text.
+                if let Some(start) = items.pop() {
+                    let item = collapse_ws(&out[start..]);
+                    out.truncate(start);
+                    out.push_str(&item);
+                }
             }
-            _ => push_text(child, skip, in_pre, out),
+            Step::Children(el, in_pre) => {
+                // Pushed last child first, so the first child is popped first.
+                let children: Vec<_> = el.children().collect();
+                for child in children.into_iter().rev() {
+                    if let Some(text) = child.value().as_text() {
+                        stack.push(Step::Text(text, in_pre));
+                        continue;
+                    }
+                    let Some(child) = ElementRef::wrap(child) else {
+                        continue;
+                    };
+                    let name = child.value().name();
+                    if DROPPED.contains(&name) || Some(child) == skip {
+                        continue;
+                    }
+                    let (before, after, pre) = match name {
+                        "br" => {
+                            stack.push(Step::Push("\n"));
+                            continue;
+                        }
+                        "td" | "th" => (Step::Push(" "), Step::Push(" "), in_pre),
+                        "li" => (Step::BeginItem, Step::EndItem, in_pre),
+                        _ if BLOCKS.contains(&name) => (
+                            Step::Push("\n\n"),
+                            Step::Push("\n\n"),
+                            in_pre || name == "pre",
+                        ),
+                        _ => {
+                            stack.push(Step::Children(child, in_pre));
+                            continue;
+                        }
+                    };
+                    stack.push(after);
+                    stack.push(Step::Children(child, pre));
+                    stack.push(before);
+                }
+            }
         }
     }
 }
@@ -332,7 +376,7 @@ fn tidy_lines(text: &str) -> String {
 /// Visible text of an HTML document or fragment, block elements as line breaks.
 fn html_to_text(root: ElementRef<'_>, skip: Option<ElementRef<'_>>) -> String {
     let mut out = String::new();
-    push_text(root, skip, false, &mut out);
+    push_text(root, skip, &mut out);
     tidy_lines(&out)
 }
 
@@ -367,8 +411,10 @@ fn split_keywords(content: &str) -> Vec<String> {
 pub fn parse_html(id: &str, text: &str) -> Result<Article, ParseError> {
     let doc = Html::parse_document(strip_bom(text));
     let root = doc.root_element();
-    let elements = || root.descendent_elements().filter(|e| !is_dropped(*e));
-    let h1 = elements()
+    let elements = visible_elements(root);
+    let h1 = elements
+        .iter()
+        .copied()
         .filter(|e| e.value().name() == "h1")
         .find(|e| !element_text(*e).is_empty());
     let title = match h1 {
@@ -382,7 +428,9 @@ pub fn parse_html(id: &str, text: &str) -> Result<Article, ParseError> {
     if title.is_empty() {
         return Err(ParseError::NoTitle);
     }
-    let body_root = elements()
+    let body_root = elements
+        .iter()
+        .copied()
         .find(|e| e.value().name() == "body")
         .unwrap_or(root);
     let body = html_to_text(body_root, h1);
@@ -760,6 +808,22 @@ mod tests {
             parse_html("a", "<nav><h1>Menu</h1></nav><p>text</p>"),
             Err(ParseError::NoTitle)
         );
+    }
+
+    #[test]
+    fn deeply_nested_html_is_walked_without_recursion() {
+        // html5ever's scope checks make parsing itself quadratic in the nesting depth, so the
+        // depth here stays moderate; our walk is iterative and linear.
+        let n = 1_500;
+        let html = format!(
+            "<h1>T</h1>{}x<ul><li><p>a</p><p>b</p></li><li>c</li></ul>{}",
+            "<div><span>".repeat(n),
+            "</span></div>".repeat(n)
+        );
+        let started = std::time::Instant::now();
+        let a = parse_html("deep", &html).unwrap();
+        assert_eq!(a.body, "x\n\n- a b\n- c");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]
