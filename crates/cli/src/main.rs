@@ -5,7 +5,7 @@ mod orders;
 mod phone;
 
 use clap::{Parser, Subcommand};
-use seatline_kb_search::KbIndex;
+use seatline_kb_search::{KbIndex, Lang, SearchFilter};
 use seatline_secrets::{KeychainStore, Secret, SecretName};
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
 use seatline_workspace::{host, Workspace};
@@ -63,17 +63,24 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KbCommand {
-    /// Replace the local knowledge base with the Markdown articles of DIR (`# Title`, blank
-    /// line, body; optional front matter). Bad files are reported and skipped.
+    /// Replace the local knowledge base with the articles of DIR: Markdown (`# Title`, blank
+    /// line, body; optional front matter), HTML exports and JSON. Bad files are reported and
+    /// skipped. A `synonyms.txt` in DIR replaces the editors' synonym rules.
     Import { dir: PathBuf },
     /// Search the local knowledge base; results in rank order.
     Search {
         query: String,
-        /// Print a JSON array of {id, title, score, snippet}.
+        /// Print a JSON array of {id, title, score, snippet, duplicate_of?}.
         #[arg(long)]
         json: bool,
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Only articles with this tag (repeat for any of several).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only articles in this language (zh-CN, zh-TW, en).
+        #[arg(long)]
+        lang: Option<String>,
     },
 }
 
@@ -111,6 +118,8 @@ enum CliError {
     Kb(#[from] seatline_kb_search::Error),
     #[error("{0} is not a folder")]
     NotADirectory(PathBuf),
+    #[error("unknown language `{0}` (use zh-CN, zh-TW or en)")]
+    UnknownLanguage(String),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error(transparent)]
@@ -149,8 +158,18 @@ fn kb(index: &KbIndex, command: KbCommand) -> Result<(), CliError> {
             }
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        KbCommand::Search { query, json, limit } => {
-            let hits = index.search(&query, limit)?;
+        KbCommand::Search {
+            query,
+            json,
+            limit,
+            tags,
+            lang,
+        } => {
+            let lang = match lang {
+                Some(tag) => Some(Lang::parse(&tag).ok_or(CliError::UnknownLanguage(tag))?),
+                None => None,
+            };
+            let hits = index.search_filtered(&query, limit, &SearchFilter { tags, lang })?;
             if json {
                 println!("{}", serde_json::to_string(&hits)?);
             } else {

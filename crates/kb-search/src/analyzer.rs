@@ -80,11 +80,30 @@ fn converter(table: Table) -> Option<&'static OpenCC> {
     .as_ref()
 }
 
+/// Simplified characters OpenCC's traditional → simplified tables mangle when the input is
+/// already simplified: 么 (as in 什么) is also the traditional form of 幺, so 什么 became 什幺
+/// — a word no simplified text contains, which split into noise tokens on every question.
+/// Found by folding the seed corpus and listing every changed character.
+const KEEP_AS_IS: &[char] = &['么'];
+
 fn convert(table: Table, text: &str) -> String {
-    match converter(table) {
-        Some(c) => c.convert(text),
-        None => text.to_string(),
+    let Some(c) = converter(table) else {
+        return text.to_string();
+    };
+    let converted = c.convert(text);
+    if !text.contains(KEEP_AS_IS) || converted.chars().count() != text.chars().count() {
+        return converted;
     }
+    text.chars()
+        .zip(converted.chars())
+        .map(|(orig, new)| {
+            if KEEP_AS_IS.contains(&orig) {
+                orig
+            } else {
+                new
+            }
+        })
+        .collect()
 }
 
 /// Converts traditional Chinese (Taiwan and Hong Kong forms included) to simplified Chinese
@@ -410,6 +429,16 @@ mod tests {
         assert_eq!(to_simplified("熱線人員上崗培訓"), "热线人员上岗培训");
         assert_eq!(to_simplified("著急"), "着急");
         assert_eq!(fold("請重設帳號密碼").text, "请重设账号密码");
+    }
+
+    #[test]
+    fn simplified_question_words_survive_folding() {
+        // OpenCC alone turns 什么 into 什幺.
+        assert_eq!(fold("什么是呼叫中心").text, "什么是呼叫中心");
+        assert_eq!(to_simplified("为什么"), "为什么");
+        assert_eq!(fold("什麼是呼叫中心").text, "什么是呼叫中心");
+        let a = build_text_analyzer(Arc::new(build_jieba(&[])));
+        assert!(texts(&a, "有什么作用").contains(&"什么".to_string()));
     }
 
     #[test]

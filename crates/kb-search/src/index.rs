@@ -22,18 +22,22 @@ use crate::analyzer::{
     analyze, build_jieba, build_text_analyzer, default_cut_words, fold, is_han, QueryToken,
     ANALYZER_NAME,
 };
-use crate::article::{read_markdown_dir, Article, ImportReport, Lang};
+use crate::article::{read_markdown_dir, Article, ImportReport, Lang, SkippedFile};
 use crate::snippet::snippet;
+use crate::synonyms::{SynonymError, SynonymTable};
 use crate::vocab::Vocabulary;
 use crate::{Error, Result};
 
 const CURRENT_FILE: &str = "CURRENT";
 const USER_WORDS_FILE: &str = "user_words.txt";
+/// Editors' synonym rules: read from the imported folder, kept beside the index.
+const SYNONYMS_FILE: &str = "synonyms.txt";
 const GENERATION_PREFIX: &str = "gen-";
 const WRITER_MEMORY: usize = 50_000_000;
 
 /// Tunable ranking knobs. Tune them against the labeled query set, not by intuition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SearchConfig {
     /// Weight of title matches.
     pub title_boost: f32,
@@ -51,6 +55,8 @@ pub struct SearchConfig {
     pub homophone_boost: f32,
     /// Homophones added per unknown query word.
     pub max_homophones: usize,
+    /// Weight of synonym and paraphrase expansions; 0 disables.
+    pub synonym_boost: f32,
     /// Snippet length in characters of the original text.
     pub snippet_chars: usize,
 }
@@ -66,6 +72,7 @@ impl Default for SearchConfig {
             max_prefix_expansions: 8,
             homophone_boost: 0.8,
             max_homophones: 2,
+            synonym_boost: 0.6,
             snippet_chars: 90,
         }
     }
@@ -79,6 +86,8 @@ pub struct IndexOptions {
     pub user_words: Vec<String>,
     /// Ranking knobs.
     pub config: SearchConfig,
+    /// Synonym rules added to the built-in table (format in [`crate::synonyms`]).
+    pub synonyms: String,
 }
 
 /// One search result.
@@ -92,6 +101,20 @@ pub struct Hit {
     pub score: f32,
     /// HTML: matched words in `<mark>`…`</mark>`, everything else escaped.
     pub snippet: String,
+    /// Set when this article is a near-copy of the better-ranked hit with this id (it then
+    /// follows that hit directly; the UI folds it under it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+}
+
+/// Restricts a search (all parts optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchFilter {
+    /// Articles carrying at least one of these tags (exact tag text).
+    pub tags: Vec<String>,
+    /// Articles in this language.
+    pub lang: Option<Lang>,
 }
 
 /// What a query was turned into (for debugging and tests).
@@ -105,6 +128,10 @@ pub struct QueryPlan {
     pub completions: Vec<String>,
     /// (unknown query word, index word with the same pinyin).
     pub homophones: Vec<(String, String)>,
+    /// (query expression, index term it was expanded to by the synonym table).
+    pub synonyms: Vec<(String, String)>,
+    /// Multi-word expansions, matched as phrases (客户服务中心 must not add 客户 alone).
+    pub synonym_phrases: Vec<Vec<String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -159,6 +186,10 @@ pub struct KbIndex {
     user_words: RwLock<Vec<String>>,
     config: RwLock<SearchConfig>,
     current: RwLock<Arc<Generation>>,
+    /// Synonym rules from the app's options (kept to combine with an imported file).
+    option_synonyms: String,
+    /// Built-in + option + imported synonym rules.
+    synonyms: RwLock<Arc<SynonymTable>>,
     /// Serialises rebuilds, so one rebuild never removes the directory another is writing.
     build_lock: Mutex<()>,
 }
@@ -227,6 +258,21 @@ fn open_generation(
         path,
         num_docs,
     })
+}
+
+fn log_synonym_errors(source: &str, errors: &[SynonymError]) {
+    for e in errors {
+        tracing::warn!(source, error = %e, "kb: synonym rule ignored");
+    }
+}
+
+/// A text file's contents, or None when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
 }
 
 fn read_user_words(dir: &Path) -> Result<Vec<String>> {
@@ -330,11 +376,15 @@ fn is_stop_word(word: &str) -> bool {
 impl KbIndex {
     /// An empty index kept in memory (tests, previews).
     pub fn in_memory(options: IndexOptions) -> Result<Self> {
+        let (table, errors) = SynonymTable::with_built_in(&options.synonyms);
+        log_synonym_errors("options", &errors);
         let kb = KbIndex {
             storage: Storage::Ram,
             user_words: RwLock::new(options.user_words),
             config: RwLock::new(options.config),
             current: RwLock::new(Arc::new(Self::empty_ram_generation()?)),
+            option_synonyms: options.synonyms,
+            synonyms: RwLock::new(Arc::new(table)),
             build_lock: Mutex::new(()),
         };
         Ok(kb)
@@ -369,11 +419,17 @@ impl KbIndex {
             }
             Err(e) => return Err(io_err(&current_file)(e)),
         };
+        let imported = read_optional(&root.join(SYNONYMS_FILE))?.unwrap_or_default();
+        let (table, errors) =
+            SynonymTable::with_built_in(&format!("{}\n{imported}", options.synonyms));
+        log_synonym_errors("index", &errors);
         let kb = KbIndex {
             storage: Storage::Dir(root.to_path_buf()),
             user_words: RwLock::new(options.user_words),
             config: RwLock::new(options.config),
             current: RwLock::new(Arc::new(generation)),
+            option_synonyms: options.synonyms,
+            synonyms: RwLock::new(Arc::new(table)),
             build_lock: Mutex::new(()),
         };
         if matches!(kb.storage, Storage::Dir(_)) && !current_file.exists() {
@@ -392,6 +448,29 @@ impl KbIndex {
     pub fn set_config(&self, config: SearchConfig) -> Result<()> {
         *self.config.write().map_err(|_| Error::Poisoned)? = config;
         Ok(())
+    }
+
+    /// Replaces the editors' synonym rules (on top of the built-in table and the options'
+    /// rules); kept beside a directory index so they survive a restart. Bad lines are
+    /// returned and ignored.
+    pub fn set_synonyms(&self, rules: &str) -> Result<Vec<SynonymError>> {
+        // Line numbers in errors refer to `rules` alone.
+        let (base, _) = SynonymTable::with_built_in(&self.option_synonyms);
+        let (own, errors) = SynonymTable::parse(rules);
+        let table = base.merged(own);
+        if let Storage::Dir(root) = &self.storage {
+            let tmp = root.join(format!("{SYNONYMS_FILE}.tmp"));
+            fs::write(&tmp, rules).map_err(io_err(&tmp))?;
+            let path = root.join(SYNONYMS_FILE);
+            fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        }
+        *self.synonyms.write().map_err(|_| Error::Poisoned)? = Arc::new(table);
+        Ok(errors)
+    }
+
+    /// Number of synonym rules in force (built-in ones included).
+    pub fn synonym_rules(&self) -> usize {
+        self.synonyms.read().map(|t| t.len()).unwrap_or(0)
     }
 
     /// Sets the jieba user dictionary used by the next rebuild.
@@ -526,13 +605,24 @@ impl KbIndex {
     /// Imports a folder of Markdown articles: bad files are reported and skipped, and the
     /// whole new index replaces the old one. If no file could be imported the live index is
     /// kept (an import that would empty the knowledge base is almost always a mistake).
+    ///
+    /// A `synonyms.txt` in the folder replaces the editors' synonym rules; its bad lines are
+    /// reported as skipped entries of that file and ignored.
     pub fn import_dir(&self, dir: &Path) -> Result<ImportReport> {
-        let (articles, report) = read_markdown_dir(dir)?;
+        let (articles, mut report) = read_markdown_dir(dir)?;
         if articles.is_empty() {
             tracing::warn!(dir = %dir.display(), "kb import: nothing importable, index kept");
             return Ok(report);
         }
         self.replace_all(&articles)?;
+        if let Some(rules) = read_optional(&dir.join(SYNONYMS_FILE))? {
+            for e in self.set_synonyms(&rules)? {
+                report.skipped.push(SkippedFile {
+                    file: SYNONYMS_FILE.to_string(),
+                    reason: format!("{e} (line ignored)"),
+                });
+            }
+        }
         Ok(report)
     }
 
@@ -544,7 +634,8 @@ impl KbIndex {
     pub fn plan(&self, query: &str) -> Result<QueryPlan> {
         let generation = self.generation()?;
         let config = self.config();
-        Ok(plan_query(&generation, &config, query).0)
+        let synonyms = self.synonyms.read().map_err(|_| Error::Poisoned)?.clone();
+        Ok(plan_query(&generation, &config, &synonyms, query).0)
     }
 
     /// The article with this id, as imported (for the article view).
@@ -579,15 +670,27 @@ impl KbIndex {
 
     /// Searches the knowledge base. An empty or whitespace query gives no hits.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        self.search_filtered(query, limit, &SearchFilter::default())
+    }
+
+    /// [`KbIndex::search`] restricted by tags and language.
+    pub fn search_filtered(
+        &self,
+        query: &str,
+        limit: usize,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Hit>> {
         if query.trim().is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let generation = self.generation()?;
         let config = self.config();
-        let (plan, tokens) = plan_query(&generation, &config, query);
+        let synonyms = self.synonyms.read().map_err(|_| Error::Poisoned)?.clone();
+        let (plan, tokens) = plan_query(&generation, &config, &synonyms, query);
         let Some(query) = build_query(&generation.fields, &config, &plan, &tokens) else {
             return Ok(Vec::new());
         };
+        let query = apply_filter(&generation.fields, query, filter);
         let searcher = generation.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         // Highlight weights: rarer terms count more; homophones and completions highlight too.
@@ -596,12 +699,14 @@ impl KbIndex {
             .terms
             .iter()
             .chain(plan.completions.iter())
-            .chain(plan.homophones.iter().map(|(_, w)| w));
+            .chain(plan.homophones.iter().map(|(_, w)| w))
+            .chain(plan.synonyms.iter().map(|(_, w)| w));
         for term in all {
             let weight = 1.0 / (1.0 + generation.vocab.doc_freq(term) as f32);
             highlight.insert(term.clone(), weight);
         }
         let mut hits = Vec::with_capacity(top.len());
+        let mut bodies = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = |f: Field| stored_text(&doc, f);
@@ -612,15 +717,29 @@ impl KbIndex {
                 title: text(generation.fields.title),
                 score,
                 snippet,
+                duplicate_of: None,
             });
+            bodies.push(body);
         }
-        Ok(hits)
+        let texts: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let grouped = crate::dedup::group(&texts);
+        let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+        let mut slots: Vec<Option<Hit>> = hits.into_iter().map(Some).collect();
+        let mut ordered = Vec::with_capacity(slots.len());
+        for (i, representative) in grouped {
+            if let Some(mut hit) = slots.get_mut(i).and_then(Option::take) {
+                hit.duplicate_of = representative.and_then(|r| ids.get(r).cloned());
+                ordered.push(hit);
+            }
+        }
+        Ok(ordered)
     }
 }
 
 fn plan_query(
     generation: &Generation,
     config: &SearchConfig,
+    synonyms: &SynonymTable,
     query: &str,
 ) -> (QueryPlan, Vec<QueryToken>) {
     let tokens = analyze(&generation.analyzer, query);
@@ -733,9 +852,50 @@ fn plan_query(
             }
         }
     }
+    // Paraphrases and synonyms: the agent's words → the articles' words.
+    if config.synonym_boost > 0.0 {
+        for (matched, expansion) in synonyms.expand(query) {
+            let words = whole_words(analyze(&generation.analyzer, &expansion));
+            if !words.iter().all(|w| generation.vocab.contains(w)) {
+                continue;
+            }
+            match words.as_slice() {
+                [] => {}
+                [word] => {
+                    let known = terms.contains(word)
+                        || plan.synonyms.iter().any(|(_, s)| s == word)
+                        || is_stop_word(word);
+                    if !known {
+                        plan.synonyms.push((matched, word.clone()));
+                    }
+                }
+                _ => {
+                    if !plan.synonym_phrases.contains(&words) {
+                        plan.synonym_phrases.push(words);
+                    }
+                }
+            }
+        }
+    }
     plan.terms = terms;
     let content_tokens = content.into_iter().cloned().collect();
     (plan, content_tokens)
+}
+
+/// One word per position: the longest token (the whole word rather than its sub-words).
+fn whole_words(tokens: Vec<QueryToken>) -> Vec<String> {
+    let mut words: Vec<QueryToken> = Vec::new();
+    for t in tokens {
+        match words.last_mut() {
+            Some(last) if last.position == t.position => {
+                if t.offset_to - t.offset_from > last.offset_to - last.offset_from {
+                    *last = t;
+                }
+            }
+            _ => words.push(t),
+        }
+    }
+    words.into_iter().map(|t| t.text).collect()
 }
 
 /// The first stored text value of a field ("" when absent).
@@ -744,6 +904,40 @@ fn stored_text(doc: &TantivyDocument, field: Field) -> String {
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_string()
+}
+
+/// Wraps `query` so only articles passing `filter` match.
+fn apply_filter(fields: &Fields, query: Box<dyn Query>, filter: &SearchFilter) -> Box<dyn Query> {
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if !filter.tags.is_empty() {
+        let any_tag: Vec<(Occur, Box<dyn Query>)> = filter
+            .tags
+            .iter()
+            .map(|tag| {
+                let term = Term::from_field_text(fields.tags, tag);
+                let q: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                (Occur::Should, q)
+            })
+            .collect();
+        must.push((Occur::Must, Box::new(BooleanQuery::new(any_tag))));
+    }
+    if let Some(lang) = filter.lang {
+        let term = Term::from_field_text(fields.lang, lang.as_str());
+        must.push((
+            Occur::Must,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
+    }
+    if must.is_empty() {
+        return query;
+    }
+    // The filters only restrict; the score comes from the query alone.
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = must
+        .into_iter()
+        .map(|(o, q)| (o, Box::new(BoostQuery::new(q, 0.0)) as Box<dyn Query>))
+        .collect();
+    clauses.push((Occur::Must, query));
+    Box::new(BooleanQuery::new(clauses))
 }
 
 fn term_clause(field: Field, text: &str, boost: f32) -> (Occur, Box<dyn Query>) {
@@ -778,6 +972,22 @@ fn build_query(
         }
         for (_, h) in &plan.homophones {
             clauses.push(term_clause(field, h, boost * config.homophone_boost));
+        }
+        for (_, s) in &plan.synonyms {
+            clauses.push(term_clause(field, s, boost * config.synonym_boost));
+        }
+        for words in &plan.synonym_phrases {
+            let terms: Vec<Term> = words
+                .iter()
+                .map(|w| Term::from_field_text(field, w))
+                .collect();
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(
+                    Box::new(PhraseQuery::new(terms)),
+                    boost * config.synonym_boost,
+                )),
+            ));
         }
         if plan.phrase {
             // One token per position: the whole word, not its sub-words.

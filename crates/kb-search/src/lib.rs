@@ -12,10 +12,12 @@
 
 pub mod analyzer;
 pub mod article;
+pub mod dedup;
 pub mod index;
 pub mod relevance;
 pub mod snippet;
 pub mod suggest;
+pub mod synonyms;
 pub mod vocab;
 
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ pub use article::{
     parse_article, parse_html, parse_json, read_article_dir, read_markdown_dir, Article,
     ImportReport, Lang, ParseError, SkippedFile,
 };
-pub use index::{Hit, IndexOptions, KbIndex, QueryPlan, SearchConfig};
+pub use index::{Hit, IndexOptions, KbIndex, QueryPlan, SearchConfig, SearchFilter};
 pub use suggest::{suggest, CallContext, OpenOrder, Suggestion};
 
 /// Errors of this crate.

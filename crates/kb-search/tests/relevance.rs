@@ -12,12 +12,13 @@ use std::time::Instant;
 use seatline_kb_search::relevance::{evaluate, parse_queries, LabeledQuery, RelevanceReport};
 use seatline_kb_search::{IndexOptions, KbIndex};
 
-/// Floors set a little under the measured figures (see the crate report); a change that drops
-/// below them is a relevance regression.
-const MIN_NDCG: f64 = 0.87;
-const MIN_MRR: f64 = 0.92;
+/// Floors set a little under the measured figures; a change that drops below them is a
+/// relevance regression. Measured 2026-11-30 on 71 queries (21 of them questions in the
+/// agent's own words): nDCG@10 0.910, MRR@10 0.965, no zero-result query.
+const MIN_NDCG: f64 = 0.89;
+const MIN_MRR: f64 = 0.94;
 const MAX_ZERO_RESULT_RATE: f64 = 0.0;
-const MIN_QUERIES: usize = 40;
+const MIN_QUERIES: usize = 70;
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("KB_SEED_CORPUS")
@@ -181,4 +182,20 @@ fn scale_speed() {
         r.p50,
         r.p95
     );
+}
+
+/// `KB_QUERY='…' cargo test --release --test relevance explain -- --ignored --nocapture`:
+/// the query plan and top hits of one query, for tuning.
+#[test]
+#[ignore]
+fn explain() {
+    let Some(dir) = corpus_dir() else { return };
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.import_dir(&dir).unwrap();
+    for query in std::env::var("KB_QUERY").unwrap_or_default().split('|') {
+        println!("{query}: {:?}", kb.plan(query).unwrap());
+        for hit in kb.search(query, 5).unwrap() {
+            println!("  {:.3} {} {}", hit.score, hit.id, hit.title);
+        }
+    }
 }

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use seatline_kb_search::{Article, IndexOptions, KbIndex, Lang};
+use seatline_kb_search::{Article, IndexOptions, KbIndex, Lang, SearchFilter};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -314,4 +314,180 @@ fn an_article_is_fetched_by_id_as_imported() {
     assert!(text.contains(&article.title), "{}", article.title);
     assert!(text.contains(article.body.trim()));
     assert!(kb.article("no-such-article").unwrap().is_none());
+}
+
+fn tagged(id: &str, title: &str, body: &str, tags: &[&str], lang: Lang) -> Article {
+    Article {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        lang,
+        ..article(id, title, body)
+    }
+}
+
+#[test]
+fn paraphrases_reach_the_articles_vocabulary() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[
+        article(
+            "hard-to-reach",
+            "热线难拨的应答",
+            "客户抱怨热线难拨时，先致歉：让您久等了，实在很抱歉。",
+        ),
+        article("billing", "账单查询", "账单每月一日出账，可在营业厅查询。"),
+    ])
+    .unwrap();
+    // The agent's words (打不通) are not in any article; the built-in table maps them.
+    assert_eq!(top_ids(&kb, "客户说电话一直打不通", 1), ["hard-to-reach"]);
+    let plan = kb.plan("电话打不通").unwrap();
+    // 难拨 is two words to jieba, so it is searched as a phrase.
+    assert!(
+        plan.synonym_phrases
+            .contains(&vec!["难".to_string(), "拨".to_string()]),
+        "{plan:?}"
+    );
+    // English question over a Chinese article.
+    assert_eq!(
+        top_ids(&kb, "customer complains the line is busy, what to say", 1)[0],
+        "hard-to-reach"
+    );
+}
+
+#[test]
+fn editors_synonyms_come_with_the_import_and_survive_reopen() {
+    let articles = tempfile::tempdir().unwrap();
+    fs::write(
+        articles.path().join("plan.md"),
+        "# 星辰套餐资费\n\n星辰套餐每月三十元，含二十G流量。",
+    )
+    .unwrap();
+    fs::write(
+        articles.path().join("synonyms.txt"),
+        "# editors' rules\n星辰卡, 星辰套餐\nbroken line =>\n",
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    {
+        let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+        let report = kb.import_dir(articles.path()).unwrap();
+        assert_eq!(report.imported, ["plan"]);
+        // The bad rule is reported, the good one applies.
+        assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+        assert!(
+            report.skipped[0].reason.contains("line 3"),
+            "{:?}",
+            report.skipped
+        );
+        assert_eq!(top_ids(&kb, "星辰卡多少钱", 1), ["plan"]);
+    }
+    let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+    assert_eq!(top_ids(&kb, "星辰卡多少钱", 1), ["plan"]);
+    // The app's own rules add to the built-in table too.
+    let options = IndexOptions {
+        synonyms: "银河卡 => 星辰套餐\n".into(),
+        ..IndexOptions::default()
+    };
+    let kb = KbIndex::open_or_create(root.path(), options).unwrap();
+    assert_eq!(top_ids(&kb, "银河卡", 1), ["plan"]);
+}
+
+#[test]
+fn filters_restrict_by_tag_and_language() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[
+        tagged(
+            "refund-zh",
+            "退款流程",
+            "退款三个工作日到账。",
+            &["billing"],
+            Lang::ZhCn,
+        ),
+        tagged(
+            "refund-tw",
+            "退款流程",
+            "退款三個工作日到帳。",
+            &["billing", "tw"],
+            Lang::ZhTw,
+        ),
+        tagged(
+            "refund-en",
+            "Refunds",
+            "A refund (退款) takes three days.",
+            &["billing"],
+            Lang::En,
+        ),
+        tagged(
+            "outage",
+            "断网退款",
+            "断网超过一天可申请退款。",
+            &["network"],
+            Lang::ZhCn,
+        ),
+    ])
+    .unwrap();
+    let ids = |filter: SearchFilter| -> Vec<String> {
+        let mut ids: Vec<String> = kb
+            .search_filtered("退款", 10, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(SearchFilter::default()).len(), 4);
+    assert_eq!(
+        ids(SearchFilter {
+            tags: vec!["network".into(), "tw".into()],
+            lang: None
+        }),
+        ["outage", "refund-tw"]
+    );
+    assert_eq!(
+        ids(SearchFilter {
+            tags: vec!["billing".into()],
+            lang: Some(Lang::En)
+        }),
+        ["refund-en"]
+    );
+    assert!(ids(SearchFilter {
+        tags: vec!["nope".into()],
+        lang: None
+    })
+    .is_empty());
+}
+
+#[test]
+fn near_duplicate_articles_fold_under_the_best_hit() {
+    let body = "客户来电反映宽带无法上网时，先确认光猫指示灯状态，再询问是否欠费停机，\
+        最后远程检测线路。如线路正常，指导客户重启光猫和路由器；仍无法恢复的，登记报修工单，\
+        告知客户维修人员将在二十四小时内上门，并留下回访电话。";
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[
+        article("outage", "宽带断网处理", body),
+        article(
+            "other",
+            "宽带资费",
+            "宽带套餐每月五十元，断网补偿按天计算。",
+        ),
+        article("outage-copy", "宽带无法上网", &format!("{body}（旧版）")),
+    ])
+    .unwrap();
+    let hits = kb.search("宽带断网", 10).unwrap();
+    let order: Vec<(&str, Option<&str>)> = hits
+        .iter()
+        .map(|h| (h.id.as_str(), h.duplicate_of.as_deref()))
+        .collect();
+    // Whichever copy ranks first represents the pair; the other follows it directly.
+    let first = order
+        .iter()
+        .position(|(id, _)| id.starts_with("outage"))
+        .unwrap();
+    let (rep, _) = order[first];
+    let (next, duplicate_of) = order[first + 1];
+    assert!(next.starts_with("outage") && next != rep, "{order:?}");
+    assert_eq!(duplicate_of, Some(rep));
+    assert!(
+        order.iter().filter(|(_, d)| d.is_some()).count() == 1,
+        "{order:?}"
+    );
 }
