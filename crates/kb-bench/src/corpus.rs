@@ -353,7 +353,7 @@ fn generate_article(i: usize, rng: &mut Rng) -> Article {
         Script::En => (EN_SENTENCES, EN_TITLES, EN_HEADINGS, " "),
     };
     let main = rng.pick(TOPICS);
-    let mut title = fill(*rng.pick(titles), script, main, rng);
+    let mut title = fill(rng.pick::<&str>(titles), script, main, rng);
     if script == Script::En {
         title = capitalise(&title);
     }
@@ -381,7 +381,7 @@ fn generate_article(i: usize, rng: &mut Rng) -> Article {
         } else {
             rng.pick(TOPICS)
         };
-        let mut sentence = fill(*rng.pick(sentences), script, about, rng);
+        let mut sentence = fill(rng.pick::<&str>(sentences), script, about, rng);
         if script == Script::En {
             sentence = capitalise(&sentence);
         }
@@ -508,7 +508,7 @@ fn generate_query(rng: &mut Rng) -> Query {
         (QueryKind::Keyword, join_words(&words, rng))
     } else if roll < 0.53 {
         let main = rng.pick(TOPICS);
-        let q = fill(*rng.pick(ZH_QUESTIONS), Script::Zh, main, rng);
+        let q = fill(rng.pick::<&str>(ZH_QUESTIONS), Script::Zh, main, rng);
         (QueryKind::Question, q)
     } else if roll < 0.66 {
         let text = if rng.chance(0.5) {
@@ -516,7 +516,7 @@ fn generate_query(rng: &mut Rng) -> Query {
             join_words(&words, rng)
         } else {
             let main = rng.pick(TOPICS);
-            fill(*rng.pick(TW_QUESTIONS), Script::Tw, main, rng)
+            fill(rng.pick::<&str>(TW_QUESTIONS), Script::Tw, main, rng)
         };
         (QueryKind::Traditional, text)
     } else if roll < 0.80 {
@@ -542,7 +542,7 @@ fn generate_query(rng: &mut Rng) -> Query {
             keywords(Script::En, rng).join(" ")
         } else {
             let main = rng.pick(TOPICS);
-            fill(*rng.pick(EN_QUESTIONS), Script::En, main, rng)
+            fill(rng.pick::<&str>(EN_QUESTIONS), Script::En, main, rng)
         };
         (QueryKind::English, text)
     };
