@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::analyzer::{fold, is_han_char};
+use crate::analyzer::{fold_chars, is_han_char};
 
 /// Characters of context kept before the first match of the window.
 const LEAD_CHARS: usize = 12;
@@ -58,7 +58,7 @@ fn find_terms<'t>(
     text: &str,
     terms: &'t HashMap<String, f32>,
 ) -> Vec<(Range<usize>, &'t str, f32)> {
-    let folded = fold(text);
+    let folded = fold_chars(text);
     let chars: Vec<char> = folded.text.chars().collect();
     // Byte offset in folded text → char index.
     let mut char_at = vec![0usize; folded.text.len() + 1];
@@ -111,8 +111,14 @@ pub fn snippet(text: &str, terms: &HashMap<String, f32>, max_chars: usize) -> St
         let end = advance_chars(text, start, max_chars);
         let mut seen: Vec<&str> = Vec::new();
         let mut score = 0.0;
-        for (m, term, weight) in &matches {
-            if m.start >= start && m.end <= end {
+        // Only the matches from the window's start on (sorted): a long article with a common
+        // word matched hundreds of times would otherwise cost quadratic time.
+        let first = matches.partition_point(|(m, _, _)| m.start < start);
+        for (m, term, weight) in matches[first..]
+            .iter()
+            .take_while(|(m, _, _)| m.start < end)
+        {
+            if m.end <= end {
                 if seen.contains(term) {
                     score += weight * 0.1;
                 } else {

@@ -199,3 +199,42 @@ fn explain() {
         }
     }
 }
+
+/// `cargo test --release --test relevance cost -- --ignored --nocapture`: where query time
+/// goes (planning alone, then whole searches with and without synonym expansion).
+#[test]
+#[ignore]
+fn cost_breakdown() {
+    let Some(dir) = corpus_dir() else { return };
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.import_dir(&dir).unwrap();
+    let queries = queries();
+    let time = |f: &dyn Fn(&str)| {
+        let started = Instant::now();
+        for _ in 0..5 {
+            for q in &queries {
+                f(&q.query);
+            }
+        }
+        started.elapsed() / (5 * queries.len() as u32)
+    };
+    println!("plan   {:?}", time(&|q| drop(kb.plan(q).unwrap())));
+    println!("search {:?}", time(&|q| drop(kb.search(q, 10).unwrap())));
+    println!(
+        "search top 1 {:?}",
+        time(&|q| drop(kb.search(q, 1).unwrap()))
+    );
+    let mut config = kb.config();
+    config.synonym_boost = 0.0;
+    kb.set_config(config.clone()).unwrap();
+    println!(
+        "search without synonyms {:?}",
+        time(&|q| drop(kb.search(q, 10).unwrap()))
+    );
+    config.homophone_boost = 0.0;
+    kb.set_config(config).unwrap();
+    println!(
+        "search without synonyms and homophones {:?}",
+        time(&|q| drop(kb.search(q, 10).unwrap()))
+    );
+}
