@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "agent_event",
     "kb_search",
     "kb_article",
+    "kb_suggest",
     "session",
     "login",
     "logout",

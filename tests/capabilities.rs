@@ -157,6 +157,25 @@ fn main_window_searches_the_knowledge_base() {
     );
     let missing = invoke(&main, own_origin(), "kb_article", json!({"id": "nope"})).unwrap();
     assert!(missing.is_null());
+
+    // Suggestions from a call's context (camelCase, as the UI sends it); none without one.
+    let suggestions = invoke(
+        &main,
+        own_origin(),
+        "kb_suggest",
+        json!({"context": {"ivrPath": ["账单查询", "退款"], "notes": "客户要求退款",
+            "openOrders": [{"title": "多收月租", "category": "投诉"}]}, "limit": 5}),
+    )
+    .unwrap();
+    let top = suggestions[0]["id"].as_str().unwrap();
+    assert!(top.starts_with("refund"), "{suggestions}");
+    assert!(suggestions[0]["because"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("退款")));
+    assert!(suggestions.as_array().unwrap().len() <= 5);
+    let none = invoke(&main, own_origin(), "kb_suggest", json!({"context": {}})).unwrap();
+    assert_eq!(none, json!([]));
 }
 
 #[test]
@@ -193,6 +212,7 @@ fn a_window_without_a_capability_is_refused() {
         "workspace_status",
         "set_language",
         "agent_event",
+        "kb_suggest",
         "session",
         "login",
         "logout",

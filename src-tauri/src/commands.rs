@@ -3,7 +3,7 @@
 //! pending forever, so nothing in here may panic.
 
 use seatline_agent_state::AgentEvent;
-use seatline_kb_search::{Article, Hit};
+use seatline_kb_search::{Article, CallContext, Hit, Suggestion};
 use seatline_settings::LanguagePref;
 use seatline_workspace::desk::{
     CreateOrder, EditOrder, LoginRequest, OrderQuery, OrderStatus as Status, OrderView,
@@ -121,6 +121,25 @@ pub async fn kb_article(
     let kb = state.workspace().kb()?;
     let article = kb.article(&id);
     Ok(article.map_err(WorkspaceError::from)?)
+}
+
+/// Articles for the call in progress, from its context (IVR path and data, open orders, the
+/// notes being typed); at most 20. An empty context gives an empty list.
+#[tauri::command]
+pub async fn kb_suggest(
+    state: State<'_, AppState>,
+    context: CallContext,
+    limit: Option<usize>,
+) -> Result<Vec<Suggestion>, CommandError> {
+    let kb = state.workspace().kb()?;
+    let limit = limit.unwrap_or(10).min(20);
+    // Several searches and, the first time, jieba's keyword tables: off the async workers.
+    tauri::async_runtime::spawn_blocking(move || seatline_kb_search::suggest(&kb, &context, limit))
+        .await
+        .map_err(|e| CommandError {
+            code: "knowledge_base",
+            message: e.to_string(),
+        })
 }
 
 /// Who is signed in, and the current sync view.

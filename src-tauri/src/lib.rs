@@ -31,6 +31,7 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState, phone: PhoneSta
             commands::agent_event,
             commands::kb_search,
             commands::kb_article,
+            commands::kb_suggest,
             commands::session,
             commands::login,
             commands::logout,

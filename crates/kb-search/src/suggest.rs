@@ -254,7 +254,7 @@ fn surface_of(text: &str, folded: &crate::analyzer::Folded, word: &str) -> Strin
     let start = folded.text[..byte].chars().count();
     let end = start + word.chars().count();
     match (folded.orig_offsets.get(start), folded.orig_offsets.get(end)) {
-        (Some(&a), Some(&b)) if a <= b && b <= text.len() => text[a..b].to_string(),
+        (Some(&a), Some(&b)) => text.get(a..b).unwrap_or(word).to_string(),
         _ => word.to_string(),
     }
 }
