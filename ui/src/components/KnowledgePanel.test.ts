@@ -106,3 +106,29 @@ describe("knowledge panel suggestions", () => {
     expect(backend.kbSuggest).not.toHaveBeenCalled();
   });
 });
+
+describe("knowledge panel results", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => cleanup());
+
+  it("folds a near-duplicate article to one line under the hit it copies", async () => {
+    const { backend } = fakeBackend();
+    (backend.kbSearch as ReturnType<typeof vi.fn>).mockResolvedValue([
+      { id: "a", title: "宽带断网处理", score: 3, snippet: "<mark>宽带</mark>断网" },
+      { id: "a-old", title: "宽带无法上网", score: 2.9, snippet: "<mark>宽带</mark>无法上网", duplicate_of: "a" },
+      { id: "b", title: "宽带资费", score: 1, snippet: "<mark>宽带</mark>套餐" },
+    ]);
+    render(KnowledgePanel, { backend, articleCount: 3, call: null });
+    await fireEvent.input(screen.getByRole("searchbox"), { target: { value: "宽带" } });
+    await waitFor(() => expect(screen.getByText("Similar article: 宽带无法上网")).toBeTruthy());
+    const buttons = screen.getByTestId("kb-results").querySelectorAll("button");
+    expect([...buttons].map((b) => b.dataset.id)).toEqual(["a", "a-old", "b"]);
+    expect(buttons[1]?.dataset.duplicateOf).toBe("a");
+    // The copy shows no snippet of its own, the others do.
+    expect(buttons[1]?.querySelector(".kb-snippet")).toBeNull();
+    expect(buttons[2]?.querySelector(".kb-snippet")).not.toBeNull();
+    // It still opens like any hit.
+    await fireEvent.click(buttons[1] as HTMLButtonElement);
+    await waitFor(() => expect(backend.kbArticle).toHaveBeenCalledWith("a-old"));
+  });
+});

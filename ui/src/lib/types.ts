@@ -57,6 +57,8 @@ export interface KbHit {
   title: string;
   score: number;
   snippet: string;
+  /** Set when this article is a near-copy of the better-ranked hit with this id. */
+  duplicate_of?: string;
 }
 
 /** What the knowledge panel knows about the call in progress (crates/kb-search/src/suggest.rs). */

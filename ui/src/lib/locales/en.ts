@@ -100,6 +100,7 @@ export const en = {
   "knowledge.gone": "This article is no longer in the knowledge base.",
   "knowledge.suggested": "Suggested for this call",
   "knowledge.suggested_none": "No suggestions yet. They follow the caller’s IVR choices, open work orders and the notes you type.",
+  "knowledge.similar": "Similar article: {title}",
   "knowledge.because": "From: {words}",
   "notice.kb_unavailable": "The knowledge base could not be opened; search is off. ({reason})",
 

@@ -102,6 +102,7 @@ export const zhCN: Record<MessageKey, string> = {
   "knowledge.gone": "这篇文章已不在知识库中。",
   "knowledge.suggested": "本次通话推荐",
   "knowledge.suggested_none": "暂无推荐。推荐会随来电的 IVR 选择、客户的未结工单和您输入的备注自动更新。",
+  "knowledge.similar": "相似文章：{title}",
   "knowledge.because": "依据：{words}",
   "notice.kb_unavailable": "无法打开知识库，搜索已停用。（{reason}）",
 
