@@ -52,6 +52,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 "$CARGO_TARGET_DIR/debug/seatline" --data-dir "$data_dir" settings set server_url "$url"
+# Demo knowledge base (our own articles, zh-CN/zh-TW/en), imported once per data directory.
+if [ ! -e "$data_dir/demo-kb-imported" ]; then
+  "$CARGO_TARGET_DIR/debug/seatline" --data-dir "$data_dir" kb import crates/kb-search/tests/own-corpus >/dev/null
+  touch "$data_dir/demo-kb-imported"
+fi
 
 cat <<INFO
 
