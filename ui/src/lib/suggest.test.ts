@@ -3,7 +3,11 @@ import { get } from "svelte/store";
 import type { CallView, CallerIdentity } from "./phone";
 import type { CallContext, KbSuggestion, OrderView } from "./types";
 import {
+  appendToNote,
   buildCallContext,
+  insertIntoNotes,
+  noteInsertions,
+  pendingInsertion,
   callNumber,
   createSuggestRefresher,
   isEmptyContext,
@@ -261,5 +265,27 @@ describe("refresh", () => {
     r.update(ctx("退款"));
     await vi.advanceTimersByTimeAsync(400);
     expect(fetch).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("insert into notes", () => {
+  it("appends on a line of its own and targets the open draft", () => {
+    expect(appendToNote("", "  您好，请问有什么可以帮您？ ")).toBe("您好，请问有什么可以帮您？");
+    expect(appendToNote("客户来电", "稍等")).toBe("客户来电\n稍等");
+    expect(appendToNote("客户来电\n", "稍等")).toBe("客户来电\n稍等");
+
+    expect(insertIntoNotes(null, "稍等")).toBe(false);
+    const draft = { source: "order_note" as const, phone: null, title: "", category: "", text: "" };
+    expect(insertIntoNotes(draft, "   ")).toBe(false);
+    expect(insertIntoNotes(draft, "稍等")).toBe(true);
+    const first = get(noteInsertions);
+    expect(first?.target).toBe("order_note");
+    // Only the targeted draft takes it, once.
+    expect(pendingInsertion(first, "order_form", 0)).toBeNull();
+    expect(pendingInsertion(first, "order_note", 0)?.text).toBe("稍等");
+    expect(pendingInsertion(first, "order_note", first?.seq ?? 0)).toBeNull();
+    // The same text again is a new request.
+    insertIntoNotes(draft, "稍等");
+    expect(pendingInsertion(get(noteInsertions), "order_note", first?.seq ?? 0)?.text).toBe("稍等");
   });
 });

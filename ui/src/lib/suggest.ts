@@ -20,6 +20,43 @@ export interface TypingDraft {
 /** The draft being typed now; null when no form or note is open. */
 export const typingDraft = writable<TypingDraft | null>(null);
 
+/** Text the knowledge panel asks the open form or note to insert ("insert into notes"). */
+export interface NoteInsertion {
+  /** Increases with every request, so the same text can be inserted twice. */
+  seq: number;
+  /** Which draft receives it: the one that was open when the agent clicked. */
+  target: TypingDraft["source"];
+  text: string;
+}
+
+export const noteInsertions = writable<NoteInsertion | null>(null);
+
+let insertionSeq = 0;
+
+/** Asks the open form or note (if any) to append `text`; false when none is open. */
+export function insertIntoNotes(draft: TypingDraft | null, text: string): boolean {
+  if (!draft || !text.trim()) return false;
+  insertionSeq += 1;
+  noteInsertions.set({ seq: insertionSeq, target: draft.source, text });
+  return true;
+}
+
+/** `current` with `text` appended on a line of its own. */
+export function appendToNote(current: string, text: string): string {
+  const body = text.trim();
+  if (!current.trim()) return body;
+  return current.endsWith("\n") ? current + body : `${current}\n${body}`;
+}
+
+/** The insertion `target` should apply now, if a new one arrived since `lastSeq`. */
+export function pendingInsertion(
+  insertion: NoteInsertion | null,
+  target: TypingDraft["source"],
+  lastSeq: number,
+): NoteInsertion | null {
+  return insertion && insertion.target === target && insertion.seq > lastSeq ? insertion : null;
+}
+
 /** IVR field names that carry the menu path rather than data. */
 const MENU_KEY = /(path|menu|route|navigation|selection|菜单|路径)/i;
 /** Separators IVR platforms put between menu levels. */

@@ -97,6 +97,8 @@ export const en = {
   "knowledge.back": "Back to results",
   "knowledge.copy": "Copy",
   "knowledge.copied": "Copied",
+  "knowledge.insert": "Insert into notes",
+  "knowledge.insert_needs_form": "Open a work order or its note first",
   "knowledge.gone": "This article is no longer in the knowledge base.",
   "knowledge.suggested": "Suggested for this call",
   "knowledge.suggested_none": "No suggestions yet. They follow the caller’s IVR choices, open work orders and the notes you type.",

@@ -98,6 +98,8 @@ export const zhCN: Record<MessageKey, string> = {
   "knowledge.hint": "共 {count} 篇文章。输入关键词或问题；↑↓ 选择，回车打开。",
   "knowledge.back": "返回结果",
   "knowledge.copy": "复制",
+  "knowledge.insert": "插入备注",
+  "knowledge.insert_needs_form": "请先打开工单或备注",
   "knowledge.copied": "已复制",
   "knowledge.gone": "这篇文章已不在知识库中。",
   "knowledge.suggested": "本次通话推荐",
