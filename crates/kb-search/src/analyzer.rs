@@ -437,6 +437,63 @@ pub fn default_cut_words(jieba: &Jieba, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Call-center words jieba's general dictionary lacks or splits (工单 became 工 + 单: two
+/// single characters matching most of a knowledge base, slow and noisy). Added to every new
+/// index build with the user's words, and stored with them, so an index opened later uses
+/// exactly the dictionary it was built with.
+pub const DOMAIN_WORDS: &[&str] = &[
+    "工单",
+    "派单",
+    "坐席",
+    "座席",
+    "话务员",
+    "质检",
+    "外呼",
+    "呼入",
+    "呼出",
+    "话术",
+    "客诉",
+    "回拨",
+    "回访",
+    "移机",
+    "报修",
+    "光猫",
+    "接通率",
+    "满意度",
+    "首问负责",
+    "话后处理",
+    "催缴",
+    "欠费停机",
+    "复机",
+    "销户",
+    "改签",
+    "退订",
+    "来电",
+    "去电",
+    "致电",
+    "语音导航",
+    "人工服务",
+    "自助服务",
+    "排班",
+    "断网",
+    "致歉",
+    "结束语",
+    "问候语",
+    "转接",
+    "升级投诉",
+];
+
+/// The words a new index is built with: [`DOMAIN_WORDS`] then the user's, without repeats.
+pub fn dictionary_words(user_words: &[String]) -> Vec<String> {
+    let mut words: Vec<String> = DOMAIN_WORDS.iter().map(|w| w.to_string()).collect();
+    for w in user_words {
+        if !words.contains(w) {
+            words.push(w.clone());
+        }
+    }
+    words
+}
+
 /// Builds a jieba segmenter with its embedded dictionary plus user words.
 pub fn build_jieba(user_words: &[String]) -> Jieba {
     let mut jieba = Jieba::new();
@@ -467,6 +524,18 @@ mod tests {
         assert_eq!(to_simplified("熱線人員上崗培訓"), "热线人员上岗培训");
         assert_eq!(to_simplified("著急"), "着急");
         assert_eq!(fold("請重設帳號密碼").text, "请重设账号密码");
+    }
+
+    #[test]
+    fn call_center_words_stay_whole_with_the_domain_dictionary() {
+        let plain = build_text_analyzer(Arc::new(build_jieba(&[])));
+        let domain = build_text_analyzer(Arc::new(build_jieba(&dictionary_words(&[]))));
+        assert!(!texts(&plain, "工单").contains(&"工单".to_string()));
+        assert_eq!(texts(&domain, "工单"), ["工单"]);
+        assert!(texts(&domain, "工單取消").contains(&"工单".to_string()));
+        // User words come after the built-in ones, once.
+        let words = dictionary_words(&["星辰套餐".to_string(), "工单".to_string()]);
+        assert_eq!(words.len(), DOMAIN_WORDS.len() + 1);
     }
 
     #[test]

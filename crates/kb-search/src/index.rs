@@ -19,8 +19,8 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Term};
 
 use crate::analyzer::{
-    analyze, build_jieba, build_text_analyzer, default_cut_words, fold, is_han, QueryToken,
-    ANALYZER_NAME,
+    analyze, build_jieba, build_text_analyzer, default_cut_words, dictionary_words, fold, is_han,
+    QueryToken, ANALYZER_NAME,
 };
 use crate::article::{read_markdown_dir, Article, ImportReport, Lang, SkippedFile};
 use crate::snippet::snippet;
@@ -494,6 +494,7 @@ impl KbIndex {
         user_words: &[String],
         articles: &[Article],
     ) -> Result<Generation> {
+        let user_words = &dictionary_words(user_words);
         let mut seen = HashSet::new();
         for a in articles {
             if !seen.insert(a.id.as_str()) {
@@ -842,6 +843,7 @@ fn plan_query(
                     window.iter().any(|w| w.chars().count() == 1)
                 };
                 if plausible
+                    && !is_stop_word(&joined)
                     && (2..=4).contains(&len)
                     && !generation.vocab.contains(&joined)
                     && !candidates.contains(&joined)

@@ -6,6 +6,8 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,24 +23,7 @@ const MAX_ZERO_RESULT_RATE: f64 = 0.0;
 const MIN_QUERIES: usize = 70;
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KB_SEED_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/kb-seed-corpus")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        // CI always has shared/ beside the clone: a missing corpus there is a broken set-up,
-        // not a reason to skip the relevance floor.
-        panic!("seed corpus not found at {} in CI", dir.display());
-    } else {
-        eprintln!(
-            "SKIPPED: seed corpus not found at {} (set KB_SEED_CORPUS); relevance not scored",
-            dir.display()
-        );
-        None
-    }
+    common::seed_corpus_dir("relevance")
 }
 
 fn queries() -> Vec<LabeledQuery> {
