@@ -6,6 +6,8 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -160,20 +162,13 @@ fn own_relevance_does_not_regress() {
     let kb = index();
     let r = evaluate(&kb, &queries()).unwrap();
     print_report(&r);
-    assert!(r.queries >= MIN_QUERIES);
-    assert!(
-        r.ndcg_at_10 >= MIN_NDCG,
-        "nDCG@10 {:.3} < {MIN_NDCG}",
-        r.ndcg_at_10
-    );
-    assert!(
-        r.mrr_at_10 >= MIN_MRR,
-        "MRR@10 {:.3} < {MIN_MRR}",
-        r.mrr_at_10
-    );
-    assert!(
-        r.zero_result_rate <= MAX_ZERO_RESULT_RATE,
-        "zero-result rate {:.3} > {MAX_ZERO_RESULT_RATE}",
-        r.zero_result_rate
+    common::assert_floors(
+        &r,
+        &common::Floors {
+            min_queries: MIN_QUERIES,
+            min_ndcg: MIN_NDCG,
+            min_mrr: MIN_MRR,
+            max_zero_result_rate: MAX_ZERO_RESULT_RATE,
+        },
     );
 }

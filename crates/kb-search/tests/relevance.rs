@@ -66,21 +66,14 @@ fn query_set_is_large_enough_and_labels_existing_articles() {
 fn relevance_does_not_regress() {
     let Some(dir) = corpus_dir() else { return };
     let (_, r, _) = run(&dir);
-    assert!(r.queries >= MIN_QUERIES);
-    assert!(
-        r.ndcg_at_10 >= MIN_NDCG,
-        "nDCG@10 {:.3} < {MIN_NDCG}",
-        r.ndcg_at_10
-    );
-    assert!(
-        r.mrr_at_10 >= MIN_MRR,
-        "MRR@10 {:.3} < {MIN_MRR}",
-        r.mrr_at_10
-    );
-    assert!(
-        r.zero_result_rate <= MAX_ZERO_RESULT_RATE,
-        "zero-result rate {:.3}",
-        r.zero_result_rate
+    common::assert_floors(
+        &r,
+        &common::Floors {
+            min_queries: MIN_QUERIES,
+            min_ndcg: MIN_NDCG,
+            min_mrr: MIN_MRR,
+            max_zero_result_rate: MAX_ZERO_RESULT_RATE,
+        },
     );
 }
 
