@@ -6,6 +6,8 @@
 //! forms CRM rows are often stored in); a CRM number that does not normalise is indexed by its
 //! digits so an exact match still pops.
 
+pub mod feed;
+
 use seatline_phone_numbers::{lookup_keys, Normalized, Normalizer, NumberError};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -192,6 +194,77 @@ impl CustomerCache {
             normalized,
             matches,
         })
+    }
+
+    /// One customer by id.
+    pub async fn get(&self, id: &str) -> Result<Option<Customer>, CacheError> {
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM customers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.map(|body| {
+            serde_json::from_str::<Customer>(&body).map_err(|e| CacheError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
+    /// Customers an IVR-collected value points at when the calling number does not (a shared
+    /// or withheld number): the customer number itself, or a phone number the caller keyed in.
+    pub async fn by_reference(&self, value: &str) -> Result<Vec<Customer>, CacheError> {
+        let value = value.trim();
+        if value.is_empty() || value.len() > 64 {
+            return Ok(vec![]);
+        }
+        if let Some(customer) = self.get(value).await? {
+            return Ok(vec![customer]);
+        }
+        match self.normalizer.normalize(value) {
+            Ok(normalized) if !normalized.is_internal() => {
+                self.by_keys(&lookup_keys(&normalized)).await
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// Customers whose name contains `text` or who have a number with these digits, for the
+    /// agent's own search when the pop found nobody (a scan: not on the ringing path).
+    pub async fn search(&self, text: &str, limit: u32) -> Result<Vec<Customer>, CacheError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(vec![]);
+        }
+        let looks_like_number = text.chars().filter(char::is_ascii_digit).count() >= 4
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+        let mut found = if looks_like_number {
+            self.by_reference(text).await?
+        } else {
+            Vec::new()
+        };
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM customers WHERE json_extract(body, '$.name') LIKE ? ESCAPE '\\'
+             ORDER BY json_extract(body, '$.name') LIMIT ?",
+        )
+        .bind(pattern)
+        .bind(i64::from(limit.min(200)))
+        .fetch_all(&self.pool)
+        .await?;
+        for body in rows {
+            let customer = serde_json::from_str::<Customer>(&body)
+                .map_err(|e| CacheError::Corrupt(e.to_string()))?;
+            if !found.iter().any(|c: &Customer| c.id == customer.id) {
+                found.push(customer);
+            }
+        }
+        found.truncate(limit as usize);
+        Ok(found)
     }
 
     /// An unreadable number can still equal a CRM number indexed by its digits.

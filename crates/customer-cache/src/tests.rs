@@ -120,3 +120,43 @@ async fn the_server_feed_json_is_read_with_its_extra_fields() {
     assert_eq!(parsed.name, "赵六");
     assert_eq!(parsed.tier, "vip");
 }
+
+#[tokio::test]
+async fn ivr_references_and_the_agents_search_find_customers_the_number_did_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(&dir).await;
+    let page = [
+        customer("C-1001", "张伟", &["13800138000"]),
+        customer("C-1002", "张丽_测试", &["010 6234 5678"]),
+        customer("C-1003", "Li Na", &["+8615012345678"]),
+    ];
+    cache.apply_page(&page, Some("c1")).await.unwrap();
+
+    // The IVR asked for the customer number, or the caller keyed in a callback number.
+    let by_id = cache.by_reference("C-1003").await.unwrap();
+    assert_eq!(by_id.iter().map(|c| &c.name).collect::<Vec<_>>(), ["Li Na"]);
+    let by_number = cache.by_reference("0086 138 0013 8000").await.unwrap();
+    assert_eq!(by_number[0].id, "C-1001");
+    assert!(cache.by_reference("C-9999").await.unwrap().is_empty());
+    assert!(
+        cache.by_reference("1001").await.unwrap().is_empty(),
+        "an extension is no customer"
+    );
+    assert!(cache.get("C-1002").await.unwrap().is_some());
+    assert!(cache.get("nobody").await.unwrap().is_none());
+
+    // Name substrings; LIKE wildcards in the text are literal.
+    let names: Vec<String> = cache
+        .search("张", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["张丽_测试", "张伟"]);
+    assert_eq!(cache.search("丽_", 10).await.unwrap().len(), 1);
+    assert!(cache.search("%", 10).await.unwrap().is_empty());
+    // A number typed with spaces finds its owner.
+    assert_eq!(cache.search("6234 5678", 10).await.unwrap()[0].id, "C-1002");
+    assert!(cache.search("  ", 10).await.unwrap().is_empty());
+}

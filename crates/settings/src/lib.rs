@@ -41,10 +41,14 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
+    #[error("invalid phone region {0:?}: expected a two-letter ISO 3166 code such as CN")]
+    InvalidRegion(String),
+    #[error("invalid area code {0:?}: expected 1-4 digits without the trunk 0, e.g. 21")]
+    InvalidAreaCode(String),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
@@ -55,7 +59,15 @@ pub struct Settings {
     pub language: LanguagePref,
     /// The central server, once configured.
     pub server_url: Option<String>,
+    /// Region of the center's own numbering plan: caller numbers without `+` are read in it
+    /// (ISO 3166 code; `CN` when unset).
+    pub phone_region: Option<String>,
+    /// The center's area code without the trunk 0 (e.g. `21`), so bare local numbers match.
+    pub area_code: Option<String>,
 }
+
+/// The region caller numbers are read in when none is configured.
+pub const DEFAULT_PHONE_REGION: &str = "CN";
 
 impl Settings {
     /// Sets one setting by name, as the CLI and scripts do.
@@ -72,6 +84,26 @@ impl Settings {
                     return Err(SettingsError::InvalidServerUrl(value.to_owned()));
                 }
             }
+            "phone_region" => {
+                let value = value.trim();
+                if value.is_empty() {
+                    self.phone_region = None;
+                } else if value.len() == 2 && value.chars().all(|c| c.is_ascii_alphabetic()) {
+                    self.phone_region = Some(value.to_ascii_uppercase());
+                } else {
+                    return Err(SettingsError::InvalidRegion(value.to_owned()));
+                }
+            }
+            "area_code" => {
+                let value = value.trim().trim_start_matches('0');
+                if value.is_empty() {
+                    self.area_code = None;
+                } else if value.len() <= 4 && value.chars().all(|c| c.is_ascii_digit()) {
+                    self.area_code = Some(value.to_owned());
+                } else {
+                    return Err(SettingsError::InvalidAreaCode(value.to_owned()));
+                }
+            }
             other => return Err(SettingsError::UnknownKey(other.to_owned())),
         }
         Ok(())
@@ -82,6 +114,11 @@ impl Settings {
         match key {
             "language" => Ok(self.language.to_string()),
             "server_url" => Ok(self.server_url.clone().unwrap_or_default()),
+            "phone_region" => Ok(self
+                .phone_region
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PHONE_REGION.to_owned())),
+            "area_code" => Ok(self.area_code.clone().unwrap_or_default()),
             other => Err(SettingsError::UnknownKey(other.to_owned())),
         }
     }
@@ -280,6 +317,23 @@ mod tests {
         assert_eq!(settings.get_by_name("language").unwrap(), "en");
         assert_eq!(settings.get_by_name("server_url").unwrap(), "");
         assert!(settings.get_by_name("nope").is_err());
+    }
+
+    #[test]
+    fn phone_region_and_area_code_are_checked_and_normalised() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.get_by_name("phone_region").unwrap(), "CN");
+        settings.set_by_name("phone_region", "hk").unwrap();
+        assert_eq!(settings.phone_region.as_deref(), Some("HK"));
+        let err = settings.set_by_name("phone_region", "China").unwrap_err();
+        assert!(matches!(err, SettingsError::InvalidRegion(_)));
+        // Agents write the area code as they dial it, with the trunk 0.
+        settings.set_by_name("area_code", "021").unwrap();
+        assert_eq!(settings.get_by_name("area_code").unwrap(), "21");
+        let err = settings.set_by_name("area_code", "21x").unwrap_err();
+        assert!(matches!(err, SettingsError::InvalidAreaCode(_)));
+        settings.set_by_name("area_code", "").unwrap();
+        assert_eq!(settings.area_code, None);
     }
 
     #[test]
