@@ -1,6 +1,7 @@
 //! The negotiated audio codec and its encoder/decoder, with loss concealment for G.711.
 
 use crate::g711::Law;
+use crate::jitter::Playout;
 use crate::opus::{OpusDecoder, OpusEncoder, OpusError, OpusSettings, OPUS_CLOCK_RATE};
 use crate::plc::PitchPlc;
 use thiserror::Error;
@@ -77,12 +78,21 @@ pub enum AudioEncoder {
 
 impl AudioEncoder {
     pub fn new(codec: Codec, frame_samples: usize) -> Result<Self, CodecError> {
+        Self::with_opus_settings(codec, frame_samples, OpusSettings::default())
+    }
+
+    /// As `new`, with chosen Opus encoder settings (`frame_samples` wins over theirs).
+    pub fn with_opus_settings(
+        codec: Codec,
+        frame_samples: usize,
+        opus: OpusSettings,
+    ) -> Result<Self, CodecError> {
         Ok(match codec.name {
             CodecName::Pcmu => AudioEncoder::G711(Law::Mu),
             CodecName::Pcma => AudioEncoder::G711(Law::A),
             CodecName::Opus => AudioEncoder::Opus(Box::new(OpusEncoder::new(OpusSettings {
                 frame_samples,
-                ..OpusSettings::default()
+                ..opus
             })?)),
         })
     }
@@ -144,6 +154,24 @@ impl AudioDecoder {
         match &mut self.kind {
             DecoderKind::Opus(dec) => Ok(dec.conceal()?),
             DecoderKind::G711(_, plc) => Ok(plc.conceal(self.frame_samples)),
+        }
+    }
+
+    /// The audio for one playout tick of the jitter buffer; an undecodable packet is concealed.
+    pub fn play(&mut self, playout: Playout) -> Vec<i16> {
+        let decoded = match playout {
+            Playout::Frame(f) => self.decode(&f.payload),
+            Playout::Fec(next) => self.decode_fec(&next.payload),
+            Playout::Lost => self.conceal(),
+            Playout::Empty => return self.silence(),
+        };
+        match decoded {
+            Ok(pcm) => pcm,
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable frame; concealing");
+                self.conceal()
+                    .unwrap_or_else(|_| vec![0; self.frame_samples])
+            }
         }
     }
 

@@ -773,6 +773,11 @@ impl Resampler {
         }
     }
 
+    /// Input samples the kernel reads past the output position (held back until they come).
+    pub fn look_ahead(&self) -> usize {
+        self.reach
+    }
+
     /// The kernel at `d` input samples from the output position.
     fn kernel(&self, d: f64) -> f32 {
         let u = (d.abs() * self.fc * TABLE_RES as f64) as f32;

@@ -16,7 +16,8 @@
 use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
 use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats};
+use crate::opus::OpusSettings;
 use crate::rtp::{classify, PacketKind, RtpPacket};
 use crate::session::{ReceiveStats, RtpReceiver, RtpSender};
 use crate::wav::{WavError, WavSink, WavSource};
@@ -114,6 +115,9 @@ pub struct MediaConfig {
     pub sink: Sink,
     pub jitter_min: Duration,
     pub jitter_max: Duration,
+    /// Opus encoder settings (bitrate: lower it to the peer's `maxaveragebitrate`); the
+    /// frame length follows `ptime`.
+    pub opus: OpusSettings,
     /// How often a `MediaEvent::Stats` is emitted.
     pub stats_interval: Duration,
 }
@@ -133,6 +137,7 @@ impl MediaConfig {
             sink: Sink::Discard,
             jitter_min: Duration::from_millis(40),
             jitter_max: Duration::from_millis(300),
+            opus: OpusSettings::default(),
             stats_interval: Duration::from_secs(5),
         }
     }
@@ -283,7 +288,7 @@ impl MediaEngine {
                 }
             },
         };
-        let encoder = AudioEncoder::new(config.codec, frame_samples)?;
+        let encoder = AudioEncoder::with_opus_settings(config.codec, frame_samples, config.opus)?;
         let decoder = AudioDecoder::new(config.codec, frame_samples)?;
         let local = config.socket.local_addr()?;
         // The timeout lets the receive thread notice `stop` without a wake-up packet.
@@ -1035,21 +1040,7 @@ impl ClockThread {
 
     fn playout_frame(&mut self) -> Vec<i16> {
         let playout = lock(&self.shared.jitter).pop();
-        let decoded = match playout {
-            Playout::Frame(f) => self.decoder.decode(&f.payload),
-            Playout::Fec(next) => self.decoder.decode_fec(&next.payload),
-            Playout::Lost => self.decoder.conceal(),
-            Playout::Empty => return self.decoder.silence(),
-        };
-        match decoded {
-            Ok(pcm) => pcm,
-            Err(e) => {
-                tracing::debug!(error = %e, "undecodable frame; concealing");
-                self.decoder
-                    .conceal()
-                    .unwrap_or_else(|_| vec![0; self.frame_samples])
-            }
-        }
+        self.decoder.play(playout)
     }
 }
 

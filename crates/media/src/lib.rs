@@ -31,6 +31,7 @@ pub mod opus;
 pub mod plc;
 pub mod rtp;
 pub mod session;
+pub mod sim;
 pub mod wav;
 
 pub use codec::{Codec, CodecName};
