@@ -778,8 +778,13 @@ impl Resampler {
         self.reach
     }
 
+    /// The gain applied to each output (the cut-off as a fraction of the input band).
+    pub(crate) fn gain(&self) -> f32 {
+        self.fc as f32
+    }
+
     /// The kernel at `d` input samples from the output position.
-    fn kernel(&self, d: f64) -> f32 {
+    pub(crate) fn kernel(&self, d: f64) -> f32 {
         let u = (d.abs() * self.fc * TABLE_RES as f64) as f32;
         let i = u as usize;
         if i + 1 >= self.table.len() {

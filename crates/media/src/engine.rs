@@ -143,6 +143,8 @@ impl MediaConfig {
     }
 }
 
+// Stats events come every few seconds; boxing them would change the API for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// The first valid RTP packet from the peer, and where it came from (now the send target).

@@ -68,6 +68,8 @@ pub struct JitterStats {
     pub duplicates: u64,
     /// Frames dropped to bring the delay down.
     pub dropped: u64,
+    /// Missing packets whose slots were already concealed while the buffer ran dry.
+    pub skipped: u64,
     pub resets: u64,
 }
 
@@ -264,6 +266,18 @@ impl JitterBuffer {
             self.stats.concealed += 1;
             return Playout::Lost;
         }
+        // Back from an underrun. If the packets due during it are still missing, they were
+        // lost rather than late: the concealed ticks stood in for them, so skip as many
+        // instead of concealing them a second time and keeping the extra delay for good.
+        let mut next = next;
+        if self.starving > 0 {
+            if let Some((&first, _)) = self.packets.iter().next() {
+                let skip = (first - next).clamp(0, i64::from(self.starving));
+                next += skip;
+                self.next = Some(next);
+                self.stats.skipped += skip as u64;
+            }
+        }
         self.starving = 0;
         self.shrink_if_needed(next);
         let next = self.next.unwrap_or(next);
@@ -382,6 +396,37 @@ mod tests {
         assert!(matches!(b.pop(), Playout::Frame(f) if f.sequence == 5));
         assert_eq!(b.pop(), Playout::Lost);
         assert!(matches!(b.pop(), Playout::Fec(f) if f.sequence == 8));
+    }
+
+    #[test]
+    fn loss_while_running_dry_is_concealed_once_without_adding_delay() {
+        let mut b = jb();
+        // Steady stream, one packet ahead: 3 and 4 are lost, so the buffer runs dry at 3.
+        let mut out = Vec::new();
+        for s in 0..10u16 {
+            if s != 3 && s != 4 {
+                push(&mut b, s, u64::from(s) * 20);
+            }
+            out.push(b.pop());
+        }
+        let played: Vec<_> = seqs(&out);
+        // Two frames concealed for two lost packets, and 8 follows 7 with the same delay.
+        assert_eq!(
+            played,
+            [
+                Some(0),
+                Some(1),
+                Some(2),
+                None,
+                None,
+                Some(5),
+                Some(6),
+                Some(7),
+                Some(8)
+            ]
+        );
+        assert_eq!(b.stats().skipped, 1);
+        assert_eq!(b.stats().concealed, 2);
     }
 
     #[test]

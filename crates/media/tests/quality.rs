@@ -131,9 +131,9 @@ fn opus_fec_recovers_lost_packets_and_beats_concealment_at_10_percent() {
     assert_eq!(none, 0, "no LBRR without planned loss");
     // Single losses are rebuilt; a loss right before another cannot be.
     assert!(recovered * 10 >= lost * 6, "{recovered} of {lost}");
-    // Measured: FEC 3.87, PLC only 2.17 (95 of 126 lost frames rebuilt).
+    // Measured: FEC 3.99, PLC only 2.17 (95 of 126 lost frames rebuilt).
     assert!(fec >= plc + 1.2, "FEC {fec} vs PLC {plc}");
-    assert!(fec >= 3.7, "Opus+FEC at 10 % PESQ-NB {fec}");
+    assert!(fec >= 3.85, "Opus+FEC at 10 % PESQ-NB {fec}");
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn g711_concealment_beats_silence_at_10_percent() {
         ..with_loss(Codec::PCMU, loss, seed)
     });
     eprintln!("PCMU 10 %: concealment {plc:.3}, silence {silence:.3}");
-    // Measured: concealment 2.58, silence 2.12.
+    // Measured: concealment 2.60, silence 2.13.
     assert!(
         plc > silence + 0.3,
         "concealment {plc} vs silence {silence}"
