@@ -1166,6 +1166,40 @@ fn malformed_messages_get_400_or_are_dropped_and_the_phone_keeps_working() {
     phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
 }
 
+/// The far end's ACK and its next re-INVITE overtake each other (Kamailio's two UDP workers
+/// relayed them 0.35 ms apart and the phone took the re-INVITE first: the flaky attended-transfer
+/// test). sipp sends a hold re-INVITE before the ACK of the call and ACKs only after the
+/// re-INVITE's 100 Trying, so the phone has surely seen them in that order; the re-INVITE must
+/// still get its 200 (recvonly/inactive) and the phone must report the remote hold.
+#[test]
+fn reinvite_before_the_ack_is_answered_after_the_ack() {
+    let _s = serial();
+    let mut phone = PhoneOpts::direct("seatline", "1002")
+        .args(&["--auto-answer", "0", "--codecs", "PCMU"])
+        .start();
+    let scenario = seatline_sip_peers::peers_dir()
+        .join("sipp")
+        .join("uac_reinvite_before_ack.xml");
+    let run = Sipp::run_scenario(
+        SippOptions::new(Scenario::File(scenario))
+            .unwrap()
+            .to(phone.addr(), "1002")
+            .key("caller", "1001")
+            .key("domain", "127.0.0.1")
+            .arg("-recv_timeout")
+            .arg("6000"),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(run.success(), "re-INVITE before ACK: {}", run.describe());
+    let incoming = phone.wait_type("incoming_call", T);
+    let call = incoming["call"].as_str().unwrap().to_string();
+    phone.wait_call_event("established", &call, T);
+    let held = phone.wait_call_event("held", &call, T);
+    assert_eq!(held["by"], "remote", "{held}");
+    phone.wait_call_event("ended", &call, T);
+}
+
 /// Attended transfer end to end between three Seatline phones (baresip 1.0 cannot take part:
 /// no Replaces): the agent (1001) talks to A (1002), holds A, consults C (1003), then joins A and
 /// C. A receives the REFER with Replaces and calls C; C matches its dialog with the agent,

@@ -12,7 +12,7 @@ use crate::replaces::parse_replaces;
 use crate::{dtmf_info, PhoneError};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{
-    DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
+    Dialog, DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
 };
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
@@ -104,6 +104,18 @@ enum Internal {
         call: String,
         result: Result<Option<rsipstack::sip::Response>, String>,
     },
+}
+
+/// How long an in-dialog request waits for the ACK of the INVITE that set the dialog up. The
+/// ACK normally follows the request within milliseconds (the far end sent it first); a lost
+/// ACK is resent when our 2xx is retransmitted at 0.5, 1.5 and 3.5 s.
+const ACK_WAIT: Duration = Duration::from_secs(4);
+
+/// An in-dialog request that arrived before the dialog's ACK was processed; its task waits for
+/// `release` (true: handle it, false: the dialog ended).
+struct AwaitingAck {
+    dialog: Dialog,
+    release: oneshot::Sender<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +287,8 @@ struct Core {
     reregister: Vec<Arc<tokio::sync::Notify>>,
     registration_tasks: Vec<tokio::task::JoinHandle<()>>,
     next_rtp_port: u16,
+    /// In-dialog requests held until their dialog's ACK is processed (see `park_until_ack`).
+    awaiting_ack: Vec<AwaitingAck>,
 }
 
 impl Phone {
@@ -384,6 +398,7 @@ impl Phone {
             reregister: Vec::new(),
             registration_tasks: Vec::new(),
             next_rtp_port: rtp_start,
+            awaiting_ack: Vec::new(),
         };
         core.start_registrations(endpoint.inner.clone());
         // The endpoint must outlive the core: keep it in the core task.
@@ -1287,6 +1302,9 @@ impl Core {
     }
 
     fn on_dialog_state(&mut self, state: DialogState) {
+        if (state.is_confirmed() || state.is_terminated()) && !self.awaiting_ack.is_empty() {
+            self.release_after_ack();
+        }
         match state {
             DialogState::Early(id, resp) => {
                 // Our own 180 on an incoming call also passes through Early.
@@ -1561,6 +1579,7 @@ impl Core {
             .unwrap_or(false);
         if has_to_tag {
             match self.dialog_layer.match_dialog(&tx) {
+                Some(d) if before_ack(&d, &tx.original.method) => self.park_until_ack(d, tx),
                 Some(mut d) => {
                     tokio::spawn(async move {
                         if let Err(e) = d.handle(&mut tx).await {
@@ -1597,6 +1616,70 @@ impl Core {
                 });
             }
         }
+    }
+
+    /// Holds an in-dialog request that arrived while its dialog still waits for the ACK of the
+    /// INVITE that set it up. rsipstack 0.7.14 (`ServerInviteDialog::handle`) treats such a
+    /// request as part of the initial INVITE: a re-INVITE is never answered (its handler waits
+    /// for an ACK of its own, so the proxy ends it with 408) and INFO, UPDATE, NOTIFY or REFER
+    /// are dropped silently. The far end sent its ACK first, but the two race through a proxy's
+    /// parallel workers and through our own tasks, so the request waits here for the
+    /// `Confirmed` state and is then handled as usual.
+    fn park_until_ack(
+        &mut self,
+        mut dialog: Dialog,
+        mut tx: rsipstack::transaction::transaction::Transaction,
+    ) {
+        let id = dialog.id();
+        let method = tx.original.method;
+        info!(dialog = %id, %method, "in-dialog request before the ACK: held until the ACK");
+        let (release, released) = oneshot::channel();
+        self.awaiting_ack.retain(|a| !a.release.is_closed());
+        self.awaiting_ack.push(AwaitingAck {
+            dialog: dialog.clone(),
+            release,
+        });
+        tokio::spawn(async move {
+            if method == Method::Invite {
+                // Stops retransmissions and the proxy's no-answer timer while we wait.
+                let _ = tx.send_trying().await;
+            }
+            match tokio::time::timeout(ACK_WAIT, released).await {
+                Ok(Ok(true)) => {
+                    debug!(dialog = %id, %method, "ACK processed: handling the held request");
+                    if let Err(e) = dialog.handle(&mut tx).await {
+                        debug!(error = %e, "in-dialog request failed");
+                    }
+                }
+                Ok(Ok(false)) => {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                }
+                // No ACK in time: 500 with Retry-After, what RFC 3261 section 14.2 prescribes
+                // for a re-INVITE overlapping the previous INVITE transaction.
+                Ok(Err(_)) | Err(_) => {
+                    warn!(dialog = %id, %method, "no ACK for the dialog; answering 500 with Retry-After");
+                    let retry = rand::random_range(1..=10u32);
+                    let headers = vec![Header::RetryAfter(retry.to_string().into())];
+                    let _ = tx
+                        .reply_with(StatusCode::ServerInternalError, headers, None)
+                        .await;
+                }
+            }
+        });
+    }
+
+    /// Lets the held requests of every dialog that left `WaitAck` go on.
+    fn release_after_ack(&mut self) {
+        let mut still_waiting = Vec::new();
+        for held in self.awaiting_ack.drain(..) {
+            let state = held.dialog.state();
+            if state.waiting_ack() {
+                still_waiting.push(held);
+            } else {
+                let _ = held.release.send(!state.is_terminated());
+            }
+        }
+        self.awaiting_ack = still_waiting;
     }
 
     fn on_new_invite(&mut self, mut tx: rsipstack::transaction::transaction::Transaction) {
@@ -1925,6 +2008,17 @@ fn uri_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Whether an in-dialog request reached a dialog that still waits for its ACK and is one that
+/// rsipstack would mishandle there (see `Core::park_until_ack`). ACK, BYE, CANCEL and PRACK are
+/// handled correctly in that state.
+fn before_ack(dialog: &Dialog, method: &Method) -> bool {
+    dialog.state().waiting_ack()
+        && !matches!(
+            method,
+            Method::Ack | Method::Bye | Method::Cancel | Method::PRack
+        )
 }
 
 fn session_id() -> u64 {
