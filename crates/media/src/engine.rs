@@ -8,11 +8,14 @@
 //!   alone (`Sink::Device`) asks for the next frame when its queue runs low. Capture and
 //!   playback clocks drift apart; the playback queue is held near a small target by dropping
 //!   or inserting a frame (`DeviceStats`). A failing device becomes a `MediaEvent::DeviceError`
-//!   and the call goes on with silence, paced by the timer again.
+//!   and the call goes on with silence, paced by the timer again. With a microphone and a
+//!   speaker, the echo canceller (`MediaConfig::echo_cancellation`, on by default) cleans each
+//!   captured frame against what was played.
 //! * The receive thread reads the socket, demultiplexes RTP/RTCP, latches the remote address to
 //!   the peer's real source (symmetric RTP, for peers behind NAT) and feeds the jitter buffer and
 //!   the DTMF receiver.
 
+use crate::aec::EchoCanceller;
 use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
 use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
@@ -118,6 +121,9 @@ pub struct MediaConfig {
     /// Opus encoder settings (bitrate: lower it to the peer's `maxaveragebitrate`); the
     /// frame length follows `ptime`.
     pub opus: OpusSettings,
+    /// Echo cancellation (AEC3 with noise suppression, see [`crate::aec`]) on the microphone,
+    /// with what the speaker plays as the reference. Only acts when both are sound devices.
+    pub echo_cancellation: bool,
     /// How often a `MediaEvent::Stats` is emitted.
     pub stats_interval: Duration,
 }
@@ -138,6 +144,7 @@ impl MediaConfig {
             jitter_min: Duration::from_millis(40),
             jitter_max: Duration::from_millis(300),
             opus: OpusSettings::default(),
+            echo_cancellation: true,
             stats_interval: Duration::from_secs(5),
         }
     }
@@ -290,6 +297,18 @@ impl MediaEngine {
                 }
             },
         };
+        // Open speakers echo the far end back into the microphone (home agents without headsets).
+        let aec = if config.echo_cancellation && mic.is_some() && speaker.is_some() {
+            match EchoCanceller::new(rate) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "echo cancellation unavailable");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let encoder = AudioEncoder::with_opus_settings(config.codec, frame_samples, config.opus)?;
         let decoder = AudioDecoder::new(config.codec, frame_samples)?;
         let local = config.socket.local_addr()?;
@@ -367,6 +386,7 @@ impl MediaEngine {
             playout_underruns: 0,
             playout_calm_since: Instant::now(),
             drift: DriftControl::new(),
+            aec,
             encoder,
             decoder,
             sender: RtpSender::new(codec.payload_type, frame_samples as u32),
@@ -595,6 +615,7 @@ struct ClockThread {
     playout_target: usize,
     playout_underruns: u64,
     playout_calm_since: Instant,
+    aec: Option<EchoCanceller>,
     encoder: AudioEncoder,
     decoder: AudioDecoder,
     sender: RtpSender,
@@ -732,7 +753,12 @@ impl ClockThread {
                     DEVICE_STALL,
                     5 * self.frame_samples,
                 ) {
-                    Ok(Some(frame)) => captured = Some(frame),
+                    Ok(Some(mut frame)) => {
+                        if let Some(aec) = &mut self.aec {
+                            aec.capture(&mut frame);
+                        }
+                        captured = Some(frame);
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         if !self.reopen_mic(e) {
@@ -999,11 +1025,20 @@ impl ClockThread {
         } else {
             DriftAction::Keep
         };
+        // The echo canceller's reference is exactly what goes to the speaker.
         match action {
-            DriftAction::Keep => speaker.push_frame(out),
+            DriftAction::Keep => {
+                speaker.push_frame(out);
+                if let Some(aec) = &mut self.aec {
+                    aec.render(out);
+                }
+            }
             DriftAction::Drop => {}
             DriftAction::Insert => {
                 speaker.push_frame(out);
+                if let Some(aec) = &mut self.aec {
+                    aec.render(out);
+                }
                 // The playback clock is faster: play one more frame from the jitter buffer.
                 let extra = if receiving {
                     self.playout_frame()
@@ -1012,6 +1047,9 @@ impl ClockThread {
                 };
                 if let Some(speaker) = &mut self.speaker {
                     speaker.push_frame(&extra);
+                }
+                if let Some(aec) = &mut self.aec {
+                    aec.render(&extra);
                 }
             }
         }

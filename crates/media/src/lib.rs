@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aec;
 pub mod codec;
 pub mod device;
 pub mod dtmf;

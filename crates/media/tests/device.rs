@@ -411,7 +411,7 @@ fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
 
 /// The desktop configuration: one engine with the default microphone and speaker (E) calls a
 /// peer that plays speech and records (F). E's speaker feeds the null sink, whose monitor is
-/// E's microphone, so F hears its own speech come back (an echo path with no AEC), with E's
+/// E's microphone, so F hears its own speech come back (an echo path, AEC off here), with E's
 /// send clock driven by its capture callback and its playback queue under drift control.
 #[test]
 fn full_duplex_device_engine_echoes_through_the_null_sink() {
@@ -426,6 +426,7 @@ fn full_duplex_device_engine_echoes_through_the_null_sink() {
     let mut ce = MediaConfig::new(se, af, codec);
     ce.source = Source::Device { id: None };
     ce.sink = Sink::Device { id: None };
+    ce.echo_cancellation = false;
     let e = MediaEngine::start(ce).unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let mut cf = MediaConfig::new(sf, ae, codec);
@@ -450,6 +451,66 @@ fn full_duplex_device_engine_echoes_through_the_null_sink() {
     eprintln!("F -> E speaker -> null sink -> E microphone -> F: round trip {round_trip_ms:.1} ms, windowed correlation {windowed:.4}");
     assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
     assert!(round_trip_ms < 400.0, "round trip {round_trip_ms:.1} ms");
+}
+
+/// The same echo path with the echo canceller on (the default) and then off, in one session
+/// of the sound server: with AEC3 F no longer hears itself, without it F does.
+#[test]
+fn echo_canceller_removes_the_speaker_echo_by_default() {
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let codec = Codec::PCMU;
+    let file = "speech_8k.wav";
+    let reference = read_mono(&data(file), codec.clock_rate).unwrap();
+    let power =
+        |x: &[i16]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64;
+    // Past the first 1.5 s (AEC3 converging), in dB against the speech that was sent.
+    let skip = codec.clock_rate as usize * 3 / 2;
+    let echo_db = |aec: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("echo.wav");
+        let (se, sf) = (bind(), bind());
+        let (ae, af) = (addr(&se), addr(&sf));
+        let mut ce = MediaConfig::new(se, af, codec);
+        ce.source = Source::Device { id: None };
+        ce.sink = Sink::Device { id: None };
+        assert!(ce.echo_cancellation, "on by default");
+        ce.echo_cancellation = aec;
+        let e = MediaEngine::start(ce).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        let mut cf = MediaConfig::new(sf, ae, codec);
+        cf.source = Source::Wav {
+            path: data(file),
+            looped: false,
+        };
+        cf.sink = Sink::Wav(rec.clone());
+        let f = MediaEngine::start(cf).unwrap();
+        let seconds = reference.len() as f64 / f64::from(codec.clock_rate);
+        std::thread::sleep(Duration::from_secs_f64(seconds + 1.0));
+        let events = drain(&e);
+        e.stop().unwrap();
+        f.stop().unwrap();
+        assert_eq!(device_errors(&events), Vec::<String>::new());
+        let heard = read_mono(&rec, codec.clock_rate).unwrap();
+        assert!(
+            heard.len() > skip * 2,
+            "recording of {} samples",
+            heard.len()
+        );
+        10.0 * (power(&heard[skip..]).max(1e-3) / power(&reference[skip..])).log10()
+    };
+    let with_aec = echo_db(true);
+    let without = echo_db(false);
+    eprintln!("speaker echo heard by the far end: {without:.1} dB without AEC, {with_aec:.1} dB with AEC3");
+    // The echo path works in this run: without AEC the echo is about as loud as the speech.
+    assert!(without > -6.0, "no echo path ({without:.1} dB)");
+    // Measured 27 dB down with sonora optimised, 14 dB and more in a debug build at load 8 on
+    // 2 cores (AEC3 unoptimised barely keeps up with real time there).
+    assert!(
+        without - with_aec >= 10.0,
+        "AEC3 took the echo down only {:.1} dB",
+        without - with_aec
+    );
 }
 
 /// PulseAudio dies mid-call (the closest thing to unplugging a headset here): the engine
