@@ -120,6 +120,10 @@ pub struct PhoneConfig {
     pub call_waiting: bool,
     pub audio: AudioIo,
     pub user_agent: String,
+    /// Seconds between keep-alive pings on the registered flow (OPTIONS to the registrar); a
+    /// ping without any answer re-registers at once. 0 turns them off. 25 s keeps a typical
+    /// NAT's UDP binding (30 s or more) open.
+    pub keepalive_secs: u32,
 }
 
 impl Default for PhoneConfig {
@@ -133,6 +137,7 @@ impl Default for PhoneConfig {
             call_waiting: true,
             audio: AudioIo::Null,
             user_agent: format!("Seatline/{}", env!("CARGO_PKG_VERSION")),
+            keepalive_secs: 25,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod dtmf_info;
 pub mod events;
 pub mod guard;
 pub mod identity;
+pub mod keepalive;
 mod media;
 mod refer_notify;
 pub mod replaces;

@@ -596,8 +596,9 @@ impl Core {
             let events = self.events.clone();
             let cancel = self.cancel.clone();
             let endpoint = endpoint.clone();
+            let keepalive = Duration::from_secs(u64::from(self.config.keepalive_secs));
             self.registration_tasks.push(tokio::spawn(async move {
-                registration_loop(endpoint, account, events, cancel, notify).await;
+                registration_loop(endpoint, account, keepalive, events, cancel, notify).await;
             }));
         }
     }
@@ -1891,6 +1892,7 @@ async fn end_call_signalling(call: &Call) {
 async fn registration_loop(
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     account: Arc<Account>,
+    keepalive: Duration,
     events: mpsc::UnboundedSender<PhoneEvent>,
     cancel: CancellationToken,
     reregister: Arc<tokio::sync::Notify>,
@@ -1906,7 +1908,8 @@ async fn registration_loop(
     let mut failures: u32 = 0;
     let mut ever_registered = false;
     emit(RegistrationState::Registering);
-    loop {
+    let endpoint = registration.endpoint.clone();
+    'registering: loop {
         let result = tokio::select! {
             r = registration.register(account.registrar.clone(), Some(account.config.expires)) => r,
             _ = cancel.cancelled() => break,
@@ -1945,10 +1948,46 @@ async fn registration_loop(
                 wait
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = reregister.notified() => { failures = 0; }
-            _ = cancel.cancelled() => break,
+        let registered = failures == 0;
+        let until = tokio::time::Instant::now() + wait;
+        // Between refreshes, keep-alive pings check the flow; one without an answer
+        // re-registers now instead of at the next refresh.
+        let ping_every = (registered && !keepalive.is_zero()).then_some(keepalive);
+        loop {
+            let next = match ping_every {
+                Some(every) => (tokio::time::Instant::now() + every).min(until),
+                None => until,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = reregister.notified() => { failures = 0; break; }
+                _ = cancel.cancelled() => break 'registering,
+            }
+            if tokio::time::Instant::now() >= until {
+                break;
+            }
+            let ping = crate::keepalive::options_ping(
+                &endpoint,
+                &account.registrar,
+                account.outbound_proxy,
+                &account.config.user,
+            );
+            let result = tokio::select! {
+                r = ping => r,
+                _ = cancel.cancelled() => break 'registering,
+            };
+            match result {
+                Ok(status) => debug!(account = %account.config.id, %status, "keep-alive answered"),
+                Err(e) => {
+                    warn!(account = %account.config.id, error = %e, "keep-alive failed; re-registering");
+                    emit(RegistrationState::Failed {
+                        code: None,
+                        reason: format!("keep-alive failed: {e}"),
+                        retry_in_ms: 0,
+                    });
+                    break;
+                }
+            }
         }
     }
     // Un-register on exit so the PBX stops sending calls to a closed phone (only if a binding
