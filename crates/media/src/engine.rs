@@ -16,11 +16,11 @@
 //!   the DTMF receiver.
 
 use crate::aec::EchoCanceller;
-use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
+use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CodecName};
 use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats};
-use crate::opus::OpusSettings;
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::opus::{packet_has_lbrr, OpusSettings};
 use crate::rtp::{classify, PacketKind, RtpPacket};
 use crate::session::{ReceiveStats, RtpReceiver, RtpSender};
 use crate::wav::{WavError, WavSink, WavSource};
@@ -192,6 +192,9 @@ pub struct MediaStats {
     pub dtmf_received: u64,
     pub received: ReceiveStats,
     pub jitter: JitterStats,
+    /// Lost Opus frames rebuilt from the next packet's in-band FEC (it carried LBRR data);
+    /// `jitter.fec` counts the attempts.
+    pub fec_recovered: u64,
     pub target_delay_ms: u64,
     pub rtcp_received: u64,
     /// Datagrams that were neither valid RTP nor RTCP, or carried an unknown payload type.
@@ -223,6 +226,7 @@ struct Shared {
     packets_sent: AtomicU64,
     bytes_sent: AtomicU64,
     dtmf_sent: AtomicU64,
+    fec_recovered: AtomicU64,
     device: Mutex<DeviceStats>,
     epoch: Instant,
 }
@@ -244,6 +248,7 @@ impl Shared {
             packets_sent: self.packets_sent.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             dtmf_sent: self.dtmf_sent.load(Ordering::Relaxed),
+            fec_recovered: self.fec_recovered.load(Ordering::Relaxed),
             dtmf_received: rx.dtmf_received,
             received,
             jitter,
@@ -343,6 +348,7 @@ impl MediaEngine {
             packets_sent: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             dtmf_sent: AtomicU64::new(0),
+            fec_recovered: AtomicU64::new(0),
             device: Mutex::new(DeviceStats::default()),
             epoch: Instant::now(),
         });
@@ -1080,6 +1086,11 @@ impl ClockThread {
 
     fn playout_frame(&mut self) -> Vec<i16> {
         let playout = lock(&self.shared.jitter).pop();
+        if let Playout::Fec(next) = &playout {
+            if self.codec.name == CodecName::Opus && packet_has_lbrr(&next.payload) {
+                self.shared.fec_recovered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         self.decoder.play(playout)
     }
 }

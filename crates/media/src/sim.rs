@@ -3,7 +3,7 @@
 //! simulated clock, with no sockets, threads or sleeps. The same seed gives the same output, so
 //! PESQ figures from it can serve as test floors (see `tests/quality.rs`).
 
-use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
+use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CodecName};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
 use crate::rtp::RtpPacket;
@@ -221,7 +221,11 @@ pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
                 out.pcm.extend(vec![0; frame_samples]);
                 continue;
             }
-            Playout::Fec(next) if packet_has_lbrr(&next.payload) => out.fec_recovered += 1,
+            Playout::Fec(next)
+                if cfg.codec.name == CodecName::Opus && packet_has_lbrr(&next.payload) =>
+            {
+                out.fec_recovered += 1
+            }
             _ => {}
         }
         out.pcm.extend(decoder.play(playout));
@@ -300,6 +304,15 @@ mod tests {
         let mean = bursty as f64 / bursts as f64;
         assert!((2.5..3.5).contains(&mean), "mean burst {mean}");
         assert_eq!(count(Loss::Random { percent: 10.0 }).0, random);
+    }
+
+    #[test]
+    fn g711_has_no_fec_to_count() {
+        let mut cfg = SimConfig::new(Codec::PCMU);
+        cfg.network.loss = Loss::Random { percent: 20.0 };
+        let out = run(&tone(8000 * 3, 8000), &cfg).unwrap();
+        assert!(out.jitter.fec > 0, "{:?}", out.jitter);
+        assert_eq!(out.fec_recovered, 0);
     }
 
     #[test]

@@ -452,13 +452,14 @@ fn speech_survives_ten_percent_loss_and_reordering() {
         );
         let windowed = windowed_correlation(&reference, &heard, codec.clock_rate, m.lag);
         eprintln!(
-            "{:?} at 10% loss: windowed correlation {windowed:.4}, global correlation {:.4}, SNR {:.1} dB, lost {}, concealed {}, fec {}, late {}",
+            "{:?} at 10% loss: windowed correlation {windowed:.4}, global correlation {:.4}, SNR {:.1} dB, lost {}, concealed {}, fec {} (rebuilt {}), late {}",
             codec.name,
             m.correlation,
             m.snr_db,
             stats.received.lost,
             stats.jitter.concealed,
             stats.jitter.fec,
+            stats.fec_recovered,
             stats.received.late
         );
         assert!(stats.received.lost > 10, "{stats:?}");
@@ -470,6 +471,10 @@ fn speech_survives_ten_percent_loss_and_reordering() {
         );
         if codec == Codec::opus(111) {
             assert!(stats.jitter.fec > 5, "FEC recovery used: {stats:?}");
+            // The next packet really carried LBRR data for the lost one.
+            assert!(stats.fec_recovered > 5, "FEC data found: {stats:?}");
+        } else {
+            assert_eq!(stats.fec_recovered, 0, "G.711 has no FEC: {stats:?}");
         }
     }
 }
