@@ -66,6 +66,11 @@ pub enum PhoneEvent {
         #[serde(flatten)]
         state: RegistrationState,
     },
+    /// The local address towards the registrar changed or the machine slept; every account
+    /// re-registers now. `reason` says which (for the log and the status line).
+    NetworkChanged {
+        reason: String,
+    },
     /// A new call is ringing here. `auto_answer_in_ms` is set when it will be answered by itself.
     IncomingCall {
         call: String,
@@ -165,7 +170,9 @@ impl PhoneEvent {
             | PhoneEvent::TransferProgress { call, .. }
             | PhoneEvent::Ended { call, .. } => Some(call),
             PhoneEvent::Error { call, .. } => call.as_deref(),
-            PhoneEvent::Started { .. } | PhoneEvent::Registration { .. } => None,
+            PhoneEvent::Started { .. }
+            | PhoneEvent::Registration { .. }
+            | PhoneEvent::NetworkChanged { .. } => None,
         }
     }
 }
@@ -196,5 +203,12 @@ mod tests {
         assert_eq!(v["type"], "dtmf_received");
         assert_eq!(v["digit"], "#");
         assert_eq!(d.call_id(), Some("c1"));
+        let n = PhoneEvent::NetworkChanged {
+            reason: "local address changed".into(),
+        };
+        let v = serde_json::to_value(&n).unwrap();
+        assert_eq!(v["type"], "network_changed");
+        assert_eq!(v["reason"], "local address changed");
+        assert_eq!(n.call_id(), None);
     }
 }

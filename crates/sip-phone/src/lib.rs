@@ -15,6 +15,7 @@ pub mod guard;
 pub mod identity;
 pub mod keepalive;
 mod media;
+pub mod netwatch;
 mod refer_notify;
 pub mod replaces;
 pub mod ua;

@@ -283,6 +283,8 @@ struct Core {
     internal: mpsc::UnboundedSender<Internal>,
     calls: HashMap<String, Call>,
     advertised_ip: IpAddr,
+    /// Where the first account's REGISTERs go: the network watch samples the route to it.
+    registrar_addr: SocketAddr,
     cancel: CancellationToken,
     reregister: Vec<Arc<tokio::sync::Notify>>,
     registration_tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -394,6 +396,7 @@ impl Phone {
             internal: internal_tx,
             calls: HashMap::new(),
             advertised_ip,
+            registrar_addr,
             cancel,
             reregister: Vec::new(),
             registration_tasks: Vec::new(),
@@ -600,6 +603,13 @@ impl Core {
             self.registration_tasks.push(tokio::spawn(async move {
                 registration_loop(endpoint, account, keepalive, events, cancel, notify).await;
             }));
+        }
+        if !self.reregister.is_empty() {
+            let target = self.registrar_addr;
+            let events = self.events.clone();
+            let notifies = self.reregister.clone();
+            let cancel = self.cancel.clone();
+            tokio::spawn(watch_network(target, events, notifies, cancel));
         }
     }
 
@@ -1960,7 +1970,11 @@ async fn registration_loop(
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = reregister.notified() => { failures = 0; break; }
+                _ = reregister.notified() => {
+                    failures = 0;
+                    emit(RegistrationState::Registering);
+                    break;
+                }
                 _ = cancel.cancelled() => break 'registering,
             }
             if tokio::time::Instant::now() >= until {
@@ -2000,6 +2014,40 @@ async fn registration_loop(
         .await;
     }
     emit(RegistrationState::Unregistered);
+}
+
+/// Samples the route towards the registrar and the clocks (`netwatch`); on a change tells the
+/// front end and wakes every registration loop to register again now. The phone's sockets and
+/// Contact keep the address they started with: after an address change the front end should
+/// restart the phone (new sockets, new Contact) if registering fails.
+async fn watch_network(
+    target: SocketAddr,
+    events: mpsc::UnboundedSender<PhoneEvent>,
+    notifies: Vec<Arc<tokio::sync::Notify>>,
+    cancel: CancellationToken,
+) {
+    use crate::netwatch::{NetWatch, JUMP_THRESHOLD, POLL_INTERVAL};
+    let mut watch = NetWatch::new(local_ip_towards(target).ok(), POLL_INTERVAL, JUMP_THRESHOLD);
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        // A connected UDP socket asks the routing table; no packet is sent.
+        let address = local_ip_towards(target).ok();
+        let change = watch.observe(Instant::now(), std::time::SystemTime::now(), address);
+        if let Some(change) = change {
+            info!(%change, "network change: re-registering");
+            let _ = events.send(PhoneEvent::NetworkChanged {
+                reason: change.to_string(),
+            });
+            for n in &notifies {
+                n.notify_one();
+            }
+        }
+    }
 }
 
 /// A dial string to a SIP URI: `1002` → `sip:1002@domain`, `bob@host` → `sip:bob@host`.
