@@ -141,11 +141,13 @@ impl AudioDecoder {
     }
 
     /// The frame before `next_payload` was lost: Opus rebuilds it from in-band FEC; G.711 has
-    /// none and conceals.
+    /// none and interpolates between the frames on either side of the gap.
     pub fn decode_fec(&mut self, next_payload: &[u8]) -> Result<Vec<i16>, CodecError> {
         match &mut self.kind {
             DecoderKind::Opus(dec) => Ok(dec.decode_fec(next_payload)?),
-            DecoderKind::G711(..) => self.conceal(),
+            DecoderKind::G711(law, plc) => {
+                Ok(plc.bridge(&law.decode(next_payload), self.frame_samples))
+            }
         }
     }
 

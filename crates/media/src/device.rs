@@ -720,6 +720,7 @@ impl OutputDevice {
 /// 95% of the lower Nyquist frequency), with the kernel read from a table. Cost is ~150
 /// multiply-adds per 8 kHz output sample when decimating from 48 kHz and ~24 per 48 kHz output
 /// sample when interpolating from 8 kHz; delay ~1 ms.
+#[derive(Debug, Clone)]
 pub struct Resampler {
     /// from / to: input samples per output sample.
     step: f64,

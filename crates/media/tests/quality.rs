@@ -148,12 +148,13 @@ fn g711_concealment_beats_silence_at_10_percent() {
         ..with_loss(Codec::PCMU, loss, seed)
     });
     eprintln!("PCMU 10 %: concealment {plc:.3}, silence {silence:.3}");
-    // Measured: concealment 2.60, silence 2.13.
+    // Measured: concealment 2.85 (2.60 before single losses were interpolated between the
+    // frames around them), silence 2.13.
+    assert!(plc >= 2.7, "PCMU at 10 % PESQ-NB {plc}");
     assert!(
-        plc > silence + 0.3,
+        plc > silence + 0.5,
         "concealment {plc} vs silence {silence}"
     );
-    assert!(plc >= 2.45, "PCMU at 10 % PESQ-NB {plc}");
 }
 
 /// The full table: G.711 and Opus under random and bursty loss and jitter, several seeds each.
