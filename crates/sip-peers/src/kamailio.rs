@@ -40,6 +40,16 @@ pub struct KamailioConfig {
     pub realm: String,
     /// Challenge out-of-dialog requests other than REGISTER with 407 (default true).
     pub invite_auth: bool,
+    /// SIP over TLS too (Kamailio's tls module, Debian package kamailio-tls-modules).
+    pub tls: Option<KamailioTls>,
+}
+
+/// A TLS listener: its port and the server certificate chain and key (PEM).
+#[derive(Debug, Clone)]
+pub struct KamailioTls {
+    pub port: u16,
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl KamailioConfig {
@@ -56,7 +66,18 @@ impl KamailioConfig {
             tcp_port: base.saturating_add(1),
             realm: "seatline.test".into(),
             invite_auth: true,
+            tls: None,
         }
+    }
+
+    /// Listens for SIP over TLS on a free port with this certificate chain and key (PEM).
+    pub fn tls(mut self, cert_pem: &str, key_pem: &str) -> Self {
+        self.tls = Some(KamailioTls {
+            port: free_port_range(1).unwrap_or(25061),
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+        });
+        self
     }
 
     pub fn users(mut self, users: &[(&str, &str)]) -> Self {
@@ -99,11 +120,14 @@ impl KamailioConfig {
         if self.realm.is_empty() || self.realm.contains(['"', '\n', ' ']) {
             return Err(Error::Config(format!("bad realm {:?}", self.realm)));
         }
-        let defines = if self.invite_auth {
-            "#!define WITH_INVITE_AUTH"
-        } else {
-            ""
-        };
+        let mut defines = String::new();
+        if self.invite_auth {
+            defines.push_str("#!define WITH_INVITE_AUTH\n");
+        }
+        if self.tls.is_some() {
+            defines.push_str("#!define WITH_TLS\n");
+        }
+        let tls_port = self.tls.as_ref().map_or(0, |t| t.port);
         Ok(template
             .replace("@UDP_PORT@", &self.udp_port.to_string())
             .replace("@TCP_PORT@", &self.tcp_port.to_string())
@@ -111,7 +135,8 @@ impl KamailioConfig {
             .replace("@REALM@", &self.realm)
             .replace("@RUNTIME_DIR@", &runtime_dir.display().to_string())
             .replace("@USER_PASSWORDS@", passwords.trim_end())
-            .replace("@DEFINES@", defines))
+            .replace("@TLS_PORT@", &tls_port.to_string())
+            .replace("@DEFINES@", &defines))
     }
 }
 
@@ -137,6 +162,21 @@ impl Kamailio {
             .map_err(io("create Kamailio temp dir"))?;
         let config_path = dir.path().join("kamailio.cfg");
         let text = config.render(dir.path())?;
+        if let Some(tls) = &config.tls {
+            // The tls module's own config (tls.cfg in the runtime dir, named by the template).
+            let cert = dir.path().join("tls-cert.pem");
+            let key = dir.path().join("tls-key.pem");
+            std::fs::write(&cert, &tls.cert_pem).map_err(io("write the TLS certificate"))?;
+            std::fs::write(&key, &tls.key_pem).map_err(io("write the TLS key"))?;
+            let tls_cfg = format!(
+                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                 require_certificate = no\nprivate_key = {}\ncertificate = {}\n",
+                key.display(),
+                cert.display()
+            );
+            std::fs::write(dir.path().join("tls.cfg"), tls_cfg)
+                .map_err(io("write Kamailio's tls.cfg"))?;
+        }
         std::fs::write(&config_path, text)
             .map_err(io(format!("write {}", config_path.display())))?;
         let logs = log_dir()?;
@@ -198,7 +238,10 @@ impl Kamailio {
                 .is_ok_and(|status| status == 200);
             let tcp_ok =
                 std::net::TcpStream::connect_timeout(&self.tcp_addr(), Duration::from_millis(300))
-                    .is_ok();
+                    .is_ok()
+                    && self.tls_addr().is_none_or(|a| {
+                        std::net::TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok()
+                    });
             if udp_ok && tcp_ok {
                 break;
             }
@@ -239,6 +282,14 @@ impl Kamailio {
 
     pub fn tcp_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.config.tcp_port))
+    }
+
+    /// The TLS address (127.0.0.1:tls port) when TLS is on.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.config
+            .tls
+            .as_ref()
+            .map(|t| SocketAddr::from(([127, 0, 0, 1], t.port)))
     }
 
     pub fn realm(&self) -> &str {

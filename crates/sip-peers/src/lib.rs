@@ -35,7 +35,7 @@ mod sipp;
 
 pub use baresip::{AudioMode, Baresip, BaresipConfig, Codec, CtrlClient, CtrlEvent, CtrlResponse};
 pub use error::{Error, Result};
-pub use kamailio::{DigestAlgorithm, Kamailio, KamailioConfig};
+pub use kamailio::{DigestAlgorithm, Kamailio, KamailioConfig, KamailioTls};
 pub use ports::{free_port, free_port_range};
 pub use process::{log_dir, PeerProcess};
 pub use sipp::{Malformation, Scenario, Sipp, SippBackground, SippOptions, SippRun, SippTransport};

@@ -124,6 +124,10 @@ pub struct PhoneConfig {
     /// ping without any answer re-registers at once. 0 turns them off. 25 s keeps a typical
     /// NAT's UDP binding (30 s or more) open.
     pub keepalive_secs: u32,
+    /// SIP over TLS: trust only the CA certificates in this PEM file (a private PBX's CA, tests)
+    /// instead of the system's roots. The server's certificate is always verified, including
+    /// that it names the account's domain (or outbound proxy).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for PhoneConfig {
@@ -138,6 +142,7 @@ impl Default for PhoneConfig {
             audio: AudioIo::Null,
             user_agent: format!("Seatline/{}", env!("CARGO_PKG_VERSION")),
             keepalive_secs: 25,
+            tls_ca_file: None,
         }
     }
 }

@@ -28,8 +28,48 @@ pub enum KeepAliveError {
     Timeout(Duration),
     #[error("keep-alive OPTIONS could not be sent: {0}")]
     Send(String),
+    #[error("cannot open the connection to the server: {0}")]
+    Connect(String),
     #[error("the keep-alive OPTIONS transaction ended without a response")]
     NoResponse,
+}
+
+/// Opens (or finds) the connection requests to `server` take, for TCP and TLS. rsipstack
+/// 0.7.14's client transaction treats a failed connection as non-fatal (`Transaction::send`:
+/// "Failed lookups stay non-fatal") and only times out after 32 s, so a refused TLS
+/// certificate would show as a timeout; looking the flow up first reports the real cause at once,
+/// and the request then reuses the connection. UDP needs nothing.
+pub async fn open_flow(
+    endpoint: &EndpointInnerRef,
+    server: &rsipstack::sip::Uri,
+    outbound_proxy: Option<SocketAddr>,
+) -> Result<(), KeepAliveError> {
+    if let Some(target) = flow_target(server, outbound_proxy) {
+        if matches!(
+            target.r#type,
+            Some(rsipstack::sip::Transport::Tcp | rsipstack::sip::Transport::Tls)
+        ) {
+            endpoint
+                .transport_layer
+                .lookup(&target, None)
+                .await
+                .map_err(|e| KeepAliveError::Connect(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+fn flow_target(
+    server: &rsipstack::sip::Uri,
+    outbound_proxy: Option<SocketAddr>,
+) -> Option<SipAddr> {
+    match outbound_proxy {
+        Some(p) => Some(SipAddr::new(
+            server_transport(server),
+            rsipstack::sip::HostWithPort::from(p),
+        )),
+        None => SipAddr::try_from(server).ok(),
+    }
 }
 
 /// Sends one OPTIONS to `server` (through `outbound_proxy` when set) and returns the status of
@@ -40,13 +80,7 @@ pub async fn options_ping(
     outbound_proxy: Option<SocketAddr>,
     user: &str,
 ) -> Result<StatusCode, KeepAliveError> {
-    let target = match outbound_proxy {
-        Some(p) => Some(SipAddr::new(
-            server_transport(server),
-            rsipstack::sip::HostWithPort::from(p),
-        )),
-        None => SipAddr::try_from(server).ok(),
-    };
+    let target = flow_target(server, outbound_proxy);
     // The Via (and the connection) the REGISTER used: lookup reuses the TCP/TLS connection.
     let via = match &target {
         Some(t) => match endpoint.transport_layer.lookup(t, None).await {

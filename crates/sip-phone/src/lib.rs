@@ -18,6 +18,7 @@ mod media;
 pub mod netwatch;
 mod refer_notify;
 pub mod replaces;
+pub mod tls;
 pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, PhoneConfig, SipTransport};

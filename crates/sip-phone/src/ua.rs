@@ -344,6 +344,17 @@ impl Phone {
             }
         }
 
+        if accounts
+            .iter()
+            .any(|(a, _)| a.transport == SipTransport::Tls)
+        {
+            let ca_certs = crate::tls::trusted_roots_pem(config.tls_ca_file.as_deref())?;
+            transport_layer.set_tls_config(rsipstack::transport::tls::TlsConfig {
+                ca_certs: Some(ca_certs),
+                ..Default::default()
+            });
+        }
+
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport_layer)
@@ -812,14 +823,24 @@ impl Core {
         let mut sdp = MediaSession::new(self.local_caps(local_rtp), session_id());
         let offer = sdp.create_offer();
         let call_id = new_call_id(&self.advertised_ip);
-        let destination = account.outbound_proxy.map(|p| {
-            let transport = match account.config.transport {
-                SipTransport::Udp => rsipstack::sip::Transport::Udp,
-                SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
-                SipTransport::Tls => rsipstack::sip::Transport::Tls,
-            };
-            SipAddr::new(transport, rsipstack::sip::HostWithPort::from(p))
-        });
+        let transport = match account.config.transport {
+            SipTransport::Udp => rsipstack::sip::Transport::Udp,
+            SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+            SipTransport::Tls => rsipstack::sip::Transport::Tls,
+        };
+        let destination = match account.outbound_proxy {
+            Some(p) => Some(SipAddr::new(
+                transport,
+                rsipstack::sip::HostWithPort::from(p),
+            )),
+            // A TLS account's calls go to its registrar over TLS (the callee's URI names no
+            // transport); by name, so the certificate is checked against the domain.
+            None if account.config.transport == SipTransport::Tls => Some(SipAddr::new(
+                transport,
+                account.registrar.host_with_port.clone(),
+            )),
+            None => None,
+        };
         let option = InviteOption {
             caller_display_name: account.config.display_name.clone(),
             caller,
@@ -1920,8 +1941,17 @@ async fn registration_loop(
     emit(RegistrationState::Registering);
     let endpoint = registration.endpoint.clone();
     'registering: loop {
+        let attempt = async {
+            crate::keepalive::open_flow(&endpoint, &account.registrar, account.outbound_proxy)
+                .await
+                .map_err(|e| e.to_string())?;
+            registration
+                .register(account.registrar.clone(), Some(account.config.expires))
+                .await
+                .map_err(|e| e.to_string())
+        };
         let result = tokio::select! {
-            r = registration.register(account.registrar.clone(), Some(account.config.expires)) => r,
+            r = attempt => r,
             _ = cancel.cancelled() => break,
         };
         let wait = match result {
@@ -1952,7 +1982,7 @@ async fn registration_loop(
                 let wait = backoff_interval(failures - 1);
                 emit(RegistrationState::Failed {
                     code: None,
-                    reason: e.to_string(),
+                    reason: crate::tls::explain(&e),
                     retry_in_ms: wait.as_millis() as u64,
                 });
                 wait
