@@ -1031,6 +1031,59 @@ fn registration_survives_kamailio_restart() {
     phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
 }
 
+/// A laptop asleep while the PBX forgets it: the phone is frozen (SIGSTOP, as in a suspend) for
+/// 9 s while Kamailio restarts with an empty location table. On waking, the phone's network
+/// watch sees its clock sample 7 s late, reports `network_changed` and registers at once, so a
+/// call reaches it within seconds instead of at the next refresh (225 s for expires=300; the
+/// keep-alive cannot notice: the restarted Kamailio answers its OPTIONS).
+#[test]
+fn registers_again_at_once_after_a_wake() {
+    let _s = serial();
+    let mut proxy = md5_proxy();
+    let mut phone = PhoneOpts::registered("seatline", &proxy, "1002")
+        .args(&["--auto-answer", "0", "--expires", "300"])
+        .start();
+    phone.wait_registered(T);
+    let pid = phone.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let frozen = Instant::now();
+    proxy.restart().unwrap();
+    std::thread::sleep(Duration::from_secs(9).saturating_sub(frozen.elapsed()));
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let woke = Instant::now();
+    let change = phone.wait_type("network_changed", T);
+    assert!(
+        change["reason"].as_str().unwrap().contains("clock jump"),
+        "{change}"
+    );
+    phone.wait_registered(T);
+    let took = woke.elapsed();
+    let mut caller = Client::new(proxy.addr()).unwrap();
+    let (answer, _) = caller
+        .call(
+            proxy.realm(),
+            "1001",
+            proxy.password("1001").unwrap(),
+            "1002",
+            free_port().unwrap(),
+            Duration::from_millis(200),
+            T,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 200, "after the wake: {answer:?}");
+    eprintln!("registered again {took:?} after the wake ({change})");
+    let incoming = phone.wait_type("incoming_call", T);
+    phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Busy, CANCEL, no common codec
 
