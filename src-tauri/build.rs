@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "add_note",
     "change_status",
     "order_problems",
+    "order_teammates",
     "dismiss_problem",
     "retry_problem",
     "phone_account",
@@ -34,6 +35,10 @@ const COMMANDS: &[&str] = &[
     "phone_dtmf",
     "phone_transfer",
     "phone_attended_transfer",
+    "customer_pop",
+    "customer_search",
+    "customer_card",
+    "customer_feed",
 ];
 
 fn main() {

@@ -5,12 +5,13 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use seatline_desktop::{AppState, PhoneState};
+use seatline_desktop::{AppState, PhoneState, PopState};
 use seatline_phone_session::PhoneSession;
 use seatline_secrets::MemoryStore;
 use seatline_settings::resolve_data_dir;
 use seatline_sip_phone::AudioIo;
 use seatline_workspace::desk::SyncConfig;
+use seatline_workspace::screen_pop::{normalizer_for, ScreenPop};
 use seatline_workspace::{Desk, Workspace};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -50,10 +51,16 @@ fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
         Arc::new(MemoryStore::new()),
         AudioIo::Null,
     ));
+    let pop = PopState(ScreenPop::new(
+        dir.path(),
+        normalizer_for(workspace.settings()).unwrap(),
+        desk.clone(),
+    ));
     let app = seatline_desktop::builder(
         mock_builder(),
         AppState::new(Mutex::new(workspace), desk),
         phone,
+        pop,
     )
     .build(seatline_desktop::context())
     .unwrap();
@@ -179,6 +186,30 @@ fn main_window_searches_the_knowledge_base() {
 }
 
 #[test]
+fn the_screen_pop_answers_from_the_local_cache_even_before_any_sync() {
+    let h = app();
+    let main = window(&h.app, "main");
+    // Signed out, nothing synced: the pop reads the number and says the cache is empty.
+    let pop = invoke(
+        &main,
+        own_origin(),
+        "customer_pop",
+        json!({"request": {"number": "013800138000", "ivr": {"X-IVR-Menu": "1>2"}}}),
+    )
+    .unwrap();
+    assert_eq!(pop["caller"]["e164"], "+8613800138000", "{pop}");
+    assert_eq!(pop["matched_by"]["by"], "nothing");
+    assert_eq!(pop["cached_customers"], 0);
+    assert_eq!(pop["ivr"][0]["value"], "1>2");
+    let found = invoke(&main, own_origin(), "customer_search", json!({"text": "张"})).unwrap();
+    assert_eq!(found, json!([]));
+    let card = invoke(&main, own_origin(), "customer_card", json!({"id": "x"})).unwrap();
+    assert!(card.is_null());
+    let feed = invoke(&main, own_origin(), "customer_feed", json!({"sync": true})).unwrap();
+    assert_eq!(feed["signed_in"], false);
+}
+
+#[test]
 fn command_errors_come_back_as_code_and_message() {
     let h = app();
     let main = window(&h.app, "main");
@@ -224,6 +255,7 @@ fn a_window_without_a_capability_is_refused() {
         "add_note",
         "change_status",
         "order_problems",
+        "order_teammates",
         "dismiss_problem",
         "retry_problem",
         "phone_account",
@@ -239,6 +271,10 @@ fn a_window_without_a_capability_is_refused() {
         "phone_dtmf",
         "phone_transfer",
         "phone_attended_transfer",
+        "customer_pop",
+        "customer_search",
+        "customer_card",
+        "customer_feed",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();

@@ -2,11 +2,13 @@
 //! No business logic lives here.
 
 mod commands;
+mod customers;
 mod phone;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
 use seatline_workspace::desk::LoginHint;
+use seatline_workspace::screen_pop::{normalizer_for, ScreenPop};
 use seatline_workspace::Desk;
 use seatline_workspace::{host, Workspace};
 use std::path::PathBuf;
@@ -17,13 +19,20 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 pub const SYNC_EVENT: &str = "sync-status";
 
 pub use commands::{AppState, CommandError};
+pub use customers::PopState;
 pub use phone::PhoneState;
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
-pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState, phone: PhoneState) -> Builder<R> {
+pub fn builder<R: Runtime>(
+    builder: Builder<R>,
+    state: AppState,
+    phone: PhoneState,
+    pop: PopState,
+) -> Builder<R> {
     builder
         .manage(state)
         .manage(phone)
+        .manage(pop)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::workspace_status,
@@ -59,6 +68,10 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState, phone: PhoneSta
             phone::phone_transfer,
             phone::phone_attended_transfer,
         ])
+            customers::customer_pop,
+            customers::customer_search,
+            customers::customer_card,
+            customers::customer_feed,
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
             let handle = app.handle().clone();
@@ -69,10 +82,13 @@ pub fn builder<R: Runtime>(builder: Builder<R>, state: AppState, phone: PhoneSta
                 }
             }));
             tauri::async_runtime::spawn(async move {
+            let screen = app.state::<PopState>().0.clone();
                 if let Err(error) = desk.resume().await {
                     tracing::error!(%error, "cannot open the saved account");
                 }
             });
+                // The customer cache follows the server while signed in (a login wakes it).
+                screen.run_feed().await;
             Ok(())
         })
 }
@@ -149,7 +165,20 @@ pub fn run() -> std::process::ExitCode {
         phone_audio(std::env::var("SEATLINE_PHONE_AUDIO").ok().as_deref()),
     ));
     let state = AppState::new(Mutex::new(workspace), desk);
-    match builder(tauri::Builder::default(), state, phone).run(context()) {
+    let normalizer = match normalizer_for(workspace.settings()) {
+        Ok(normalizer) => normalizer,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the phone region setting");
+            eprintln!("seatline: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let pop = PopState(ScreenPop::new(
+        &workspace.info().data_dir,
+        normalizer,
+        desk.clone(),
+    ));
+    match builder(tauri::Builder::default(), state, phone, pop).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the desktop app stopped with an error");

@@ -2,8 +2,10 @@
 //! through the `Channel` the UI passes to `phone_connect`, in order and only to that window.
 
 use crate::commands::CommandError;
+use crate::customers::PopState;
 use seatline_phone_session::{PhoneAccount, PhoneSession, SessionError};
 use seatline_sip_phone::{PhoneError, PhoneEvent};
+use seatline_workspace::screen_pop::{Pop, PopRequest};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -48,23 +50,58 @@ pub fn phone_account(state: State<'_, PhoneState>) -> Result<Option<PhoneAccount
     Ok(state.0.saved_account()?)
 }
 
-/// Starts (or restarts) the phone. `password` is stored in the keychain when given.
+/// Starts (or restarts) the phone. `password` is stored in the keychain when given. Every
+/// ringing call also gets a screen pop on `on_pop`, looked up while the ringing event is on its
+/// way, so the customer shows before anyone answers.
 #[tauri::command]
 pub async fn phone_connect(
     state: State<'_, PhoneState>,
+    pop: State<'_, PopState>,
     account: PhoneAccount,
     password: Option<String>,
     on_event: Channel<PhoneEvent>,
+    on_pop: Channel<Pop>,
 ) -> Result<(), CommandError> {
+    let screen = pop.0.clone();
     state
         .0
         .connect(account, password, move |event| {
+            if let PhoneEvent::IncomingCall { call, caller, .. } = &event {
+                let request = PopRequest {
+                    call: Some(call.clone()),
+                    number: caller.number.clone(),
+                    display_name: caller.display_name.clone(),
+                    withheld: caller.withheld,
+                    ivr: caller.ivr.clone(),
+                    received_at_ms: Some(wall_clock_ms()),
+                };
+                let screen = screen.clone();
+                let on_pop = on_pop.clone();
+                tauri::async_runtime::spawn(async move {
+                    match screen.pop(request).await {
+                        Ok(pop) => {
+                            if let Err(error) = on_pop.send(pop) {
+                                tracing::warn!(%error, "cannot deliver a screen pop to the window");
+                            }
+                        }
+                        Err(error) => tracing::error!(%error, "no screen pop for a ringing call"),
+                    }
+                });
+            }
             if let Err(error) = on_event.send(event) {
                 tracing::warn!(%error, "cannot deliver a phone event to the window");
             }
         })
         .await?;
     Ok(())
+}
+
+/// Milliseconds since the Unix epoch: the pop's start, compared with the window's `Date.now()`
+/// when the pop is on screen.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[tauri::command]

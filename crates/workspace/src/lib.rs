@@ -5,6 +5,7 @@
 pub mod account;
 pub mod desk;
 pub mod host;
+pub mod screen_pop;
 
 pub use desk::{Desk, DeskError};
 

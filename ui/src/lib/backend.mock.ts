@@ -3,6 +3,8 @@
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
 import { createMockPhone } from "./phone.mock";
+import type { CallerIdentity } from "./phone";
+import type { Customer, CustomerCard, Pop } from "./pop";
 import type {
   AgentView,
   AppInfo,
@@ -45,6 +47,12 @@ const mockArticles: KbArticle[] = [
 function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
+
+const mockCustomers: Customer[] = [
+  { id: "c-1", name: "张伟", phones: ["+8613800138000", "010-62345678"], email: "zhang.wei@example.com", tier: "vip", tags: ["宽带", "投诉多"], notes: "偏好下午回电。", updated_at: "2026-11-20T10:00:00Z" },
+  { id: "c-2", name: "李娜", phones: ["021-55550000"], email: null, tier: "standard", tags: [], notes: "", updated_at: "2026-11-20T10:00:00Z" },
+  { id: "c-3", name: "王芳", phones: ["021-55550000", "+8615012345678"], email: null, tier: "gold", tags: ["企业客户"], notes: "", updated_at: "2026-11-20T10:00:00Z" },
+];
 
 export function createMockBackend(osLocale = navigator.language): Backend {
   const reasons = ["break", "lunch", "meeting", "training", "outbound"];
@@ -103,9 +111,52 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     publish();
     return structuredClone(order);
   };
-  const phone = createMockPhone(300);
+  // The desk's rule for an order's own due time: overdue once passed, due soon within an hour.
+  const mockUrgency = (order: OrderView) => {
+    const due = order.due_at ? new Date(order.due_at).getTime() : null;
+    const open = order.status !== "resolved" && order.status !== "closed";
+    if (due === null || !open) {
+      order.due_state = null;
+      order.urgency = "normal";
+      order.next_deadline = null;
+    } else {
+      const left = due - Date.now();
+      order.due_state = left < 0 ? "overdue" : left <= 3_600_000 ? "due_soon" : "on_track";
+      order.urgency = order.due_state === "on_track" ? "normal" : order.due_state;
+      order.next_deadline = order.due_at;
+    }
+    return order;
+  };
+  // The customer cache: a few customers; a ringing number pops the ones it belongs to.
+  const customers: CustomerCard[] = mockCustomers.map((customer) => ({ customer, open_orders: [], recent_orders: [] }));
+  const withOrders = (card: CustomerCard): CustomerCard => ({
+    ...card,
+    open_orders: orders.filter((o) => (o.customer === card.customer.name || o.customer === card.customer.id) && o.status !== "resolved" && o.status !== "closed"),
+  });
+  const digits = (n: string) => n.replace(/\D/g, "").replace(/^(86|0)/, "");
+  const popFor = (call: string, caller: CallerIdentity): Pop => {
+    const number = caller.number ?? "";
+    const cards = caller.withheld || !number ? [] : customers.filter((c) => c.customer.phones.some((p) => digits(p) === digits(number))).map(withOrders);
+    return {
+      call,
+      caller: { raw: caller.number, e164: null, display: number || null, display_name: caller.display_name, withheld: caller.withheld, internal: digits(number).length <= 6 && digits(number).length > 0, unreadable: null },
+      matched_by: cards.length > 0 ? { by: "number" } : { by: "nothing" },
+      cards,
+      ivr: Object.entries(caller.ivr).map(([name, value]) => ({ name, value })),
+      cached_customers: customers.length,
+      lookup_us: 50,
+      received_at_ms: Date.now(),
+    };
+  };
+  const phone = createMockPhone(300, popFor);
   return {
     ...phone,
+    customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
+    customerCard: async (id) => {
+      const card = customers.find((c) => c.customer.id === id);
+      return card ? withOrders(card) : null;
+    },
+    customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),
     session: async () => currentSession(),
     login: async (request) => {
       if (request.password !== "demo") throw { code: "bad_credentials", message: "wrong tenant, user name or password" };
@@ -148,9 +199,9 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       const lines = [order.phone && `☎ ${order.phone}`, order.due && `⏰ ${order.due}`].filter(Boolean) as string[];
       if (order.description) lines.push(...(lines.length ? ["", order.description] : [order.description]));
       const view: OrderView = {
-        id, number: id.replace(/-/g, "").slice(-8).toUpperCase(),
-        kind: order.kind === "complaint_complex" ? "complaint" : order.kind,
-        customer: order.customer, title: order.title, priority: order.priority, status: "new",
+        id, number: id.replace(/-/g, "").slice(-8).toUpperCase(), kind,
+        customer: order.customer, title: order.title, category: order.category || kind,
+        description: order.description ?? "", priority: order.priority, status: "new",
         team: "mock-team", team_name: "Front line", assignee: "mock-user", mine: true,
         phone: order.phone, due: order.due, created_at: now, updated_at: now, pending: true,
         next_statuses: NEXT.new, can_reopen: false,

@@ -2,6 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
+import type { CustomerCard, FeedView, Pop, PopBackend } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AgentEvent,
@@ -28,7 +29,7 @@ import type {
 /** The event the shell emits with every new sync view. */
 export const SYNC_EVENT = "sync-status";
 
-export interface Backend extends PhoneBackend {
+export interface Backend extends PhoneBackend, PopBackend {
   appInfo(): Promise<AppInfo>;
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
@@ -102,16 +103,21 @@ export const tauriBackend: Backend = {
   dismissProblem: (id) => call<void>("dismiss_problem", { id }),
   retryProblem: (id) => call<void>("retry_problem", { id }),
   phoneAccount: () => call<PhoneAccount | null>("phone_account"),
-  phoneConnect: (account, password, onEvent) => {
-    // Call events arrive in order on a Channel owned by this window.
+  phoneConnect: (account, password, onEvent, onPop) => {
+    // Call events arrive in order on a Channel owned by this window; screen pops on another.
     const onEventChannel = new Channel<PhoneEvent>();
     onEventChannel.onmessage = onEvent;
-    return call<void>("phone_connect", { account, password, onEvent: onEventChannel });
+    const onPopChannel = new Channel<Pop>();
+    onPopChannel.onmessage = (pop) => onPop?.(pop);
+    return call<void>("phone_connect", { account, password, onEvent: onEventChannel, onPop: onPopChannel });
   },
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),
   phoneDecline: (callId) => call<void>("phone_decline", { call: callId }),
+  customerSearch: (text) => call<CustomerCard[]>("customer_search", { text }),
+  customerCard: (id) => call<CustomerCard | null>("customer_card", { id }),
+  customerFeed: (sync) => call<FeedView>("customer_feed", { sync }),
   phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
   phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
   phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),

@@ -1,14 +1,17 @@
 // A pretend phone for `vite --mode mock` and UI tests: it answers the phone commands with the
 // event sequences the real one sends (crates/sip-phone), without SIP.
 import type { CallerIdentity, PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
+import type { Pop } from "./pop";
 
 export interface MockPhone extends PhoneBackend {
   /** Makes a call ring in, as the PBX would deliver it. */
   ring(caller: Partial<CallerIdentity>): string;
 }
 
-export function createMockPhone(delayMs = 50): MockPhone {
+/** `popFor` plays the screen pop's part: the pop a ringing call gets, if any. */
+export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: CallerIdentity) => Pop | null): MockPhone {
   let emit: ((e: PhoneEvent) => void) | null = null;
+  let emitPop: ((pop: Pop) => void) | null = null;
   let saved: PhoneAccount | null = null;
   let next = 1;
   const calls = new Map<string, { held: boolean }>();
@@ -19,10 +22,11 @@ export function createMockPhone(delayMs = 50): MockPhone {
 
   return {
     phoneAccount: async () => saved,
-    phoneConnect: async (account, password, onEvent) => {
+    phoneConnect: async (account, password, onEvent, onPop) => {
       if (!password && !saved) throw { code: "no_password", message: "no password stored for this account" };
       saved = account;
       emit = onEvent;
+      emitPop = onPop ?? null;
       later({ type: "registration", account: "default", state: "registering" }, 0);
       later({ type: "registration", account: "default", state: "registered", expires: 300, public_address: null });
     },
@@ -81,24 +85,27 @@ export function createMockPhone(delayMs = 50): MockPhone {
     ring: (caller) => {
       const call = `mock-${next++}`;
       calls.set(call, { held: false });
+      const identity: CallerIdentity = {
+        display_name: null,
+        number: null,
+        uri: null,
+        source: "from",
+        withheld: false,
+        called_number: null,
+        diversions: [],
+        ivr: {},
+        ...caller,
+      };
       emit?.({
         type: "incoming_call",
         call,
         account: "default",
-        caller: {
-          display_name: null,
-          number: null,
-          uri: null,
-          source: "from",
-          withheld: false,
-          called_number: null,
-          diversions: [],
-          ivr: {},
-          ...caller,
-        },
+        caller: identity,
         auto_answer_in_ms: null,
         waiting: [...calls.keys()].length > 1,
       });
+      const pop = popFor?.(call, identity);
+      if (pop) setTimeout(() => emitPop?.(pop), 0);
       return call;
     },
   };

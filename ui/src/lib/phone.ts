@@ -1,5 +1,6 @@
 // The phone panel's model: the events the Rust phone sends (crates/sip-phone/src/events.rs,
 // JSON with a `type` tag) and a pure reducer that turns them into what the panel shows.
+import type { Pop } from "./pop";
 
 export type SipTransport = "udp" | "tcp" | "tls";
 
@@ -209,7 +210,13 @@ export function formatDuration(since: number | null, now: number): string {
 /** The calls the phone commands use, as the shell exposes them. */
 export interface PhoneBackend {
   phoneAccount(): Promise<PhoneAccount | null>;
-  phoneConnect(account: PhoneAccount, password: string | null, onEvent: (event: PhoneEvent) => void): Promise<void>;
+  /** `onPop` receives the screen pop of every ringing call (looked up while it rings). */
+  phoneConnect(
+    account: PhoneAccount,
+    password: string | null,
+    onEvent: (event: PhoneEvent) => void,
+    onPop?: (pop: Pop) => void,
+  ): Promise<void>;
   phoneDisconnect(): Promise<void>;
   phoneDial(target: string): Promise<string>;
   phoneAnswer(call: string): Promise<void>;

@@ -1,0 +1,457 @@
+//! The screen pop: when a call rings, the caller's customer card — name, tier, tags, contact
+//! data, open and recent work orders — from the local customer cache, before anyone answers.
+//!
+//! The cache (`customers.db` in the data directory) follows the server's customer feed in the
+//! background while the agent is signed in; a pop never waits for the network. Matching order:
+//! the calling number (every normalised form), then IVR-collected values (a customer number or
+//! a keyed-in phone number) when the number is withheld, unknown or unreadable.
+
+use crate::desk::{OrderQuery, OrderView};
+use crate::Desk;
+use seatline_customer_cache::feed::{self, FeedError};
+use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
+use seatline_phone_numbers::{
+    lookup_keys, Normalized, Normalizer, NormalizerOptions, NumberType,
+};
+use seatline_settings::{Settings, DEFAULT_PHONE_REGION};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OnceCell};
+
+/// How often the cache asks the server for customer changes while signed in.
+pub const FEED_INTERVAL: Duration = Duration::from_secs(30);
+/// How soon a new sign-in starts the first pull.
+pub const SIGN_IN_CHECK: Duration = Duration::from_secs(1);
+/// Closed orders shown as history on a card.
+const RECENT_ORDERS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PopError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("cannot read caller numbers for region {region:?}: {reason}")]
+    Region { region: String, reason: String },
+}
+
+/// A ringing call as the phone reports it (or the agent's own lookup).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PopRequest {
+    #[serde(default)]
+    pub call: Option<String>,
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub withheld: bool,
+    /// IVR data from SIP headers, by header name.
+    #[serde(default)]
+    pub ivr: BTreeMap<String, String>,
+    /// Wall-clock milliseconds when the INVITE's event reached the app (for the pop latency).
+    #[serde(default)]
+    pub received_at_ms: Option<u64>,
+}
+
+/// How the pop found its customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum MatchedBy {
+    Number,
+    /// An IVR-collected value (its header name).
+    Ivr { field: String },
+    Nothing,
+}
+
+/// The caller as the pop shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerView {
+    /// The number as signalled.
+    pub raw: Option<String>,
+    /// E.164 when the number is a public one.
+    pub e164: Option<String>,
+    /// How to show and dial it (national form for the center's own country).
+    pub display: Option<String>,
+    pub display_name: Option<String>,
+    pub withheld: bool,
+    /// An internal extension (a colleague), not a customer.
+    pub internal: bool,
+    /// Why the number could not be read, when it could not.
+    pub unreadable: Option<String>,
+}
+
+/// One customer with what the agent needs before saying hello.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerCard {
+    pub customer: Customer,
+    /// Orders not resolved or closed, overdue first as the desk sorts them.
+    pub open_orders: Vec<OrderView>,
+    /// The latest finished orders.
+    pub recent_orders: Vec<OrderView>,
+}
+
+/// What the customer panel shows for a call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pop {
+    pub call: Option<String>,
+    pub caller: CallerView,
+    pub matched_by: MatchedBy,
+    /// Several when a number is shared: the agent picks one.
+    pub cards: Vec<CustomerCard>,
+    pub ivr: Vec<IvrField>,
+    /// Customers in the local cache (0 = never synced: say so rather than "unknown caller").
+    pub cached_customers: u64,
+    /// Microseconds spent finding the customers and their orders.
+    pub lookup_us: u64,
+    pub received_at_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IvrField {
+    pub name: String,
+    pub value: String,
+}
+
+/// The cache's sync with the server, for the panel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeedView {
+    pub customers: u64,
+    pub last_synced: Option<String>,
+    pub last_error: Option<String>,
+    pub signed_in: bool,
+}
+
+/// The normalizer the center's settings ask for (region, area code).
+pub fn normalizer_for(settings: &Settings) -> Result<Normalizer, PopError> {
+    let region = settings
+        .phone_region
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PHONE_REGION.to_owned());
+    let options = match &settings.area_code {
+        Some(code) => NormalizerOptions::with_area_code(code),
+        None => NormalizerOptions::default(),
+    };
+    Normalizer::new(&region, options).map_err(|e| PopError::Region {
+        region,
+        reason: e.to_string(),
+    })
+}
+
+struct Inner {
+    path: PathBuf,
+    normalizer: Normalizer,
+    desk: Desk,
+    cache: OnceCell<Arc<CustomerCache>>,
+    wake: Notify,
+    view: std::sync::Mutex<FeedView>,
+}
+
+/// The screen pop and its customer cache. Cheap to clone.
+#[derive(Clone)]
+pub struct ScreenPop {
+    inner: Arc<Inner>,
+}
+
+impl ScreenPop {
+    /// A pop over `data_dir/customers.db`; the work orders come from `desk`.
+    pub fn new(data_dir: &Path, normalizer: Normalizer, desk: Desk) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                path: data_dir.join("customers.db"),
+                normalizer,
+                desk,
+                cache: OnceCell::new(),
+                wake: Notify::new(),
+                view: std::sync::Mutex::new(FeedView::default()),
+            }),
+        }
+    }
+
+    async fn cache(&self) -> Result<Arc<CustomerCache>, PopError> {
+        let cache = self
+            .inner
+            .cache
+            .get_or_try_init(|| async {
+                let cache =
+                    CustomerCache::open(&self.inner.path, self.inner.normalizer.clone()).await?;
+                // Counted once here and after each pull: a COUNT(*) over a million rows has
+                // no place on the ringing path.
+                let customers = cache.count().await?;
+                self.set_view(|v| v.customers = customers);
+                Ok::<_, CacheError>(Arc::new(cache))
+            })
+            .await?;
+        Ok(cache.clone())
+    }
+
+    pub fn feed_view(&self) -> FeedView {
+        self.inner
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_view(&self, change: impl FnOnce(&mut FeedView)) {
+        let mut view = self
+            .inner
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut view);
+    }
+
+    /// Asks the feed loop to pull now (after a login, or when the agent asks).
+    pub fn sync_now(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// One pull of the customer feed, if signed in. Errors are kept for the panel; the cache
+    /// keeps what it had.
+    pub async fn pull_once(&self, http: &reqwest::Client) -> Result<u64, PopError> {
+        let cache = self.cache().await?;
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            let customers = cache.count().await?;
+            self.set_view(|v| {
+                v.signed_in = false;
+                v.customers = customers;
+            });
+            return Ok(0);
+        };
+        let result = feed::pull(http, &server_url, token.expose(), &cache).await;
+        let customers = cache.count().await?;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        match result {
+            Ok(report) => {
+                tracing::debug!(pages = report.pages, changed = report.changed, "customer feed pulled");
+                self.set_view(|v| {
+                    v.signed_in = true;
+                    v.customers = customers;
+                    v.last_synced = Some(now);
+                    v.last_error = None;
+                });
+                Ok(report.changed)
+            }
+            Err(FeedError::Cache(e)) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull the customer feed");
+                self.set_view(|v| {
+                    v.signed_in = true;
+                    v.customers = customers;
+                    v.last_error = Some(e.to_string());
+                });
+                Ok(0)
+            }
+        }
+    }
+
+    /// Follows the server's customer feed until the task is dropped: a pull as soon as the
+    /// agent is signed in, then every [`FEED_INTERVAL`] and whenever [`ScreenPop::sync_now`]
+    /// is called. Signing in is noticed within [`SIGN_IN_CHECK`].
+    pub async fn run_feed(self) {
+        let http = match feed::client() {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::error!(error = %e, "no HTTP client for the customer feed");
+                return;
+            }
+        };
+        let mut last_pull: Option<Instant> = None;
+        let mut woken = true;
+        loop {
+            let signed_in = self.inner.desk.session().await.signed_in;
+            if !signed_in {
+                last_pull = None;
+            }
+            let due = last_pull.is_none_or(|at| at.elapsed() >= FEED_INTERVAL);
+            if woken || (signed_in && due) {
+                if let Err(e) = self.pull_once(&http).await {
+                    tracing::error!(error = %e, "the local customer cache failed");
+                    self.set_view(|v| v.last_error = Some(e.to_string()));
+                }
+                if signed_in {
+                    last_pull = Some(Instant::now());
+                }
+            }
+            woken = tokio::time::timeout(SIGN_IN_CHECK, self.inner.wake.notified())
+                .await
+                .is_ok();
+        }
+    }
+
+    /// The pop for a ringing call.
+    pub async fn pop(&self, request: PopRequest) -> Result<Pop, PopError> {
+        let started = Instant::now();
+        let cache = self.cache().await?;
+        let number = request.number.as_deref().filter(|n| !n.trim().is_empty());
+        let lookup = match number {
+            Some(number) if !request.withheld => cache.lookup(number).await?,
+            _ => Lookup::Withheld,
+        };
+        let mut caller = CallerView {
+            raw: request.number.clone(),
+            e164: None,
+            display: None,
+            display_name: request.display_name.clone(),
+            withheld: request.withheld,
+            internal: false,
+            unreadable: None,
+        };
+        let (mut customers, normalized) = match lookup {
+            Lookup::Withheld => {
+                caller.withheld = true;
+                (vec![], None)
+            }
+            Lookup::Unreadable { reason, matches } => {
+                caller.unreadable = Some(reason);
+                (matches, None)
+            }
+            Lookup::Number {
+                normalized,
+                matches,
+            } => (matches, Some(normalized)),
+        };
+        if let Some(normalized) = &normalized {
+            caller.internal = normalized.is_internal();
+            caller.e164 = normalized.e164().map(str::to_owned);
+            caller.display = Some(display_form(normalized, self.inner.normalizer.default_region()));
+        }
+        let mut matched_by = if customers.is_empty() {
+            MatchedBy::Nothing
+        } else {
+            MatchedBy::Number
+        };
+        if customers.is_empty() {
+            for (field, value) in &request.ivr {
+                let found = cache.by_reference(value).await?;
+                if !found.is_empty() {
+                    customers = found;
+                    matched_by = MatchedBy::Ivr {
+                        field: field.clone(),
+                    };
+                    break;
+                }
+            }
+        }
+        let cards = self.cards(customers).await;
+        let cached_customers = self.feed_view().customers;
+        Ok(Pop {
+            call: request.call,
+            caller,
+            matched_by,
+            cards,
+            ivr: request
+                .ivr
+                .into_iter()
+                .map(|(name, value)| IvrField { name, value })
+                .collect(),
+            cached_customers,
+            lookup_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            received_at_ms: request.received_at_ms,
+        })
+    }
+
+    /// The agent's own search when the pop found nobody (or the wrong person).
+    pub async fn search(&self, text: &str) -> Result<Vec<CustomerCard>, PopError> {
+        let found = self.cache().await?.search(text, 20).await?;
+        Ok(self.cards(found).await)
+    }
+
+    /// One customer's card (after the agent picked one of several matches).
+    pub async fn card(&self, id: &str) -> Result<Option<CustomerCard>, PopError> {
+        let Some(customer) = self.cache().await?.get(id).await? else {
+            return Ok(None);
+        };
+        Ok(self.cards(vec![customer]).await.pop())
+    }
+
+    /// Cards with the orders of each customer from the local store. Orders name their customer
+    /// by id or by name (orders captured offline before the customer was known), or carry the
+    /// customer's number.
+    async fn cards(&self, customers: Vec<Customer>) -> Vec<CustomerCard> {
+        if customers.is_empty() {
+            return vec![];
+        }
+        let orders = match self.inner.desk.list(&OrderQuery::default()).await {
+            Ok(orders) => orders,
+            Err(e) => {
+                // Signed out or no store yet: the customer still pops, without orders.
+                tracing::debug!(error = %e, "no local orders for the pop");
+                vec![]
+            }
+        };
+        customers
+            .into_iter()
+            .map(|customer| {
+                let keys = self.customer_keys(&customer);
+                let (mut open, mut done): (Vec<OrderView>, Vec<OrderView>) = orders
+                    .iter()
+                    .filter(|o| {
+                        o.customer == customer.id
+                            || o.customer == customer.name
+                            || o.phone.as_deref().is_some_and(|p| {
+                                self.number_keys(p).iter().any(|k| keys.contains(k))
+                            })
+                    })
+                    .cloned()
+                    .partition(|o| !o.status.is_finished());
+                open.truncate(20);
+                done.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+                done.truncate(RECENT_ORDERS);
+                CustomerCard {
+                    customer,
+                    open_orders: open,
+                    recent_orders: done,
+                }
+            })
+            .collect()
+    }
+
+    fn number_keys(&self, number: &str) -> Vec<String> {
+        self.inner
+            .normalizer
+            .normalize(number)
+            .map(|n| lookup_keys(&n))
+            .unwrap_or_default()
+    }
+
+    fn customer_keys(&self, customer: &Customer) -> Vec<String> {
+        customer
+            .phones
+            .iter()
+            .flat_map(|p| self.number_keys(p))
+            .collect()
+    }
+}
+
+/// The form an agent reads and dials: national digits for the center's own country (a trunk
+/// `0` before fixed lines where the plan has one), E.164 otherwise, the digits of a service code
+/// or a colleague's extension.
+fn display_form(normalized: &Normalized, region: &str) -> String {
+    let (main, extension) = match normalized {
+        Normalized::Public(number) => {
+            let own = number.region.as_deref() == Some(region);
+            let main = if !own {
+                number.e164.clone()
+            } else if number.number_type == NumberType::Mobile || NO_TRUNK_ZERO.contains(&region) {
+                number.national_number.clone()
+            } else {
+                format!("0{}", number.national_number)
+            };
+            (main, number.extension.as_deref())
+        }
+        Normalized::ServiceCode(code) => (code.number.clone(), code.extension.as_deref()),
+        Normalized::Internal(ext) => (ext.number.clone(), ext.extension.as_deref()),
+    };
+    match extension {
+        Some(ext) => format!("{main} ext. {ext}"),
+        None => main,
+    }
+}
+
+/// Plans dialled without a trunk `0` (the NANP; its trunk `1` is optional).
+const NO_TRUNK_ZERO: &[&str] = &["US", "CA"];

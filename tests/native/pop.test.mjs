@@ -1,0 +1,131 @@
+// The screen pop in the real app (release UI under the production CSP, WebKitGTK, tauri-driver)
+// with real parts only: the agent signs in to a real seatline-server (demo customers), the
+// desktop's customer cache follows the server, the phone registers at Kamailio, and sipp calls
+// the way a center's PBX does after its IVR — P-Asserted-Identity plus X-IVR-* headers. The
+// caller's customer card must be on screen while the call still rings, in English and Chinese,
+// by number and (number withheld) by the IVR's account field. The pop's latency from the
+// ringing event to the painted card is read from the page and printed.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../support/net.mjs";
+import { startApp, startServer, waitFor } from "../support/webdriver.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const app = resolve(process.env.SEATLINE_APP ?? join(root, "target", "debug", "seatline-desktop"));
+const bins = dirname(app);
+const sipPeer = process.env.SEATLINE_SIP_PEER ?? join(bins, "sip-peer");
+const serverBin = process.env.SEATLINE_SERVER ?? join(bins, "seatline-server");
+const scenario = join(root, "tests", "support", "sipp_uac_ivr_pop.xml");
+const PASSWORD = "pop-password";
+
+let server;
+let proxyProc;
+let proxy; // { udp, realm, users }
+let ui;
+const callers = [];
+
+/** sipp as the PBX's leg to the agent: calls 1001 from the authenticated account 1002. */
+async function pbxCall(keys) {
+  const port = await freePort();
+  const mediaPort = await freePort();
+  const args = ["-sf", scenario, proxy.udp, "-s", "1001", "-i", "127.0.0.1", "-p", String(port),
+    "-m", "1", "-nostdin", "-au", "1002", "-ap", proxy.users["1002"], "-d", "1500",
+    "-mi", "127.0.0.1", "-mp", String(mediaPort), "-rtp_echo",
+    "-key", "caller", "1002", "-key", "domain", proxy.realm];
+  for (const [k, v] of Object.entries(keys)) args.push("-key", k, v);
+  const child = spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const call = { child, log: "" };
+  child.stdout.on("data", (d) => (call.log += d));
+  child.stderr.on("data", (d) => (call.log += d));
+  call.done = new Promise((res) => child.once("exit", (code) => res(code)));
+  callers.push(call);
+  return call;
+}
+
+before(async () => {
+  assert.ok(existsSync(app), `no app binary at ${app}`);
+  assert.ok(existsSync(sipPeer), `no sip-peer binary at ${sipPeer}`);
+  assert.ok(process.env.DISPLAY, "no DISPLAY: run under xvfb-run");
+  server = await startServer(serverBin, PASSWORD);
+  proxyProc = spawn(sipPeer, ["kamailio", "md5"], { stdio: ["pipe", "pipe", "inherit"] });
+  proxy = await new Promise((resolveLine, reject) => {
+    createInterface({ input: proxyProc.stdout }).once("line", (line) => resolveLine(JSON.parse(line)));
+    proxyProc.once("exit", (code) => reject(new Error(`sip-peer exited ${code}`)));
+  });
+  ui = await startApp({
+    app,
+    args: ["--data-dir", mkdtempSync(join(tmpdir(), "seatline-pop-"))],
+    // No sound card here: calls run with silence instead of the default devices.
+    env: { SEATLINE_PHONE_AUDIO: "null" },
+    shotDir: join(root, "target", "native-smoke"),
+  });
+});
+
+after(async () => {
+  for (const c of callers) if (c.child.exitCode === null) c.child.kill("SIGKILL");
+  await ui?.close();
+  server?.stop();
+  proxyProc?.stdin.end();
+});
+
+test("a ringing call pops the caller's customer card before it is answered, by number and by IVR data, in English and Chinese", async () => {
+  // Sign in: the customer cache follows the server's customers.
+  await ui.typeInto("[data-testid=login-server]", server.url);
+  await ui.typeInto("[data-testid=login-tenant]", "demo");
+  await ui.typeInto("[data-testid=login-user]", "agent");
+  await ui.typeInto("[data-testid=login-password]", PASSWORD);
+  await ui.click("[data-testid=login-submit]");
+  await waitFor("the customer cache to fill", async () =>
+    Number(await ui.attr("[data-testid=customer-feed]", "data-count", 2_000)) >= 5, 30_000);
+  // A work order of the demo customer 张伟, to be shown on the card.
+  await waitFor("the seeded orders", async () => /账单重复扣费/.test(await ui.text("[data-testid=orders-list]", 2_000)), 20_000);
+
+  await ui.typeInto("[data-testid=sip-domain]", proxy.udp);
+  await ui.typeInto("[data-testid=sip-user]", "1001");
+  await ui.typeInto("[data-testid=sip-password]", proxy.users["1001"]);
+  await ui.click("[data-testid=phone-connect]");
+  await waitFor("registered", async () => (await ui.attr("[data-testid=phone-registration]", "data-state")) === "registered");
+
+  // 1. The PBX passes the caller's number in P-Asserted-Identity (national form with trunk 0).
+  const first = await pbxCall({ pai: '"Zhang Wei" <sip:013800138000@pbx.example>', privacy: "none",
+    menu: "billing>refund", account: "-" });
+  await waitFor("the ringing banner", async () => /Zhang Wei/.test(await ui.text("[data-testid=caller-label]", 2_000)));
+  const name = await waitFor("the customer card", () => ui.text("[data-testid=customer-name]", 2_000));
+  assert.equal(name, "张伟");
+  // Still ringing: the card came before "hello".
+  assert.ok(await ui.find("[data-testid=answer]", 1_000), "the call must still be ringing");
+  assert.equal(await ui.attr("[data-testid=customer-pop]", "data-matched-by"), "number");
+  assert.match(await ui.text("[data-testid=pop-number]"), /13800138000/);
+  assert.match(await ui.text("[data-testid=pop-ivr]"), /billing>refund/);
+  assert.match(await ui.text("[data-testid=pop-open-orders]"), /账单重复扣费/);
+  const latency = Number(await waitFor("the pop's latency", () => ui.attr("[data-testid=customer-pop]", "data-pop-latency-ms")));
+  console.log(`screen pop: ringing event -> card painted in ${latency} ms (real webview, debug build)`);
+  assert.ok(Number.isFinite(latency) && latency >= 0, `latency ${latency}`);
+  await ui.screenshot("pop-ringing-en.png");
+  await ui.click("[data-testid=answer]");
+  assert.equal(await first.done, 0, `sipp call 1\n${first.log}`);
+
+  // 2. In Chinese, number withheld: the IVR's account field finds the customer.
+  const login = await server.api("POST", "/api/v1/login", null, { tenant: "demo", username: "agent", password: PASSWORD });
+  const customers = await server.api("GET", "/api/v1/customers?limit=50", login.body.token);
+  const liu = customers.body.items.find((c) => c.name === "刘洋");
+  assert.ok(liu, JSON.stringify(customers.body));
+  await ui.click("[data-testid=language] option[value='zh-CN']");
+  const second = await pbxCall({ pai: "<sip:anonymous@anonymous.invalid>", privacy: "id",
+    menu: "repair", account: liu.id });
+  await waitFor("the second pop", async () => (await ui.text("[data-testid=customer-name]", 2_000)) === "刘洋");
+  assert.ok(await ui.find("[data-testid=answer]", 1_000), "the call must still be ringing");
+  assert.equal(await ui.attr("[data-testid=customer-pop]", "data-matched-by"), "ivr");
+  assert.equal(await ui.text("[data-testid=pop-number]"), "号码未显示");
+  assert.match(await ui.text("[data-testid=pop-matched-ivr]"), /X-IVR-Account/);
+  assert.match(await ui.text("[data-testid=customer-vip]"), /VIP/);
+  await ui.screenshot("pop-ringing-zh.png");
+  await ui.click("[data-testid=answer]");
+  assert.equal(await second.done, 0, `sipp call 2\n${second.log}`);
+});

@@ -1,0 +1,96 @@
+// The customer panel with the screen pop the Rust side sends for a ringing call: the caller's
+// card before answering (VIP, tags, open orders overdue first), a choice for a shared number,
+// unknown callers with a search, and the pop timed once painted — in English and Chinese.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import CustomerPanel from "./CustomerPanel.svelte";
+import { createMockBackend } from "../lib/backend.mock";
+import { i18n } from "../lib/i18n.svelte";
+import type { CustomerCard, Pop } from "../lib/pop";
+import type { OrderView } from "../lib/types";
+
+function order(id: string, title: string, due_state: OrderView["due_state"]): OrderView {
+  return {
+    id, number: id.toUpperCase(), kind: "complaint", customer: "张伟", title, priority: "high", status: "new",
+    team: "t", team_name: null, assignee: null, mine: true, phone: null, due: null, due_state,
+    created_at: "2026-11-30T08:00:00Z", updated_at: "2026-11-30T08:00:00Z", pending: false,
+    next_statuses: [], can_reopen: false, notes: [], history: [],
+  };
+}
+
+const zhang: CustomerCard = {
+  customer: { id: "c-1", name: "张伟", phones: ["+8613800138000"], email: "zw@example.com", tier: "vip", tags: ["宽带"], notes: "偏好下午回电", updated_at: "" },
+  open_orders: [order("a1", "宽带报修", "on_track"), order("b2", "账单重复扣费", "overdue")],
+  recent_orders: [],
+};
+const li: CustomerCard = {
+  customer: { id: "c-2", name: "李娜", phones: ["021-55550000"], email: null, tier: "standard", tags: [], notes: "", updated_at: "" },
+  open_orders: [],
+  recent_orders: [],
+};
+
+function pop(cards: CustomerCard[], extra: Partial<Pop> = {}): Pop {
+  return {
+    call: "call-1",
+    caller: { raw: "013800138000", e164: "+8613800138000", display: "13800138000", display_name: "Zhang", withheld: false, internal: false, unreadable: null },
+    matched_by: cards.length ? { by: "number" } : { by: "nothing" },
+    cards,
+    ivr: [{ name: "X-IVR-Menu", value: "账单>退款" }],
+    cached_customers: 3,
+    lookup_us: 80,
+    received_at_ms: Date.now(),
+    ...extra,
+  };
+}
+
+describe("customer panel", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => cleanup());
+
+  it("waits for a call, then shows the caller's card with overdue orders first", async () => {
+    const backend = createMockBackend("en");
+    const { rerender } = render(CustomerPanel, { backend, pop: null });
+    expect(screen.getByTestId("customer-empty")).toBeTruthy();
+
+    await rerender({ backend, pop: pop([zhang]) });
+    expect(screen.getByTestId("customer-name").textContent).toBe("张伟");
+    expect(screen.getByTestId("customer-vip").textContent).toContain("vip");
+    expect(screen.getByTestId("pop-number").textContent).toBe("13800138000");
+    expect(screen.getByTestId("pop-ivr").textContent).toContain("账单>退款");
+    const orders = screen.getByTestId("pop-open-orders").querySelectorAll("li");
+    expect(orders[0]?.textContent).toContain("账单重复扣费");
+    expect(orders[0]?.textContent).toContain("Overdue");
+    expect(orders[1]?.textContent).toContain("宽带报修");
+    // Timed once painted: a number of milliseconds appears on the pop.
+    await waitFor(() => expect(screen.getByTestId("customer-pop").dataset.popLatencyMs).toMatch(/^\d+$/));
+  });
+
+  it("asks who is calling when a number is shared, and goes back to the choice", async () => {
+    const backend = createMockBackend("en");
+    render(CustomerPanel, { backend, pop: pop([li, zhang]) });
+    expect(screen.getByTestId("pop-choice").textContent).toContain("2 customers share this number");
+    await fireEvent.click(screen.getByText("张伟"));
+    expect(screen.getByTestId("customer-name").textContent).toBe("张伟");
+    await fireEvent.click(screen.getByText("Another customer with this number"));
+    expect(screen.getByTestId("pop-choice")).toBeTruthy();
+  });
+
+  it("says an unknown caller is unknown and finds a customer by search, in Chinese", async () => {
+    i18n.set("zh-CN");
+    const backend = createMockBackend("zh-CN");
+    render(CustomerPanel, { backend, pop: pop([], { caller: { raw: "+442079460958", e164: "+442079460958", display: "+442079460958", display_name: null, withheld: false, internal: false, unreadable: null } }) });
+    expect(screen.getByTestId("pop-unknown").textContent).toContain("陌生来电");
+    await fireEvent.input(screen.getByTestId("customer-search"), { target: { value: "王" } });
+    await fireEvent.submit(screen.getByTestId("customer-search").closest("form")!);
+    await waitFor(() => expect(screen.getByTestId("customer-results").textContent).toContain("王芳"));
+    await fireEvent.click(screen.getByText("王芳"));
+    expect(screen.getByTestId("customer-name").textContent).toBe("王芳");
+  });
+
+  it("tells a withheld caller and an empty cache apart from an unknown one", async () => {
+    const backend = createMockBackend("en");
+    render(CustomerPanel, { backend, pop: pop([], { cached_customers: 0, caller: { raw: null, e164: null, display: null, display_name: null, withheld: true, internal: false, unreadable: null } }) });
+    expect(screen.getByTestId("pop-number").textContent).toBe("Number withheld");
+    expect(screen.getByTestId("pop-unknown").textContent).toContain("has not been synced");
+  });
+});
