@@ -60,7 +60,7 @@ pub enum Playout {
 pub struct JitterStats {
     pub pushed: u64,
     pub played: u64,
-    /// Ticks that had to conceal (Lost or Fec).
+    /// Ticks that had to conceal (Lost or Fec), holds included.
     pub concealed: u64,
     pub fec: u64,
     /// Packets that arrived after their playout time.
@@ -70,6 +70,8 @@ pub struct JitterStats {
     pub dropped: u64,
     /// Missing packets whose slots were already concealed while the buffer ran dry.
     pub skipped: u64,
+    /// Ticks concealed while waiting for a missing packet to grow the delay to its target.
+    pub held: u64,
     pub resets: u64,
 }
 
@@ -83,6 +85,8 @@ struct Stored {
 
 /// Frames above target for this many ticks before one frame is dropped (hysteresis).
 const SHRINK_AFTER_TICKS: u32 = 50;
+/// Late arrivals remembered as a reason to wait for a missing packet.
+const MAX_LATE_CREDIT: u32 = 10;
 /// A sequence jump larger than this is a new stream, not loss.
 const MAX_SEQ_JUMP: i64 = 1000;
 
@@ -97,6 +101,10 @@ pub struct JitterBuffer {
     next: Option<i64>,
     /// Consecutive ticks with nothing at all buffered.
     starving: u32,
+    /// Consecutive ticks spent waiting for the missing packet due now.
+    holding: u32,
+    /// Frames of delay late arrivals have asked for and the buffer has not added yet.
+    late_credit: u32,
     above_target: u32,
     /// RFC 3550 A.8: previous relative transit time and the jitter estimate, in clock units.
     transit: Option<i64>,
@@ -113,6 +121,8 @@ impl JitterBuffer {
             highest: None,
             next: None,
             starving: 0,
+            holding: 0,
+            late_credit: 0,
             above_target: 0,
             transit: None,
             jitter: 0.0,
@@ -154,6 +164,8 @@ impl JitterBuffer {
         self.highest = None;
         self.next = None;
         self.starving = 0;
+        self.holding = 0;
+        self.late_credit = 0;
         self.above_target = 0;
         self.transit = None;
         self.stats.resets += 1;
@@ -194,6 +206,7 @@ impl JitterBuffer {
         self.update_jitter(timestamp, marker, arrival);
         if self.next.is_some_and(|n| ext < n) {
             self.stats.late += 1;
+            self.late_credit = (self.late_credit + 1).min(MAX_LATE_CREDIT);
             return;
         }
         if self.packets.contains_key(&ext) {
@@ -283,10 +296,27 @@ impl JitterBuffer {
         let next = self.next.unwrap_or(next);
         self.next = Some(next + 1);
         if let Some(p) = self.packets.remove(&next) {
+            self.holding = 0;
             self.stats.played += 1;
             return Playout::Frame(frame(p));
         }
         self.stats.concealed += 1;
+        // The packet due is missing, packets arrived late before, and less than the target
+        // delay's worth of audio is buffered behind it: it is probably late again, so conceal
+        // and wait one frame for it (the delay grows by a frame). Reordering never empties
+        // the buffer, so without this the delay would stay short and every reordered packet
+        // would be concealed and then dropped as late. Plain loss earns no late credit and
+        // waits for nothing. At most a target's worth of ticks per packet.
+        let span = self.highest.map_or(0, |h| h - next + 1);
+        let target = self.frames(self.target_delay());
+        if self.late_credit > 0 && span < target as i64 && (self.holding as usize) < target {
+            self.late_credit -= 1;
+            self.next = Some(next);
+            self.holding += 1;
+            self.stats.held += 1;
+            return Playout::Lost;
+        }
+        self.holding = 0;
         match self.packets.get(&(next + 1)) {
             Some(p) => {
                 self.stats.fec += 1;
@@ -427,6 +457,32 @@ mod tests {
         );
         assert_eq!(b.stats().skipped, 1);
         assert_eq!(b.stats().concealed, 2);
+    }
+
+    #[test]
+    fn reordered_packets_grow_the_delay_instead_of_arriving_late() {
+        // Every fourth packet is 70 ms late: it arrives after three newer ones, so the buffer
+        // never runs dry, yet each such packet misses its slot unless the delay grows.
+        let mut b = jb();
+        let mut wire: Vec<(u64, u16)> = (0..400u64)
+            .map(|i| (i * 20 + if i % 4 == 0 { 70 } else { 0 }, i as u16))
+            .collect();
+        wire.sort();
+        let mut wire = wire.into_iter().peekable();
+        let mut played = 0;
+        for tick in 0..400u64 {
+            let now = tick * 20 + 10;
+            while let Some((at, seq)) = wire.next_if(|&(at, _)| at <= now) {
+                push(&mut b, seq, at);
+            }
+            if let Playout::Frame(_) = b.pop() {
+                played += 1;
+            }
+        }
+        let st = b.stats();
+        assert!(st.late <= 3, "{st:?}");
+        assert!(st.held > 0 && st.held <= 10, "{st:?}");
+        assert!(played > 350, "{played} {st:?}");
     }
 
     #[test]

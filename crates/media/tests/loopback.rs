@@ -164,7 +164,7 @@ fn check_speech(codec: Codec, file: &str, min_correlation: f64) {
     );
     let delay_ms = m.delay_ms - start_gap.as_secs_f64() * 1000.0;
     eprintln!(
-        "{:?}: engine delay {delay_ms:.1} ms (start gap {start_gap:?}), correlation {:.4}, SNR {:.1} dB, received {} lost {} jitter {:.2} ms, late {}, concealed {}",
+        "{:?}: engine delay {delay_ms:.1} ms (start gap {start_gap:?}), correlation {:.4}, SNR {:.1} dB, received {} lost {} jitter {:.2} ms, late {}, concealed {} (held {}, skipped {})",
         codec.name,
         m.correlation,
         m.snr_db,
@@ -172,7 +172,9 @@ fn check_speech(codec: Codec, file: &str, min_correlation: f64) {
         stats.received.lost,
         stats.received.jitter_ms,
         stats.received.late,
-        stats.jitter.concealed
+        stats.jitter.concealed,
+        stats.jitter.held,
+        stats.jitter.skipped
     );
     assert_eq!(stats.received.lost, 0, "{stats:?}");
     // Judged per 100 ms window (see windowed_correlation): on a loaded machine the playout
