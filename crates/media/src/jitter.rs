@@ -4,8 +4,9 @@
 //! Playout follows sequence numbers, one packet per tick: timestamp jumps (silence suppression,
 //! a DTMF pause, a peer that restarts its clock) therefore never stall or flood playout. The
 //! target delay follows the RFC 3550 A.8 inter-arrival jitter estimate between a minimum and a
-//! maximum; the buffer grows by holding playout on an underrun and shrinks by dropping a frame
-//! when it has stayed above target for a while. Time-stretching instead of whole-frame drops is
+//! maximum; the buffer grows by holding playout on an underrun or, after late arrivals, while
+//! a missing packet may still come, and shrinks by dropping a frame when it has stayed above
+//! target for a while. Time-stretching instead of whole-frame drops is
 //! a later improvement.
 
 use std::collections::BTreeMap;

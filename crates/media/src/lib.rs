@@ -2,7 +2,8 @@
 //!
 //! Sans-IO building blocks, each tested without sockets: [`rtp`] packets, [`g711`] and
 //! [`opus`] codecs, [`dtmf`] (RFC 4733), an adaptive [`jitter`] buffer, the [`session`]
-//! sender/receiver bookkeeping, [`wav`] file devices and [`device`] sound cards (cpal). [`engine`] runs them on two threads
+//! sender/receiver bookkeeping, [`wav`] file devices, [`device`] sound cards (cpal), [`aec`]
+//! echo cancellation and [`sim`], the offline call path for quality measurements. [`engine`] runs them on two threads
 //! and a UDP socket: the SIP side starts one [`MediaEngine`] per call from the negotiated SDP
 //! and steers it through the [`MediaHandle`].
 //!
