@@ -177,12 +177,33 @@ test("the agent signs in, creates a work order offline by keyboard and sees it p
   await page.getByTestId("note-input").fill("Called back, customer not home");
   await page.keyboard.press("Control+Enter");
   await page.locator("[data-testid=order-notes] li", { hasText: "customer not home" }).waitFor();
+  assert.match(await detail.getByTestId("order-description-value").innerText(), /Since Monday/);
+  // A due time already passed: the order turns overdue (one field change; the rest stays).
+  await detail.getByTestId("edit-due").fill("2026-01-05T09:30");
+  await detail.getByTestId("edit-save").click();
+  await detail.getByTestId("order-urgency").waitFor();
+  assert.equal(await detail.getByTestId("order-urgency").innerText(), "Overdue");
+  assert.match(await detail.getByTestId("order-due-value").innerText(), /2026-01-05 09:30/);
   await page.keyboard.press("Escape");
   const row = page.getByTestId("order-row").first();
   await row.waitFor();
   assert.match(await row.innerText(), /Pending sync/);
   assert.match(await row.innerText(), /张伟/);
+  assert.match(await row.innerText(), /Overdue/);
   assert.match(await page.getByTestId("sync-status").innerText(), /Offline, retrying in \d+ s · 4 pending/);
+  // The overdue view lists it; the due-soon view does not.
+  await page.getByTestId("orders-view-due_soon").click();
+  await page.getByTestId("orders-empty").waitFor();
+  await page.getByTestId("orders-view-overdue").click();
+  await page.getByTestId("order-row").first().waitFor();
+  await page.screenshot({ path: resolve(shotDir, "orders-overdue-en.png") });
+  // Reassign to a teammate from the picker.
+  await page.getByTestId("order-row").first().click();
+  await detail.getByTestId("edit-assignee").selectOption({ label: "Wang Fang" });
+  await detail.getByTestId("edit-save").click();
+  await page.waitForFunction(() => document.querySelector("[data-testid=order-assignee]")?.textContent === "Wang Fang");
+  await page.keyboard.press("Escape");
+  await page.getByTestId("orders-view-all").click();
 
   // Search narrows the list; the order number finds it too.
   await page.getByTestId("orders-search").fill("nobody");

@@ -72,6 +72,16 @@ function fakeShell(start: "none" | "signed_in" = "none") {
       }
       case "get_order":
         return orders[0];
+      case "order_teammates":
+        return [
+          { user_id: "u1", name: "Agent Li", team: "t1", me: true },
+          { user_id: "u2", name: "Wang Fang", team: "t1", me: false },
+        ];
+      case "edit_order": {
+        const { edit } = args as { edit: Partial<OrderView> };
+        Object.assign(orders[0]!, edit, { updated_at: "2026-11-30T09:00:00Z" });
+        return orders[0];
+      }
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
@@ -155,5 +165,31 @@ describe("work orders and sync", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Sign out anyway" }));
     await screen.findByTestId("login-form");
     expect(calls.filter((c) => c.cmd === "logout").map((c) => c.args)).toEqual([{ force: false }, { force: true }]);
+  });
+
+  it("badges overdue orders, switches to the overdue view and reassigns to a teammate", async () => {
+    const { calls, orders } = fakeShell("signed_in");
+    orders.push(order({ kind: "callback", urgency: "overdue", due_state: "overdue", due_at: "2026-11-30T07:00:00Z",
+      next_deadline: "2026-11-30T07:00:00Z", category: "套餐", description: "" }));
+    render(App, { props: { backend: tauriBackend } });
+    const list = await screen.findByTestId("orders-list");
+    expect(within(list).getByTestId("order-urgency")).toHaveTextContent("Overdue");
+    expect(within(list).getByTestId("order-row")).toHaveTextContent("Agent Li");
+    await fireEvent.click(screen.getByTestId("orders-view-overdue"));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.cmd === "list_orders").at(-1)?.args).toEqual({
+        query: { view: "overdue", status: null, kind: null, search: null },
+      }));
+    expect(screen.getByTestId("orders-view-due_soon")).toHaveTextContent("Due soon");
+    await fireEvent.click(within(list).getByTestId("order-row"));
+    const detail = await screen.findByTestId("order-detail");
+    expect(within(detail).getByTestId("order-urgency")).toHaveTextContent("Overdue");
+    expect(within(detail).getByTestId("edit-save")).toBeDisabled();
+    await fireEvent.change(within(detail).getByTestId("edit-assignee"), { target: { value: "u2" } });
+    await fireEvent.submit(within(detail).getByTestId("order-edit"));
+    await waitFor(() => expect(within(detail).getByTestId("order-assignee")).toHaveTextContent("Wang Fang"));
+    expect(calls.filter((c) => c.cmd === "edit_order").map((c) => c.args)).toEqual([
+      { id: "0190aaaa-0000-7000-8000-00000000abcd", edit: { assignee: "u2" } },
+    ]);
   });
 });

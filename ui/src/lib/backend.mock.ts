@@ -185,7 +185,10 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     listOrders: async (query) => {
       const q = query.search?.trim().toLowerCase();
       return orders
+        .map((o) => mockUrgency(o))
         .filter((o) => (query.view === "mine" ? o.mine : true))
+        .filter((o) => (query.view === "overdue" ? o.urgency === "overdue" : true))
+        .filter((o) => (query.view === "due_soon" ? o.urgency === "due_soon" : true))
         .filter((o) => !query.status || o.status === query.status)
         .filter((o) => !query.kind || o.kind === query.kind)
         .filter((o) => !q || `${o.customer} ${o.number} ${o.title} ${o.phone ?? ""}`.toLowerCase().includes(q))
@@ -196,25 +199,37 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       if (!session) throw { code: "not_signed_in", message: "sign in to the central server first" };
       const id = crypto.randomUUID();
       const now = new Date().toISOString();
-      const lines = [order.phone && `☎ ${order.phone}`, order.due && `⏰ ${order.due}`].filter(Boolean) as string[];
-      if (order.description) lines.push(...(lines.length ? ["", order.description] : [order.description]));
+      const kind = order.kind === "complaint_complex" ? "complaint" : order.kind;
       const view: OrderView = {
         id, number: id.replace(/-/g, "").slice(-8).toUpperCase(), kind,
         customer: order.customer, title: order.title, category: order.category || kind,
         description: order.description ?? "", priority: order.priority, status: "new",
         team: "mock-team", team_name: "Front line", assignee: "mock-user", mine: true,
-        phone: order.phone, due: order.due, created_at: now, updated_at: now, pending: true,
-        next_statuses: NEXT.new, can_reopen: false,
-        notes: lines.length ? [{ author: "mock-user", at: now, text: lines.join("\n") }] : [],
-        history: [],
+        phone: order.phone, due: order.due, due_at: order.due ? new Date(order.due).toISOString() : null,
+        urgency: "normal", due_state: null, next_deadline: null,
+        created_at: now, updated_at: now, pending: true,
+        next_statuses: NEXT.new, can_reopen: false, notes: [], history: [],
       };
+      mockUrgency(view);
       orders.unshift(view);
-      return touch(view, lines.length ? 2 : 1);
+      return touch(view);
     },
     editOrder: async (id, edit) => {
       const order = find(id);
       if (edit.title) order.title = edit.title;
       if (edit.priority) order.priority = edit.priority;
+      if (edit.category) order.category = edit.category;
+      if (edit.description !== undefined) order.description = edit.description;
+      if (edit.phone !== undefined) order.phone = edit.phone || null;
+      if (edit.due !== undefined) {
+        order.due = edit.due || null;
+        order.due_at = edit.due ? new Date(edit.due).toISOString() : null;
+      }
+      if (edit.assignee !== undefined) {
+        order.assignee = edit.assignee === "me" ? "mock-user" : edit.assignee;
+        order.mine = order.assignee === "mock-user";
+      }
+      mockUrgency(order);
       return touch(order);
     },
     addNote: async (id, text) => {
@@ -233,6 +248,10 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       return touch(order);
     },
     problems: async () => [],
+    teammates: async () => [
+      { user_id: "mock-user", name: session?.account?.display_name ?? "me", team: "mock-team", me: true },
+      { user_id: "mock-colleague", name: "Wang Fang", team: "mock-team", me: false },
+    ],
     dismissProblem: async () => {},
     retryProblem: async () => {},
     appInfo: async () => info(),

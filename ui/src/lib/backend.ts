@@ -23,6 +23,7 @@ import type {
   ProblemView,
   SessionView,
   SyncView,
+  Teammate,
   WorkspaceStatus,
 } from "./types";
 
@@ -51,6 +52,8 @@ export interface Backend extends PhoneBackend, PopBackend {
   addNote(id: string, text: string): Promise<OrderView>;
   changeStatus(id: string, to: OrderStatus): Promise<OrderView>;
   problems(): Promise<ProblemView[]>;
+  /** Members of the agent's teams for the assignee picker (the agent alone offline). */
+  teammates(): Promise<Teammate[]>;
   dismissProblem(id: number): Promise<void>;
   retryProblem(id: number): Promise<void>;
 }
@@ -100,6 +103,7 @@ export const tauriBackend: Backend = {
   addNote: (id, text) => call<OrderView>("add_note", { id, text }),
   changeStatus: (id, to) => call<OrderView>("change_status", { id, to }),
   problems: () => call<ProblemView[]>("order_problems"),
+  teammates: () => call<Teammate[]>("order_teammates"),
   dismissProblem: (id) => call<void>("dismiss_problem", { id }),
   retryProblem: (id) => call<void>("retry_problem", { id }),
   phoneAccount: () => call<PhoneAccount | null>("phone_account"),

@@ -160,8 +160,13 @@ export type OrderStatus = "new" | "in_progress" | "waiting_on_customer" | "resol
 export type OrderKind = "complaint" | "repair" | "inquiry" | "callback";
 export type Priority = "low" | "normal" | "high" | "urgent";
 
+export type OrderListView = "mine" | "team" | "overdue" | "due_soon" | "all";
+
+/** How pressing an order is (complaint clocks and its own due time). */
+export type Urgency = "overdue" | "due_soon" | "normal";
+
 export interface OrderQuery {
-  view?: "mine" | "team" | "all";
+  view?: OrderListView;
   status?: OrderStatus | null;
   kind?: OrderKind | null;
   search?: string | null;
@@ -187,6 +192,10 @@ export interface OrderView {
   kind: OrderKind;
   customer: string;
   title: string;
+  // The fields below came with issue #4; optional so views built elsewhere (tests, the mock)
+  // without them still type-check. The desk always sends them.
+  category?: string;
+  description?: string;
   priority: Priority;
   status: OrderStatus;
   team: string;
@@ -194,7 +203,13 @@ export interface OrderView {
   assignee: string | null;
   mine: boolean;
   phone: string | null;
+  /** Due / callback time as YYYY-MM-DDTHH:MM in the desk's offset (use due_at to show it). */
   due: string | null;
+  /** RFC 3339. */
+  due_at?: string | null;
+  urgency?: Urgency;
+  due_state?: "on_track" | "due_soon" | "overdue" | null;
+  next_deadline?: string | null;
   created_at: string;
   updated_at: string;
   pending: boolean;
@@ -211,12 +226,28 @@ export interface CreateOrder {
   title: string;
   description: string | null;
   priority: Priority;
+  /** RFC 3339 with the agent's offset. */
   due: string | null;
+  category?: string | null;
 }
 
+/** Changed fields only; "" clears phone, due and description, assignee null unassigns. */
 export interface EditOrder {
   title?: string;
   priority?: Priority;
+  category?: string;
+  description?: string;
+  phone?: string;
+  due?: string;
+  assignee?: string | null;
+}
+
+/** A member of the agent's teams (the assignee picker). */
+export interface Teammate {
+  user_id: string;
+  name: string;
+  team: string;
+  me: boolean;
 }
 
 export interface ProblemView {
