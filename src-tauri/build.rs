@@ -39,6 +39,9 @@ const COMMANDS: &[&str] = &[
     "customer_search",
     "customer_card",
     "customer_feed",
+    "customer_choose",
+    "call_wrap_up",
+    "call_figures",
 ];
 
 fn main() {

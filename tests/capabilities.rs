@@ -207,6 +207,26 @@ fn the_screen_pop_answers_from_the_local_cache_even_before_any_sync() {
     assert!(card.is_null());
     let feed = invoke(&main, own_origin(), "customer_feed", json!({"sync": true})).unwrap();
     assert_eq!(feed["signed_in"], false);
+
+    // The call log: no such call to wrap up; no calls today yet.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "call_wrap_up",
+        json!({"call": "nope", "code": "resolved", "notes": ""}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "no_such_call", "{err}");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "call_wrap_up",
+        json!({"call": "nope", "code": " ", "notes": ""}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    let figures = invoke(&main, own_origin(), "call_figures", json!({"since": 0})).unwrap();
+    assert_eq!(figures["calls"], 0);
 }
 
 #[test]
@@ -275,6 +295,9 @@ fn a_window_without_a_capability_is_refused() {
         "customer_search",
         "customer_card",
         "customer_feed",
+        "customer_choose",
+        "call_wrap_up",
+        "call_figures",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();

@@ -31,6 +31,19 @@ impl AppState {
         &self.desk
     }
 
+    /// Applies an agent-state event the phone caused (call started / ended) at `now`.
+    pub fn apply_agent_event(
+        &self,
+        event: AgentEvent,
+        now: i64,
+    ) -> Result<AgentView, WorkspaceError> {
+        self.workspace().agent_event(event, now)
+    }
+
+    pub fn agent_view(&self) -> AgentView {
+        self.workspace().status().agent
+    }
+
     fn workspace(&self) -> MutexGuard<'_, Workspace> {
         // The workspace stays consistent across a panic in another command: every change is
         // applied only after it succeeded.

@@ -3,8 +3,13 @@
 //! lookups and the customer cache's status.
 
 use crate::commands::CommandError;
+use crate::commands::AppState;
+use seatline_agent_state::{AgentEvent, AgentState};
+use seatline_workspace::call_log::{CallRecord, DayFigures};
 use seatline_workspace::screen_pop::{CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop};
-use tauri::State;
+use seatline_workspace::AgentView;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime, State};
 
 /// The app's screen pop and customer cache.
 pub struct PopState(pub ScreenPop);
@@ -13,6 +18,11 @@ impl From<PopError> for CommandError {
     fn from(error: PopError) -> Self {
         let code = match &error {
             PopError::Cache(_) => "storage",
+            PopError::CallLog(seatline_workspace::call_log::CallLogError::Invalid(_)) => "invalid",
+            PopError::CallLog(seatline_workspace::call_log::CallLogError::NoSuchCall(_)) => {
+                "no_such_call"
+            }
+            PopError::CallLog(_) => "storage",
             PopError::Region { .. } => "invalid",
         };
         Self {
@@ -54,4 +64,53 @@ pub fn customer_feed(state: State<'_, PopState>, sync: Option<bool>) -> FeedView
         state.0.sync_now();
     }
     state.0.feed_view()
+}
+
+/// The agent picked one of several customers sharing the caller's number.
+#[tauri::command]
+pub async fn customer_choose(
+    state: State<'_, PopState>,
+    call: String,
+    id: String,
+) -> Result<(), CommandError> {
+    Ok(state.0.choose_customer(&call, &id).await?)
+}
+
+/// What a wrap-up returns: the logged call and the agent's state after it.
+#[derive(Serialize)]
+pub struct WrapUpDone {
+    pub call: CallRecord,
+    pub agent: AgentView,
+}
+
+/// The wrap-up of a call: code and notes into the call log; in after-call work, the agent
+/// leaves it with that code (the agent state machine requires one).
+#[tauri::command]
+pub async fn call_wrap_up<R: Runtime>(
+    app: AppHandle<R>,
+    pop: State<'_, PopState>,
+    state: State<'_, AppState>,
+    call: String,
+    code: String,
+    notes: String,
+) -> Result<WrapUpDone, CommandError> {
+    let now = seatline_workspace::host::wall_clock_millis();
+    let record = pop.0.wrap_up(&call, &code, &notes, now).await?;
+    let mut agent = state.agent_view();
+    if agent.state == AgentState::AfterCallWork {
+        agent = state.apply_agent_event(AgentEvent::WrapUpDone { code }, now)?;
+        if let Err(error) = app.emit(crate::AGENT_EVENT, &agent) {
+            tracing::warn!(%error, "cannot emit the agent state");
+        }
+    }
+    Ok(WrapUpDone {
+        call: record,
+        agent,
+    })
+}
+
+/// The agent's figures since `since` (wall-clock ms, the UI's start of today).
+#[tauri::command]
+pub async fn call_figures(state: State<'_, PopState>, since: i64) -> Result<DayFigures, CommandError> {
+    Ok(state.0.figures(since).await?)
 }

@@ -17,6 +17,8 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// The event that carries every new sync view to the UI.
 pub const SYNC_EVENT: &str = "sync-status";
+/// The event that carries the agent's state when a call changed it.
+pub const AGENT_EVENT: &str = "agent-state";
 
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
@@ -67,11 +69,14 @@ pub fn builder<R: Runtime>(
             phone::phone_dtmf,
             phone::phone_transfer,
             phone::phone_attended_transfer,
-        ])
             customers::customer_pop,
             customers::customer_search,
             customers::customer_card,
             customers::customer_feed,
+            customers::customer_choose,
+            customers::call_wrap_up,
+            customers::call_figures,
+        ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
             let handle = app.handle().clone();
@@ -81,14 +86,14 @@ pub fn builder<R: Runtime>(
                     tracing::warn!(%error, "cannot emit the sync view");
                 }
             }));
-            tauri::async_runtime::spawn(async move {
             let screen = app.state::<PopState>().0.clone();
+            tauri::async_runtime::spawn(async move {
                 if let Err(error) = desk.resume().await {
                     tracing::error!(%error, "cannot open the saved account");
                 }
-            });
                 // The customer cache follows the server while signed in (a login wakes it).
                 screen.run_feed().await;
+            });
             Ok(())
         })
 }
@@ -164,7 +169,6 @@ pub fn run() -> std::process::ExitCode {
         Arc::new(KeychainStore::new(host::keychain_service())),
         phone_audio(std::env::var("SEATLINE_PHONE_AUDIO").ok().as_deref()),
     ));
-    let state = AppState::new(Mutex::new(workspace), desk);
     let normalizer = match normalizer_for(workspace.settings()) {
         Ok(normalizer) => normalizer,
         Err(error) => {
@@ -178,6 +182,7 @@ pub fn run() -> std::process::ExitCode {
         normalizer,
         desk.clone(),
     ));
+    let state = AppState::new(Mutex::new(workspace), desk);
     match builder(tauri::Builder::default(), state, phone, pop).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -1,13 +1,15 @@
 //! The phone commands: thin calls into `seatline-phone-session`. Call events reach the window
 //! through the `Channel` the UI passes to `phone_connect`, in order and only to that window.
 
-use crate::commands::CommandError;
+use crate::commands::{AppState, CommandError};
 use crate::customers::PopState;
+use seatline_agent_state::AgentEvent;
 use seatline_phone_session::{PhoneAccount, PhoneSession, SessionError};
 use seatline_sip_phone::{PhoneError, PhoneEvent};
-use seatline_workspace::screen_pop::{Pop, PopRequest};
+use seatline_workspace::call_log::CallSignal;
+use seatline_workspace::screen_pop::{Pop, PopError, PopRequest, ScreenPop};
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 /// The app's one phone.
 pub struct PhoneState(pub PhoneSession);
@@ -52,9 +54,11 @@ pub fn phone_account(state: State<'_, PhoneState>) -> Result<Option<PhoneAccount
 
 /// Starts (or restarts) the phone. `password` is stored in the keychain when given. Every
 /// ringing call also gets a screen pop on `on_pop`, looked up while the ringing event is on its
-/// way, so the customer shows before anyone answers.
+/// way, so the customer shows before anyone answers; every call goes into the call log and
+/// moves the agent's state (on call, then after-call work).
 #[tauri::command]
-pub async fn phone_connect(
+pub async fn phone_connect<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, PhoneState>,
     pop: State<'_, PopState>,
     account: PhoneAccount,
@@ -62,38 +66,105 @@ pub async fn phone_connect(
     on_event: Channel<PhoneEvent>,
     on_pop: Channel<Pop>,
 ) -> Result<(), CommandError> {
+    // One task follows the calls, in event order (a wrap-up must not overtake its ringing).
+    let (follow, mut events) = tokio::sync::mpsc::unbounded_channel::<(PhoneEvent, u64)>();
     let screen = pop.0.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some((event, at)) = events.recv().await {
+            follow_call(&app, &screen, &on_pop, event, at).await;
+        }
+    });
     state
         .0
         .connect(account, password, move |event| {
-            if let PhoneEvent::IncomingCall { call, caller, .. } = &event {
-                let request = PopRequest {
-                    call: Some(call.clone()),
-                    number: caller.number.clone(),
-                    display_name: caller.display_name.clone(),
-                    withheld: caller.withheld,
-                    ivr: caller.ivr.clone(),
-                    received_at_ms: Some(wall_clock_ms()),
-                };
-                let screen = screen.clone();
-                let on_pop = on_pop.clone();
-                tauri::async_runtime::spawn(async move {
-                    match screen.pop(request).await {
-                        Ok(pop) => {
-                            if let Err(error) = on_pop.send(pop) {
-                                tracing::warn!(%error, "cannot deliver a screen pop to the window");
-                            }
-                        }
-                        Err(error) => tracing::error!(%error, "no screen pop for a ringing call"),
-                    }
-                });
-            }
+            let _ = follow.send((event.clone(), wall_clock_ms()));
             if let Err(error) = on_event.send(event) {
                 tracing::warn!(%error, "cannot deliver a phone event to the window");
             }
         })
         .await?;
     Ok(())
+}
+
+/// What a phone event means for the screen pop, the call log and the agent's state.
+async fn follow_call<R: Runtime>(
+    app: &AppHandle<R>,
+    screen: &ScreenPop,
+    on_pop: &Channel<Pop>,
+    event: PhoneEvent,
+    at: u64,
+) {
+    let now = i64::try_from(at).unwrap_or(i64::MAX);
+    let signal = match event {
+        PhoneEvent::IncomingCall { call, caller, .. } => {
+            let request = PopRequest {
+                call: Some(call.clone()),
+                number: caller.number.clone(),
+                display_name: caller.display_name.clone(),
+                withheld: caller.withheld,
+                ivr: caller.ivr.clone(),
+                received_at_ms: Some(at),
+            };
+            match screen.pop(request).await {
+                Ok(pop) => {
+                    if let Err(error) = on_pop.send(pop.clone()) {
+                        tracing::warn!(%error, "cannot deliver a screen pop to the window");
+                    }
+                    log_call(screen.record(&ringing(call, &caller), now).await);
+                    log_call(screen.link_call(&pop).await);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "no screen pop for a ringing call");
+                    log_call(screen.record(&ringing(call, &caller), now).await);
+                }
+            }
+            return;
+        }
+        PhoneEvent::Dialing { call, target, .. } => CallSignal::Dialing { call, target },
+        PhoneEvent::Established { call, .. } => {
+            agent(app, AgentEvent::CallStarted, now);
+            CallSignal::Answered { call }
+        }
+        PhoneEvent::Held { call, .. } => CallSignal::Held { call },
+        PhoneEvent::Resumed { call, .. } => CallSignal::Resumed { call },
+        PhoneEvent::Ended { call, reason, .. } => {
+            let answered = matches!(screen.call(&call).await, Ok(Some(c)) if c.answer_at.is_some());
+            if answered {
+                agent(app, AgentEvent::CallEnded, now);
+            }
+            CallSignal::Ended { call, reason }
+        }
+        _ => return,
+    };
+    log_call(screen.record(&signal, now).await);
+}
+
+fn ringing(call: String, caller: &seatline_sip_phone::identity::CallerIdentity) -> CallSignal {
+    CallSignal::Ringing {
+        call,
+        number: caller.number.clone(),
+        display_name: caller.display_name.clone(),
+        ivr: caller.ivr.clone(),
+    }
+}
+
+fn log_call(result: Result<(), PopError>) {
+    if let Err(error) = result {
+        tracing::error!(%error, "the call log did not take a call event");
+    }
+}
+
+/// Moves the agent's state for a call and tells the window. A refused step (e.g. a second
+/// call ending while the agent is already in after-call work) is logged, not an error.
+fn agent<R: Runtime>(app: &AppHandle<R>, event: AgentEvent, now: i64) {
+    match app.state::<AppState>().apply_agent_event(event, now) {
+        Ok(view) => {
+            if let Err(error) = app.emit(crate::AGENT_EVENT, &view) {
+                tracing::warn!(%error, "cannot emit the agent state");
+            }
+        }
+        Err(error) => tracing::debug!(%error, "agent state unchanged by a call event"),
+    }
 }
 
 /// Milliseconds since the Unix epoch: the pop's start, compared with the window's `Date.now()`
@@ -169,15 +240,23 @@ pub async fn phone_dtmf(
 #[tauri::command]
 pub async fn phone_transfer(
     state: State<'_, PhoneState>,
+    pop: State<'_, PopState>,
     call: String,
     target: String,
 ) -> Result<(), CommandError> {
-    Ok(state
+    state
         .0
         .phone()
         .await?
         .blind_transfer(&call, &target)
-        .await?)
+        .await?;
+    let signal = CallSignal::Transferred { call, target };
+    log_call(pop.0.record(&signal, now_ms()).await);
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(wall_clock_ms()).unwrap_or(i64::MAX)
 }
 
 #[tauri::command]

@@ -105,11 +105,24 @@ test("a ringing call pops the caller's customer card before it is answered, by n
   assert.match(await ui.text("[data-testid=pop-ivr]"), /billing>refund/);
   assert.match(await ui.text("[data-testid=pop-open-orders]"), /账单重复扣费/);
   const latency = Number(await waitFor("the pop's latency", () => ui.attr("[data-testid=customer-pop]", "data-pop-latency-ms")));
-  console.log(`screen pop: ringing event -> card painted in ${latency} ms (real webview, debug build)`);
+  const lookupUs = Number(await ui.attr("[data-testid=customer-pop]", "data-lookup-us"));
+  const deliveryMs = await ui.attr("[data-testid=customer-pop]", "data-pop-delivery-ms");
+  const renderMs = await ui.attr("[data-testid=customer-pop]", "data-pop-render-ms");
+  console.log(`screen pop: ringing event -> card painted in ${latency} ms: lookup (customer + ` +
+    `orders + calls) ${(lookupUs / 1000).toFixed(1)} ms, event -> pop in the window ${deliveryMs} ms, ` +
+    `render + next frame ${renderMs} ms (real webview, debug build)`);
   assert.ok(Number.isFinite(latency) && latency >= 0, `latency ${latency}`);
   await ui.screenshot("pop-ringing-en.png");
   await ui.click("[data-testid=answer]");
+  await waitFor("on call in the status bar", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "on_call");
   assert.equal(await first.done, 0, `sipp call 1\n${first.log}`);
+  // The caller hung up: after-call work, and the wrap-up asks for a code before Ready.
+  await waitFor("after-call work", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "after_call_work");
+  await ui.click("[data-testid=wrap-up-code] option[value='callback_promised']");
+  await ui.typeInto("[data-testid=wrap-up-notes]", "Refund checked; call back tomorrow");
+  await ui.click("[data-testid=wrap-up-done]");
+  await waitFor("the wrap-up saved", async () => /Callback promised/.test(await ui.text("[data-testid=wrapped-up]", 2_000)));
+  await waitFor("ready again", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "ready");
 
   // 2. In Chinese, number withheld: the IVR's account field finds the customer.
   const login = await server.api("POST", "/api/v1/login", null, { tenant: "demo", username: "agent", password: PASSWORD });
@@ -128,4 +141,16 @@ test("a ringing call pops the caller's customer card before it is answered, by n
   await ui.screenshot("pop-ringing-zh.png");
   await ui.click("[data-testid=answer]");
   assert.equal(await second.done, 0, `sipp call 2\n${second.log}`);
+  await waitFor("话后处理", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "after_call_work");
+  await ui.click("[data-testid=wrap-up-code] option[value='repair_logged']");
+  await ui.click("[data-testid=wrap-up-done]");
+  await waitFor("已小结", async () => /已登记报修/.test(await ui.text("[data-testid=wrapped-up]", 2_000)));
+
+  // The call log: 张伟 calls again — the card shows the last call and its wrap-up.
+  const third = await pbxCall({ pai: "<sip:+8613800138000@pbx.example>", privacy: "none", menu: "-", account: "-" });
+  await waitFor("the third pop", async () => (await ui.text("[data-testid=customer-name]", 2_000)) === "张伟");
+  await waitFor("the call history", async () => /已承诺回电/.test(await ui.text("[data-testid=pop-recent-calls]", 2_000)));
+  await ui.screenshot("pop-history-zh.png");
+  await ui.click("[data-testid=decline]");
+  assert.notEqual(await third.done, 0, "sipp expects an answer; a declined call fails its scenario");
 });

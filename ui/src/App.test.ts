@@ -67,6 +67,10 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
         return (args as { id: string }).id === "refund"
           ? { id: "refund", title: "退款流程", body: "客户申请退款时，先核实订单。", tags: ["billing"], lang: "zh-CN" }
           : null;
+      case "customer_feed":
+        return { customers: 0, last_synced: null, last_error: null, signed_in: false };
+      case "call_figures":
+        return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
@@ -92,8 +96,13 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByTestId("sync-status")).toHaveTextContent("Not signed in"));
     expect(screen.getByTestId("agent-state")).toHaveValue("not_ready:login");
     expect(screen.getByTestId("agent-timer")).toHaveTextContent(/for 1:0\d/);
-    // The phone panel asks once for a saved SIP account (none: it offers the account form).
-    expect(calls.map((c) => c.cmd).sort()).toEqual(["app_info", "phone_account", "session", "workspace_status"]);
+    // The phone panel asks once for a saved SIP account (none: it offers the account form); the
+    // customer panel for the customer cache's size and today's call figures.
+    await waitFor(() => expect(screen.getByTestId("customer-feed")).toHaveTextContent("0 customers"));
+    expect(screen.getByTestId("day-figures")).toHaveTextContent("Today: 0 calls");
+    expect([...new Set(calls.map((c) => c.cmd))].sort()).toEqual(
+      ["app_info", "call_figures", "customer_feed", "phone_account", "session", "workspace_status"]);
+    expect(calls.filter((c) => c.cmd === "phone_account")).toHaveLength(1);
     expect(screen.getByTestId("phone-account-form")).toBeInTheDocument();
     // Without an account the work-order panel offers the sign-in form, not fake orders.
     expect(screen.getByTestId("login-form")).toBeInTheDocument();

@@ -543,6 +543,26 @@ impl Desk {
         self.session_of(&state)
     }
 
+    /// The server URL and the agent's token while signed in, for other feeds from the same
+    /// server (the customer cache); `None` when signed out or the keychain lost the token.
+    pub async fn server_access(&self) -> Option<(String, Secret)> {
+        let state = self.inner.state.lock().await;
+        if !state.signed_in {
+            return None;
+        }
+        let account = state.account.as_ref()?;
+        let token = match &state.memory_token {
+            Some(token) => Some(token.clone()),
+            None => self
+                .inner
+                .secrets
+                .get(&Self::token_name(account).ok()?)
+                .ok()
+                .flatten(),
+        }?;
+        Some((account.server_url.clone(), token))
+    }
+
     fn session_of(&self, state: &DeskState) -> SessionView {
         SessionView {
             hint: self
@@ -650,26 +670,6 @@ impl Desk {
                 None => self.open_store(&previous).await?,
             };
             let counts = store.counts().await?;
-    /// The server URL and the agent's token while signed in, for other feeds from the same
-    /// server (the customer cache); `None` when signed out or the keychain lost the token.
-    pub async fn server_access(&self) -> Option<(String, Secret)> {
-        let state = self.inner.state.lock().await;
-        if !state.signed_in {
-            return None;
-        }
-        let account = state.account.as_ref()?;
-        let token = match &state.memory_token {
-            Some(token) => Some(token.clone()),
-            None => self
-                .inner
-                .secrets
-                .get(&Self::token_name(account).ok()?)
-                .ok()
-                .flatten(),
-        }?;
-        Some((account.server_url.clone(), token))
-    }
-
             if counts.pending > 0 {
                 state.store = Some(store);
                 account::revoke(&server_url, &token).await;

@@ -3,6 +3,7 @@
 //! status bar shows. Neither front end holds logic of its own.
 
 pub mod account;
+pub mod call_log;
 pub mod desk;
 pub mod host;
 pub mod screen_pop;

@@ -6,6 +6,7 @@
 //! the calling number (every normalised form), then IVR-collected values (a customer number or
 //! a keyed-in phone number) when the number is withheld, unknown or unreadable.
 
+use crate::call_log::{CallLog, CallLogError, CallRecord, CallSignal, DayFigures};
 use crate::desk::{OrderQuery, OrderView};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
@@ -25,6 +26,8 @@ use tokio::sync::{Notify, OnceCell};
 pub const FEED_INTERVAL: Duration = Duration::from_secs(30);
 /// How soon a new sign-in starts the first pull.
 pub const SIGN_IN_CHECK: Duration = Duration::from_secs(1);
+/// Calls shown as history on a card.
+const RECENT_CALLS: u32 = 5;
 /// Closed orders shown as history on a card.
 const RECENT_ORDERS: usize = 5;
 
@@ -32,6 +35,8 @@ const RECENT_ORDERS: usize = 5;
 pub enum PopError {
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    CallLog(#[from] CallLogError),
     #[error("cannot read caller numbers for region {region:?}: {reason}")]
     Region { region: String, reason: String },
 }
@@ -90,6 +95,8 @@ pub struct CustomerCard {
     pub open_orders: Vec<OrderView>,
     /// The latest finished orders.
     pub recent_orders: Vec<OrderView>,
+    /// The latest calls with this customer on this desktop, newest first.
+    pub recent_calls: Vec<CallRecord>,
 }
 
 /// What the customer panel shows for a call.
@@ -141,6 +148,8 @@ pub fn normalizer_for(settings: &Settings) -> Result<Normalizer, PopError> {
 
 struct Inner {
     path: PathBuf,
+    calls_path: PathBuf,
+    calls: OnceCell<Arc<CallLog>>,
     normalizer: Normalizer,
     desk: Desk,
     cache: OnceCell<Arc<CustomerCache>>,
@@ -160,6 +169,8 @@ impl ScreenPop {
         Self {
             inner: Arc::new(Inner {
                 path: data_dir.join("customers.db"),
+                calls_path: data_dir.join("calls.db"),
+                calls: OnceCell::new(),
                 normalizer,
                 desk,
                 cache: OnceCell::new(),
@@ -184,6 +195,69 @@ impl ScreenPop {
             })
             .await?;
         Ok(cache.clone())
+    }
+
+    async fn call_log(&self) -> Result<Arc<CallLog>, PopError> {
+        let log = self
+            .inner
+            .calls
+            .get_or_try_init(|| async { CallLog::open(&self.inner.calls_path).await.map(Arc::new) })
+            .await?;
+        Ok(log.clone())
+    }
+
+    /// Records a call event in the call log at `now` (wall-clock ms).
+    pub async fn record(&self, signal: &CallSignal, now: i64) -> Result<(), PopError> {
+        Ok(self.call_log().await?.apply(signal, now).await?)
+    }
+
+    /// Links a ringing call to what its pop found: the caller's E.164 and, when exactly one
+    /// customer matched (or the agent picked one), that customer.
+    pub async fn link_call(&self, pop: &Pop) -> Result<(), PopError> {
+        let Some(call) = &pop.call else {
+            return Ok(());
+        };
+        let customer = match pop.cards.as_slice() {
+            [only] => Some((only.customer.id.as_str(), only.customer.name.as_str())),
+            _ => None,
+        };
+        Ok(self
+            .call_log()
+            .await?
+            .set_customer(call, pop.caller.e164.as_deref(), customer)
+            .await?)
+    }
+
+    /// The agent picked `customer_id` for `call` (a shared number).
+    pub async fn choose_customer(&self, call: &str, customer_id: &str) -> Result<(), PopError> {
+        let customer = self.cache().await?.get(customer_id).await?;
+        let log = self.call_log().await?;
+        if let Some(customer) = customer {
+            log.set_customer(call, None, Some((&customer.id, &customer.name)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The wrap-up of a call: code (required) and notes.
+    pub async fn wrap_up(
+        &self,
+        call: &str,
+        code: &str,
+        notes: &str,
+        now: i64,
+    ) -> Result<CallRecord, PopError> {
+        Ok(self.call_log().await?.wrap_up(call, code, notes, now).await?)
+    }
+
+    /// One call from the log.
+    pub async fn call(&self, call: &str) -> Result<Option<CallRecord>, PopError> {
+        Ok(self.call_log().await?.get(call).await?)
+    }
+
+    /// The agent's figures for calls since `since` (wall-clock ms).
+    pub async fn figures(&self, since: i64) -> Result<DayFigures, PopError> {
+        Ok(self.call_log().await?.figures(since).await?)
     }
 
     pub fn feed_view(&self) -> FeedView {
@@ -384,7 +458,14 @@ impl ScreenPop {
                 vec![]
             }
         };
-        customers
+        let log = match self.call_log().await {
+            Ok(log) => Some(log),
+            Err(e) => {
+                tracing::warn!(error = %e, "no call history for the pop");
+                None
+            }
+        };
+        let mut cards: Vec<CustomerCard> = customers
             .into_iter()
             .map(|customer| {
                 let keys = self.customer_keys(&customer);
@@ -406,9 +487,26 @@ impl ScreenPop {
                     customer,
                     open_orders: open,
                     recent_orders: done,
+                    recent_calls: vec![],
                 }
             })
-            .collect()
+            .collect();
+        if let Some(log) = log {
+            for card in &mut cards {
+                let e164s: Vec<String> = card
+                    .customer
+                    .phones
+                    .iter()
+                    .filter_map(|p| self.inner.normalizer.normalize(p).ok())
+                    .filter_map(|n| n.e164().map(str::to_owned))
+                    .collect();
+                match log.recent(&card.customer.id, &e164s, RECENT_CALLS).await {
+                    Ok(calls) => card.recent_calls = calls,
+                    Err(e) => tracing::warn!(error = %e, "no call history for the pop"),
+                }
+            }
+        }
+        cards
     }
 
     fn number_keys(&self, number: &str) -> Vec<String> {

@@ -7,6 +7,8 @@ import CustomerPanel from "./CustomerPanel.svelte";
 import { createMockBackend } from "../lib/backend.mock";
 import { i18n } from "../lib/i18n.svelte";
 import type { CustomerCard, Pop } from "../lib/pop";
+import type { CallView } from "../lib/phone";
+import type { AgentView } from "../lib/types";
 import type { OrderView } from "../lib/types";
 
 function order(id: string, title: string, due_state: OrderView["due_state"]): OrderView {
@@ -92,5 +94,24 @@ describe("customer panel", () => {
     render(CustomerPanel, { backend, pop: pop([], { cached_customers: 0, caller: { raw: null, e164: null, display: null, display_name: null, withheld: true, internal: false, unreadable: null } }) });
     expect(screen.getByTestId("pop-number").textContent).toBe("Number withheld");
     expect(screen.getByTestId("pop-unknown").textContent).toContain("has not been synced");
+  });
+
+  it("asks for a wrap-up code once the answered call is over and reports the agent's new state", async () => {
+    const backend = createMockBackend("en");
+    const agents: string[] = [];
+    const active = { id: "call-1", phase: "active" } as CallView;
+    const { rerender } = render(CustomerPanel, { backend, pop: pop([zhang]), call: active, agentState: "on_call",
+      onAgent: (a: AgentView) => agents.push(a.state.kind) });
+    expect(screen.queryByTestId("wrap-up")).toBeNull();
+    await rerender({ backend, pop: pop([zhang]), call: null, agentState: "after_call_work", onAgent: (a: AgentView) => agents.push(a.state.kind) });
+    const done = screen.getByTestId("wrap-up-done") as HTMLButtonElement;
+    expect(done.disabled).toBe(true);
+    await fireEvent.change(screen.getByTestId("wrap-up-code"), { target: { value: "callback_promised" } });
+    await fireEvent.input(screen.getByTestId("wrap-up-notes"), { target: { value: "明天上午回电" } });
+    await fireEvent.click(done);
+    await waitFor(() => expect(screen.getByTestId("wrapped-up").textContent).toContain("Callback promised"));
+    expect(screen.queryByTestId("wrap-up")).toBeNull();
+    // The panel hands the agent state the wrap-up returned to the status bar.
+    expect(agents).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@
 import type { Backend } from "./backend";
 import { createMockPhone } from "./phone.mock";
 import type { CallerIdentity } from "./phone";
-import type { Customer, CustomerCard, Pop } from "./pop";
+import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
 import type {
   AgentView,
   AppInfo,
@@ -149,6 +149,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     };
   };
   const phone = createMockPhone(300, popFor);
+  const wrapped: CallRecord[] = [];
   return {
     ...phone,
     customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
@@ -156,6 +157,18 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       const card = customers.find((c) => c.customer.id === id);
       return card ? withOrders(card) : null;
     },
+    customerChoose: async () => {},
+    callWrapUp: async (call, code, notes) => {
+      if (!code.trim()) throw { code: "invalid", message: "a wrap-up code is required" };
+      const now = Date.now();
+      if (agent.state.kind === "after_call_work") agent = { ...agent, state: { kind: "ready" }, since: now };
+      wrapped.push({ id: call, direction: "incoming", number: null, display_name: null, e164: null, customer_id: null,
+        customer_name: null, ivr: {}, ring_at: now, answer_at: now, end_at: now, hold_ms: 0, transferred_to: null,
+        end_reason: "remote_hangup", wrap_up_code: code, wrap_up_at: now, notes });
+      return { call: wrapped[wrapped.length - 1]!, agent };
+    },
+    callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
+    onAgent: async () => () => {},
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),
     session: async () => currentSession(),
     login: async (request) => {

@@ -2,7 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
-import type { CustomerCard, FeedView, Pop, PopBackend } from "./pop";
+import type { CallRecord, CustomerCard, DayFigures, FeedView, Pop, PopBackend } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AgentEvent,
@@ -29,6 +29,8 @@ import type {
 
 /** The event the shell emits with every new sync view. */
 export const SYNC_EVENT = "sync-status";
+/** The event the shell emits when a call changes the agent's state. */
+export const AGENT_EVENT = "agent-state";
 
 export interface Backend extends PhoneBackend, PopBackend {
   appInfo(): Promise<AppInfo>;
@@ -45,6 +47,8 @@ export interface Backend extends PhoneBackend, PopBackend {
   syncNow(): Promise<void>;
   /** Calls `handler` with every new sync view; resolves to an unsubscribe function. */
   onSync(handler: (view: SyncView) => void): Promise<() => void>;
+  /** Calls `handler` when a call moves the agent's state; resolves to an unsubscribe function. */
+  onAgent(handler: (view: AgentView) => void): Promise<() => void>;
   listOrders(query: OrderQuery): Promise<OrderView[]>;
   getOrder(id: string): Promise<OrderView>;
   createOrder(order: CreateOrder): Promise<OrderView>;
@@ -96,6 +100,7 @@ export const tauriBackend: Backend = {
     const unlisten = await listen<SyncView>(SYNC_EVENT, (event) => handler(event.payload));
     return unlisten;
   },
+  onAgent: async (handler) => listen<AgentView>(AGENT_EVENT, (event) => handler(event.payload)),
   listOrders: (query) => call<OrderView[]>("list_orders", { query }),
   getOrder: (id) => call<OrderView>("get_order", { id }),
   createOrder: (order) => call<OrderView>("create_order", { order }),
@@ -115,13 +120,16 @@ export const tauriBackend: Backend = {
     onPopChannel.onmessage = (pop) => onPop?.(pop);
     return call<void>("phone_connect", { account, password, onEvent: onEventChannel, onPop: onPopChannel });
   },
+  customerSearch: (text) => call<CustomerCard[]>("customer_search", { text }),
+  customerCard: (id) => call<CustomerCard | null>("customer_card", { id }),
+  customerFeed: (sync) => call<FeedView>("customer_feed", { sync }),
+  customerChoose: (callId, id) => call<void>("customer_choose", { call: callId, id }),
+  callWrapUp: (callId, code, notes) => call<{ call: CallRecord; agent: AgentView }>("call_wrap_up", { call: callId, code, notes }),
+  callFigures: (since) => call<DayFigures>("call_figures", { since }),
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),
   phoneDecline: (callId) => call<void>("phone_decline", { call: callId }),
-  customerSearch: (text) => call<CustomerCard[]>("customer_search", { text }),
-  customerCard: (id) => call<CustomerCard | null>("customer_card", { id }),
-  customerFeed: (sync) => call<FeedView>("customer_feed", { sync }),
   phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
   phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
   phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),

@@ -1,6 +1,6 @@
 // The screen pop's model: what the Rust side sends for a ringing call
 // (crates/workspace/src/screen_pop.rs) and small pure helpers the customer panel uses.
-import type { OrderView } from "./types";
+import type { AgentView, OrderView } from "./types";
 
 export interface Customer {
   id: string;
@@ -13,10 +13,41 @@ export interface Customer {
   updated_at: string;
 }
 
+export interface CallRecord {
+  id: string;
+  direction: "incoming" | "outgoing";
+  number: string | null;
+  display_name: string | null;
+  e164: string | null;
+  customer_id: string | null;
+  customer_name: string | null;
+  ivr: Record<string, string>;
+  ring_at: number;
+  answer_at: number | null;
+  end_at: number | null;
+  hold_ms: number;
+  transferred_to: string | null;
+  end_reason: string | null;
+  wrap_up_code: string | null;
+  wrap_up_at: number | null;
+  notes: string;
+}
+
+export interface DayFigures {
+  calls: number;
+  handled: number;
+  missed: number;
+  average_handle_s: number;
+  after_call_work_s: number;
+  without_wrap_up: number;
+}
+
 export interface CustomerCard {
   customer: Customer;
   open_orders: OrderView[];
   recent_orders: OrderView[];
+  /** Optional so cards built elsewhere (tests, the mock) need not carry it. */
+  recent_calls?: CallRecord[];
 }
 
 export interface CallerView {
@@ -53,6 +84,26 @@ export interface PopBackend {
   customerSearch(text: string): Promise<CustomerCard[]>;
   customerCard(id: string): Promise<CustomerCard | null>;
   customerFeed(sync: boolean): Promise<FeedView>;
+  /** The agent picked this customer for the call (a shared number). */
+  customerChoose(call: string, id: string): Promise<void>;
+  /** Code (required) and notes for a call; leaves after-call work. */
+  callWrapUp(call: string, code: string, notes: string): Promise<{ call: CallRecord; agent: AgentView }>;
+  callFigures(since: number): Promise<DayFigures>;
+}
+
+/** The center's wrap-up codes (labels in the locales as `wrapup.<code>`). */
+export const WRAP_UP_CODES = ["resolved", "information", "complaint_logged", "repair_logged", "callback_promised", "transferred", "wrong_number", "other"] as const;
+export type WrapUpCode = (typeof WRAP_UP_CODES)[number];
+
+/** Local midnight of `now`, for "today's" figures. */
+export function startOfDay(now: Date): number {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
+}
+
+/** Seconds as m:ss. */
+export function minutes(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
 /** Tiers shown as a VIP badge. */

@@ -1,0 +1,492 @@
+//! The desktop's call log: every call the phone rang, placed or took, with its customer, IVR
+//! data, ring/answer/end times, hold time, transfer, wrap-up code and notes — kept locally
+//! (`calls.db`, WAL, `synchronous=FULL`: a wrap-up the agent typed must survive a crash), for
+//! the screen pop's history and the agent's figures for the day.
+//!
+//! Fed by [`CallSignal`]s the shell maps from phone events, so this module knows nothing of SIP.
+//! Times are wall-clock milliseconds from the caller (testable without sleeping).
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY,
+    direction TEXT NOT NULL,
+    number TEXT,
+    display_name TEXT,
+    e164 TEXT,
+    customer_id TEXT,
+    customer_name TEXT,
+    ivr TEXT NOT NULL DEFAULT '{}',
+    ring_at INTEGER NOT NULL,
+    answer_at INTEGER,
+    end_at INTEGER,
+    hold_ms INTEGER NOT NULL DEFAULT 0,
+    hold_since INTEGER,
+    transferred_to TEXT,
+    end_reason TEXT,
+    wrap_up_code TEXT,
+    wrap_up_at INTEGER,
+    notes TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS calls_by_customer ON calls (customer_id, ring_at);
+CREATE INDEX IF NOT EXISTS calls_by_number ON calls (e164, ring_at);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (ring_at);
+";
+
+/// Longest wrap-up note kept (the rest of a paste is refused, not cut silently).
+pub const MAX_NOTES: usize = 4_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallLogError {
+    #[error("call log: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("no call {0:?} in the call log")]
+    NoSuchCall(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What happened to a call, as the shell reads it from the phone's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallSignal {
+    Ringing {
+        call: String,
+        number: Option<String>,
+        display_name: Option<String>,
+        ivr: BTreeMap<String, String>,
+    },
+    Dialing {
+        call: String,
+        target: String,
+    },
+    Answered {
+        call: String,
+    },
+    Held {
+        call: String,
+    },
+    Resumed {
+        call: String,
+    },
+    Transferred {
+        call: String,
+        target: String,
+    },
+    Ended {
+        call: String,
+        reason: String,
+    },
+}
+
+/// One call as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    pub id: String,
+    /// `incoming` or `outgoing`.
+    pub direction: String,
+    pub number: Option<String>,
+    pub display_name: Option<String>,
+    pub e164: Option<String>,
+    pub customer_id: Option<String>,
+    pub customer_name: Option<String>,
+    pub ivr: BTreeMap<String, String>,
+    pub ring_at: i64,
+    pub answer_at: Option<i64>,
+    pub end_at: Option<i64>,
+    pub hold_ms: i64,
+    pub transferred_to: Option<String>,
+    pub end_reason: Option<String>,
+    pub wrap_up_code: Option<String>,
+    pub wrap_up_at: Option<i64>,
+    pub notes: String,
+}
+
+impl CallRecord {
+    /// Talk time: answered to ended.
+    pub fn talk_ms(&self) -> Option<i64> {
+        Some(self.end_at? - self.answer_at?)
+    }
+}
+
+/// The agent's own figures since `since`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DayFigures {
+    /// Calls that rang or were placed.
+    pub calls: u32,
+    /// Calls answered (talked).
+    pub handled: u32,
+    /// Incoming calls that rang and were never answered here.
+    pub missed: u32,
+    /// Average talk + hold + wrap-up of handled calls, seconds.
+    pub average_handle_s: f64,
+    /// Total after-call work (end to wrap-up), seconds.
+    pub after_call_work_s: f64,
+    /// Handled calls still waiting for a wrap-up code.
+    pub without_wrap_up: u32,
+}
+
+/// The call log in one data directory.
+pub struct CallLog {
+    pool: SqlitePool,
+}
+
+fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
+    let ivr: String = row.try_get("ivr")?;
+    Ok(CallRecord {
+        id: row.try_get("id")?,
+        direction: row.try_get("direction")?,
+        number: row.try_get("number")?,
+        display_name: row.try_get("display_name")?,
+        e164: row.try_get("e164")?,
+        customer_id: row.try_get("customer_id")?,
+        customer_name: row.try_get("customer_name")?,
+        // A damaged IVR column loses the IVR data of that call only, never the call.
+        ivr: serde_json::from_str(&ivr).unwrap_or_default(),
+        ring_at: row.try_get("ring_at")?,
+        answer_at: row.try_get("answer_at")?,
+        end_at: row.try_get("end_at")?,
+        hold_ms: row.try_get("hold_ms")?,
+        transferred_to: row.try_get("transferred_to")?,
+        end_reason: row.try_get("end_reason")?,
+        wrap_up_code: row.try_get("wrap_up_code")?,
+        wrap_up_at: row.try_get("wrap_up_at")?,
+        notes: row.try_get("notes")?,
+    })
+}
+
+impl CallLog {
+    pub async fn open(path: &Path) -> Result<Self, CallLogError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Records what happened to a call at `now`. Signals for calls the log never saw ring or
+    /// dial (e.g. after a restart) are ignored, not errors.
+    pub async fn apply(&self, signal: &CallSignal, now: i64) -> Result<(), CallLogError> {
+        let query = match signal {
+            CallSignal::Ringing {
+                call,
+                number,
+                display_name,
+                ivr,
+            } => sqlx::query(
+                "INSERT OR IGNORE INTO calls (id, direction, number, display_name, ivr, ring_at)
+                 VALUES (?, 'incoming', ?, ?, ?, ?)",
+            )
+            .bind(call)
+            .bind(number)
+            .bind(display_name)
+            .bind(serde_json::to_string(ivr).unwrap_or_else(|_| "{}".into()))
+            .bind(now),
+            CallSignal::Dialing { call, target } => sqlx::query(
+                "INSERT OR IGNORE INTO calls (id, direction, number, ring_at)
+                 VALUES (?, 'outgoing', ?, ?)",
+            )
+            .bind(call)
+            .bind(target)
+            .bind(now),
+            CallSignal::Answered { call } => {
+                sqlx::query("UPDATE calls SET answer_at = ? WHERE id = ? AND answer_at IS NULL")
+                    .bind(now)
+                    .bind(call)
+            }
+            CallSignal::Held { call } => sqlx::query(
+                "UPDATE calls SET hold_since = ? WHERE id = ? AND hold_since IS NULL AND end_at IS NULL",
+            )
+            .bind(now)
+            .bind(call),
+            CallSignal::Resumed { call } => sqlx::query(
+                "UPDATE calls SET hold_ms = hold_ms + MAX(0, ? - hold_since), hold_since = NULL
+                 WHERE id = ? AND hold_since IS NOT NULL",
+            )
+            .bind(now)
+            .bind(call),
+            CallSignal::Transferred { call, target } => {
+                sqlx::query("UPDATE calls SET transferred_to = ? WHERE id = ?")
+                    .bind(target)
+                    .bind(call)
+            }
+            CallSignal::Ended { call, reason } => sqlx::query(
+                "UPDATE calls SET end_at = ?, end_reason = ?,
+                     hold_ms = hold_ms + CASE WHEN hold_since IS NULL THEN 0
+                                              ELSE MAX(0, ? - hold_since) END,
+                     hold_since = NULL
+                 WHERE id = ? AND end_at IS NULL",
+            )
+            .bind(now)
+            .bind(reason)
+            .bind(now)
+            .bind(call),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Links a call to the customer the pop found (or the agent picked).
+    pub async fn set_customer(
+        &self,
+        call: &str,
+        e164: Option<&str>,
+        customer: Option<(&str, &str)>,
+    ) -> Result<(), CallLogError> {
+        sqlx::query(
+            "UPDATE calls SET e164 = COALESCE(?, e164), customer_id = ?, customer_name = ?
+             WHERE id = ?",
+        )
+        .bind(e164)
+        .bind(customer.map(|c| c.0))
+        .bind(customer.map(|c| c.1))
+        .bind(call)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The agent's wrap-up: a code from the center's list (required) and notes.
+    pub async fn wrap_up(
+        &self,
+        call: &str,
+        code: &str,
+        notes: &str,
+        now: i64,
+    ) -> Result<CallRecord, CallLogError> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(CallLogError::Invalid("a wrap-up code is required".into()));
+        }
+        if notes.chars().count() > MAX_NOTES {
+            return Err(CallLogError::Invalid(format!(
+                "wrap-up notes are limited to {MAX_NOTES} characters"
+            )));
+        }
+        let done = sqlx::query(
+            "UPDATE calls SET wrap_up_code = ?, notes = ?, wrap_up_at = ? WHERE id = ?",
+        )
+        .bind(code)
+        .bind(notes.trim())
+        .bind(now)
+        .bind(call)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(CallLogError::NoSuchCall(call.to_owned()));
+        }
+        self.get(call)
+            .await?
+            .ok_or_else(|| CallLogError::NoSuchCall(call.to_owned()))
+    }
+
+    pub async fn get(&self, call: &str) -> Result<Option<CallRecord>, CallLogError> {
+        sqlx::query("SELECT * FROM calls WHERE id = ?")
+            .bind(call)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
+    /// The latest calls with a customer or (unlinked calls) from any of `e164s`, newest first.
+    pub async fn recent(
+        &self,
+        customer_id: &str,
+        e164s: &[String],
+        limit: u32,
+    ) -> Result<Vec<CallRecord>, CallLogError> {
+        let placeholders = vec!["?"; e164s.len()].join(", ");
+        let by_number = if e164s.is_empty() {
+            String::new()
+        } else {
+            format!(" OR (customer_id IS NULL AND e164 IN ({placeholders}))")
+        };
+        let sql = format!(
+            "SELECT * FROM calls WHERE customer_id = ?{by_number} ORDER BY ring_at DESC LIMIT ?"
+        );
+        let mut query = sqlx::query(&sql).bind(customer_id);
+        for e164 in e164s {
+            query = query.bind(e164);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Figures over the calls that rang since `since` (the start of the agent's day).
+    pub async fn figures(&self, since: i64) -> Result<DayFigures, CallLogError> {
+        let rows = sqlx::query("SELECT * FROM calls WHERE ring_at >= ?")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        let calls: Vec<CallRecord> = rows.iter().map(record).collect::<Result<_, _>>()?;
+        let mut figures = DayFigures {
+            calls: u32::try_from(calls.len()).unwrap_or(u32::MAX),
+            ..DayFigures::default()
+        };
+        let mut handle_ms = 0i64;
+        for call in &calls {
+            match (call.answer_at, call.end_at) {
+                (Some(answer), Some(end)) => {
+                    figures.handled += 1;
+                    let wrap = call.wrap_up_at.map_or(0, |w| (w - end).max(0));
+                    handle_ms += (end - answer).max(0) + wrap;
+                    figures.after_call_work_s += wrap as f64 / 1000.0;
+                    if call.wrap_up_code.is_none() {
+                        figures.without_wrap_up += 1;
+                    }
+                }
+                (None, Some(_)) if call.direction == "incoming" => figures.missed += 1,
+                _ => {}
+            }
+        }
+        if figures.handled > 0 {
+            figures.average_handle_s = handle_ms as f64 / 1000.0 / f64::from(figures.handled);
+        }
+        Ok(figures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn log(dir: &tempfile::TempDir) -> CallLog {
+        CallLog::open(&dir.path().join("calls.db")).await.unwrap()
+    }
+
+    fn ringing(call: &str, number: &str) -> CallSignal {
+        let mut ivr = BTreeMap::new();
+        ivr.insert("X-IVR-Menu".to_owned(), "1>2".to_owned());
+        CallSignal::Ringing {
+            call: call.into(),
+            number: Some(number.into()),
+            display_name: None,
+            ivr,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_is_logged_from_ringing_to_wrap_up_with_its_hold_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(&dir).await;
+        log.apply(&ringing("a", "013800138000"), 1_000).await.unwrap();
+        log.set_customer("a", Some("+8613800138000"), Some(("c-1", "张伟")))
+            .await
+            .unwrap();
+        log.apply(&CallSignal::Answered { call: "a".into() }, 4_000).await.unwrap();
+        log.apply(&CallSignal::Held { call: "a".into() }, 10_000).await.unwrap();
+        // A second hold signal while held does not restart the hold clock.
+        log.apply(&CallSignal::Held { call: "a".into() }, 12_000).await.unwrap();
+        log.apply(&CallSignal::Resumed { call: "a".into() }, 15_000).await.unwrap();
+        log.apply(&CallSignal::Held { call: "a".into() }, 20_000).await.unwrap();
+        // Ended while on hold: the open hold counts up to the end.
+        log.apply(
+            &CallSignal::Ended {
+                call: "a".into(),
+                reason: "remote_hangup".into(),
+            },
+            22_000,
+        )
+        .await
+        .unwrap();
+        let err = log.wrap_up("a", " ", "x", 30_000).await.unwrap_err();
+        assert!(matches!(err, CallLogError::Invalid(_)));
+        let done = log.wrap_up("a", "billing", "退款已受理", 34_000).await.unwrap();
+        assert_eq!(done.hold_ms, 7_000);
+        assert_eq!(done.talk_ms(), Some(18_000));
+        assert_eq!(done.customer_name.as_deref(), Some("张伟"));
+        assert_eq!(done.ivr.get("X-IVR-Menu").map(String::as_str), Some("1>2"));
+        assert_eq!(done.wrap_up_code.as_deref(), Some("billing"));
+        assert!(matches!(
+            log.wrap_up("nope", "billing", "", 1).await,
+            Err(CallLogError::NoSuchCall(_))
+        ));
+        let long = "字".repeat(MAX_NOTES + 1);
+        assert!(log.wrap_up("a", "billing", &long, 1).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn history_and_figures_for_the_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(&dir).await;
+        // Handled: 10 s talk, 5 s wrap-up.
+        log.apply(&ringing("a", "+8613800138000"), 100_000).await.unwrap();
+        log.set_customer("a", Some("+8613800138000"), Some(("c-1", "张伟")))
+            .await
+            .unwrap();
+        log.apply(&CallSignal::Answered { call: "a".into() }, 102_000).await.unwrap();
+        let end = |call: &str| CallSignal::Ended {
+            call: call.into(),
+            reason: "remote_hangup".into(),
+        };
+        log.apply(&end("a"), 112_000).await.unwrap();
+        log.wrap_up("a", "billing", "", 117_000).await.unwrap();
+        // Missed: rang and ended unanswered; the number was known but no customer linked.
+        log.apply(&ringing("b", "+8613800138000"), 200_000).await.unwrap();
+        log.set_customer("b", Some("+8613800138000"), None).await.unwrap();
+        log.apply(&end("b"), 205_000).await.unwrap();
+        // Handled outgoing without a wrap-up yet: 20 s.
+        log.apply(
+            &CallSignal::Dialing {
+                call: "c".into(),
+                target: "1003".into(),
+            },
+            300_000,
+        )
+        .await
+        .unwrap();
+        log.apply(&CallSignal::Answered { call: "c".into() }, 301_000).await.unwrap();
+        log.apply(&end("c"), 321_000).await.unwrap();
+        // Yesterday's call does not count.
+        log.apply(&ringing("old", "+8613800138000"), 10).await.unwrap();
+
+        let figures = log.figures(50_000).await.unwrap();
+        assert_eq!(figures.calls, 3);
+        assert_eq!(figures.handled, 2);
+        assert_eq!(figures.missed, 1);
+        assert_eq!(figures.without_wrap_up, 1);
+        assert!((figures.average_handle_s - 17.5).abs() < 1e-9, "{figures:?}");
+        assert!((figures.after_call_work_s - 5.0).abs() < 1e-9);
+
+        let history = log
+            .recent("c-1", &["+8613800138000".to_owned()], 10)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = history.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"], "newest first; the unlinked call by its number");
+        assert!(log.recent("c-2", &[], 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn signals_for_calls_it_never_saw_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(&dir).await;
+        log.apply(&CallSignal::Answered { call: "ghost".into() }, 1).await.unwrap();
+        log.apply(
+            &CallSignal::Ended {
+                call: "ghost".into(),
+                reason: "x".into(),
+            },
+            2,
+        )
+        .await
+        .unwrap();
+        assert!(log.get("ghost").await.unwrap().is_none());
+        // A repeated ringing signal keeps the first ring time.
+        log.apply(&ringing("a", "1"), 5).await.unwrap();
+        log.apply(&ringing("a", "1"), 9).await.unwrap();
+        assert_eq!(log.get("a").await.unwrap().unwrap().ring_at, 5);
+    }
+}
