@@ -379,6 +379,8 @@ fn main_window_reaches_the_work_order_commands() {
     invoke(&main, own_origin(), "sync_now", json!({})).unwrap();
     let problems = invoke(&main, own_origin(), "order_problems", json!({})).unwrap_err();
     assert_eq!(problems["code"], "not_signed_in");
+    let teammates = invoke(&main, own_origin(), "order_teammates", json!({})).unwrap_err();
+    assert_eq!(teammates["code"], "not_signed_in");
 }
 
 #[test]

@@ -104,6 +104,10 @@ impl Desktop {
             category: "billing".into(),
             priority: Priority::Normal,
             assignee: None,
+            title: "Bill doubled".into(),
+            description: String::new(),
+            contact_phone: None,
+            due_at: None,
         }
     }
 }
@@ -230,5 +234,115 @@ async fn two_desktops_converge_through_the_server_across_an_outage() {
         &problems[0].detail,
         ProblemDetail::Rejected { rejection, .. } if rejection.code == "illegal_transition"
     ));
+    server.stop().await;
+}
+
+/// Ann and Bob edit the title and the due time of the same order while apart. After both
+/// sync the desktops agree on the later write of each field, and both agents are shown the
+/// conflict: Ann that her values were overwritten, Bob that his overwrote hers.
+#[tokio::test]
+async fn concurrent_title_and_due_time_edits_converge_and_both_agents_see_the_overwrite() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (tenant, _admin) = accounts::bootstrap_tenant(&store, "acme", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let team = accounts::create_team(&store, &tenant.id, "billing")
+        .await
+        .unwrap();
+    for name in ["ann", "bob"] {
+        let new = NewUser {
+            username: name.into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![team.id.clone()],
+        };
+        accounts::create_user(&store, &tenant.id, new)
+            .await
+            .unwrap();
+    }
+    let server = start_server(store.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let base = format!("http://{}", server.addr);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ann = desktop(&dir_a, &base, "ann", &team.id).await;
+    let bob = desktop(&dir_b, &base, "bob", &team.id).await;
+    let now = OffsetDateTime::now_utc;
+
+    let mut callback = ann.complaint();
+    callback.kind = OrderKind::Callback;
+    callback.contact_phone = Some("+8615012345678".into());
+    callback.due_at = Some(now() + time::Duration::hours(4));
+    let id = ann
+        .store
+        .create_order(callback, now())
+        .await
+        .unwrap()
+        .order
+        .id;
+    assert!(ann.sync().await);
+    assert!(bob.sync().await);
+
+    // Apart: Ann first, Bob a moment later (his stamps are later).
+    let edit = |title: &str, due| FieldPatch {
+        title: Some(title.into()),
+        due_at: Some(Some(due)),
+        ..FieldPatch::default()
+    };
+    let (ann_due, bob_due) = (
+        now() + time::Duration::hours(1),
+        now() + time::Duration::hours(2),
+    );
+    ann.store
+        .set_fields(id, edit("Call back at 3", ann_due), now())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    bob.store
+        .set_fields(id, edit("Call back at 4", bob_due), now())
+        .await
+        .unwrap();
+    // Ann's write reaches the server first; Bob's later one overwrites it.
+    assert!(ann.sync().await);
+    assert!(bob.sync().await);
+    assert!(ann.sync().await);
+    let (a, b) = (
+        ann.store.order(id).await.unwrap().unwrap(),
+        bob.store.order(id).await.unwrap().unwrap(),
+    );
+    assert_eq!(a, b, "the desktops did not converge");
+    assert_eq!(a.title, "Call back at 4");
+    assert_eq!(a.due_at, Some(bob_due));
+    assert_eq!(a.contact_phone.as_deref(), Some("+8615012345678"));
+
+    let fields = |problems: Vec<seatline_outbox::Problem>| {
+        let mut out: Vec<(String, bool, String)> = problems
+            .into_iter()
+            .map(|p| match p.detail {
+                ProblemDetail::Conflict { conflict } => (
+                    conflict.field.to_string(),
+                    conflict.incoming_won,
+                    format!("{:?}", conflict.overwritten),
+                ),
+                other => panic!("not a conflict: {other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let at_ann = fields(ann.store.problems(true).await.unwrap());
+    let at_bob = fields(bob.store.problems(true).await.unwrap());
+    assert_eq!(at_ann, at_bob, "both agents see the same overwrite");
+    assert_eq!(at_ann.len(), 2, "{at_ann:?}");
+    assert_eq!(at_ann[0].0, "due_at");
+    assert!(
+        at_ann[0].2.contains(&ann_due.year().to_string()),
+        "{at_ann:?}"
+    );
+    assert_eq!(
+        at_ann[1],
+        ("title".into(), true, r#"Title("Call back at 3")"#.into())
+    );
     server.stop().await;
 }

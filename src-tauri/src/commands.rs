@@ -7,7 +7,7 @@ use seatline_kb_search::{Article, CallContext, Hit, Suggestion};
 use seatline_settings::LanguagePref;
 use seatline_workspace::desk::{
     CreateOrder, EditOrder, LoginRequest, OrderQuery, OrderStatus as Status, OrderView,
-    ProblemView, SessionView,
+    ProblemView, SessionView, Teammate,
 };
 use seatline_workspace::{
     AgentView, AppInfo, Desk, DeskError, Workspace, WorkspaceError, WorkspaceStatus,
@@ -228,6 +228,12 @@ pub async fn change_status(
     to: Status,
 ) -> Result<OrderView, CommandError> {
     Ok(state.desk.change_status(&id, to).await?)
+}
+
+/// The members of the agent's teams, for the assignee picker (the agent alone offline).
+#[tauri::command]
+pub async fn order_teammates(state: State<'_, AppState>) -> Result<Vec<Teammate>, CommandError> {
+    Ok(state.desk.teammates().await?)
 }
 
 /// Unseen rejections and conflicts.

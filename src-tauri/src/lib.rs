@@ -54,6 +54,7 @@ pub fn builder<R: Runtime>(
             commands::add_note,
             commands::change_status,
             commands::order_problems,
+            commands::order_teammates,
             commands::dismiss_problem,
             commands::retry_problem,
             phone::phone_account,

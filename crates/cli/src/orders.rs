@@ -156,6 +156,10 @@ pub fn orders(data_dir: &Path, command: OrdersCommand) -> Result<(), OrdersError
                     category,
                     priority: Priority::Normal,
                     assignee: None,
+                    title: String::new(),
+                    description: String::new(),
+                    contact_phone: None,
+                    due_at: None,
                 };
                 let recorded = store.create_order(new, now).await?;
                 println!("{}", serde_json::json!({"id": recorded.order.id}));

@@ -72,9 +72,10 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProblemDetail {
-    /// The server refused a change the agent made offline; the change is kept here.
+    /// The server refused a change the agent made offline; the change is kept here (boxed: a
+    /// create carries the whole new order; serialized the same as unboxed).
     Rejected {
-        mutation: Mutation,
+        mutation: Box<Mutation>,
         rejection: RejectionReport,
     },
     /// A field the agent set was overwritten by a concurrent edit (or the reverse).
@@ -301,7 +302,7 @@ impl LocalStore {
                 .await?;
             if let Some(rejected) = rejected {
                 let detail = ProblemDetail::Rejected {
-                    mutation: mutation.clone(),
+                    mutation: Box::new(mutation.clone()),
                     rejection: rejected.rejection.clone(),
                 };
                 let (order, id) = (mutation.order_id, Some(mutation.mutation_id));
@@ -351,10 +352,13 @@ impl LocalStore {
             .bind(last)
             .execute(&mut *tx)
             .await?;
+        // Ours: conflicts our mutation met, and writes of ours another desktop overwrote (the
+        // agent whose value was discarded must see it too).
+        let node = self.client_id.node();
         for conflict in changes
             .conflicts
             .iter()
-            .filter(|c| c.mutation.client_id == self.client_id)
+            .filter(|c| c.mutation.client_id == self.client_id || c.losing.node == node)
         {
             let detail = ProblemDetail::Conflict {
                 conflict: conflict.clone(),

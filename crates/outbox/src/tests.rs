@@ -26,6 +26,10 @@ fn complaint() -> NewWorkOrder {
         category: "overcharge".into(),
         priority: Priority::Normal,
         assignee: Some("alice".into()),
+        title: "Charged twice".into(),
+        description: String::new(),
+        contact_phone: Some("+8613800000001".into()),
+        due_at: None,
     }
 }
 
@@ -289,35 +293,51 @@ async fn only_this_clients_conflicts_become_problems() {
     let ack = server.push(&s.pending(10).await.unwrap(), T0);
     s.acknowledge(&ack, T0).await.unwrap();
     let order = server.orders[&id].clone();
-    let stamp = order.max_stamp();
-    let conflict = |client_id: ClientId| Conflict {
+    let ours = order.max_stamp();
+    let other = ClientId(Uuid::now_v7());
+    let theirs = seatline_work_orders::Hlc {
+        node: other.node(),
+        ..ours
+    };
+    let conflict = |client_id: ClientId, losing, incoming_won| Conflict {
         order_id: id,
         field: seatline_work_orders::Field::Priority,
         kept: seatline_work_orders::FieldValue::Priority(Priority::High),
         overwritten: seatline_work_orders::FieldValue::Priority(Priority::Low),
-        winning: stamp,
-        losing: stamp,
+        winning: theirs,
+        losing,
         mutation: seatline_work_orders::MutationRef {
             client_id,
             mutation_id: 1,
         },
-        incoming_won: false,
+        incoming_won,
     };
-    let other = ClientId(Uuid::now_v7());
     let changes = PulledChanges {
         orders: vec![order],
-        conflicts: vec![conflict(s.client_id()), conflict(other)],
+        conflicts: vec![
+            // Our mutation lost.
+            conflict(s.client_id(), ours, false),
+            // Another client's write met a third one: none of ours.
+            conflict(other, theirs, false),
+            // Another client's write overwrote ours: we must see what we lost.
+            conflict(other, ours, true),
+        ],
         last_mutation_id: 1,
         cursor: "c9".into(),
         more: false,
     };
     s.apply_pull(&changes, T0).await.unwrap();
     let problems = s.problems(true).await.unwrap();
-    assert_eq!(problems.len(), 1);
-    assert!(matches!(
-        &problems[0].detail,
-        ProblemDetail::Conflict { conflict } if conflict.mutation.client_id == s.client_id()
-    ));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().all(|p| matches!(
+        &p.detail,
+        ProblemDetail::Conflict { conflict }
+            if conflict.mutation.client_id == s.client_id() || conflict.losing.node == s.client_id().node()
+    )));
+    assert!(problems.iter().any(|p| matches!(
+        &p.detail,
+        ProblemDetail::Conflict { conflict } if conflict.incoming_won && conflict.mutation.client_id == other
+    )));
 }
 
 #[tokio::test]

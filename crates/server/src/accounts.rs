@@ -137,8 +137,19 @@ pub struct Team {
     pub name: String,
     /// Member user ids.
     pub member_ids: Vec<String>,
+    /// The members with their display names, in `member_ids` order (the desk's assignee
+    /// picker shows names, and agents may not list users).
+    pub members: Vec<TeamMember>,
     /// Creation time (RFC 3339).
     pub created_at: String,
+}
+
+/// A team member as team listings show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamMember {
+    pub id: String,
+    /// The display name, else the user name.
+    pub display_name: String,
 }
 
 /// A user as the API shows it (never the password hash).
@@ -289,6 +300,7 @@ pub async fn create_team(store: &Store, tenant_id: &str, name: &str) -> Result<T
         id,
         name: name.to_owned(),
         member_ids: Vec::new(),
+        members: Vec::new(),
         created_at: format_micros(now),
     })
 }
@@ -302,7 +314,9 @@ pub async fn list_teams(store: &Store, tenant_id: &str, member: Option<&str>) ->
     .fetch_all(store.pool())
     .await?;
     let members = sqlx::query(
-        "SELECT team_id, user_id FROM team_members WHERE tenant_id = $1 ORDER BY user_id",
+        "SELECT m.team_id, m.user_id, u.display_name AS name \
+         FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.tenant_id = $1 ORDER BY m.user_id",
     )
     .bind(tenant_id)
     .fetch_all(store.pool())
@@ -311,9 +325,15 @@ pub async fn list_teams(store: &Store, tenant_id: &str, member: Option<&str>) ->
     for row in &rows {
         let id: String = row.try_get("id")?;
         let mut member_ids = Vec::new();
+        let mut team_members = Vec::new();
         for m in &members {
             if m.try_get::<String, _>("team_id")? == id {
-                member_ids.push(m.try_get::<String, _>("user_id")?);
+                let user: String = m.try_get("user_id")?;
+                member_ids.push(user.clone());
+                team_members.push(TeamMember {
+                    id: user,
+                    display_name: m.try_get("name")?,
+                });
             }
         }
         if let Some(user) = member {
@@ -325,6 +345,7 @@ pub async fn list_teams(store: &Store, tenant_id: &str, member: Option<&str>) ->
             id,
             name: row.try_get("name")?,
             member_ids,
+            members: team_members,
             created_at: format_micros(row.try_get("created_at")?),
         });
     }

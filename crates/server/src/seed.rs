@@ -90,39 +90,68 @@ pub async fn seed_demo(state: &AppState, tenant: &str, password: &str) -> Result
         )
         .await?;
     }
-    let orders: [(OrderKind, &str, &str, Priority, Option<&str>); 4] = [
+    let now = OffsetDateTime::now_utc();
+    // (kind, customer, category, title, priority, phone, due time, description): the repair is
+    // overdue from the start so the desk's overdue view has something to show; the callback
+    // was promised for a fixed time.
+    enum DemoDue {
+        In(i64),
+        At(OffsetDateTime),
+    }
+    type DemoOrder<'a> = (
+        OrderKind,
+        &'a str,
+        &'a str,
+        &'a str,
+        Priority,
+        &'a str,
+        Option<DemoDue>,
+        &'a str,
+    );
+    let orders: [DemoOrder<'_>; 4] = [
         (
             OrderKind::Complaint {
                 complexity: Complexity::Ordinary,
             },
             "张伟",
+            "账单",
             "账单重复扣费",
             Priority::High,
-            Some("☎ +8613800138000\n\n客户反映本月宽带费被扣两次，要求退款。"),
+            "+8613800138000",
+            None,
+            "客户反映本月宽带费被扣两次，要求退款。",
         ),
         (
             OrderKind::Repair,
             "王芳",
+            "宽带故障",
             "光猫红灯，无法上网",
             Priority::Urgent,
-            Some("☎ +8613912345678\n\n已远程重启无效，需上门。"),
+            "+8613912345678",
+            Some(DemoDue::In(-90)),
+            "已远程重启无效，需上门。",
         ),
         (
             OrderKind::Callback,
             "李娜",
+            "套餐",
             "回电确认套餐变更",
             Priority::Normal,
-            Some("☎ +8615012345678\n⏰ 2026-12-01T10:00"),
+            "+8615012345678",
+            Some(DemoDue::At(time::macros::datetime!(2026-12-01 10:00 UTC))),
+            "",
         ),
         (
             OrderKind::Inquiry,
             "刘洋",
+            "资费咨询",
             "咨询国际漫游资费",
             Priority::Low,
+            "+8618612345678",
             None,
+            "",
         ),
     ];
-    let now = OffsetDateTime::now_utc();
     let client = ClientId(WorkOrderId::new_v7(now).0);
     let actor = Actor {
         user: agent.id.clone(),
@@ -130,20 +159,24 @@ pub async fn seed_demo(state: &AppState, tenant: &str, password: &str) -> Result
     };
     let physical_ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let mut mutations = Vec::new();
-    for (kind, customer, title, priority, note) in orders {
+    for (kind, customer, category, title, priority, phone, due_in, description) in orders {
         let order_id = WorkOrderId::new_v7(OffsetDateTime::now_utc());
-        let mut bodies = vec![MutationBody::Create(NewWorkOrder {
+        let bodies = vec![MutationBody::Create(NewWorkOrder {
             team: team.id.clone(),
             kind,
             customer_id: customer.into(),
             call_id: None,
-            category: title.into(),
+            category: category.into(),
             priority,
             assignee: Some(agent.id.clone()),
+            title: title.into(),
+            description: description.into(),
+            contact_phone: Some(phone.into()),
+            due_at: due_in.map(|due| match due {
+                DemoDue::In(minutes) => now + time::Duration::minutes(minutes),
+                DemoDue::At(at) => at,
+            }),
         })];
-        if let Some(text) = note {
-            bodies.push(MutationBody::AddNote { text: text.into() });
-        }
         for body in bodies {
             let n = u32::try_from(mutations.len()).unwrap_or(u32::MAX);
             mutations.push(Mutation {

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "work_orders",
         include_str!("../migrations/0002_work_orders.sql"),
     ),
+    (
+        3,
+        "work_order_fields",
+        include_str!("../migrations/0003_work_order_fields.sql"),
+    ),
 ];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.
@@ -333,6 +338,14 @@ mod tests {
         let statements = split_statements(MIGRATIONS[1].2);
         assert_eq!(statements.len(), 11);
         assert!(statements[0].starts_with("ALTER TABLE tenants ADD COLUMN order_clock"));
+    }
+
+    #[test]
+    fn work_order_fields_migration_splits_into_statements() {
+        let statements = split_statements(MIGRATIONS[2].2);
+        assert_eq!(statements.len(), 5);
+        assert!(statements[0].starts_with("ALTER TABLE work_orders ADD COLUMN title"));
+        assert!(statements[2].starts_with("ALTER TABLE work_orders ADD COLUMN due_at"));
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use seatline_sync_protocol::{PulledChanges, PushAck, PushRequest, RejectedMutation};
 use seatline_work_orders::{
-    apply, sla_state, Actor, Conflict, Mutation, MutationBody, OrderKind, RejectionReport,
-    SlaPolicy, SlaReport, SlaState, WorkCalendar, WorkOrder,
+    apply, due_state, sla_state, urgency, Actor, Conflict, DueReport, Mutation, MutationBody,
+    OrderKind, RejectionReport, SlaPolicy, SlaReport, Urgency, WorkCalendar, WorkOrder,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -265,11 +265,12 @@ async fn save_order(
     let sql = if exists {
         "UPDATE work_orders SET tenant_id = $2, team_id = $3, assignee = $4, status = $5, \
          kind = $6, customer_id = $7, body = $8, version = $9, change_seq = $10, \
-         created_at = $11, updated_at = $12 WHERE id = $1"
+         created_at = $11, updated_at = $12, title = $13, contact_phone = $14, due_at = $15 \
+         WHERE id = $1"
     } else {
         "INSERT INTO work_orders (id, tenant_id, team_id, assignee, status, kind, customer_id, \
-         body, version, change_seq, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         body, version, change_seq, created_at, updated_at, title, contact_phone, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     };
     sqlx::query(sql)
         .bind(order.id.to_string())
@@ -284,6 +285,9 @@ async fn save_order(
         .bind(seq)
         .bind(to_micros(order.created_at))
         .bind(to_micros(order.updated_at))
+        .bind(&order.title)
+        .bind(order.contact_phone.clone())
+        .bind(order.due_at.map(to_micros))
         .execute(conn)
         .await?;
     Ok(())
@@ -681,8 +685,11 @@ pub enum View {
     Mine,
     /// Everything the caller may see (own teams; the tenant for admins).
     Team,
-    /// Open complaints the caller may see with a clock overdue or escalated.
+    /// Open orders the caller may see with a complaint clock overdue or escalated, or their
+    /// own due time (callbacks, agent-set due dates) passed.
     Overdue,
+    /// Open orders the caller may see that are due soon (and not overdue).
+    DueSoon,
 }
 
 /// One row of a list view.
@@ -691,6 +698,11 @@ pub struct ListedOrder {
     pub order: WorkOrder,
     /// Complaints only: both clocks at server time.
     pub sla: Option<SlaReport>,
+    /// Open orders with a `due_at`: where it stands at server time.
+    #[serde(default)]
+    pub due: Option<DueReport>,
+    /// The worst of `sla` and `due`.
+    pub urgency: Urgency,
 }
 
 /// A list view.
@@ -702,17 +714,19 @@ pub struct OrderList {
     pub as_of: OffsetDateTime,
 }
 
-fn is_late(state: SlaState) -> bool {
-    matches!(state, SlaState::Overdue | SlaState::Escalated)
-}
+/// Longest search text.
+pub const MAX_SEARCH_CHARS: usize = 100;
 
-/// A list view for `principal`, newest change first (overdue: earliest due first).
+/// A list view for `principal`: mine and team newest change first, overdue and due soon
+/// earliest deadline first. `search` matches the title, customer id or contact phone
+/// (case-insensitive substring).
 pub async fn list(
     store: &Store,
     clock: &ServerClock,
     principal: &Principal,
     view: View,
     limit: Option<u32>,
+    search: Option<&str>,
 ) -> Result<OrderList> {
     let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
     if limit == 0 || limit > MAX_LIST_LIMIT {
@@ -730,22 +744,53 @@ pub async fn list(
             let (c, b) = visibility_for(&visibility, principal, 2);
             (c, b, Some(limit))
         }
-        View::Overdue => {
+        View::Overdue | View::DueSoon => {
             let (c, b) = visibility_for(&visibility, principal, 2);
             (
-                format!("o.kind = 'complaint' AND o.status NOT IN ('resolved', 'closed') AND {c}"),
+                format!(
+                    "(o.kind = 'complaint' OR o.due_at IS NOT NULL) \
+                     AND o.status NOT IN ('resolved', 'closed') AND {c}"
+                ),
                 b,
                 None,
             )
         }
     };
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let (search_sql, search_bind) = match search {
+        Some(text) if text.chars().count() > MAX_SEARCH_CHARS => {
+            return Err(Error::Invalid(format!(
+                "search is at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        Some(text) => {
+            let n = binds.len() + 2;
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            (
+                format!(
+                    " AND (LOWER(o.title) LIKE ${n} ESCAPE '\\' \
+                     OR LOWER(o.customer_id) LIKE ${n} ESCAPE '\\' \
+                     OR o.contact_phone LIKE ${n} ESCAPE '\\')"
+                ),
+                Some(format!("%{escaped}%")),
+            )
+        }
+        None => (String::new(), None),
+    };
     let limit_sql = sql_limit.map_or(String::new(), |l| format!(" LIMIT {l}"));
     let sql = format!(
-        "SELECT o.body FROM work_orders o WHERE o.tenant_id = $1 AND {condition} \
+        "SELECT o.body FROM work_orders o WHERE o.tenant_id = $1 AND {condition}{search_sql} \
          ORDER BY o.change_seq DESC{limit_sql}"
     );
     let mut query = sqlx::query(&sql).bind(&principal.tenant_id);
     for b in &binds {
+        query = query.bind(b);
+    }
+    if let Some(b) = search_bind {
         query = query.bind(b);
     }
     let rows = query.fetch_all(store.pool()).await?;
@@ -755,24 +800,31 @@ pub async fn list(
         let order: WorkOrder = from_json(&row.try_get::<String, _>("body")?, "work order")?;
         let sla = sla_state(&order, &policy, now)
             .map_err(|e| Error::Internal(format!("SLA policy unusable: {e}")))?;
-        if view == View::Overdue {
-            let late = sla
-                .as_ref()
-                .is_some_and(|s| is_late(s.first_reply.state) || is_late(s.resolution.state));
-            if !late {
-                continue;
-            }
+        let due = due_state(&order, &policy, now);
+        let (level, next) = urgency(sla.as_ref(), due.as_ref());
+        let wanted = match view {
+            View::Overdue => level == Urgency::Overdue,
+            View::DueSoon => level == Urgency::DueSoon,
+            View::Mine | View::Team => true,
+        };
+        if wanted {
+            items.push((
+                next,
+                ListedOrder {
+                    order,
+                    sla,
+                    due,
+                    urgency: level,
+                },
+            ));
         }
-        items.push(ListedOrder { order, sla });
     }
-    if view == View::Overdue {
-        items.sort_by_key(|i| {
-            i.sla
-                .as_ref()
-                .map(|s| s.first_reply.due_at.min(s.resolution.due_at))
-        });
+    if matches!(view, View::Overdue | View::DueSoon) {
+        // Earliest running deadline first.
+        items.sort_by_key(|(next, _)| *next);
         items.truncate(limit as usize);
     }
+    let items = items.into_iter().map(|(_, item)| item).collect();
     Ok(OrderList { items, as_of: now })
 }
 

@@ -827,3 +827,115 @@ async fn serves_https_with_pem_files() {
         .unwrap()
         .unwrap();
 }
+
+/// `(METHOD, path)` of every route in the router's source (`router()` in src/api/mod.rs).
+fn router_routes() -> std::collections::BTreeSet<(String, String)> {
+    let source = include_str!("../src/api/mod.rs");
+    let start = source.find("pub fn router(").unwrap();
+    let end = start + source[start..].find("\n}\n").unwrap();
+    let mut routes = std::collections::BTreeSet::new();
+    for chunk in source[start..end].split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap();
+        let path = if path == "/healthz" {
+            path.to_owned()
+        } else {
+            format!("/api/v1{path}")
+        };
+        let handlers = &chunk[chunk.find(',').unwrap()..];
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let call = format!("{method}(");
+            let found = handlers.match_indices(&call).any(|(i, _)| {
+                i == 0
+                    || !handlers[..i]
+                        .chars()
+                        .last()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if found {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// `(METHOD, path)` of every operation in openapi.yaml (paths at two spaces, methods at four).
+fn openapi_operations() -> std::collections::BTreeSet<(String, String)> {
+    let spec = include_str!("../openapi.yaml");
+    let mut ops = std::collections::BTreeSet::new();
+    let mut in_paths = false;
+    let mut path = None::<String>;
+    for line in spec.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = Some(format!("/{}", p.trim_end_matches(':')));
+        } else if let Some(m) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
+            let m = m.trim_end_matches(':');
+            if ["get", "post", "put", "patch", "delete"].contains(&m) {
+                ops.insert((m.to_uppercase(), path.clone().unwrap()));
+            }
+        }
+    }
+    ops
+}
+
+/// The hand-written OpenAPI description lists exactly the router's routes and methods, and
+/// every operation it describes reaches a real route of a running server (no 404/405).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route() {
+    let routes = router_routes();
+    let ops = openapi_operations();
+    assert!(
+        routes.len() >= 24,
+        "the router parse found too little: {routes:?}"
+    );
+    assert!(routes.contains(&("GET".into(), "/api/v1/work-orders".into())));
+    assert!(routes.contains(&(
+        "DELETE".into(),
+        "/api/v1/teams/{team_id}/members/{user_id}".into()
+    )));
+    let missing: Vec<_> = routes.difference(&ops).collect();
+    assert!(
+        missing.is_empty(),
+        "routes not in openapi.yaml: {missing:?}"
+    );
+    let extra: Vec<_> = ops.difference(&routes).collect();
+    assert!(
+        extra.is_empty(),
+        "openapi.yaml describes routes the router lacks: {extra:?}"
+    );
+
+    let db = common::fresh_db(Kind::Sqlite).await;
+    let server = TestServer::start(db.store.clone()).await;
+    let http = common::http_client();
+    let send = |method: &str, path: &str| {
+        let url = format!("{}{}", server.base, path.replace('{', "x").replace('}', ""));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        http.request(method, url).json(&json!({})).send()
+    };
+    for (method, path) in &ops {
+        let status = send(method, path).await.unwrap().status();
+        assert!(
+            status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} answered {status}"
+        );
+    }
+    // The probe tells missing routes and methods apart from described ones.
+    assert_eq!(
+        send("DELETE", "/api/v1/work-orders")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        send("GET", "/api/v1/work-order").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}

@@ -21,6 +21,7 @@ both_backends!(
     store_functions_are_tenant_scoped,
     cli_bootstrap_serve_and_sigterm,
     cursor_pull_misses_nothing_under_concurrent_writes,
+    migration_3_keeps_orders_stored_before_it,
 );
 
 async fn migrations_are_idempotent_and_foreign_keys_hold(kind: Kind) {
@@ -32,7 +33,7 @@ async fn migrations_are_idempotent_and_foreign_keys_hold(kind: Kind) {
             .fetch_all(db.store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
 
     let mut tx = db.store.begin_write().await.unwrap();
     let orphan = sqlx::query(
@@ -174,7 +175,7 @@ async fn concurrent_migrations_on_one_postgres() {
         .fetch_one(stores[0].pool())
         .await
         .unwrap();
-    assert_eq!(versions, 2);
+    assert_eq!(versions, 3);
 }
 
 async fn connect_three(url: &str) -> Vec<Store> {
@@ -442,4 +443,77 @@ async fn cursor_pull_misses_nothing_under_concurrent_writes(kind: Kind) {
     assert_eq!(copy, truth);
     let total_versions: i64 = truth.values().map(|v| v.0).sum();
     assert_eq!(total_versions, 21 + 60 + 1);
+}
+
+/// A database at schema version 2 holding a work order in the old body format (no title,
+/// description, phone or due time) upgrades through migration 3 with nothing lost: the row
+/// keeps its body, the new columns take their defaults, and the body reads with defaults.
+async fn migration_3_keeps_orders_stored_before_it(kind: Kind) {
+    let db = fresh_db(kind).await;
+    db.store.migrate().await.unwrap();
+    let (tenant, _) = accounts::bootstrap_tenant(&db.store, "acme", "boss", PASSWORD)
+        .await
+        .unwrap();
+    // Back to version 2: drop what migration 3 added.
+    for sql in [
+        "DROP INDEX work_orders_tenant_due",
+        "DROP INDEX work_orders_tenant_phone",
+        "ALTER TABLE work_orders DROP COLUMN title",
+        "ALTER TABLE work_orders DROP COLUMN contact_phone",
+        "ALTER TABLE work_orders DROP COLUMN due_at",
+        "DELETE FROM schema_migrations WHERE version = 3",
+    ] {
+        sqlx::query(sql).execute(db.store.pool()).await.unwrap();
+    }
+    let id = "0190aaaa-0000-7000-8000-00000000abcd";
+    let client = "0190aaaa-0000-7000-8000-000000000001";
+    let stamp = json!({"physical_ms": 1, "logical": 0, "node": client});
+    let meta = json!({"stamp": stamp, "version": 2});
+    let body = json!({
+        "id": id, "tenant": tenant.id, "team": "t1", "kind": {"type": "callback"},
+        "customer_id": "李娜", "call_id": null, "category": "回电确认套餐变更",
+        "priority": "normal", "assignee": null, "status": "new",
+        "notes": [{"origin": {"client_id": client, "mutation_id": 2}, "author": "u1",
+            "at": "2026-11-30T08:00:00Z", "text": "☎ +8615012345678\n⏰ 2026-12-01T10:00"}],
+        "status_history": [],
+        "field_stamps": {"priority": meta, "category": meta, "assignee": meta},
+        "created_by": "u1", "origin": {"client_id": client, "mutation_id": 1},
+        "created_at": "2026-11-30T08:00:00Z", "updated_at": "2026-11-30T08:00:00Z",
+        "first_reply_at": null, "resolved_at": null, "version": 2
+    })
+    .to_string();
+    sqlx::query(
+        "INSERT INTO work_orders (id, tenant_id, team_id, assignee, status, kind, customer_id, \
+         body, version, change_seq, created_at, updated_at) \
+         VALUES ($1, $2, 't1', NULL, 'new', 'callback', $3, $4, 2, 1, 0, 0)",
+    )
+    .bind(id)
+    .bind(&tenant.id)
+    .bind("李娜")
+    .bind(&body)
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+
+    db.store.migrate().await.unwrap();
+    let row =
+        sqlx::query("SELECT body, title, contact_phone, due_at FROM work_orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        row.try_get::<String, _>("body").unwrap(),
+        body,
+        "the body is untouched"
+    );
+    assert_eq!(row.try_get::<String, _>("title").unwrap(), "");
+    assert_eq!(
+        row.try_get::<Option<String>, _>("contact_phone").unwrap(),
+        None
+    );
+    assert_eq!(row.try_get::<Option<i64>, _>("due_at").unwrap(), None);
+    let order: seatline_work_orders::WorkOrder = serde_json::from_str(&body).unwrap();
+    assert_eq!((order.title.as_str(), order.due_at), ("", None));
+    assert_eq!(order.notes.len(), 1, "the marked note stays a note");
 }

@@ -31,6 +31,7 @@ both_backends!(
     concurrent_edits_record_a_conflict_for_both_clients,
     pull_pages_and_server_time,
     overdue_view_uses_server_time_and_the_tenant_policy,
+    due_times_drive_the_due_views_and_search_finds_title_and_phone,
     long_poll_wakes_on_a_push_and_times_out,
     push_limits_and_bad_requests,
 );
@@ -194,6 +195,10 @@ fn new_order(team: &str, kind: OrderKind, assignee: Option<&str>) -> MutationBod
         category: "billing".into(),
         priority: Priority::Normal,
         assignee: assignee.map(str::to_owned),
+        title: "Bill doubled".into(),
+        description: String::new(),
+        contact_phone: Some("+8613800000001".into()),
+        due_at: None,
     })
 }
 
@@ -246,7 +251,7 @@ async fn create_edit_note_status_then_pull(kind: Kind) {
             MutationBody::SetFields(FieldPatch {
                 priority: Some(Priority::High),
                 category: Some("refund".into()),
-                assignee: None,
+                ..FieldPatch::default()
             }),
         ),
         ann.m(id, 2, note("customer says the bill doubled")),
@@ -790,6 +795,183 @@ async fn overdue_view_uses_server_time_and_the_tenant_policy(kind: Kind) {
     assert!(overdue(o.ann.clone()).await.is_empty());
     let (_, mine) = api.get("/api/v1/work-orders?view=mine", Some(&o.ann)).await;
     assert_eq!(mine["items"][0]["sla"]["first_reply"]["state"], "met_late");
+}
+
+/// Callbacks and agent-set due dates: the overdue and due-soon views (earliest deadline
+/// first, at server time, team rules unchanged), search over title and phone, and an order
+/// stored before those fields existed still listed with its notes.
+async fn due_times_drive_the_due_views_and_search_finds_title_and_phone(kind: Kind) {
+    let w = world(kind).await;
+    let clock = ServerClock::new();
+    let state = AppState {
+        clock: clock.clone(),
+        ..AppState::new(w.db.store.clone())
+    };
+    let server = TestServer::start_with(state).await;
+    let api = server.client();
+    let o = org_with(w).await;
+    let ann = Desk::new(&o.ann);
+    let now = OffsetDateTime::now_utc();
+    let order = |kind, due: Option<OffsetDateTime>, title: &str, phone: &str| {
+        let MutationBody::Create(mut new) = new_order(&o.team_x, kind, Some(&o.ann_id)) else {
+            unreachable!()
+        };
+        new.due_at = due;
+        new.title = title.into();
+        new.contact_phone = Some(phone.into());
+        MutationBody::Create(new)
+    };
+    let (callback, repair, plain) = (new_id(), new_id(), new_id());
+    let ack = ann
+        .push(
+            &api,
+            &[
+                ann.m(
+                    callback,
+                    0,
+                    order(
+                        OrderKind::Callback,
+                        Some(now + time::Duration::hours(3)),
+                        "Call back about the plan",
+                        "+8615012345678",
+                    ),
+                ),
+                ann.m(
+                    repair,
+                    0,
+                    order(
+                        OrderKind::Repair,
+                        Some(now + time::Duration::minutes(30)),
+                        "Router blinks red",
+                        "+8613912345678",
+                    ),
+                ),
+                ann.m(
+                    plain,
+                    0,
+                    order(
+                        OrderKind::Inquiry,
+                        None,
+                        "Roaming 50% off?",
+                        "+8618600000000",
+                    ),
+                ),
+                ann.m(plain, 1, note("asked twice")),
+            ],
+        )
+        .await;
+    assert!(ack.rejected.is_empty(), "{ack:?}");
+    let view = |token: String, query: &'static str| {
+        let api = api.clone();
+        async move {
+            let (st, list) = api
+                .get(&format!("/api/v1/work-orders?{query}"), Some(&token))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{list}");
+            list["items"].as_array().unwrap().clone()
+        }
+    };
+    let ids = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["order"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let soon = view(o.ann.clone(), "view=due_soon").await;
+    assert_eq!(ids(&soon), vec![repair.to_string()]);
+    assert_eq!(soon[0]["urgency"], "due_soon");
+    assert_eq!(soon[0]["due"]["state"], "due_soon");
+    assert_eq!(soon[0]["order"]["title"], "Router blinks red");
+    assert!(view(o.ann.clone(), "view=overdue").await.is_empty());
+
+    // Four hours later on the server's clock both are overdue, the earlier deadline first.
+    clock.advance(time::Duration::hours(4));
+    let late = view(o.ann.clone(), "view=overdue").await;
+    assert_eq!(ids(&late), vec![repair.to_string(), callback.to_string()]);
+    assert!(late.iter().all(|i| i["urgency"] == "overdue"));
+    assert!(late[0]["due"]["remaining_seconds"].as_i64().unwrap() < 0);
+    assert!(view(o.ann.clone(), "view=due_soon").await.is_empty());
+    assert!(
+        view(o.bob.clone(), "view=overdue").await.is_empty(),
+        "another team's orders stay invisible"
+    );
+    // Resolved orders leave the view.
+    let ack = ann
+        .push(
+            &api,
+            &[
+                ann.m(repair, 1, status(Status::InProgress)),
+                ann.m(repair, 2, status(Status::Resolved)),
+            ],
+        )
+        .await;
+    assert!(ack.rejected.is_empty(), "{ack:?}");
+    assert_eq!(
+        ids(&view(o.ann.clone(), "view=overdue").await),
+        vec![callback.to_string()]
+    );
+
+    // Search: title (any case), phone digits; LIKE wildcards are literal.
+    assert_eq!(
+        ids(&view(o.ann.clone(), "view=team&q=ROUTER").await),
+        vec![repair.to_string()]
+    );
+    assert_eq!(
+        ids(&view(o.ann.clone(), "view=team&q=1501234").await),
+        vec![callback.to_string()]
+    );
+    assert_eq!(
+        ids(&view(o.ann.clone(), "view=team&q=50%25").await),
+        vec![plain.to_string()]
+    );
+    assert!(view(o.ann.clone(), "view=team&q=%25%25x").await.is_empty());
+    assert!(view(o.bob.clone(), "view=team&q=ROUTER").await.is_empty());
+
+    // An order stored before the new fields: its body lacks them; it still lists, notes kept.
+    let store = &o.w.db.store;
+    let body: String = sqlx::query_scalar("SELECT body FROM work_orders WHERE id = $1")
+        .bind(plain.to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let mut old: Value = serde_json::from_str(&body).unwrap();
+    for key in ["title", "description", "contact_phone", "due_at"] {
+        old.as_object_mut().unwrap().remove(key);
+        old["field_stamps"].as_object_mut().unwrap().remove(key);
+    }
+    sqlx::query("UPDATE work_orders SET body = $1 WHERE id = $2")
+        .bind(old.to_string())
+        .bind(plain.to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let team = view(o.ann.clone(), "view=team").await;
+    let listed = team
+        .iter()
+        .find(|i| i["order"]["id"] == json!(plain))
+        .unwrap();
+    assert_eq!(listed["order"]["title"], "");
+    assert_eq!(listed["order"]["notes"][0]["text"], "asked twice");
+    assert_eq!(listed["urgency"], "normal");
+    // ... and takes a due date now (a field nobody wrote before: no conflict).
+    let ack = ann
+        .push(
+            &api,
+            &[ann.m(
+                plain,
+                2,
+                MutationBody::SetFields(FieldPatch {
+                    due_at: Some(Some(clock.now() + time::Duration::minutes(10))),
+                    ..FieldPatch::default()
+                }),
+            )],
+        )
+        .await;
+    assert!(ack.rejected.is_empty(), "{ack:?}");
+    assert_eq!(
+        ids(&view(o.ann.clone(), "view=due_soon").await),
+        vec![plain.to_string()]
+    );
 }
 
 async fn long_poll_wakes_on_a_push_and_times_out(kind: Kind) {

@@ -77,6 +77,25 @@ pub struct ServerClient {
     token: Option<String>,
 }
 
+/// A team as `GET /api/v1/teams` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TeamMembers {
+    pub id: String,
+    pub name: String,
+    /// Servers before member names existed send only `member_ids`.
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+    #[serde(default)]
+    pub members: Vec<TeamMember>,
+}
+
+/// A member of a team.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TeamMember {
+    pub id: String,
+    pub display_name: String,
+}
+
 impl std::fmt::Debug for ServerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the token.
@@ -133,6 +152,21 @@ impl ServerClient {
         let req = self
             .authorized(self.http.post(format!("{}/api/v1/sync/push", self.base)))?
             .json(request);
+        send(req).await
+    }
+
+    /// The tenant's SLA policy (the desk computes overdue / due-soon with it).
+    pub async fn sla_policy(&self) -> Result<seatline_work_orders::SlaPolicy, RequestError> {
+        let req = self.authorized(
+            self.http
+                .get(format!("{}/api/v1/tenant/sla-policy", self.base)),
+        )?;
+        send(req).await
+    }
+
+    /// The teams the user may see, with their members (for the assignee picker).
+    pub async fn teams(&self) -> Result<Vec<TeamMembers>, RequestError> {
+        let req = self.authorized(self.http.get(format!("{}/api/v1/teams", self.base)))?;
         send(req).await
     }
 

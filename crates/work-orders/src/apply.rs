@@ -4,7 +4,8 @@
 //! - Create is idempotent by order id.
 //! - Notes are append-only and de-duplicated by `(client_id, mutation_id)`.
 //! - Status goes through the state machine; an illegal change is rejected (never dropped).
-//! - Priority, category and assignee are last-writer-wins per field by HLC stamp (node id breaks
+//! - Priority, category, assignee, title, description, contact phone and due time are
+//!   last-writer-wins per field by HLC stamp (node id breaks
 //!   ties); overwrites of, and losses to, a different concurrent value yield [`Conflict`]s.
 //! - Time limits use `server_now` only (never the client's stamp).
 //!
@@ -228,6 +229,10 @@ fn create(new: &NewWorkOrder, m: &Mutation, server_now: OffsetDateTime) -> Appli
         category: new.category.clone(),
         priority: new.priority,
         assignee: new.assignee.clone(),
+        title: new.title.trim().to_owned(),
+        description: new.description.clone(),
+        contact_phone: new.contact_phone.clone(),
+        due_at: new.due_at,
         status: Status::New,
         notes: Vec::new(),
         status_history: Vec::new(),
@@ -251,7 +256,7 @@ fn create(new: &NewWorkOrder, m: &Mutation, server_now: OffsetDateTime) -> Appli
 }
 
 fn patch_values(patch: &FieldPatch) -> Vec<FieldValue> {
-    let mut values = Vec::with_capacity(3);
+    let mut values = Vec::with_capacity(7);
     if let Some(p) = patch.priority {
         values.push(FieldValue::Priority(p));
     }
@@ -260,6 +265,18 @@ fn patch_values(patch: &FieldPatch) -> Vec<FieldValue> {
     }
     if let Some(a) = &patch.assignee {
         values.push(FieldValue::Assignee(a.clone()));
+    }
+    if let Some(t) = &patch.title {
+        values.push(FieldValue::Title(t.trim().to_owned()));
+    }
+    if let Some(d) = &patch.description {
+        values.push(FieldValue::Description(d.clone()));
+    }
+    if let Some(p) = &patch.contact_phone {
+        values.push(FieldValue::ContactPhone(p.clone()));
+    }
+    if let Some(d) = patch.due_at {
+        values.push(FieldValue::DueAt(d));
     }
     values
 }

@@ -25,9 +25,11 @@ pub use model::{
     Priority, StatusChange, WorkOrder, WorkOrderId,
 };
 pub use mutation::{
-    Actor, FieldPatch, Mutation, MutationBody, NewWorkOrder, Problem, Rejection, RejectionReport,
+    check_due_at, check_phone, parse_due_at, Actor, FieldPatch, Mutation, MutationBody,
+    NewWorkOrder, Problem, Rejection, RejectionReport,
 };
 pub use sla::{
-    due_times, sla_state, ClockReport, DueSoon, DueTimes, SlaPolicy, SlaReport, SlaState,
+    due_state, due_times, sla_state, urgency, ClockReport, DueReport, DueSoon, DueTimes, SlaPolicy,
+    SlaReport, SlaState, Urgency,
 };
 pub use status::{Status, TransitionError};

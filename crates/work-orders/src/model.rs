@@ -106,6 +106,23 @@ pub enum Field {
     Priority,
     Category,
     Assignee,
+    Title,
+    Description,
+    ContactPhone,
+    DueAt,
+}
+
+impl Field {
+    /// Every last-writer-wins field.
+    pub const ALL: [Field; 7] = [
+        Field::Priority,
+        Field::Category,
+        Field::Assignee,
+        Field::Title,
+        Field::Description,
+        Field::ContactPhone,
+        Field::DueAt,
+    ];
 }
 
 impl std::fmt::Display for Field {
@@ -114,6 +131,10 @@ impl std::fmt::Display for Field {
             Field::Priority => "priority",
             Field::Category => "category",
             Field::Assignee => "assignee",
+            Field::Title => "title",
+            Field::Description => "description",
+            Field::ContactPhone => "contact_phone",
+            Field::DueAt => "due_at",
         })
     }
 }
@@ -126,6 +147,13 @@ pub enum FieldValue {
     Category(String),
     /// `None` means unassigned.
     Assignee(Option<String>),
+    Title(String),
+    /// Empty means no description.
+    Description(String),
+    /// `None` means no number.
+    ContactPhone(Option<String>),
+    /// `None` means no due time.
+    DueAt(#[serde(with = "time::serde::rfc3339::option")] Option<OffsetDateTime>),
 }
 
 impl FieldValue {
@@ -135,11 +163,16 @@ impl FieldValue {
             FieldValue::Priority(_) => Field::Priority,
             FieldValue::Category(_) => Field::Category,
             FieldValue::Assignee(_) => Field::Assignee,
+            FieldValue::Title(_) => Field::Title,
+            FieldValue::Description(_) => Field::Description,
+            FieldValue::ContactPhone(_) => Field::ContactPhone,
+            FieldValue::DueAt(_) => Field::DueAt,
         }
     }
 }
 
-/// Who wrote a last-writer-wins field, and when.
+/// Who wrote a last-writer-wins field, and when. The default (a zero stamp at version 0) is
+/// what orders stored before a field existed carry: any later write wins without a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FieldMeta {
     /// The winning write's HLC stamp.
@@ -148,12 +181,29 @@ pub struct FieldMeta {
     pub version: u64,
 }
 
+impl Default for FieldMeta {
+    fn default() -> Self {
+        Self {
+            stamp: Hlc::zero(NodeId(Uuid::nil())),
+            version: 0,
+        }
+    }
+}
+
 /// Per-field write metadata for the last-writer-wins fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FieldStamps {
     pub priority: FieldMeta,
     pub category: FieldMeta,
     pub assignee: FieldMeta,
+    #[serde(default)]
+    pub title: FieldMeta,
+    #[serde(default)]
+    pub description: FieldMeta,
+    #[serde(default)]
+    pub contact_phone: FieldMeta,
+    #[serde(default)]
+    pub due_at: FieldMeta,
 }
 
 impl FieldStamps {
@@ -163,6 +213,10 @@ impl FieldStamps {
             priority: meta,
             category: meta,
             assignee: meta,
+            title: meta,
+            description: meta,
+            contact_phone: meta,
+            due_at: meta,
         }
     }
 
@@ -172,6 +226,10 @@ impl FieldStamps {
             Field::Priority => self.priority,
             Field::Category => self.category,
             Field::Assignee => self.assignee,
+            Field::Title => self.title,
+            Field::Description => self.description,
+            Field::ContactPhone => self.contact_phone,
+            Field::DueAt => self.due_at,
         }
     }
 
@@ -180,6 +238,10 @@ impl FieldStamps {
             Field::Priority => self.priority = meta,
             Field::Category => self.category = meta,
             Field::Assignee => self.assignee = meta,
+            Field::Title => self.title = meta,
+            Field::Description => self.description = meta,
+            Field::ContactPhone => self.contact_phone = meta,
+            Field::DueAt => self.due_at = meta,
         }
     }
 }
@@ -224,12 +286,24 @@ pub struct WorkOrder {
     pub priority: Priority,
     /// The assigned agent's user id; `None` means unassigned.
     pub assignee: Option<String>,
+    /// Short summary. Empty on orders stored before titles existed (they kept it in `category`).
+    #[serde(default)]
+    pub title: String,
+    /// Free text; empty when none.
+    #[serde(default)]
+    pub description: String,
+    /// The customer's number as dialled (E.164 when it could be normalized).
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    /// Callbacks: the promised callback time; other kinds: a due date the agent set.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
     pub status: Status,
     /// Append-only.
     pub notes: Vec<Note>,
     /// Append-only; every step is legal (see [`Status::is_legal_step`]).
     pub status_history: Vec<StatusChange>,
-    /// Last-writer-wins metadata for priority, category and assignee.
+    /// Last-writer-wins metadata for the scalar fields (see [`Field`]).
     pub field_stamps: FieldStamps,
     /// The user who created the order.
     pub created_by: String,
@@ -256,6 +330,10 @@ impl WorkOrder {
             Field::Priority => FieldValue::Priority(self.priority),
             Field::Category => FieldValue::Category(self.category.clone()),
             Field::Assignee => FieldValue::Assignee(self.assignee.clone()),
+            Field::Title => FieldValue::Title(self.title.clone()),
+            Field::Description => FieldValue::Description(self.description.clone()),
+            Field::ContactPhone => FieldValue::ContactPhone(self.contact_phone.clone()),
+            Field::DueAt => FieldValue::DueAt(self.due_at),
         }
     }
 
@@ -263,7 +341,10 @@ impl WorkOrder {
     /// later writes order after what it has seen.
     pub fn max_stamp(&self) -> Hlc {
         let s = &self.field_stamps;
-        s.priority.stamp.max(s.category.stamp).max(s.assignee.stamp)
+        Field::ALL
+            .iter()
+            .map(|f| s.get(*f).stamp)
+            .fold(s.priority.stamp, Hlc::max)
     }
 
     /// Whether the order has a note from this mutation.
@@ -276,6 +357,10 @@ impl WorkOrder {
             FieldValue::Priority(p) => self.priority = p,
             FieldValue::Category(c) => self.category = c,
             FieldValue::Assignee(a) => self.assignee = a,
+            FieldValue::Title(t) => self.title = t,
+            FieldValue::Description(d) => self.description = d,
+            FieldValue::ContactPhone(p) => self.contact_phone = p,
+            FieldValue::DueAt(d) => self.due_at = d,
         }
     }
 }

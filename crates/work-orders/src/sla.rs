@@ -7,6 +7,10 @@
 //! - Optionally paused while the order waits on the customer (default off).
 //!
 //! A reopen does not restart the resolution clock: it keeps counting from creation.
+//!
+//! Any order may also carry a `due_at` (a callback's promised time, or a due date the agent
+//! set): [`due_state`] says whether it is overdue or due soon, and [`urgency`] folds both into
+//! what the agent's overdue / due-soon views and badges show.
 //! The first-reply clock stops at the recorded first reply, or at the first resolution if no
 //! reply was recorded.
 
@@ -40,6 +44,17 @@ pub struct SlaPolicy {
     #[serde(default)]
     pub pause_while_waiting_on_customer: bool,
     pub calendar: WorkCalendar,
+    /// An order's own `due_at` (callbacks, agent-set due dates) is due soon this many
+    /// wall-clock minutes before it.
+    #[serde(default = "default_due_at_soon_minutes")]
+    pub due_at_soon_minutes: u32,
+}
+
+/// Default for [`SlaPolicy::due_at_soon_minutes`]: one hour.
+pub const DEFAULT_DUE_AT_SOON_MINUTES: u32 = 60;
+
+const fn default_due_at_soon_minutes() -> u32 {
+    DEFAULT_DUE_AT_SOON_MINUTES
 }
 
 impl SlaPolicy {
@@ -54,6 +69,7 @@ impl SlaPolicy {
             due_soon: DueSoon::PercentOfWindow { percent: 25 },
             pause_while_waiting_on_customer: false,
             calendar,
+            due_at_soon_minutes: DEFAULT_DUE_AT_SOON_MINUTES,
         }
     }
 
@@ -322,4 +338,87 @@ fn running(
         paused,
         remaining_seconds: Some(remaining.whole_seconds()),
     }
+}
+
+/// Where an order's own due time stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueReport {
+    /// `OnTrack`, `DueSoon` or `Overdue`.
+    pub state: SlaState,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    /// Negative when overdue.
+    pub remaining_seconds: i64,
+}
+
+/// The state of `order.due_at` at server time `now`; `None` without a due time or once the
+/// order is resolved or closed (the promise is kept or moot).
+pub fn due_state(order: &WorkOrder, policy: &SlaPolicy, now: OffsetDateTime) -> Option<DueReport> {
+    let due_at = order.due_at?;
+    if order.status.is_finished() {
+        return None;
+    }
+    let remaining = due_at - now;
+    let soon = Duration::minutes(i64::from(policy.due_at_soon_minutes));
+    let state = if now > due_at {
+        SlaState::Overdue
+    } else if remaining <= soon {
+        SlaState::DueSoon
+    } else {
+        SlaState::OnTrack
+    };
+    Some(DueReport {
+        state,
+        due_at,
+        remaining_seconds: remaining.whole_seconds(),
+    })
+}
+
+/// How pressing an order is, for views, badges and sorting (most pressing first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// A complaint clock overdue or escalated, or the order's own due time passed.
+    Overdue,
+    /// A running complaint clock or the due time is close.
+    DueSoon,
+    /// Nothing late or close.
+    Normal,
+}
+
+/// Folds the complaint clocks and the order's due time; also the earliest running deadline
+/// (to sort within an urgency).
+pub fn urgency(
+    sla: Option<&SlaReport>,
+    due: Option<&DueReport>,
+) -> (Urgency, Option<OffsetDateTime>) {
+    let mut states = Vec::with_capacity(3);
+    let mut next: Option<OffsetDateTime> = None;
+    let mut running = |state: SlaState, at: OffsetDateTime| {
+        if matches!(
+            state,
+            SlaState::OnTrack | SlaState::DueSoon | SlaState::Overdue | SlaState::Escalated
+        ) {
+            states.push(state);
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    };
+    if let Some(s) = sla {
+        running(s.first_reply.state, s.first_reply.due_at);
+        running(s.resolution.state, s.resolution.due_at);
+    }
+    if let Some(d) = due {
+        running(d.state, d.due_at);
+    }
+    let level = if states
+        .iter()
+        .any(|s| matches!(s, SlaState::Overdue | SlaState::Escalated))
+    {
+        Urgency::Overdue
+    } else if states.contains(&SlaState::DueSoon) {
+        Urgency::DueSoon
+    } else {
+        Urgency::Normal
+    };
+    (level, next)
 }

@@ -506,3 +506,102 @@ fn applied_results_with_conflicts_and_events_round_trip_through_json() {
     let back: Applied = serde_json::from_value(json).unwrap();
     assert_eq!(back, a);
 }
+
+#[test]
+fn create_carries_title_description_phone_and_due_time() {
+    let t0 = datetime!(2026-09-14 10:00 UTC);
+    let due = datetime!(2026-09-15 09:30 +8);
+    let mut new = new_order(OrderKind::Callback);
+    new.title = "  Call back about the refund ".into();
+    new.due_at = Some(due);
+    let m = mutation(1, 1, stamp(1, 1_000, 0), 0, MutationBody::Create(new));
+    let o = apply(None, &m, t0).unwrap().order;
+    assert_eq!(o.title, "Call back about the refund", "trimmed");
+    assert_eq!(o.description, "Customer says November was billed twice.");
+    assert_eq!(o.contact_phone.as_deref(), Some("+8613812345678"));
+    assert_eq!(o.due_at, Some(due));
+    assert_eq!(o.category, "invoice", "the category stays a category");
+    assert_eq!(o.field_stamps.due_at.stamp, stamp(1, 1_000, 0));
+}
+
+/// Two desktops edit the title and the due time of the same order offline: the later stamp
+/// wins per field and the loser's value is kept in a conflict (shown to the agent).
+#[test]
+fn concurrent_title_and_due_time_edits_are_last_writer_wins_with_the_loser_reported() {
+    let t0 = datetime!(2026-09-14 10:00 UTC);
+    let o = created(OrderKind::Callback, t0);
+    let early = datetime!(2026-09-15 09:00 UTC);
+    let late = datetime!(2026-09-16 09:00 UTC);
+    let edit = |title: &str, due| {
+        MutationBody::SetFields(FieldPatch {
+            title: Some(title.into()),
+            due_at: Some(Some(due)),
+            ..FieldPatch::default()
+        })
+    };
+    let m2 = mutation(2, 1, stamp(2, 5_000, 0), 1, edit("Refund promised", early));
+    let m3 = mutation(3, 1, stamp(3, 6_000, 0), 1, edit("Refund refused", late));
+    for (first, second) in [(&m2, &m3), (&m3, &m2)] {
+        let a = apply(Some(&o), first, t0).unwrap();
+        let b = apply(Some(&a.order), second, t0).unwrap();
+        assert_eq!(b.order.title, "Refund refused");
+        assert_eq!(b.order.due_at, Some(late));
+        let mut fields: Vec<_> = b
+            .conflicts
+            .iter()
+            .map(|c| (c.field, c.kept.clone(), c.overwritten.clone()))
+            .collect();
+        fields.sort_by_key(|f| f.0.to_string());
+        assert_eq!(
+            fields,
+            vec![
+                (
+                    Field::DueAt,
+                    FieldValue::DueAt(Some(late)),
+                    FieldValue::DueAt(Some(early))
+                ),
+                (
+                    Field::Title,
+                    FieldValue::Title("Refund refused".into()),
+                    FieldValue::Title("Refund promised".into())
+                ),
+            ]
+        );
+    }
+}
+
+/// An order stored before the new fields existed reads with empty defaults, and the first
+/// write to a new field wins without a conflict (nobody wrote it before).
+#[test]
+fn orders_stored_before_the_new_fields_read_and_accept_writes() {
+    let t0 = datetime!(2026-09-14 10:00 UTC);
+    let o = created(OrderKind::Repair, t0);
+    let mut json = serde_json::to_value(&o).unwrap();
+    let obj = json.as_object_mut().unwrap();
+    for key in ["title", "description", "contact_phone", "due_at"] {
+        obj.remove(key);
+    }
+    let stamps = obj["field_stamps"].as_object_mut().unwrap();
+    for key in ["title", "description", "contact_phone", "due_at"] {
+        stamps.remove(key);
+    }
+    let old: WorkOrder = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        (old.title.as_str(), old.contact_phone.clone(), old.due_at),
+        ("", None, None)
+    );
+    assert_eq!(old.notes, o.notes);
+    let m = mutation(
+        2,
+        1,
+        stamp(2, 500, 0), // even an earlier stamp than the creation's wins a never-written field
+        0,
+        MutationBody::SetFields(FieldPatch {
+            contact_phone: Some(Some("+8613900000000".into())),
+            ..FieldPatch::default()
+        }),
+    );
+    let a = apply(Some(&old), &m, t0).unwrap();
+    assert_eq!(a.order.contact_phone.as_deref(), Some("+8613900000000"));
+    assert!(a.conflicts.is_empty());
+}

@@ -32,12 +32,27 @@ fn patch() -> impl Strategy<Value = FieldPatch> {
     ]));
     let category = prop::option::of(prop::sample::select(vec!["invoice", "fraud", "outage"]));
     let assignee = prop::option::of(prop::option::of(prop::sample::select(vec!["a1", "a2"])));
-    (priority, category, assignee)
-        .prop_map(|(priority, category, assignee)| FieldPatch {
-            priority,
-            category: category.map(str::to_owned),
-            assignee: assignee.map(|a| a.map(str::to_owned)),
-        })
+    let title = prop::option::of(prop::sample::select(vec!["No signal", "Refund"]));
+    let phone = prop::option::of(prop::option::of(prop::sample::select(vec![
+        "+8613800000001",
+        "+8613800000002",
+    ])));
+    let due = prop::option::of(prop::option::of(prop::sample::select(vec![
+        time::macros::datetime!(2026-12-01 09:00 UTC),
+        time::macros::datetime!(2026-12-02 09:00 UTC),
+    ])));
+    (priority, category, assignee, title, phone, due)
+        .prop_map(
+            |(priority, category, assignee, title, phone, due)| FieldPatch {
+                priority,
+                category: category.map(str::to_owned),
+                assignee: assignee.map(|a| a.map(str::to_owned)),
+                title: title.map(str::to_owned),
+                description: None,
+                contact_phone: phone.map(|p| p.map(str::to_owned)),
+                due_at: due,
+            },
+        )
         .prop_filter("non-empty patch", |p| !p.is_empty())
 }
 
@@ -107,6 +122,10 @@ fn oracle(ms: &[Mutation], field: Field) -> FieldValue {
             Field::Priority => FieldValue::Priority(new.priority),
             Field::Category => FieldValue::Category(new.category.clone()),
             Field::Assignee => FieldValue::Assignee(new.assignee.clone()),
+            Field::Title => FieldValue::Title(new.title.clone()),
+            Field::Description => FieldValue::Description(new.description.clone()),
+            Field::ContactPhone => FieldValue::ContactPhone(new.contact_phone.clone()),
+            Field::DueAt => FieldValue::DueAt(new.due_at),
         },
     );
     for m in ms {
@@ -115,6 +134,10 @@ fn oracle(ms: &[Mutation], field: Field) -> FieldValue {
                 Field::Priority => p.priority.map(FieldValue::Priority),
                 Field::Category => p.category.clone().map(FieldValue::Category),
                 Field::Assignee => p.assignee.clone().map(FieldValue::Assignee),
+                Field::Title => p.title.clone().map(FieldValue::Title),
+                Field::Description => p.description.clone().map(FieldValue::Description),
+                Field::ContactPhone => p.contact_phone.clone().map(FieldValue::ContactPhone),
+                Field::DueAt => p.due_at.map(FieldValue::DueAt),
             };
             if let Some(v) = v {
                 if m.stamp > best.0 {
@@ -162,7 +185,7 @@ proptest! {
         }
         let (a, _) = run(&ms);
         let (b, _) = run(&with_dups);
-        for field in [Field::Priority, Field::Category, Field::Assignee] {
+        for field in Field::ALL {
             prop_assert_eq!(a.field_value(field), b.field_value(field));
             prop_assert_eq!(a.field_value(field), oracle(&ms, field));
             prop_assert_eq!(a.field_stamps.get(field).stamp, b.field_stamps.get(field).stamp);

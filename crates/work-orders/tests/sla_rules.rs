@@ -311,3 +311,58 @@ fn policy_round_trips_through_json() {
     assert_eq!(json["calendar"]["holidays"][0], "2026-10-01");
     assert_eq!(serde_json::from_value::<SlaPolicy>(json).unwrap(), p);
 }
+
+#[test]
+fn a_callbacks_due_time_is_on_track_then_due_soon_then_overdue_until_resolved() {
+    let p = policy();
+    let t0 = datetime!(2026-09-14 10:00 +8);
+    let mut o = created(OrderKind::Callback, t0);
+    assert_eq!(due_state(&o, &p, t0), None, "no due time, no state");
+    assert_eq!(sla_state(&o, &p, t0).unwrap(), None, "no complaint clocks");
+    o.due_at = Some(datetime!(2026-09-14 15:00 +8));
+    let at = |h: u8, m: u8| {
+        let now = t0.replace_time(time::Time::from_hms(h, m, 0).unwrap());
+        due_state(&o, &p, now).unwrap()
+    };
+    assert_eq!(at(13, 59).state, SlaState::OnTrack);
+    assert_eq!(at(14, 0).state, SlaState::DueSoon, "60 minutes before");
+    assert_eq!(at(14, 0).remaining_seconds, 3600);
+    assert_eq!(at(15, 1).state, SlaState::Overdue);
+    assert_eq!(at(15, 1).remaining_seconds, -60);
+    let (level, next) = urgency(None, Some(&at(15, 1)));
+    assert_eq!(level, Urgency::Overdue);
+    assert_eq!(next, o.due_at);
+    assert_eq!(urgency(None, Some(&at(14, 30))).0, Urgency::DueSoon);
+    assert_eq!(urgency(None, None), (Urgency::Normal, None));
+    let done = set_status(
+        &set_status(&o, Status::InProgress, t0),
+        Status::Resolved,
+        t0,
+    );
+    assert_eq!(due_state(&done, &p, datetime!(2026-09-20 10:00 +8)), None);
+}
+
+#[test]
+fn urgency_takes_the_worst_of_the_complaint_clocks_and_the_due_time() {
+    let p = policy();
+    let t0 = datetime!(2026-09-14 10:00 +8);
+    let mut o = created(complaint(Complexity::Ordinary), t0);
+    o.due_at = Some(datetime!(2026-09-20 10:00 +8));
+    let now = datetime!(2026-09-14 12:30 +8); // first reply overdue since 12:00
+    let sla = report(&o, &p, now);
+    let due = due_state(&o, &p, now).unwrap();
+    assert_eq!(due.state, SlaState::OnTrack);
+    let (level, next) = urgency(Some(&sla), Some(&due));
+    assert_eq!(level, Urgency::Overdue);
+    assert_eq!(next, Some(datetime!(2026-09-14 12:00 +8)));
+    assert!(Urgency::Overdue < Urgency::DueSoon && Urgency::DueSoon < Urgency::Normal);
+    let old_policy: SlaPolicy = {
+        let mut json = serde_json::to_value(&p).unwrap();
+        json.as_object_mut().unwrap().remove("due_at_soon_minutes");
+        serde_json::from_value(json).unwrap()
+    };
+    assert_eq!(
+        old_policy.due_at_soon_minutes, 60,
+        "stored policies keep reading"
+    );
+}

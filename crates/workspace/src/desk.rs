@@ -13,7 +13,8 @@ use seatline_secrets::{Secret, SecretName, SecretStore};
 use seatline_sync_client::{RequestError, ServerClient, SyncEngine, SyncEvent, SyncStatus};
 use seatline_sync_protocol::{ScheduleConfig, SyncPhase};
 use seatline_work_orders::{
-    Actor, Complexity, FieldPatch, MutationBody, NewWorkOrder, OrderKind, Priority, Status,
+    due_state, parse_due_at, sla_state, urgency, Actor, Complexity, FieldPatch, MutationBody,
+    NewWorkOrder, OrderKind, Priority, SlaPolicy, SlaState, Status, Urgency, WorkCalendar,
     WorkOrder, WorkOrderId,
 };
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ pub use seatline_work_orders::{Priority as OrderPriority, Status as OrderStatus}
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -212,7 +213,10 @@ pub struct AccountView {
 /// Which orders the list shows.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OrderQuery {
-    /// `mine` (assigned to me, or unassigned and created by me), `team` (my teams), else all.
+    /// `mine` (assigned to me, or unassigned and created by me), `team` (my teams), `overdue`
+    /// and `due_soon` (open orders with a complaint clock or their due time passed / close),
+    /// else all. Every view lists overdue first, then due soon (earliest deadline first), then
+    /// the rest, most recently changed first.
     #[serde(default)]
     pub view: Option<String>,
     #[serde(default)]
@@ -220,7 +224,7 @@ pub struct OrderQuery {
     /// `complaint`, `repair`, `inquiry` or `callback`.
     #[serde(default)]
     pub kind: Option<String>,
-    /// Matches the customer or the order number (case-insensitive substring).
+    /// Matches the customer, the order number, the title or the phone (case-insensitive).
     #[serde(default)]
     pub search: Option<String>,
 }
@@ -237,12 +241,16 @@ pub struct CreateOrder {
     #[serde(default)]
     pub description: Option<String>,
     pub priority: Priority,
-    /// Due or callback time as the agent typed it (local `YYYY-MM-DDTHH:MM`).
+    /// Due or callback time: RFC 3339 (the UI sends its offset), or local
+    /// `YYYY-MM-DDTHH:MM` in the desk's offset.
     #[serde(default)]
     pub due: Option<String>,
     /// Team id; the first of the agent's teams when absent.
     #[serde(default)]
     pub team: Option<String>,
+    /// The category; the kind's name when absent.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// Field edits; absent fields stay.
@@ -252,9 +260,29 @@ pub struct EditOrder {
     pub title: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,
-    /// `Some(None)` unassigns; `Some("me")` is the agent itself.
+    /// `Some(None)` or `Some("")` unassigns; `Some("me")` is the agent itself.
     #[serde(default)]
     pub assignee: Option<Option<String>>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// `Some("")` clears it.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `Some("")` clears it.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// As in [`CreateOrder::due`]; `Some("")` clears it.
+    #[serde(default)]
+    pub due: Option<String>,
+}
+
+/// A member of one of the agent's teams (the assignee picker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Teammate {
+    pub user_id: String,
+    pub name: String,
+    pub team: String,
+    pub me: bool,
 }
 
 /// One order as the panel shows it.
@@ -265,15 +293,28 @@ pub struct OrderView {
     pub number: String,
     pub kind: &'static str,
     pub customer: String,
+    /// The title (the category for orders stored before titles existed).
     pub title: String,
+    pub category: String,
+    pub description: String,
     pub priority: Priority,
     pub status: Status,
     pub team: String,
     pub team_name: Option<String>,
     pub assignee: Option<String>,
     pub mine: bool,
+    /// The contact number (for old orders: lifted from their marked first note).
     pub phone: Option<String>,
+    /// The due / callback time as `YYYY-MM-DDTHH:MM` in the desk's offset.
     pub due: Option<String>,
+    /// The same, RFC 3339 (the UI formats it in the agent's time zone).
+    pub due_at: Option<String>,
+    /// `overdue`, `due_soon` or `normal`: complaint clocks and the due time.
+    pub urgency: Urgency,
+    /// The due time's own state (`on_track`, `due_soon`, `overdue`), if it has one.
+    pub due_state: Option<SlaState>,
+    /// The earliest running deadline (RFC 3339).
+    pub next_deadline: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Changes of this order still in the outbox.
@@ -320,12 +361,15 @@ pub struct ProblemView {
     pub can_retry: bool,
 }
 
-/// First-note markers for the fields the domain model has no column for yet.
+/// First-note markers of orders created before title, phone and due time were fields: such
+/// a note stays a note; its values are lifted into the view when the fields are empty.
 const PHONE_MARK: &str = "☎ ";
 const DUE_MARK: &str = "⏰ ";
 
+/// RFC 3339 in UTC (so such texts sort in time order).
 fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
+    at.to_offset(UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
@@ -364,24 +408,6 @@ pub fn parse_order_id(id: &str) -> Result<WorkOrderId, DeskError> {
         .map_err(|_| DeskError::UnknownOrder(id.to_owned()))
 }
 
-/// The first note of an order created here carries phone and due time on marked lines.
-fn details_note(phone: Option<&str>, due: Option<&str>, description: Option<&str>) -> String {
-    let mut lines = Vec::new();
-    if let Some(phone) = phone {
-        lines.push(format!("{PHONE_MARK}{phone}"));
-    }
-    if let Some(due) = due {
-        lines.push(format!("{DUE_MARK}{due}"));
-    }
-    if let Some(text) = description {
-        if !lines.is_empty() {
-            lines.push(String::new());
-        }
-        lines.push(text.to_owned());
-    }
-    lines.join("\n")
-}
-
 fn read_details(order: &WorkOrder) -> (Option<String>, Option<String>) {
     let Some(first) = order.notes.first() else {
         return (None, None);
@@ -402,6 +428,55 @@ fn read_details(order: &WorkOrder) -> (Option<String>, Option<String>) {
 
 fn clean(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `YYYY-MM-DDTHH:MM` at `offset`.
+fn local_minutes(at: OffsetDateTime, offset: UtcOffset) -> String {
+    let at = at.to_offset(offset);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// The desk's SLA policy until the server's is fetched: the server's default.
+fn default_policy() -> Option<SlaPolicy> {
+    WorkCalendar::weekdays(
+        time::macros::time!(9:00),
+        time::macros::time!(18:00),
+        UtcOffset::UTC,
+    )
+    .ok()
+    .map(SlaPolicy::with_defaults)
+}
+
+/// Normalizes a typed contact number to E.164 where the number plan allows (else keeps it as
+/// typed: an extension, a foreign format the agent knows better), then checks its shape.
+fn contact_phone(typed: &str) -> Result<String, DeskError> {
+    let typed = typed.trim();
+    let normalized = phone_normalizer()
+        .and_then(|n| n.normalize(typed).ok())
+        .and_then(|n| n.e164().map(str::to_owned))
+        .unwrap_or_else(|| typed.to_owned());
+    seatline_work_orders::check_phone(&normalized).map_err(|r| DeskError::Invalid(r.message()))?;
+    Ok(normalized)
+}
+
+fn phone_normalizer() -> Option<&'static seatline_phone_numbers::Normalizer> {
+    static NORMALIZER: std::sync::OnceLock<Option<seatline_phone_numbers::Normalizer>> =
+        std::sync::OnceLock::new();
+    NORMALIZER
+        .get_or_init(|| {
+            // A mainland-China center, as the demo data and the phone panel assume.
+            seatline_phone_numbers::Normalizer::new("CN", Default::default())
+                .map_err(|e| tracing::warn!(error = %e, "no phone-number normalizer"))
+                .ok()
+        })
+        .as_ref()
 }
 
 struct SyncTask {
@@ -438,6 +513,10 @@ struct Inner {
     state: Mutex<DeskState>,
     view: std::sync::Mutex<SyncView>,
     hint: std::sync::Mutex<LoginHint>,
+    /// The agent's UTC offset for due times typed without one.
+    offset: std::sync::Mutex<UtcOffset>,
+    /// The tenant's SLA policy (fetched when sync starts; the server default before).
+    policy: std::sync::Mutex<Option<SlaPolicy>>,
 }
 
 /// The work-order desk. Cheap to clone; every method needs a tokio runtime.
@@ -467,6 +546,9 @@ impl Desk {
                 }),
                 view: std::sync::Mutex::new(SyncView::not_signed_in()),
                 hint: std::sync::Mutex::new(LoginHint::default()),
+                // The UI sends due times with its offset; this is for local ones (CLI, tests).
+                offset: std::sync::Mutex::new(UtcOffset::UTC),
+                policy: std::sync::Mutex::new(default_policy()),
             }),
         }
     }
@@ -478,6 +560,31 @@ impl Desk {
             .notify
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = notify;
+    }
+
+    /// The agent's UTC offset (for due times typed without one, and the `due` display).
+    pub fn set_local_offset(&self, offset: UtcOffset) {
+        *self
+            .inner
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = offset;
+    }
+
+    fn local_offset(&self) -> UtcOffset {
+        *self
+            .inner
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn policy(&self) -> Option<SlaPolicy> {
+        self.inner
+            .policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn set_hint(&self, hint: LoginHint) {
@@ -765,6 +872,21 @@ impl Desk {
         let server = ServerClient::new(&account.server_url)
             .map_err(|e| DeskError::Invalid(e.to_string()))?
             .with_token(token.expose().to_owned());
+        let policy_client = server.clone();
+        let desk = self.clone();
+        let policy = tokio::spawn(async move {
+            // Best effort: offline, the last policy (or the server default) stays.
+            match policy_client.sla_policy().await {
+                Ok(p) => {
+                    *desk
+                        .inner
+                        .policy
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot fetch the SLA policy"),
+            }
+        });
         let (events, events_rx) = mpsc::channel(64);
         let initial = SyncStatus {
             phase: SyncPhase::Syncing,
@@ -812,7 +934,7 @@ impl Desk {
         ));
         Ok(SyncTask {
             events,
-            tasks: vec![engine, forward, waiter],
+            tasks: vec![engine, forward, waiter, policy],
         })
     }
 
@@ -893,8 +1015,30 @@ impl Desk {
             .collect())
     }
 
-    fn view_of(account: &Account, order: &WorkOrder, pending: &[WorkOrderId]) -> OrderView {
-        let (phone, due) = read_details(order);
+    fn view_of(&self, account: &Account, order: &WorkOrder, pending: &[WorkOrderId]) -> OrderView {
+        let offset = self.local_offset();
+        let (legacy_phone, legacy_due) = read_details(order);
+        // Orders created before the fields existed: lift the marked note's values (the note
+        // itself stays). A legacy due time was typed in the agent's local time.
+        let mut lifted = order.clone();
+        if lifted.contact_phone.is_none() {
+            lifted.contact_phone = legacy_phone;
+        }
+        if lifted.due_at.is_none() {
+            lifted.due_at = legacy_due
+                .as_deref()
+                .and_then(|d| parse_due_at(d, offset).ok());
+        }
+        let order = &lifted;
+        let now = OffsetDateTime::now_utc();
+        let (sla, due) = match self.policy() {
+            Some(policy) => (
+                sla_state(order, &policy, now).ok().flatten(),
+                due_state(order, &policy, now),
+            ),
+            None => (None, None),
+        };
+        let (level, next_deadline) = urgency(sla.as_ref(), due.as_ref());
         let mine = order.assignee.as_deref() == Some(account.user_id.as_str())
             || (order.assignee.is_none() && order.created_by == account.user_id);
         OrderView {
@@ -902,7 +1046,13 @@ impl Desk {
             number: short_number(order.id),
             kind: kind_name(order.kind),
             customer: order.customer_id.clone(),
-            title: order.category.clone(),
+            title: if order.title.is_empty() {
+                order.category.clone()
+            } else {
+                order.title.clone()
+            },
+            category: order.category.clone(),
+            description: order.description.clone(),
             priority: order.priority,
             status: order.status,
             team: order.team.clone(),
@@ -913,8 +1063,12 @@ impl Desk {
                 .map(|t| t.name.clone()),
             assignee: order.assignee.clone(),
             mine,
-            phone,
-            due,
+            phone: order.contact_phone.clone(),
+            due: order.due_at.map(|d| local_minutes(d, offset)),
+            due_at: order.due_at.map(rfc3339),
+            urgency: level,
+            due_state: due.map(|d| d.state),
+            next_deadline: next_deadline.map(rfc3339),
             created_at: rfc3339(order.created_at),
             updated_at: rfc3339(order.updated_at),
             pending: pending.contains(&order.id),
@@ -952,12 +1106,14 @@ impl Desk {
         let pending = Self::pending_orders(&store).await?;
         let orders = store.orders(&OrderFilter::All).await?;
         let search = clean(query.search.clone()).map(|s| s.to_lowercase());
-        Ok(orders
+        let mut views: Vec<OrderView> = orders
             .iter()
-            .map(|o| Self::view_of(&account, o, &pending))
+            .map(|o| self.view_of(&account, o, &pending))
             .filter(|o| match query.view.as_deref() {
                 Some("mine") => o.mine,
                 Some("team") => account.teams.iter().any(|t| t.id == o.team),
+                Some("overdue") => o.urgency == Urgency::Overdue,
+                Some("due_soon") => o.urgency == Urgency::DueSoon,
                 _ => true,
             })
             .filter(|o| query.status.is_none_or(|s| s == o.status))
@@ -976,7 +1132,72 @@ impl Desk {
                         || o.title.to_lowercase().contains(s)
                 })
             })
-            .collect())
+            .collect();
+        sort_views(&mut views);
+        Ok(views)
+    }
+
+    /// The members of the agent's teams (the agent first), for the assignee picker. Needs the
+    /// server; offline it answers the agent alone.
+    pub async fn teammates(&self) -> Result<Vec<Teammate>, DeskError> {
+        let (account, token) = {
+            let state = self.inner.state.lock().await;
+            let account = state.account.clone().ok_or(DeskError::NotSignedIn)?;
+            let token = match &state.memory_token {
+                Some(t) => Some(t.clone()),
+                None => self
+                    .inner
+                    .secrets
+                    .get(&Self::token_name(&account)?)
+                    .ok()
+                    .flatten(),
+            };
+            (account, token)
+        };
+        let me = Teammate {
+            user_id: account.user_id.clone(),
+            name: account
+                .display_name
+                .clone()
+                .unwrap_or_else(|| account.username.clone()),
+            team: account
+                .teams
+                .first()
+                .map(|t| t.id.clone())
+                .unwrap_or_default(),
+            me: true,
+        };
+        let Some(token) = token else {
+            return Ok(vec![me]);
+        };
+        let client = ServerClient::new(&account.server_url)
+            .map_err(|e| DeskError::Invalid(e.to_string()))?
+            .with_token(token.expose().to_owned());
+        let teams = match client.teams().await {
+            Ok(teams) => teams,
+            Err(RequestError::Network(e)) => {
+                tracing::debug!(error = %e, "offline: the assignee picker offers the agent only");
+                return Ok(vec![me]);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = vec![me];
+        for team in teams
+            .iter()
+            .filter(|t| account.teams.iter().any(|m| m.id == t.id))
+        {
+            for member in &team.members {
+                if !out.iter().any(|t| t.user_id == member.id) {
+                    out.push(Teammate {
+                        user_id: member.id.clone(),
+                        name: member.display_name.clone(),
+                        team: team.id.clone(),
+                        me: false,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub async fn get(&self, id: &str) -> Result<OrderView, DeskError> {
@@ -987,11 +1208,16 @@ impl Desk {
             .await?
             .ok_or_else(|| DeskError::UnknownOrder(id.to_owned()))?;
         let pending = Self::pending_orders(&store).await?;
-        Ok(Self::view_of(&account, &order, &pending))
+        Ok(self.view_of(&account, &order, &pending))
     }
 
-    /// Creates an order offline (the outbox sends it); description, phone and due time go into
-    /// its first note.
+    /// Parses a due time from the form: RFC 3339, or local time in the desk's offset.
+    fn due_time(&self, text: &str) -> Result<OffsetDateTime, DeskError> {
+        parse_due_at(text, self.local_offset()).map_err(|r| DeskError::Invalid(r.message()))
+    }
+
+    /// Creates an order offline (the outbox sends it) with its title, description, contact
+    /// phone (E.164 where it normalizes) and due time.
     pub async fn create(&self, new: CreateOrder) -> Result<OrderView, DeskError> {
         let (account, store) = self.ready().await?;
         let kind = parse_kind(&new.kind)?;
@@ -1011,13 +1237,14 @@ impl Desk {
                 )
             })?,
         };
-        let phone = clean(new.phone);
-        let due = clean(new.due);
+        let phone = clean(new.phone).map(|p| contact_phone(&p)).transpose()?;
+        let due = clean(new.due).map(|d| self.due_time(&d)).transpose()?;
         if matches!(kind, OrderKind::Callback) && due.is_none() {
             return Err(DeskError::Invalid(
                 "a callback needs a callback time".into(),
             ));
         }
+        let category = clean(new.category).unwrap_or_else(|| kind_name(kind).to_owned());
         let now = OffsetDateTime::now_utc();
         let recorded = store
             .create_order(
@@ -1026,21 +1253,17 @@ impl Desk {
                     kind,
                     customer_id: customer,
                     call_id: None,
-                    category: title,
+                    category,
                     priority: new.priority,
                     assignee: Some(account.user_id.clone()),
+                    title,
+                    description: clean(new.description).unwrap_or_default(),
+                    contact_phone: phone,
+                    due_at: due,
                 },
                 now,
             )
             .await?;
-        let note = details_note(
-            phone.as_deref(),
-            due.as_deref(),
-            clean(new.description).as_deref(),
-        );
-        if !note.is_empty() {
-            store.add_note(recorded.order.id, note, now).await?;
-        }
         self.changed(&store).await;
         self.get(&recorded.order.id.to_string()).await
     }
@@ -1048,9 +1271,20 @@ impl Desk {
     pub async fn edit(&self, id: &str, edit: EditOrder) -> Result<OrderView, DeskError> {
         let (account, store) = self.ready().await?;
         let order_id = parse_order_id(id)?;
+        // Empty text clears the nullable fields; a title or category cannot be cleared.
+        let phone = match edit.phone.map(|p| p.trim().to_owned()) {
+            None => None,
+            Some(p) if p.is_empty() => Some(None),
+            Some(p) => Some(Some(contact_phone(&p)?)),
+        };
+        let due_at = match edit.due.map(|d| d.trim().to_owned()) {
+            None => None,
+            Some(d) if d.is_empty() => Some(None),
+            Some(d) => Some(Some(self.due_time(&d)?)),
+        };
         let patch = FieldPatch {
             priority: edit.priority,
-            category: clean(edit.title),
+            category: clean(edit.category),
             assignee: edit.assignee.map(|a| {
                 clean(a).map(|a| {
                     if a == "me" {
@@ -1060,6 +1294,10 @@ impl Desk {
                     }
                 })
             }),
+            title: clean(edit.title),
+            description: edit.description.map(|d| d.trim().to_owned()),
+            contact_phone: phone,
+            due_at,
         };
         if patch.is_empty() {
             return Err(DeskError::Invalid("nothing to change".into()));
@@ -1109,6 +1347,7 @@ impl Desk {
     /// Rejections and conflicts, newest first (seen ones too when `all`).
     pub async fn problems(&self, all: bool) -> Result<Vec<ProblemView>, DeskError> {
         let (_, store) = self.ready().await?;
+        let node = store.client_id().node();
         Ok(store
             .problems(!all)
             .await?
@@ -1137,10 +1376,11 @@ impl Desk {
                         seen: p.seen,
                         kind: "conflict",
                         what: conflict.field.to_string(),
-                        code: if conflict.incoming_won {
-                            "won".into()
-                        } else {
+                        // From this desktop's side: was its own write the one discarded?
+                        code: if conflict.losing.node == node {
                             "overwritten".into()
+                        } else {
+                            "won".into()
                         },
                         message: format!(
                             "kept {}, discarded {}",
@@ -1199,9 +1439,41 @@ fn field_text(value: &seatline_work_orders::FieldValue) -> String {
     use seatline_work_orders::FieldValue;
     match value {
         FieldValue::Priority(p) => format!("{p:?}").to_lowercase(),
-        FieldValue::Category(c) => c.clone(),
-        FieldValue::Assignee(a) => a.clone().unwrap_or_else(|| "-".into()),
+        FieldValue::Category(c) | FieldValue::Title(c) => c.clone(),
+        FieldValue::Description(d) if d.is_empty() => "-".into(),
+        FieldValue::Description(d) => {
+            // Long texts: enough to recognise which version was discarded.
+            let mut short: String = d.chars().take(80).collect();
+            if d.chars().count() > 80 {
+                short.push('…');
+            }
+            short
+        }
+        FieldValue::Assignee(a) | FieldValue::ContactPhone(a) => {
+            a.clone().unwrap_or_else(|| "-".into())
+        }
+        FieldValue::DueAt(d) => d.map_or_else(|| "-".into(), rfc3339),
     }
+}
+
+/// Overdue first, then due soon (earliest deadline first within both), then the rest, most
+/// recently changed first.
+fn sort_views(views: &mut [OrderView]) {
+    views.sort_by(|a, b| {
+        a.urgency.cmp(&b.urgency).then_with(|| {
+            if a.urgency == Urgency::Normal {
+                b.updated_at.cmp(&a.updated_at)
+            } else {
+                // RFC 3339 in UTC sorts as text; no deadline sorts last.
+                match (&a.next_deadline, &b.next_deadline) {
+                    (Some(x), Some(y)) => x.cmp(y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => b.updated_at.cmp(&a.updated_at),
+                }
+            }
+        })
+    });
 }
 
 /// Long-polls the server for changes past the local cursor and wakes the sync loop for a pull.
@@ -1235,5 +1507,165 @@ async fn long_poll(
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatline_work_orders::{apply, ClientId, Hlc, Mutation, NodeId};
+
+    fn account() -> Account {
+        Account {
+            server_url: "http://127.0.0.1:9".into(),
+            tenant: "demo".into(),
+            username: "agent".into(),
+            tenant_id: "t".into(),
+            user_id: "u1".into(),
+            display_name: None,
+            role: None,
+            teams: vec![TeamRef {
+                id: "team".into(),
+                name: "一线".into(),
+            }],
+        }
+    }
+
+    fn desk() -> Desk {
+        let dir = std::env::temp_dir().join("seatline-desk-unit");
+        Desk::new(
+            &dir,
+            Arc::new(seatline_secrets::MemoryStore::new()),
+            ScheduleConfig::default(),
+        )
+    }
+
+    /// An order as the server would hold it after `bodies` (client 1, server time `at`).
+    fn order(bodies: Vec<MutationBody>, at: OffsetDateTime) -> WorkOrder {
+        let client = ClientId(uuid::Uuid::now_v7());
+        let id = WorkOrderId::new_v7(at);
+        let mut current: Option<WorkOrder> = None;
+        for (i, body) in bodies.into_iter().enumerate() {
+            let n = u64::try_from(i).unwrap_or(0) + 1;
+            let m = Mutation {
+                client_id: client,
+                mutation_id: n,
+                order_id: id,
+                stamp: Hlc {
+                    physical_ms: 1_000 + n,
+                    logical: 0,
+                    node: NodeId(client.0),
+                },
+                base_version: current.as_ref().map_or(0, |o| o.version),
+                actor: Actor {
+                    user: "u1".into(),
+                    tenant: "t".into(),
+                },
+                body,
+            };
+            current = Some(apply(current.as_ref(), &m, at).expect("legal").order);
+        }
+        current.expect("at least a create")
+    }
+
+    fn create(title: &str, due_at: Option<OffsetDateTime>) -> MutationBody {
+        MutationBody::Create(NewWorkOrder {
+            team: "team".into(),
+            kind: OrderKind::Callback,
+            customer_id: "李娜".into(),
+            call_id: None,
+            category: "套餐".into(),
+            priority: Priority::Normal,
+            assignee: Some("u1".into()),
+            title: title.into(),
+            description: String::new(),
+            contact_phone: None,
+            due_at,
+        })
+    }
+
+    #[test]
+    fn typed_numbers_become_e164_where_the_plan_allows() {
+        assert_eq!(contact_phone(" 138 0013 8000 ").unwrap(), "+8613800138000");
+        assert_eq!(
+            contact_phone("+86 139-1234-5678").unwrap(),
+            "+8613912345678"
+        );
+        // An extension is no public number: kept as typed.
+        assert_eq!(contact_phone("8001").unwrap(), "8001");
+        let err = contact_phone("call me").unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert!(err.to_string().contains("contact_phone"), "{err}");
+    }
+
+    /// Orders made before the fields existed kept phone and due time in a marked first note:
+    /// the view lifts them (the note stays) and the category still serves as the title.
+    #[test]
+    fn an_old_order_with_a_marked_first_note_shows_its_phone_and_due_time() {
+        let at = time::macros::datetime!(2026-11-30 08:00 UTC);
+        let old = order(
+            vec![
+                create("", None),
+                MutationBody::AddNote {
+                    text: "☎ +8615012345678\n⏰ 2026-12-01T10:00\n\nafter 3 pm".into(),
+                },
+            ],
+            at,
+        );
+        let view = desk().view_of(&account(), &old, &[]);
+        assert_eq!(view.title, "套餐");
+        assert_eq!(view.phone.as_deref(), Some("+8615012345678"));
+        assert_eq!(view.due.as_deref(), Some("2026-12-01T10:00"));
+        assert_eq!(view.due_at.as_deref(), Some("2026-12-01T10:00:00Z"));
+        assert_eq!(view.notes.len(), 1, "the note stays a note");
+        assert!(view.notes[0].text.contains("after 3 pm"));
+        // Real fields win over the note.
+        let mut newer = old.clone();
+        newer.contact_phone = Some("+8613800138000".into());
+        let view = desk().view_of(&account(), &newer, &[]);
+        assert_eq!(view.phone.as_deref(), Some("+8613800138000"));
+    }
+
+    #[test]
+    fn views_sort_overdue_then_due_soon_then_most_recent() {
+        let now = OffsetDateTime::now_utc();
+        let d = desk();
+        let a = account();
+        let view = |title: &str, due: Option<OffsetDateTime>| {
+            d.view_of(&a, &order(vec![create(title, due)], now), &[])
+        };
+        let mut views = vec![
+            view("plain", None),
+            view("soon", Some(now + time::Duration::minutes(30))),
+            view("late", Some(now - time::Duration::hours(2))),
+            view("later", Some(now + time::Duration::days(2))),
+            view("latest", Some(now - time::Duration::hours(1))),
+            view("sooner", Some(now + time::Duration::minutes(10))),
+        ];
+        sort_views(&mut views);
+        let titles: Vec<&str> = views.iter().map(|v| v.title.as_str()).collect();
+        assert_eq!(titles[..4], ["late", "latest", "sooner", "soon"]);
+        assert_eq!(views[0].urgency, Urgency::Overdue);
+        assert_eq!(views[2].urgency, Urgency::DueSoon);
+        assert_eq!(views[2].due_state, Some(SlaState::DueSoon));
+        assert!(views[4..].iter().all(|v| v.urgency == Urgency::Normal));
+    }
+
+    #[test]
+    fn conflicts_on_the_new_fields_read_as_text() {
+        use seatline_work_orders::FieldValue;
+        assert_eq!(field_text(&FieldValue::Title("Refund".into())), "Refund");
+        assert_eq!(field_text(&FieldValue::ContactPhone(None)), "-");
+        assert_eq!(
+            field_text(&FieldValue::DueAt(Some(
+                time::macros::datetime!(2026-12-01 10:00 +08:00)
+            ))),
+            "2026-12-01T02:00:00Z"
+        );
+        let long = "长".repeat(100);
+        assert_eq!(
+            field_text(&FieldValue::Description(long)).chars().count(),
+            81
+        );
     }
 }

@@ -87,6 +87,8 @@ pub(super) async fn wait(
 pub(super) struct ListQuery {
     view: View,
     limit: Option<u32>,
+    /// Title, customer id or contact phone contains this (case-insensitive).
+    q: Option<String>,
 }
 
 pub(super) async fn list(
@@ -101,6 +103,7 @@ pub(super) async fn list(
             &principal,
             query.view,
             query.limit,
+            query.q.as_deref(),
         )
         .await?,
     ))

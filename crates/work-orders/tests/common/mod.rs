@@ -54,6 +54,10 @@ pub fn new_order(kind: OrderKind) -> NewWorkOrder {
         category: "invoice".to_owned(),
         priority: Priority::Normal,
         assignee: Some("agent-1".to_owned()),
+        title: "Invoice charged twice".to_owned(),
+        description: "Customer says November was billed twice.".to_owned(),
+        contact_phone: Some("+8613812345678".to_owned()),
+        due_at: None,
     }
 }
 
