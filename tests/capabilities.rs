@@ -201,7 +201,13 @@ fn the_screen_pop_answers_from_the_local_cache_even_before_any_sync() {
     assert_eq!(pop["matched_by"]["by"], "nothing");
     assert_eq!(pop["cached_customers"], 0);
     assert_eq!(pop["ivr"][0]["value"], "1>2");
-    let found = invoke(&main, own_origin(), "customer_search", json!({"text": "张"})).unwrap();
+    let found = invoke(
+        &main,
+        own_origin(),
+        "customer_search",
+        json!({"text": "张"}),
+    )
+    .unwrap();
     assert_eq!(found, json!([]));
     let card = invoke(&main, own_origin(), "customer_card", json!({"id": "x"})).unwrap();
     assert!(card.is_null());

@@ -2,11 +2,13 @@
 //! calls are pushed by the phone (see `phone::phone_connect`); these serve the agent's own
 //! lookups and the customer cache's status.
 
-use crate::commands::CommandError;
 use crate::commands::AppState;
+use crate::commands::CommandError;
 use seatline_agent_state::{AgentEvent, AgentState};
 use seatline_workspace::call_log::{CallRecord, DayFigures};
-use seatline_workspace::screen_pop::{CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop};
+use seatline_workspace::screen_pop::{
+    CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop,
+};
 use seatline_workspace::AgentView;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -111,6 +113,9 @@ pub async fn call_wrap_up<R: Runtime>(
 
 /// The agent's figures since `since` (wall-clock ms, the UI's start of today).
 #[tauri::command]
-pub async fn call_figures(state: State<'_, PopState>, since: i64) -> Result<DayFigures, CommandError> {
+pub async fn call_figures(
+    state: State<'_, PopState>,
+    since: i64,
+) -> Result<DayFigures, CommandError> {
     Ok(state.0.figures(since).await?)
 }

@@ -84,6 +84,12 @@ pub struct PhoneArgs {
     /// Exit once a call has happened and no call is left.
     #[arg(long)]
     exit_when_idle: bool,
+    /// Seconds between keep-alive pings to the registrar (0: off).
+    #[arg(long, value_name = "SECS", default_value_t = PhoneConfig::default().keepalive_secs)]
+    keepalive: u32,
+    /// SIP over TLS: trust only the CA certificates in this PEM file (a private PBX's CA).
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +173,8 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         } else {
             AudioIo::Null
         },
+        keepalive_secs: args.keepalive,
+        tls_ca_file: args.tls_ca.clone(),
         ..PhoneConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

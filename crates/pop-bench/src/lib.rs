@@ -44,14 +44,22 @@ const AREAS: &[(&str, usize)] = &[
     ("531", 8),
 ];
 const SURNAMES: &[&str] = &["张", "王", "李", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳"];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
+];
 
 fn digits(rng: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + (rng.below(10) as u8))).collect()
+    (0..n)
+        .map(|_| char::from(b'0' + (rng.below(10) as u8)))
+        .collect()
 }
 
 fn mobile(rng: &mut Rng) -> String {
-    format!("{}{}", MOBILE_PREFIXES[rng.below(MOBILE_PREFIXES.len())], digits(rng, 8))
+    format!(
+        "{}{}",
+        MOBILE_PREFIXES[rng.below(MOBILE_PREFIXES.len())],
+        digits(rng, 8)
+    )
 }
 
 fn fixed_line(rng: &mut Rng) -> (String, String) {
@@ -96,7 +104,11 @@ pub fn generate_customers(count: usize, seed: u64) -> Vec<Customer> {
                 name,
                 phones,
                 email: None,
-                tier: if rng.below(20) == 0 { "vip".into() } else { "standard".into() },
+                tier: if rng.below(20) == 0 {
+                    "vip".into()
+                } else {
+                    "standard".into()
+                },
                 tags: vec![],
                 notes: String::new(),
                 updated_at: "2026-11-30T00:00:00Z".into(),
@@ -138,7 +150,10 @@ pub fn generate_calls(customers: &[Customer], count: usize, seed: u64) -> Vec<Ca
                 0 => format!("+86{national}"),
                 1 if mobile => format!("0{national}"),
                 1 => format!("0{national}"),
-                2 => format!("sip:{}{national}@10.0.0.1;user=phone", if mobile { "" } else { "0" }),
+                2 => format!(
+                    "sip:{}{national}@10.0.0.1;user=phone",
+                    if mobile { "" } else { "0" }
+                ),
                 3 if mobile => format!("17951{national}"),
                 3 => format!("86{national}"),
                 _ => format!("\"客户\" <sip:+86{national}@pbx.example>"),
@@ -235,7 +250,8 @@ pub async fn run(
     let memory = mem::sample();
 
     // The peer: a substring scan for the digits as the PBX sent them (minus a leading +).
-    let peer_pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display())).await?;
+    let peer_pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display())).await?;
     let mut peer_durations: Vec<Duration> = Vec::new();
     let (mut peer_found_known, mut peer_known) = (0, 0);
     for call in plan.iter().take(peer_calls) {
@@ -317,7 +333,10 @@ pub fn render_table(r: &Report) -> String {
         r.lookup.p99_ms
     ));
     if let Some(rss) = r.memory.rss_kib {
-        out.push_str(&format!("process RSS after lookups: {:.0} MiB\n", rss as f64 / 1024.0));
+        out.push_str(&format!(
+            "process RSS after lookups: {:.0} MiB\n",
+            rss as f64 / 1024.0
+        ));
     }
     out
 }

@@ -49,7 +49,9 @@ async fn main() -> ExitCode {
             }
         },
     };
-    match seatline_pop_bench::run(&dir, args.customers, args.calls, args.peer_calls, args.seed).await {
+    match seatline_pop_bench::run(&dir, args.customers, args.calls, args.peer_calls, args.seed)
+        .await
+    {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
             Ok(json) => {
                 println!("{json}");

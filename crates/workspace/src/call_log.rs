@@ -381,16 +381,28 @@ mod tests {
     async fn a_call_is_logged_from_ringing_to_wrap_up_with_its_hold_time() {
         let dir = tempfile::tempdir().unwrap();
         let log = log(&dir).await;
-        log.apply(&ringing("a", "013800138000"), 1_000).await.unwrap();
+        log.apply(&ringing("a", "013800138000"), 1_000)
+            .await
+            .unwrap();
         log.set_customer("a", Some("+8613800138000"), Some(("c-1", "张伟")))
             .await
             .unwrap();
-        log.apply(&CallSignal::Answered { call: "a".into() }, 4_000).await.unwrap();
-        log.apply(&CallSignal::Held { call: "a".into() }, 10_000).await.unwrap();
+        log.apply(&CallSignal::Answered { call: "a".into() }, 4_000)
+            .await
+            .unwrap();
+        log.apply(&CallSignal::Held { call: "a".into() }, 10_000)
+            .await
+            .unwrap();
         // A second hold signal while held does not restart the hold clock.
-        log.apply(&CallSignal::Held { call: "a".into() }, 12_000).await.unwrap();
-        log.apply(&CallSignal::Resumed { call: "a".into() }, 15_000).await.unwrap();
-        log.apply(&CallSignal::Held { call: "a".into() }, 20_000).await.unwrap();
+        log.apply(&CallSignal::Held { call: "a".into() }, 12_000)
+            .await
+            .unwrap();
+        log.apply(&CallSignal::Resumed { call: "a".into() }, 15_000)
+            .await
+            .unwrap();
+        log.apply(&CallSignal::Held { call: "a".into() }, 20_000)
+            .await
+            .unwrap();
         // Ended while on hold: the open hold counts up to the end.
         log.apply(
             &CallSignal::Ended {
@@ -403,7 +415,10 @@ mod tests {
         .unwrap();
         let err = log.wrap_up("a", " ", "x", 30_000).await.unwrap_err();
         assert!(matches!(err, CallLogError::Invalid(_)));
-        let done = log.wrap_up("a", "billing", "退款已受理", 34_000).await.unwrap();
+        let done = log
+            .wrap_up("a", "billing", "退款已受理", 34_000)
+            .await
+            .unwrap();
         assert_eq!(done.hold_ms, 7_000);
         assert_eq!(done.talk_ms(), Some(18_000));
         assert_eq!(done.customer_name.as_deref(), Some("张伟"));
@@ -422,11 +437,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = log(&dir).await;
         // Handled: 10 s talk, 5 s wrap-up.
-        log.apply(&ringing("a", "+8613800138000"), 100_000).await.unwrap();
+        log.apply(&ringing("a", "+8613800138000"), 100_000)
+            .await
+            .unwrap();
         log.set_customer("a", Some("+8613800138000"), Some(("c-1", "张伟")))
             .await
             .unwrap();
-        log.apply(&CallSignal::Answered { call: "a".into() }, 102_000).await.unwrap();
+        log.apply(&CallSignal::Answered { call: "a".into() }, 102_000)
+            .await
+            .unwrap();
         let end = |call: &str| CallSignal::Ended {
             call: call.into(),
             reason: "remote_hangup".into(),
@@ -434,8 +453,12 @@ mod tests {
         log.apply(&end("a"), 112_000).await.unwrap();
         log.wrap_up("a", "billing", "", 117_000).await.unwrap();
         // Missed: rang and ended unanswered; the number was known but no customer linked.
-        log.apply(&ringing("b", "+8613800138000"), 200_000).await.unwrap();
-        log.set_customer("b", Some("+8613800138000"), None).await.unwrap();
+        log.apply(&ringing("b", "+8613800138000"), 200_000)
+            .await
+            .unwrap();
+        log.set_customer("b", Some("+8613800138000"), None)
+            .await
+            .unwrap();
         log.apply(&end("b"), 205_000).await.unwrap();
         // Handled outgoing without a wrap-up yet: 20 s.
         log.apply(
@@ -447,17 +470,24 @@ mod tests {
         )
         .await
         .unwrap();
-        log.apply(&CallSignal::Answered { call: "c".into() }, 301_000).await.unwrap();
+        log.apply(&CallSignal::Answered { call: "c".into() }, 301_000)
+            .await
+            .unwrap();
         log.apply(&end("c"), 321_000).await.unwrap();
         // Yesterday's call does not count.
-        log.apply(&ringing("old", "+8613800138000"), 10).await.unwrap();
+        log.apply(&ringing("old", "+8613800138000"), 10)
+            .await
+            .unwrap();
 
         let figures = log.figures(50_000).await.unwrap();
         assert_eq!(figures.calls, 3);
         assert_eq!(figures.handled, 2);
         assert_eq!(figures.missed, 1);
         assert_eq!(figures.without_wrap_up, 1);
-        assert!((figures.average_handle_s - 17.5).abs() < 1e-9, "{figures:?}");
+        assert!(
+            (figures.average_handle_s - 17.5).abs() < 1e-9,
+            "{figures:?}"
+        );
         assert!((figures.after_call_work_s - 5.0).abs() < 1e-9);
 
         let history = log
@@ -465,7 +495,11 @@ mod tests {
             .await
             .unwrap();
         let ids: Vec<&str> = history.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids, ["b", "a"], "newest first; the unlinked call by its number");
+        assert_eq!(
+            ids,
+            ["b", "a"],
+            "newest first; the unlinked call by its number"
+        );
         assert!(log.recent("c-2", &[], 10).await.unwrap().is_empty());
     }
 
@@ -473,7 +507,14 @@ mod tests {
     async fn signals_for_calls_it_never_saw_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let log = log(&dir).await;
-        log.apply(&CallSignal::Answered { call: "ghost".into() }, 1).await.unwrap();
+        log.apply(
+            &CallSignal::Answered {
+                call: "ghost".into(),
+            },
+            1,
+        )
+        .await
+        .unwrap();
         log.apply(
             &CallSignal::Ended {
                 call: "ghost".into(),

@@ -11,9 +11,7 @@ use crate::desk::{OrderQuery, OrderView};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
 use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
-use seatline_phone_numbers::{
-    lookup_keys, Normalized, Normalizer, NormalizerOptions, NumberType,
-};
+use seatline_phone_numbers::{lookup_keys, Normalized, Normalizer, NormalizerOptions, NumberType};
 use seatline_settings::{Settings, DEFAULT_PHONE_REGION};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,7 +64,9 @@ pub struct PopRequest {
 pub enum MatchedBy {
     Number,
     /// An IVR-collected value (its header name).
-    Ivr { field: String },
+    Ivr {
+        field: String,
+    },
     Nothing,
 }
 
@@ -92,9 +92,9 @@ pub struct CallerView {
 pub struct CustomerCard {
     pub customer: Customer,
     /// Orders not resolved or closed, overdue first as the desk sorts them.
-    pub open_orders: Vec<OrderView>,
+    pub open_orders: Vec<OrderBrief>,
     /// The latest finished orders.
-    pub recent_orders: Vec<OrderView>,
+    pub recent_orders: Vec<OrderBrief>,
     /// The latest calls with this customer on this desktop, newest first.
     pub recent_calls: Vec<CallRecord>,
 }
@@ -247,7 +247,11 @@ impl ScreenPop {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, PopError> {
-        Ok(self.call_log().await?.wrap_up(call, code, notes, now).await?)
+        Ok(self
+            .call_log()
+            .await?
+            .wrap_up(call, code, notes, now)
+            .await?)
     }
 
     /// One call from the log.
@@ -301,7 +305,11 @@ impl ScreenPop {
             .unwrap_or_default();
         match result {
             Ok(report) => {
-                tracing::debug!(pages = report.pages, changed = report.changed, "customer feed pulled");
+                tracing::debug!(
+                    pages = report.pages,
+                    changed = report.changed,
+                    "customer feed pulled"
+                );
                 self.set_view(|v| {
                     v.signed_in = true;
                     v.customers = customers;
@@ -392,7 +400,10 @@ impl ScreenPop {
         if let Some(normalized) = &normalized {
             caller.internal = normalized.is_internal();
             caller.e164 = normalized.e164().map(str::to_owned);
-            caller.display = Some(display_form(normalized, self.inner.normalizer.default_region()));
+            caller.display = Some(display_form(
+                normalized,
+                self.inner.normalizer.default_region(),
+            ));
         }
         let mut matched_by = if customers.is_empty() {
             MatchedBy::Nothing
@@ -485,8 +496,8 @@ impl ScreenPop {
                 done.truncate(RECENT_ORDERS);
                 CustomerCard {
                     customer,
-                    open_orders: open,
-                    recent_orders: done,
+                    open_orders: open.iter().map(brief).collect(),
+                    recent_orders: done.iter().map(brief).collect(),
                     recent_calls: vec![],
                 }
             })
@@ -523,6 +534,37 @@ impl ScreenPop {
             .iter()
             .flat_map(|p| self.number_keys(p))
             .collect()
+    }
+}
+
+/// An order as a card lists it: the order view's headline fields only (no notes or history),
+/// so a pop stays small enough to reach the window in one message.
+pub type OrderBrief = serde_json::Map<String, serde_json::Value>;
+
+/// The fields of [`OrderView`] a card shows.
+const BRIEF_FIELDS: &[&str] = &[
+    "id",
+    "number",
+    "kind",
+    "customer",
+    "title",
+    "priority",
+    "status",
+    "phone",
+    "due",
+    "due_at",
+    "due_state",
+    "urgency",
+    "updated_at",
+];
+
+fn brief(order: &OrderView) -> OrderBrief {
+    match serde_json::to_value(order) {
+        Ok(serde_json::Value::Object(mut all)) => {
+            all.retain(|key, _| BRIEF_FIELDS.contains(&key.as_str()));
+            all
+        }
+        _ => OrderBrief::new(),
     }
 }
 

@@ -78,9 +78,23 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     )
     .await
     .unwrap();
-    customer(&store, &tenant.id, "张伟", &["+86 138 0013 8000", "010-6234 5678"], "vip").await;
+    customer(
+        &store,
+        &tenant.id,
+        "张伟",
+        &["+86 138 0013 8000", "010-6234 5678"],
+        "vip",
+    )
+    .await;
     customer(&store, &tenant.id, "李娜", &["021-5555 0000"], "standard").await;
-    customer(&store, &tenant.id, "王芳", &["02155550000", "15012345678"], "gold").await;
+    customer(
+        &store,
+        &tenant.id,
+        "王芳",
+        &["02155550000", "15012345678"],
+        "gold",
+    )
+    .await;
     let liu = customer(&store, &tenant.id, "刘洋", &[], "standard").await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -131,7 +145,12 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     desk.create(order).await.unwrap();
 
     // The PBX sends the number in its own form; every form finds the customer.
-    for number in ["013800138000", "+8613800138000", "sip:13800138000@pbx.example", "8613800138000"] {
+    for number in [
+        "013800138000",
+        "+8613800138000",
+        "sip:13800138000@pbx.example",
+        "8613800138000",
+    ] {
         let found = pop.pop(ringing(number)).await.unwrap();
         assert_eq!(names(&found), ["张伟"], "{number}");
         assert_eq!(found.matched_by, MatchedBy::Number);
@@ -140,7 +159,11 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
         let card = &found.cards[0];
         assert_eq!(card.customer.tier, "vip");
         assert_eq!(card.open_orders.len(), 1, "{number}");
-        assert_eq!(card.open_orders[0].title, "账单重复扣费");
+        assert_eq!(card.open_orders[0]["title"], "账单重复扣费");
+        assert!(
+            !card.open_orders[0].contains_key("notes"),
+            "a brief, not the whole order"
+        );
     }
     // A bare local number gets the center's area code.
     let local = pop.pop(ringing("62345678")).await.unwrap();

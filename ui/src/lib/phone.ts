@@ -51,6 +51,8 @@ export type RegistrationEvent =
 
 export type PhoneEvent =
   | { type: "started"; sip_addresses: string[] }
+  /** The local address changed or the computer woke up: every account registers again. */
+  | { type: "network_changed"; reason: string }
   | ({ type: "registration"; account: string } & RegistrationEvent)
   | {
       type: "incoming_call";
@@ -192,6 +194,8 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
       return { ...view, lastError: event.message };
     case "dtmf_sent":
     case "transfer_requested":
+    // The registration events that follow show the new state.
+    case "network_changed":
       return view;
   }
 }

@@ -42,10 +42,13 @@ export interface DayFigures {
   without_wrap_up: number;
 }
 
+/** An order as a pop card lists it: headline fields only (no notes or history). */
+export type OrderBrief = Pick<OrderView, "id" | "number" | "kind" | "customer" | "title" | "priority" | "status" | "phone" | "due" | "due_at" | "due_state" | "updated_at">;
+
 export interface CustomerCard {
   customer: Customer;
-  open_orders: OrderView[];
-  recent_orders: OrderView[];
+  open_orders: OrderBrief[];
+  recent_orders: OrderBrief[];
   /** Optional so cards built elsewhere (tests, the mock) need not carry it. */
   recent_calls?: CallRecord[];
 }
@@ -119,8 +122,8 @@ export function callerNumber(caller: CallerView): string | null {
 }
 
 /** Open orders that need attention first: overdue, then due soon, then the rest (stable). */
-export function attentionFirst(orders: OrderView[]): OrderView[] {
-  const rank = (o: OrderView) => (o.due_state === "overdue" ? 0 : o.due_state === "due_soon" ? 1 : 2);
+export function attentionFirst<T extends Pick<OrderView, "due_state">>(orders: T[]): T[] {
+  const rank = (o: T) => (o.due_state === "overdue" ? 0 : o.due_state === "due_soon" ? 1 : 2);
   return orders
     .map((order, index) => ({ order, index }))
     .sort((a, b) => rank(a.order) - rank(b.order) || a.index - b.index)
