@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { freePort, sleep } from "../support/net.mjs";
+import { reap } from "../support/webdriver.mjs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +27,7 @@ let proxyProc;
 let proxy; // { udp, tcp, users }
 let base;
 let session;
+let dataDir;
 const peers = [];
 
 async function wd(method, path, body) {
@@ -115,7 +117,7 @@ before(async () => {
     createInterface({ input: proxyProc.stdout }).once("line", (line) => resolveLine(JSON.parse(line)));
     proxyProc.once("exit", (code) => reject(new Error(`sip-peer exited ${code}`)));
   });
-  const dataDir = mkdtempSync(join(tmpdir(), "seatline-phone-"));
+  dataDir = mkdtempSync(join(tmpdir(), "seatline-phone-"));
   const port = await freePort();
   const nativePort = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -150,7 +152,7 @@ after(async () => {
     setTimeout(() => p.child.exitCode === null && p.child.kill("SIGKILL"), 5_000).unref();
   }
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
-  driver?.kill("SIGTERM");
+  await reap(driver, dataDir);
   proxyProc?.stdin.end();
 });
 

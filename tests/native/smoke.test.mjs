@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { freePort, sleep } from "../support/net.mjs";
+import { reap } from "../support/webdriver.mjs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -156,7 +157,7 @@ before(async () => {
 after(async () => {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
   // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it on its port.
-  driver?.kill("SIGTERM");
+  await reap(driver, dataDir);
   server?.kill("SIGTERM");
 });
 

@@ -1,12 +1,59 @@
 // The real app under tauri-driver (WebKitWebDriver) and the real central server, for the
 // native tests in tests/native: one copy of the W3C WebDriver calls they all make.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, sleep } from "./net.mjs";
 
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+/**
+ * SIGKILLs every process (but this one) with `value` as one of its command-line arguments, e.g.
+ * the app started with its own `--data-dir`: WebKitWebDriver kills the app when a session ends
+ * cleanly, but an app left behind by a driver that died first keeps the driver's pipes open and
+ * the test file would never exit. Returns the pids it killed. Linux (/proc) only.
+ */
+export function killByArgument(value) {
+  const killed = [];
+  if (!value) return killed;
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let argv;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone already, or not ours to read
+    }
+    if (!argv.includes(value)) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+      killed.push(pid);
+      process.stderr.write(`killed stray process ${pid}: ${argv.join(" ").trim()}\n`);
+    } catch {
+      // exited between the read and the kill
+    }
+  }
+  return killed;
+}
+
+/**
+ * Stops a driver child (SIGTERM, SIGKILL after `graceMs`), kills what it left behind with
+ * `marker` on its command line, and lets go of its pipes so the test file can exit.
+ */
+export async function reap(child, marker, graceMs = 5_000) {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((ok) => child.once("exit", ok));
+    child.kill("SIGTERM");
+    await Promise.race([exited, sleep(graceMs)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  killByArgument(marker);
+  child?.stdout?.destroy();
+  child?.stderr?.destroy();
+  child?.unref();
+}
 
 /** Polls `check` until it returns something truthy; the last error is in the message. */
 export async function waitFor(what, check, timeoutMs = 15_000) {
@@ -126,9 +173,13 @@ export async function startApp({ app, args = [], env = {}, shotDir }) {
     mkdirSync(shotDir, { recursive: true });
     writeFileSync(join(shotDir, name), Buffer.from(png, "base64"));
   }
+  // The app's own data dir marks its process for `reap`.
+  const dataDirAt = args.indexOf("--data-dir");
+  const marker = dataDirAt >= 0 ? args[dataDirAt + 1] : undefined;
   async function close() {
     await wd("DELETE", `/session/${session}`).catch(() => {});
-    driver.kill("SIGTERM");
+    // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it on its port.
+    await reap(driver, marker);
   }
   return { wd, s, find, text, attr, click, typeInto, screenshot, close, log: () => driverLog };
 }
