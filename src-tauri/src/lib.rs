@@ -183,7 +183,7 @@ pub fn run() -> std::process::ExitCode {
         normalizer,
         desk.clone(),
     ));
-    let state = AppState::new(Mutex::new(workspace), desk);
+    let state = AppState::new(Mutex::new(workspace), desk).with_state_log(pop.0.clone());
     match builder(tauri::Builder::default(), state, phone, pop).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

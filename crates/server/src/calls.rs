@@ -598,7 +598,8 @@ mod tests {
 
     #[test]
     fn bad_calls_say_why() {
-        let cases: Vec<(fn(&mut CallUpload), &str)> = vec![
+        type Spoil = fn(&mut CallUpload);
+        let cases: Vec<(Spoil, &str)> = vec![
             (|c| c.id = " ".into(), "needs an id"),
             (|c| c.revision = 0, "revision"),
             (|c| c.direction = "sideways".into(), "neither incoming"),

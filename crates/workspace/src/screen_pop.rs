@@ -6,7 +6,10 @@
 //! the calling number (every normalised form), then IVR-collected values (a customer number or
 //! a keyed-in phone number) when the number is withheld, unknown or unreadable.
 
-use crate::call_log::{CallLog, CallLogError, CallRecord, CallSignal, DayFigures};
+use crate::call_log::{
+    CallLog, CallLogError, CallRecord, CallSignal, DayFigures, StateEntry, SyncCounts,
+};
+use crate::call_sync;
 use crate::desk::{OrderQuery, OrderView};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
@@ -128,6 +131,9 @@ pub struct FeedView {
     pub last_synced: Option<String>,
     pub last_error: Option<String>,
     pub signed_in: bool,
+    /// The call log's upload: what waits for the server, what it refused, the last failure.
+    pub calls: SyncCounts,
+    pub calls_error: Option<String>,
 }
 
 /// The normalizer the center's settings ask for (region, area code).
@@ -206,9 +212,45 @@ impl ScreenPop {
         Ok(log.clone())
     }
 
-    /// Records a call event in the call log at `now` (wall-clock ms).
+    /// Records a call event in the call log at `now` (wall-clock ms). A call that ended goes
+    /// to the server soon after (the feed loop is woken), not at the next interval.
     pub async fn record(&self, signal: &CallSignal, now: i64) -> Result<(), PopError> {
-        Ok(self.call_log().await?.apply(signal, now).await?)
+        self.call_log().await?.apply(signal, now).await?;
+        if matches!(signal, CallSignal::Ended { .. }) {
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Records a change of the agent's state for the server's state history.
+    pub async fn record_state(&self, entry: &StateEntry) -> Result<(), PopError> {
+        Ok(self.call_log().await?.record_state(entry).await?)
+    }
+
+    /// Pushes the call log and state history the server has not got (signed in only).
+    pub async fn push_calls(&self, http: &reqwest::Client) -> Result<(), PopError> {
+        let log = self.call_log().await?;
+        if let Some((server_url, token)) = self.inner.desk.server_access().await {
+            match call_sync::push(http, &server_url, token.expose(), &log).await {
+                Ok(report) => {
+                    tracing::debug!(
+                        calls = report.calls,
+                        states = report.states,
+                        refused = report.refused,
+                        "call log pushed"
+                    );
+                    self.set_view(|v| v.calls_error = None);
+                }
+                Err(call_sync::CallSyncError::Log(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot push the call log");
+                    self.set_view(|v| v.calls_error = Some(e.to_string()));
+                }
+            }
+        }
+        let counts = log.sync_counts().await?;
+        self.set_view(|v| v.calls = counts);
+        Ok(())
     }
 
     /// Links a ringing call to what its pop found: the caller's E.164 and, when exactly one
@@ -247,11 +289,13 @@ impl ScreenPop {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, PopError> {
-        Ok(self
+        let record = self
             .call_log()
             .await?
             .wrap_up(call, code, notes, now)
-            .await?)
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(record)
     }
 
     /// One call from the log.
@@ -354,6 +398,10 @@ impl ScreenPop {
                 if let Err(e) = self.pull_once(&http).await {
                     tracing::error!(error = %e, "the local customer cache failed");
                     self.set_view(|v| v.last_error = Some(e.to_string()));
+                }
+                if let Err(e) = self.push_calls(&http).await {
+                    tracing::error!(error = %e, "the local call log failed");
+                    self.set_view(|v| v.calls_error = Some(e.to_string()));
                 }
                 if signed_in {
                     last_pull = Some(Instant::now());

@@ -67,6 +67,31 @@ describe("customer panel", () => {
     await waitFor(() => expect(screen.getByTestId("customer-pop").dataset.popLatencyMs).toMatch(/^\d+$/));
   });
 
+  it("says how many calls wait for the server and how many it refused", async () => {
+    const backend = createMockBackend("en");
+    backend.customerFeed = async () => ({
+      customers: 3, last_synced: null, last_error: null, signed_in: true,
+      calls: { calls_waiting: 2, calls_refused: 1, states_waiting: 4 },
+      calls_error: "cannot reach the server to upload calls: connection refused",
+    });
+    render(CustomerPanel, { backend, pop: null });
+    const line = await screen.findByTestId("calls-sync");
+    expect(line.dataset.waiting).toBe("2");
+    expect(line.dataset.refused).toBe("1");
+    expect(line.textContent).toContain("2 calls of this desktop wait for the server");
+    expect(line.textContent).toContain("1 calls refused by the server");
+    expect(line.textContent).toContain("connection refused");
+
+    cleanup();
+    backend.customerFeed = async () => ({
+      customers: 3, last_synced: null, last_error: null, signed_in: true,
+      calls: { calls_waiting: 0, calls_refused: 0, states_waiting: 0 }, calls_error: null,
+    });
+    render(CustomerPanel, { backend, pop: null });
+    await screen.findByTestId("customer-feed");
+    expect(screen.queryByTestId("calls-sync")).toBeNull();
+  });
+
   it("asks who is calling when a number is shared, and goes back to the choice", async () => {
     const backend = createMockBackend("en");
     render(CustomerPanel, { backend, pop: pop([li, zhang]) });

@@ -31,6 +31,8 @@ export interface CallRecord {
   wrap_up_code: string | null;
   wrap_up_at: number | null;
   notes: string;
+  /** Why the server refused this call, if it did (the call stays on the desktop). */
+  sync_error?: string | null;
 }
 
 export interface DayFigures {
@@ -81,6 +83,9 @@ export interface FeedView {
   last_synced: string | null;
   last_error: string | null;
   signed_in: boolean;
+  /** The call log's upload to the server. */
+  calls?: { calls_waiting: number; calls_refused: number; states_waiting: number };
+  calls_error?: string | null;
 }
 
 export interface PopBackend {

@@ -109,6 +109,8 @@ export const en = {
   "customer.no_results": "No customer found.",
   "customer.feed_count": "{count} customers on this desktop for the screen pop.",
   "customer.feed_error": "Customer updates failed: {message}",
+  "customer.calls_waiting": "{count} calls of this desktop wait for the server (kept here until it takes them).",
+  "customer.calls_refused": "{count} calls refused by the server — see the call's history.",
   "customer.recent_calls": "Recent calls",
   "customer.call_no_code": "Answered, no wrap-up",
   "customer.call_missed": "Missed",

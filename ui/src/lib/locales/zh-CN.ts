@@ -111,6 +111,8 @@ export const zhCN: Record<MessageKey, string> = {
   "customer.no_results": "没有找到客户。",
   "customer.feed_count": "本机有 {count} 位客户资料可用于来电弹屏。",
   "customer.feed_error": "客户资料更新失败：{message}",
+  "customer.calls_waiting": "本机有 {count} 条通话记录等待上传（上传前保存在本机）。",
+  "customer.calls_refused": "服务器拒收 {count} 条通话记录，详见通话历史。",
   "customer.recent_calls": "最近通话",
   "customer.call_no_code": "已接听，未小结",
   "customer.call_missed": "未接",
