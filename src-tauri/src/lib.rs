@@ -77,6 +77,7 @@ pub fn builder<R: Runtime>(
             customers::customer_choose,
             customers::call_wrap_up,
             customers::call_figures,
+            customers::callback_figures,
         ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.

@@ -536,6 +536,23 @@ impl CallLog {
         })
     }
 
+    /// Calls placed from this desktop in `[from, to)`, oldest first.
+    pub async fn outgoing_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CallRecord>, CallLogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE direction = 'outgoing' AND ring_at >= ? AND ring_at < ?
+             ORDER BY ring_at",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     /// Figures over the calls that rang since `since` (the start of the agent's day).
     pub async fn figures(&self, since: i64) -> Result<DayFigures, CallLogError> {
         let rows = sqlx::query("SELECT * FROM calls WHERE ring_at >= ?")

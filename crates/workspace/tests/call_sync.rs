@@ -17,7 +17,7 @@ use seatline_server::Store;
 use seatline_settings::Settings;
 use seatline_workspace::call_log::{CallSignal, StateEntry};
 use seatline_workspace::desk::LoginRequest;
-use seatline_workspace::screen_pop::{normalizer_for, PopRequest, ScreenPop};
+use seatline_workspace::screen_pop::{normalizer_for, CallbackPromise, PopRequest, ScreenPop};
 use seatline_workspace::Desk;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -306,5 +306,188 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
             .len(),
         2
     );
+    server.stop().await;
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_calls_back() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (tenant, _) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let team = accounts::create_team(&store, &tenant.id, "一线")
+        .await
+        .unwrap();
+    accounts::create_user(
+        &store,
+        &tenant.id,
+        NewUser {
+            username: "agent".into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![team.id.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    customers::create(
+        &store,
+        &tenant.id,
+        &CustomerInput {
+            name: "张伟".into(),
+            phones: vec!["+8613800138000".into()],
+            ..CustomerInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    let server = start(&store, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::new(dir.path(), Arc::new(MemoryStore::new()), Default::default());
+    let pop = ScreenPop::new(
+        dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        desk.clone(),
+    );
+    let http = feed::client().unwrap();
+    desk.login(LoginRequest {
+        server_url: server.url.clone(),
+        tenant: "demo".into(),
+        username: "agent".into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    pop.pull_once(&http).await.unwrap();
+
+    let now = time::OffsetDateTime::now_utc();
+    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap();
+    // 张伟 calls (in a 0-prefixed national form) and is promised a call back within the hour.
+    for (call, number) in [("in-1", "013800138000"), ("in-2", "+86 139 0013 9000")] {
+        pop.record(
+            &CallSignal::Ringing {
+                call: call.into(),
+                number: Some(number.into()),
+                display_name: None,
+                ivr: BTreeMap::new(),
+            },
+            now_ms - 120_000,
+        )
+        .await
+        .unwrap();
+        let shown = pop
+            .pop(PopRequest {
+                call: Some(call.into()),
+                number: Some(number.into()),
+                ..PopRequest::default()
+            })
+            .await
+            .unwrap();
+        pop.link_call(&shown).await.unwrap();
+    }
+    let kept = pop
+        .promise_callback(
+            "in-1",
+            &CallbackPromise {
+                due: rfc3339(now + time::Duration::hours(1)),
+                title: Some("回电：账单".into()),
+                note: Some("核对十一月账单".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.kind, "callback");
+    assert_eq!(kept.customer, "张伟");
+    assert_eq!(kept.phone.as_deref(), Some("+8613800138000"));
+    assert_eq!(kept.title, "回电：账单");
+    assert_eq!(kept.description, "核对十一月账单");
+    assert!(kept.due_at.is_some());
+    // An unknown caller's callback names the number; its time has already passed.
+    let missed = pop
+        .promise_callback(
+            "in-2",
+            &CallbackPromise {
+                due: rfc3339(now - time::Duration::minutes(1)),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(missed.customer, "+8613900139000");
+    assert_eq!(missed.title, "Callback: +8613900139000");
+    // A time the desk cannot read is a clear error, and no order is made.
+    let bad = pop
+        .promise_callback(
+            "in-1",
+            &CallbackPromise {
+                due: "tomorrow-ish".into(),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("due"), "{bad}");
+    let unknown = pop
+        .promise_callback(
+            "never-rang",
+            &CallbackPromise {
+                due: rfc3339(now),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("never-rang"), "{unknown}");
+
+    // The agent calls 张伟 back (dialled as the bare mobile number).
+    pop.record(
+        &CallSignal::Dialing {
+            call: "out-1".into(),
+            target: "13800138000".into(),
+        },
+        now_ms + 1_000,
+    )
+    .await
+    .unwrap();
+    let figures = pop
+        .callback_figures(now_ms - 3_600_000, now_ms + 86_400_000, now_ms + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(figures.due, 2, "{figures:?}");
+    assert_eq!(figures.kept_on_time, 1, "{figures:?}");
+    assert_eq!(figures.late, 1, "{figures:?}");
+    assert_eq!(figures.overdue_open, 1, "{figures:?}");
+
+    // Both callbacks reach the server as callback orders with their times.
+    desk.sync_now().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while desk.sync_view().pending > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            desk.sync_view()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let on_server: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT title, due_at FROM work_orders WHERE tenant_id = ? AND kind = 'callback' ORDER BY title",
+    )
+    .bind(&tenant.id)
+    .fetch_all(&sqlx::SqlitePool::connect(&format!("sqlite://{}", server_dir.path().join("seatline.db").display())).await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(on_server.len(), 2, "{on_server:?}");
+    assert!(on_server.iter().all(|(_, due)| due.is_some()));
     server.stop().await;
 }

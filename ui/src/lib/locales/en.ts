@@ -128,6 +128,11 @@ export const en = {
   "wrapup.transferred": "Transferred",
   "wrapup.wrong_number": "Wrong number",
   "wrapup.other": "Other",
+  "callback.when": "Call back by",
+  "callback.title": "Callback: {customer}",
+  "callback.saved": "Callback #{number} set for {at}",
+  "figures.callbacks": "Callbacks due today: {due}, kept on time {kept}, late {late}",
+  "figures.callbacks_overdue": " · {count} open past their time — call now",
   "figures.today": "Today: {calls} calls, {handled} handled, {missed} missed · average handle {aht} · after-call work {acw}",
 
   "knowledge.search": "Search the knowledge base",
@@ -186,6 +191,8 @@ export const en = {
   "login.cancel": "Cancel",
 
   "orders.all": "All",
+  "orders.callbacks": "Callbacks",
+  "orders.call_back": "Call {number}",
   "orders.search": "Search customer, number or title",
   "orders.status_filter": "Status",
   "orders.kind_filter": "Kind",

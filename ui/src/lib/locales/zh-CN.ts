@@ -130,6 +130,11 @@ export const zhCN: Record<MessageKey, string> = {
   "wrapup.transferred": "已转接",
   "wrapup.wrong_number": "打错电话",
   "wrapup.other": "其他",
+  "callback.when": "回电时间",
+  "callback.title": "回电：{customer}",
+  "callback.saved": "回电工单 #{number} 已约定于 {at}",
+  "figures.callbacks": "今日应回电 {due} 个，按时 {kept} 个，逾期 {late} 个",
+  "figures.callbacks_overdue": " · {count} 个已过约定时间未回电，请尽快回电",
   "figures.today": "今日：通话 {calls} 个，接听 {handled} 个，未接 {missed} 个 · 平均处理 {aht} · 话后处理 {acw}",
 
   "knowledge.search": "搜索知识库",
@@ -188,6 +193,8 @@ export const zhCN: Record<MessageKey, string> = {
   "login.cancel": "取消",
 
   "orders.all": "全部",
+  "orders.callbacks": "回电",
+  "orders.call_back": "拨打 {number}",
   "orders.search": "搜索客户、工单号或标题",
   "orders.status_filter": "状态",
   "orders.kind_filter": "类型",
