@@ -243,6 +243,16 @@ fn the_screen_pop_answers_from_the_local_cache_even_before_any_sync() {
     )
     .unwrap_err();
     assert_eq!(err["code"], "no_such_call", "{err}");
+    // A wrap-up that cannot be saved is refused before any callback order is made.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "call_wrap_up",
+        json!({"call": "nope", "code": "", "notes": "",
+               "callback": {"due": "2026-12-01T10:00"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
     let callbacks = invoke(
         &main,
         own_origin(),

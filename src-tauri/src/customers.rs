@@ -107,6 +107,7 @@ pub async fn call_wrap_up<R: Runtime>(
     let now = seatline_workspace::host::wall_clock_millis();
     // The promised callback first: if it cannot be created (bad time), nothing is wrapped up
     // and the agent fixes the form.
+    seatline_workspace::call_log::check_wrap_up(&code, &notes).map_err(PopError::from)?;
     let callback = match &callback {
         Some(promise) => Some(pop.0.promise_callback(&call, promise).await?),
         None => None,

@@ -154,6 +154,20 @@ pub struct DayFigures {
     pub without_wrap_up: u32,
 }
 
+/// Why a wrap-up cannot be saved, if it cannot: checked before anything else of the wrap-up
+/// (such as a promised callback) is done.
+pub fn check_wrap_up(code: &str, notes: &str) -> Result<(), CallLogError> {
+    if code.trim().is_empty() {
+        return Err(CallLogError::Invalid("a wrap-up code is required".into()));
+    }
+    if notes.chars().count() > MAX_NOTES {
+        return Err(CallLogError::Invalid(format!(
+            "wrap-up notes are limited to {MAX_NOTES} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// A call with the revision the server should store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingCall {
@@ -356,15 +370,8 @@ impl CallLog {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, CallLogError> {
+        check_wrap_up(code, notes)?;
         let code = code.trim();
-        if code.is_empty() {
-            return Err(CallLogError::Invalid("a wrap-up code is required".into()));
-        }
-        if notes.chars().count() > MAX_NOTES {
-            return Err(CallLogError::Invalid(format!(
-                "wrap-up notes are limited to {MAX_NOTES} characters"
-            )));
-        }
         let done = sqlx::query(
             "UPDATE calls SET wrap_up_code = ?, notes = ?, wrap_up_at = ?, revision = revision + 1
              WHERE id = ?",
