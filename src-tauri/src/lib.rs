@@ -179,6 +179,7 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    desk.set_phone_normalizer(normalizer.clone());
     let pop = PopState(ScreenPop::new(
         &workspace.info().data_dir,
         normalizer,
