@@ -57,6 +57,20 @@ impl AppState {
         Ok(view)
     }
 
+    /// Lets time pass for the agent state (the after-call-work time box): the new view when
+    /// the state changed, its new states logged.
+    pub fn tick_agent(&self, now: i64) -> Option<AgentView> {
+        let (view, moved) = {
+            let mut workspace = self.workspace();
+            let before = workspace.agent_history().len();
+            let view = workspace.agent_tick(now)?;
+            let history = workspace.agent_history();
+            (view, history.get(before..).unwrap_or_default().to_vec())
+        };
+        self.log_states(moved);
+        Some(view)
+    }
+
     fn log_states(&self, entries: Vec<HistoryEntry>) {
         let Some(log) = self.state_log.clone() else {
             return;

@@ -88,6 +88,20 @@ pub fn builder<R: Runtime>(
                     tracing::warn!(%error, "cannot emit the sync view");
                 }
             }));
+            // The after-call-work time box: checked every second, the window told when it ends.
+            let ticker = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    let now = seatline_workspace::host::wall_clock_millis();
+                    if let Some(view) = ticker.state::<AppState>().tick_agent(now) {
+                        if let Err(error) = ticker.emit(AGENT_EVENT, &view) {
+                            tracing::warn!(%error, "cannot emit the agent state");
+                        }
+                    }
+                }
+            });
             let screen = app.state::<PopState>().0.clone();
             tauri::async_runtime::spawn(async move {
                 if let Err(error) = desk.resume().await {

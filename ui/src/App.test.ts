@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
 import App from "./App.svelte";
 import { tauriBackend } from "./lib/backend";
 import { i18n } from "./lib/i18n.svelte";
@@ -134,6 +135,22 @@ describe("workspace frame", () => {
       cmd: "agent_event",
       args: { event: { event: "set_not_ready", reason: "lunch" } },
     });
+  });
+
+  it("counts down after-call work and shows the state the time box ends it in", async () => {
+    fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    await screen.findByTestId("agent-state");
+    const now = Date.now();
+    await emit("agent-state", { state: { kind: "after_call_work" }, since: now, pending_not_ready: null,
+      not_ready_reasons: ["lunch"], after_call_work_ends_at: now + 90_000 });
+    const left = await screen.findByTestId("acw-left");
+    expect(left.textContent).toMatch(/wrap-up time left 1:(29|30)/);
+    // The shell ends it (time box): the countdown goes with it.
+    await emit("agent-state", { state: { kind: "ready" }, since: now + 90_000, pending_not_ready: null,
+      not_ready_reasons: ["lunch"], after_call_work_ends_at: null });
+    await waitFor(() => expect(screen.queryByTestId("acw-left")).toBeNull());
+    expect(screen.getByTestId("agent-state")).toHaveValue("ready");
   });
 
   it("shows a refused state change instead of swallowing it", async () => {

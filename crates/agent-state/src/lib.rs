@@ -62,6 +62,9 @@ pub struct HistoryEntry {
     pub state: AgentState,
     /// The wrap-up code that closed an after-call-work period, if any.
     pub wrap_up_code: Option<String>,
+    /// The after-call-work time box ran out (no wrap-up code in time).
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 /// Reason codes the center allows for Not ready (lunch, training, …), and the session-start one.
@@ -70,7 +73,15 @@ pub struct AgentPolicy {
     pub not_ready_reasons: Vec<String>,
     /// Whether a call is followed by after-call work (otherwise the agent goes straight back).
     pub after_call_work: bool,
+    /// The after-call-work time box: past it the agent goes back (Ready, or the Not ready
+    /// asked for meanwhile) without a code; the call keeps waiting for its wrap-up. None: no
+    /// limit.
+    #[serde(default)]
+    pub after_call_work_limit_ms: Option<Millis>,
 }
+
+/// Default after-call-work time box: two minutes, a common center setting.
+pub const DEFAULT_AFTER_CALL_WORK_LIMIT_MS: Millis = 120_000;
 
 /// The reason a fresh session starts Not ready with.
 pub const LOGIN_REASON: &str = "login";
@@ -82,6 +93,7 @@ impl Default for AgentPolicy {
                 .map(String::from)
                 .to_vec(),
             after_call_work: true,
+            after_call_work_limit_ms: Some(DEFAULT_AFTER_CALL_WORK_LIMIT_MS),
         }
     }
 }
@@ -110,6 +122,7 @@ impl AgentMachine {
                 at: now,
                 state: state.clone(),
                 wrap_up_code: None,
+                timed_out: false,
             }],
             state,
             pending_not_ready: None,
@@ -196,6 +209,33 @@ impl AgentMachine {
         Ok(&self.state)
     }
 
+    /// When after-call work ends by itself, if the agent is in it and there is a time box.
+    pub fn after_call_work_deadline(&self) -> Option<Millis> {
+        match self.state {
+            AgentState::AfterCallWork => self
+                .policy
+                .after_call_work_limit_ms
+                .map(|limit| self.since.saturating_add(limit)),
+            _ => None,
+        }
+    }
+
+    /// Lets time pass: after-call work past its time box ends (the state the agent asked
+    /// for, else Ready), marked as timed out. Returns whether the state changed.
+    pub fn tick(&mut self, now: Millis) -> bool {
+        match self.after_call_work_deadline() {
+            Some(deadline) if now >= deadline => {
+                let next = self.after_work_state(Some(AgentState::Ready));
+                self.enter(next, now, None);
+                if let Some(last) = self.history.last_mut() {
+                    last.timed_out = true;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn after_work_state(&mut self, fallback: Option<AgentState>) -> AgentState {
         match self.pending_not_ready.take() {
             Some(reason) => AgentState::NotReady { reason },
@@ -213,6 +253,7 @@ impl AgentMachine {
             at: now,
             state,
             wrap_up_code,
+            timed_out: false,
         });
     }
 }
@@ -384,5 +425,64 @@ mod tests {
         assert_eq!(json, r#"{"kind":"not_ready","reason":"lunch"}"#);
         let event: AgentEvent = serde_json::from_str(r#"{"event":"set_ready"}"#).unwrap();
         assert_eq!(event, E::SetReady);
+    }
+
+    #[test]
+    fn after_call_work_ends_by_itself_past_its_time_box() {
+        let mut m = machine();
+        m.apply(E::SetReady, 2_000).unwrap();
+        m.apply(E::CallStarted, 3_000).unwrap();
+        assert_eq!(m.after_call_work_deadline(), None);
+        m.apply(E::CallEnded, 10_000).unwrap();
+        assert_eq!(
+            m.after_call_work_deadline(),
+            Some(10_000 + DEFAULT_AFTER_CALL_WORK_LIMIT_MS)
+        );
+        // Not yet: nothing changes.
+        assert!(!m.tick(10_000 + DEFAULT_AFTER_CALL_WORK_LIMIT_MS - 1));
+        assert_eq!(m.state(), &S::AfterCallWork);
+        // The agent asked for lunch meanwhile: the time box ends in it.
+        m.apply(not_ready("lunch"), 20_000).unwrap();
+        assert!(m.tick(10_000 + DEFAULT_AFTER_CALL_WORK_LIMIT_MS));
+        assert_eq!(
+            m.state(),
+            &S::NotReady {
+                reason: "lunch".into()
+            }
+        );
+        let last = m.history().last().unwrap();
+        assert!(last.timed_out && last.wrap_up_code.is_none());
+        assert!(!m.tick(i64::MAX));
+    }
+
+    #[test]
+    fn a_wrap_up_in_time_is_no_timeout_and_no_limit_means_none() {
+        let mut m = machine();
+        m.apply(E::SetReady, 2_000).unwrap();
+        m.apply(E::CallStarted, 3_000).unwrap();
+        m.apply(E::CallEnded, 10_000).unwrap();
+        m.apply(
+            E::WrapUpDone {
+                code: "resolved".into(),
+            },
+            30_000,
+        )
+        .unwrap();
+        assert!(!m.tick(10_000 + DEFAULT_AFTER_CALL_WORK_LIMIT_MS));
+        assert!(!m.history().last().unwrap().timed_out);
+
+        let mut unlimited = AgentMachine::new(
+            AgentPolicy {
+                after_call_work_limit_ms: None,
+                ..AgentPolicy::default()
+            },
+            0,
+        );
+        unlimited.apply(E::SetReady, 1).unwrap();
+        unlimited.apply(E::CallStarted, 2).unwrap();
+        unlimited.apply(E::CallEnded, 3).unwrap();
+        assert_eq!(unlimited.after_call_work_deadline(), None);
+        assert!(!unlimited.tick(i64::MAX));
+        assert_eq!(unlimited.state(), &S::AfterCallWork);
     }
 }

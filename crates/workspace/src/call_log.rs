@@ -192,6 +192,8 @@ impl StateEntry {
     pub fn from_history(entry: &seatline_agent_state::HistoryEntry) -> Self {
         let reason = match &entry.state {
             seatline_agent_state::AgentState::NotReady { reason } => Some(reason.clone()),
+            // Why the agent left after-call work without a code.
+            _ if entry.timed_out => Some("after_call_work_timeout".to_owned()),
             _ => None,
         };
         Self {

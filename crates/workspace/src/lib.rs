@@ -81,6 +81,8 @@ pub struct AgentView {
     pub since: Millis,
     pub pending_not_ready: Option<String>,
     pub not_ready_reasons: Vec<String>,
+    /// When after-call work ends by itself (its time box), while the agent is in it.
+    pub after_call_work_ends_at: Option<Millis>,
 }
 
 /// Everything the status bar shows, in one snapshot.
@@ -196,6 +198,7 @@ impl Workspace {
             since: self.agent.since(),
             pending_not_ready: self.agent.pending_not_ready().map(str::to_owned),
             not_ready_reasons: self.agent.policy().not_ready_reasons.clone(),
+            after_call_work_ends_at: self.agent.after_call_work_deadline(),
         }
     }
 
@@ -221,6 +224,12 @@ impl Workspace {
     ) -> Result<AgentView, WorkspaceError> {
         self.agent.apply(event, now)?;
         Ok(self.agent_view())
+    }
+
+    /// Lets time pass for the agent state (the after-call-work time box); the new view when
+    /// the state changed.
+    pub fn agent_tick(&mut self, now: Millis) -> Option<AgentView> {
+        self.agent.tick(now).then(|| self.agent_view())
     }
 
     /// Every state the agent was in this session, oldest first (for the server's history).

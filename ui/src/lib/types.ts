@@ -36,6 +36,8 @@ export interface AgentView {
   since: number;
   pending_not_ready: string | null;
   not_ready_reasons: string[];
+  /** When after-call work ends by itself (the center's time box), while in it. */
+  after_call_work_ends_at?: number | null;
 }
 
 export type PhoneStatus = { state: "not_configured" };

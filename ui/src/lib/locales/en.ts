@@ -11,6 +11,7 @@ export const en = {
   "status.agent": "Agent",
   "status.agent_change": "Change agent state",
   "status.in_state_for": "for {time}",
+  "status.acw_left": "wrap-up time left {time}",
   "status.pending": "then Not ready: {reason}",
   "status.phone": "Phone",
   "status.sync": "Sync",
