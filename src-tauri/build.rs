@@ -42,6 +42,10 @@ const COMMANDS: &[&str] = &[
     "customer_choose",
     "call_wrap_up",
     "call_figures",
+    "desktop_settings",
+    "set_desktop_settings",
+    "collect_diagnostics",
+    "take_dial_link",
 ];
 
 fn main() {

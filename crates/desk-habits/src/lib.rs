@@ -7,6 +7,10 @@ pub mod link;
 pub mod notify;
 pub mod tray;
 
-pub use link::{dial_link_in_args, parse_dial_link, DialLink, LinkError, LinkScheme};
-pub use notify::{decide, DeskEvent, Notice, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth};
+pub use link::{
+    dial_link_in_args, link_argument, parse_dial_link, DialLink, LinkError, LinkScheme,
+};
+pub use notify::{
+    decide, minutes_until, DeskEvent, Notice, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth,
+};
 pub use tray::{menu_entries, parse_menu_id, state_text, MenuEntry, TrayCommand};

@@ -77,11 +77,15 @@ pub fn parse_dial_link(input: &str) -> Result<DialLink, LinkError> {
 /// The first dial link among a launch's arguments (a second launch hands over its `argv`; the
 /// OS passes a clicked link as an argument), skipping the program name and options.
 pub fn dial_link_in_args<S: AsRef<str>>(args: &[S]) -> Option<Result<DialLink, LinkError>> {
+    link_argument(args).map(parse_dial_link)
+}
+
+/// The first argument (after the program name) that has a dial link's scheme, as given.
+pub fn link_argument<S: AsRef<str>>(args: &[S]) -> Option<&str> {
     args.iter()
         .skip(1)
         .map(AsRef::as_ref)
         .find(|a| split_scheme(a.trim()).is_some())
-        .map(parse_dial_link)
 }
 
 fn split_scheme(text: &str) -> Option<(LinkScheme, &str)> {
@@ -397,6 +401,7 @@ mod tests {
         assert!(dial_link_in_args(&["seatline-desktop", "--data-dir", "/tmp/x"]).is_none());
         // The program name is never taken for a link.
         assert!(dial_link_in_args(&["tel:1"]).is_none());
+        assert_eq!(link_argument(&["app", "-v", "sip:x y"]), Some("sip:x y"));
         assert_eq!(
             dial_link_in_args(&["app", "sip:"]),
             Some(Err(LinkError::Empty))

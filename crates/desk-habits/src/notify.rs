@@ -76,6 +76,15 @@ pub struct Notice {
 /// A callback is announced once it is due within this many minutes.
 pub const CALLBACK_LEAD_MINUTES: i64 = 5;
 
+/// Whole minutes from `now_ms` (Unix milliseconds) until an RFC 3339 due time, rounded down
+/// (negative when overdue); `None` when the time does not parse.
+pub fn minutes_until(due_at: &str, now_ms: i64) -> Option<i64> {
+    let due =
+        time::OffsetDateTime::parse(due_at, &time::format_description::well_known::Rfc3339).ok()?;
+    let due_ms = i64::try_from(due.unix_timestamp_nanos() / 1_000_000).ok()?;
+    Some((due_ms - now_ms).div_euclid(60_000))
+}
+
 /// The notice for `event`, or `None` when it should not notify.
 pub fn decide(prefs: NotifyPrefs, event: &DeskEvent) -> Option<Notice> {
     if !prefs.enabled {
@@ -191,6 +200,16 @@ mod tests {
             now,
             detail: None,
         }
+    }
+
+    #[test]
+    fn minutes_until_a_due_time() {
+        // 2026-11-30T12:00:00Z
+        let noon = 1_796_040_000_000;
+        assert_eq!(minutes_until("2026-11-30T12:05:00Z", noon), Some(5));
+        assert_eq!(minutes_until("2026-11-30T20:05:30+08:00", noon), Some(5));
+        assert_eq!(minutes_until("2026-11-30T11:58:30Z", noon), Some(-2));
+        assert_eq!(minutes_until("tomorrow", noon), None);
     }
 
     #[test]

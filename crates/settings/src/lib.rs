@@ -51,6 +51,8 @@ pub enum SettingsError {
     InvalidRegion(String),
     #[error("invalid area code {0:?}: expected 1-4 digits without the trunk 0, e.g. 21")]
     InvalidAreaCode(String),
+    #[error(transparent)]
+    Hotkey(#[from] HotkeyError),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
