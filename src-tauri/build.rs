@@ -43,6 +43,10 @@ const COMMANDS: &[&str] = &[
     "call_wrap_up",
     "call_figures",
     "callback_figures",
+    "desktop_settings",
+    "set_desktop_settings",
+    "collect_diagnostics",
+    "take_dial_link",
 ];
 
 fn main() {

@@ -5,7 +5,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use seatline_desktop::{AppState, PhoneState, PopState};
+use seatline_desktop::{AppState, DesktopState, PhoneState, PopState};
 use seatline_phone_session::PhoneSession;
 use seatline_secrets::MemoryStore;
 use seatline_settings::resolve_data_dir;
@@ -61,6 +61,7 @@ fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
         AppState::new(Mutex::new(workspace), desk),
         phone,
         pop,
+        DesktopState::default(),
     )
     .build(seatline_desktop::context())
     .unwrap();
@@ -333,6 +334,10 @@ fn a_window_without_a_capability_is_refused() {
         "call_wrap_up",
         "call_figures",
         "callback_figures",
+        "desktop_settings",
+        "set_desktop_settings",
+        "collect_diagnostics",
+        "take_dial_link",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();
@@ -357,6 +362,12 @@ fn commands_not_granted_are_refused_even_in_the_main_window() {
         "plugin:window|close",
         "plugin:path|resolve_directory",
         "plugin:app|version",
+        // The desktop plugins act from Rust only; the window gets none of their commands.
+        "plugin:notification|notify",
+        "plugin:global-shortcut|register",
+        "plugin:autostart|enable",
+        "plugin:deep-link|get_current",
+        "plugin:window-state|save_window_state",
     ] {
         let err = invoke(&main, own_origin(), cmd, json!({})).unwrap_err();
         assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
@@ -436,4 +447,124 @@ fn main_window_reaches_the_phone_commands() {
     .unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
     invoke(&main, own_origin(), "phone_disconnect", json!({})).unwrap();
+}
+
+#[test]
+fn desktop_settings_are_checked_saved_and_problems_reported() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let view = invoke(&main, own_origin(), "desktop_settings", json!({})).unwrap();
+    assert_eq!(view["settings"]["notifications"], true);
+    assert_eq!(view["settings"]["start_at_login"], false);
+    assert_eq!(view["settings"]["hotkeys"]["answer"], "CmdOrCtrl+Alt+A");
+    assert!(view["log_dir"].as_str().unwrap().ends_with("logs"));
+
+    // A clash is refused with its own code and changes nothing.
+    let mut settings = view["settings"].clone();
+    settings["hotkeys"]["hold"] = json!("cmdorctrl+alt+a");
+    let err = invoke(
+        &main,
+        own_origin(),
+        "set_desktop_settings",
+        json!({ "settings": settings }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "hotkey", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("answer and hold"),
+        "{err}"
+    );
+
+    // A valid change is saved in canonical form; the mock runtime has no global-shortcut
+    // plugin, so the hotkeys come back as a problem to show, not a failure.
+    let mut settings = view["settings"].clone();
+    settings["hotkeys"]["hold"] = json!("shift+ctrl+f8");
+    settings["notifications"] = json!(false);
+    let saved = invoke(
+        &main,
+        own_origin(),
+        "set_desktop_settings",
+        json!({ "settings": settings }),
+    )
+    .unwrap();
+    assert_eq!(saved["settings"]["hotkeys"]["hold"], "Ctrl+Shift+F8");
+    assert_eq!(saved["settings"]["notifications"], false);
+    assert!(
+        saved["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("hotkeys are not available"),
+        "{saved}"
+    );
+    let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
+    assert!(text.contains("Ctrl+Shift+F8"), "{text}");
+}
+
+#[test]
+fn a_dial_link_waits_for_the_window_once_and_junk_is_an_error() {
+    let h = app();
+    let main = window(&h.app, "main");
+    assert!(invoke(&main, own_origin(), "take_dial_link", json!({}))
+        .unwrap()
+        .is_null());
+    seatline_desktop::handle_link(h.app.handle(), "tel:+86 (10) 1234-5678");
+    let link = invoke(&main, own_origin(), "take_dial_link", json!({})).unwrap();
+    assert_eq!(link["target"], "+861012345678");
+    assert_eq!(link["scheme"], "tel");
+    // Taken once.
+    assert!(invoke(&main, own_origin(), "take_dial_link", json!({}))
+        .unwrap()
+        .is_null());
+    // The same link again at once (deep-link and single-instance both saw it) counts once.
+    seatline_desktop::handle_link(h.app.handle(), "tel:+86 (10) 1234-5678");
+    assert!(invoke(&main, own_origin(), "take_dial_link", json!({}))
+        .unwrap()
+        .is_null());
+    seatline_desktop::handle_link(h.app.handle(), "sip:Bob@PBX.example.com;transport=tcp");
+    let link = invoke(&main, own_origin(), "take_dial_link", json!({})).unwrap();
+    assert_eq!(link["target"], "sip:Bob@pbx.example.com");
+    seatline_desktop::handle_link(h.app.handle(), "tel:call-me-maybe");
+    let err = invoke(&main, own_origin(), "take_dial_link", json!({})).unwrap_err();
+    assert_eq!(err["code"], "bad_link", "{err}");
+}
+
+#[test]
+fn diagnostics_from_the_window_leave_secrets_out() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let logs = h._dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("seatline.2026-11-30.log"),
+        "INFO login password=Planted-Pa55 ok\nWARN http Authorization: Bearer planted.jwt.token\nINFO call answered\n",
+    )
+    .unwrap();
+    let path = invoke(&main, own_origin(), "collect_diagnostics", json!({})).unwrap();
+    let path = std::path::PathBuf::from(path.as_str().unwrap());
+    assert!(
+        path.starts_with(h._dir.path().join("diagnostics")),
+        "{path:?}"
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut all = String::new();
+    let mut names = Vec::new();
+    for i in 0..archive.len() {
+        use std::io::Read;
+        let mut file = archive.by_index(i).unwrap();
+        names.push(file.name().unwrap().to_string());
+        file.read_to_string(&mut all).unwrap();
+    }
+    assert!(names.contains(&"versions.txt".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"logs/seatline.2026-11-30.log".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        all.contains("call answered") && all.contains("tauri: "),
+        "{all}"
+    );
+    assert!(
+        !all.contains("Planted-Pa55") && !all.contains("planted.jwt.token"),
+        "{all}"
+    );
 }

@@ -104,7 +104,7 @@ impl AppState {
         self.workspace().status().agent
     }
 
-    fn workspace(&self) -> MutexGuard<'_, Workspace> {
+    pub(crate) fn workspace(&self) -> MutexGuard<'_, Workspace> {
         // The workspace stays consistent across a panic in another command: every change is
         // applied only after it succeeded.
         self.workspace

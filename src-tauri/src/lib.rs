@@ -3,6 +3,7 @@
 
 mod commands;
 mod customers;
+mod desktop;
 mod phone;
 
 use seatline_secrets::KeychainStore;
@@ -22,6 +23,7 @@ pub const AGENT_EVENT: &str = "agent-state";
 
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
+pub use desktop::{handle_link, DesktopState, DesktopView, DESK_ACTION_EVENT, DIAL_LINK_EVENT};
 pub use phone::PhoneState;
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
@@ -30,11 +32,13 @@ pub fn builder<R: Runtime>(
     state: AppState,
     phone: PhoneState,
     pop: PopState,
+    desktop: DesktopState,
 ) -> Builder<R> {
     builder
         .manage(state)
         .manage(phone)
         .manage(pop)
+        .manage(desktop)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::workspace_status,
@@ -78,6 +82,10 @@ pub fn builder<R: Runtime>(
             customers::call_wrap_up,
             customers::call_figures,
             customers::callback_figures,
+            desktop::desktop_settings,
+            desktop::set_desktop_settings,
+            desktop::collect_diagnostics,
+            desktop::take_dial_link,
         ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
@@ -87,6 +95,7 @@ pub fn builder<R: Runtime>(
                 if let Err(error) = handle.emit(SYNC_EVENT, view) {
                     tracing::warn!(%error, "cannot emit the sync view");
                 }
+                desktop::on_sync_view(&handle, view);
             }));
             // The after-call-work time box: checked every second, the window told when it ends.
             let ticker = app.handle().clone();
@@ -147,22 +156,36 @@ fn phone_audio(setting: Option<&str>) -> seatline_sip_phone::AudioIo {
 
 /// Opens the workspace and runs the desktop app until its last window closes.
 pub fn run() -> std::process::ExitCode {
-    host::init_logging("info");
-
     let env_dir = std::env::var(DATA_DIR_ENV).ok();
-    let workspace = resolve_data_dir(
+    let data_dir = resolve_data_dir(
         data_dir_argument(std::env::args()).as_deref(),
         env_dir.as_deref(),
-    )
-    .map_err(seatline_workspace::WorkspaceError::from)
-    .and_then(|data_dir| {
-        Workspace::open(
-            data_dir,
-            sys_locale::get_locale(),
-            Arc::new(KeychainStore::new(host::keychain_service())),
-            host::wall_clock_millis(),
-        )
-    });
+    );
+    // Rotating log files in the data directory (kept until the app ends), else stderr only.
+    let _logs = match &data_dir {
+        Ok(dir) => match seatline_diagnostics::init_file_logging(&dir.path, "info") {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                host::init_logging("info");
+                tracing::warn!(%error, "logging to standard error only");
+                None
+            }
+        },
+        Err(_) => {
+            host::init_logging("info");
+            None
+        }
+    };
+    let workspace = data_dir
+        .map_err(seatline_workspace::WorkspaceError::from)
+        .and_then(|data_dir| {
+            Workspace::open(
+                data_dir,
+                sys_locale::get_locale(),
+                Arc::new(KeychainStore::new(host::keychain_service())),
+                host::wall_clock_millis(),
+            )
+        });
     let workspace = match workspace {
         Ok(workspace) => workspace,
         Err(error) => {
@@ -200,7 +223,9 @@ pub fn run() -> std::process::ExitCode {
         desk.clone(),
     ));
     let state = AppState::new(Mutex::new(workspace), desk).with_state_log(pop.0.clone());
-    match builder(tauri::Builder::default(), state, phone, pop).run(context()) {
+    let desktop = DesktopState::new(Some(Arc::new(KeychainStore::new(host::keychain_service()))));
+    let app = desktop::plugins(tauri::Builder::default());
+    match builder(app, state, phone, pop, desktop).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the desktop app stopped with an error");

@@ -105,6 +105,14 @@ async fn follow_call<R: Runtime>(
                 ivr: caller.ivr.clone(),
                 received_at_ms: Some(at),
             };
+            let who = caller
+                .display_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .map(|name| format!("{name} {}", caller.number.clone().unwrap_or_default()))
+                .or_else(|| caller.number.clone())
+                .unwrap_or_else(|| "Withheld number".to_owned());
+            crate::desktop::on_incoming_call(app, &call, who.trim().to_owned());
             match screen.pop(request).await {
                 Ok(pop) => {
                     if let Err(error) = on_pop.send(pop.clone()) {

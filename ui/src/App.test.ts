@@ -11,7 +11,8 @@ import type { AgentView, AppInfo, WorkspaceStatus } from "./lib/types";
 
 type Call = { cmd: string; args: unknown };
 
-function fakeShell(options: { failAgent?: boolean } = {}) {
+function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; target: string; original: string } } = {}) {
+  let link = options.link ?? null;
   const calls: Call[] = [];
   let info: AppInfo = {
     version: "0.1.0",
@@ -70,6 +71,11 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
           : null;
       case "customer_feed":
         return { customers: 0, last_synced: null, last_error: null, signed_in: false };
+      case "take_dial_link": {
+        const waiting = link;
+        link = null;
+        return waiting;
+      }
       case "call_figures":
         return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
       case "callback_figures":
@@ -105,13 +111,36 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByTestId("customer-feed")).toHaveTextContent("0 customers"));
     expect(screen.getByTestId("day-figures")).toHaveTextContent("Today: 0 calls");
     expect([...new Set(calls.map((c) => c.cmd))].sort()).toEqual(
-      ["app_info", "call_figures", "callback_figures", "customer_feed", "phone_account", "session", "workspace_status"]);
+      ["app_info", "call_figures", "callback_figures", "customer_feed", "phone_account", "session", "take_dial_link", "workspace_status"]);
     // Signed out, the callback line is not shown rather than showing zeros.
     expect(screen.queryByTestId("callback-figures")).toBeNull();
     expect(calls.filter((c) => c.cmd === "phone_account")).toHaveLength(1);
     expect(screen.getByTestId("phone-account-form")).toBeInTheDocument();
     // Without an account the work-order panel offers the sign-in form, not fake orders.
     expect(screen.getByTestId("login-form")).toBeInTheDocument();
+  });
+
+  it("puts a tel: link handed over by the OS into the phone panel, at start and later", async () => {
+    const calls = fakeShell({ link: { scheme: "tel", target: "+861012345678", original: "tel:+86-10-1234-5678" } });
+    render(App, { props: { backend: tauriBackend } });
+    const number = (await screen.findByTestId("dial-number")) as HTMLInputElement;
+    await waitFor(() => expect(number.value).toBe("+861012345678"));
+    // No phone yet: the panel says so instead of dialling.
+    expect(screen.getByTestId("phone-notice")).toHaveTextContent("Connect the phone to call +861012345678");
+    expect(calls.some((c) => c.cmd === "phone_dial")).toBe(false);
+    const takes = calls.filter((c) => c.cmd === "take_dial_link").length;
+    await emit("dial-link");
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "take_dial_link").length).toBe(takes + 1));
+  });
+
+  it("asks for the desktop settings only when their section is opened", async () => {
+    const calls = fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    const section = (await screen.findByTestId("desktop-section")) as HTMLDetailsElement;
+    expect(calls.some((c) => c.cmd === "desktop_settings")).toBe(false);
+    section.open = true;
+    section.dispatchEvent(new Event("toggle"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "desktop_settings")).toBe(true));
   });
 
   it("switches the whole frame to Chinese and saves the choice through set_language", async () => {
@@ -122,7 +151,7 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByRole("heading", { name: "客户" })).toBeInTheDocument());
     expect(screen.getByTestId("phone-status")).toHaveTextContent("未配置");
     expect(screen.getByTestId("workspace")).toHaveAttribute("data-language", "zh-CN");
-    expect(calls.at(-1)).toEqual({ cmd: "set_language", args: { language: "zh-CN" } });
+    expect(calls.filter((c) => c.cmd === "set_language").at(-1)).toEqual({ cmd: "set_language", args: { language: "zh-CN" } });
   });
 
   it("sends agent state changes and shows the new state", async () => {
@@ -131,7 +160,7 @@ describe("workspace frame", () => {
     const select = await screen.findByTestId("agent-state");
     await fireEvent.change(select, { target: { value: "not_ready:lunch" } });
     await waitFor(() => expect(select).toHaveValue("not_ready:lunch"));
-    expect(calls.at(-1)).toEqual({
+    expect(calls.filter((c) => c.cmd === "agent_event").at(-1)).toEqual({
       cmd: "agent_event",
       args: { event: { event: "set_not_ready", reason: "lunch" } },
     });

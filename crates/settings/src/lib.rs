@@ -5,9 +5,11 @@
 //! is never overwritten silently: it is set aside under a new name and reported.
 
 mod data_dir;
+mod desktop;
 mod language;
 
 pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
+pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError, Hotkeys};
 pub use language::{Language, LanguagePref};
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,8 @@ pub enum SettingsError {
     InvalidRegion(String),
     #[error("invalid area code {0:?}: expected 1-4 digits without the trunk 0, e.g. 21")]
     InvalidAreaCode(String),
+    #[error(transparent)]
+    Hotkey(#[from] HotkeyError),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
@@ -64,6 +68,8 @@ pub struct Settings {
     pub phone_region: Option<String>,
     /// The center's area code without the trunk 0 (e.g. `21`), so bare local numbers match.
     pub area_code: Option<String>,
+    /// Hotkeys, notifications and start at login (`[desktop]`).
+    pub desktop: DesktopSettings,
 }
 
 /// The region caller numbers are read in when none is configured.

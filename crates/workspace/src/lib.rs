@@ -211,6 +211,24 @@ impl Workspace {
         Ok(&self.settings)
     }
 
+    /// The desktop habits: hotkeys, notifications, start at login.
+    pub fn desktop(&self) -> &seatline_settings::DesktopSettings {
+        &self.settings.desktop
+    }
+
+    /// Checks the desktop section (hotkeys parse and do not clash), saves it and returns it in
+    /// canonical form; on an invalid hotkey or a failed save nothing changes.
+    pub fn set_desktop(
+        &mut self,
+        desktop: &seatline_settings::DesktopSettings,
+    ) -> Result<seatline_settings::DesktopSettings, WorkspaceError> {
+        let mut next = self.settings.clone();
+        next.desktop = desktop.validated().map_err(SettingsError::from)?;
+        self.store.save(&next)?;
+        self.settings = next;
+        Ok(self.settings.desktop.clone())
+    }
+
     /// Sets the UI language preference, saves it and returns the language now shown.
     pub fn set_language(&mut self, pref: LanguagePref) -> Result<Language, WorkspaceError> {
         self.set_setting("language", &pref.to_string())?;
@@ -278,6 +296,30 @@ mod tests {
         assert_eq!(ws.set_language(LanguagePref::En).unwrap(), Language::En);
         let ws = open(dir.path(), Some("zh-CN"));
         assert_eq!(ws.language(), Language::En);
+    }
+
+    #[test]
+    fn desktop_settings_are_validated_saved_and_kept_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = open(dir.path(), None);
+        assert!(ws.desktop().notifications);
+        let mut desktop = ws.desktop().clone();
+        desktop.start_at_login = true;
+        desktop.hotkeys.answer = Some("ctrl+shift+f1".into());
+        let saved = ws.set_desktop(&desktop).unwrap();
+        assert_eq!(saved.hotkeys.answer.as_deref(), Some("Ctrl+Shift+F1"));
+        // A clash is refused and changes nothing, on disk or in memory.
+        let mut clash = saved.clone();
+        clash.hotkeys.hold = Some("Ctrl+Shift+F1".into());
+        clash.start_at_login = false;
+        let error = ws.set_desktop(&clash).unwrap_err();
+        assert!(
+            matches!(error, WorkspaceError::Settings(SettingsError::Hotkey(_))),
+            "{error}"
+        );
+        assert!(ws.desktop().start_at_login);
+        let ws = open(dir.path(), None);
+        assert_eq!(ws.desktop(), &saved);
     }
 
     #[test]

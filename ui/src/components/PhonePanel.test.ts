@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import PhonePanel from "./PhonePanel.svelte";
 import { createMockPhone } from "../lib/phone.mock";
+import { createMockDesktop } from "../lib/desktop.mock";
 import { i18n } from "../lib/i18n.svelte";
 
 describe("phone panel", () => {
@@ -71,5 +72,58 @@ describe("phone panel", () => {
     await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
     await fireEvent.click(screen.getByTestId("phone-connect"));
     await waitFor(() => expect(screen.getByTestId("phone-notice").textContent).toContain("no password"));
+  });
+
+  async function connected(desk = createMockDesktop()) {
+    const phone = createMockPhone(5);
+    render(PhonePanel, { backend: phone, desk });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "pw" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-registration").dataset.state).toBe("registered"));
+    return { phone, desk };
+  }
+
+  it("dials a tel: link handed over by the OS, and says why a junk link is not dialled", async () => {
+    const { desk } = await connected();
+    desk.link({ scheme: "tel", target: "+861012345678", original: "tel:+86-10-1234-5678" });
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+    expect(screen.getByTestId("current-call").textContent).toContain("+861012345678");
+    await fireEvent.click(screen.getByTestId("hangup"));
+    await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
+
+    desk.link({ error: "invalid character 'x' in the number" });
+    await waitFor(() => expect(screen.getByTestId("phone-notice").textContent).toContain("cannot be dialled: invalid character"));
+  });
+
+  it("keeps a link that arrives before the phone is connected in the number field", async () => {
+    const desk = createMockDesktop();
+    render(PhonePanel, { backend: createMockPhone(5), desk });
+    desk.link({ scheme: "sip", target: "sip:bob@pbx.test", original: "sip:bob@pbx.test" });
+    await waitFor(() => expect((screen.getByTestId("dial-number") as HTMLInputElement).value).toBe("sip:bob@pbx.test"));
+    expect(screen.getByTestId("phone-notice").textContent).toContain("Connect the phone to call sip:bob@pbx.test");
+  });
+
+  it("answers, holds, mutes and hangs up from hotkeys", async () => {
+    const { phone, desk } = await connected();
+    phone.ring({ number: "+8613800138000" });
+    await screen.findByTestId("incoming-call");
+    desk.press({ action: "answer", call: null });
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+    desk.press({ action: "hold", call: null });
+    await waitFor(() => expect(screen.getByTestId("call-state").textContent).toContain("On hold"));
+    desk.press({ action: "mute", call: null });
+    await waitFor(() => expect(screen.getByTestId("call-state").textContent).toContain("Muted"));
+    desk.press({ action: "hangup", call: null });
+    await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
+  });
+
+  it("declines a ringing call from the notification's button", async () => {
+    const { phone, desk } = await connected();
+    const call = phone.ring({ number: "10086" });
+    await screen.findByTestId("incoming-call");
+    desk.press({ action: "decline", call });
+    await waitFor(() => expect(screen.queryByTestId("incoming-call")).toBeNull());
   });
 });

@@ -3,6 +3,7 @@
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
 import { createMockPhone } from "./phone.mock";
+import { createMockDesktop } from "./desktop.mock";
 import type { CallerIdentity } from "./phone";
 import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
 import type {
@@ -153,6 +154,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
   const callbacks: { due: number; kept: boolean }[] = [];
   const backend: Backend = {
     ...phone,
+    ...createMockDesktop(),
     customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
     customerCard: async (id) => {
       const card = customers.find((c) => c.customer.id === id);

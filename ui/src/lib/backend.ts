@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
+import type { DeskAction, DesktopBackend, DesktopView, DialLink } from "./desktop";
 import type {
   AgentEvent,
   AgentView,
@@ -31,8 +32,12 @@ import type {
 export const SYNC_EVENT = "sync-status";
 /** The event the shell emits when a call changes the agent's state. */
 export const AGENT_EVENT = "agent-state";
+/** The event the shell emits when a tel:/sip: link waits (src-tauri/src/desktop.rs). */
+export const DIAL_LINK_EVENT = "dial-link";
+/** The event a global hotkey or a notification button sends to the phone panel. */
+export const DESK_ACTION_EVENT = "desk-action";
 
-export interface Backend extends PhoneBackend, PopBackend {
+export interface Backend extends PhoneBackend, PopBackend, DesktopBackend {
   appInfo(): Promise<AppInfo>;
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
@@ -138,4 +143,10 @@ export const tauriBackend: Backend = {
   phoneDtmf: (callId, digits) => call<void>("phone_dtmf", { call: callId, digits }),
   phoneTransfer: (callId, target) => call<void>("phone_transfer", { call: callId, target }),
   phoneAttendedTransfer: (callId, consult) => call<void>("phone_attended_transfer", { call: callId, consult }),
+  desktopSettings: () => call<DesktopView>("desktop_settings"),
+  setDesktopSettings: (settings) => call<DesktopView>("set_desktop_settings", { settings }),
+  collectDiagnostics: () => call<string>("collect_diagnostics"),
+  takeDialLink: () => call<DialLink | null>("take_dial_link"),
+  onDialLink: async (handler) => listen<null>(DIAL_LINK_EVENT, () => handler()),
+  onDeskAction: async (handler) => listen<DeskAction>(DESK_ACTION_EVENT, (event) => handler(event.payload)),
 };

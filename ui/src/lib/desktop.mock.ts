@@ -1,0 +1,70 @@
+// A stand-in for the shell's desktop side, for `vite --mode mock` and UI tests: it keeps the
+// desktop settings, refuses clashing or modifier-less hotkeys as the shell does, and lets a
+// test hand over a dial link or press a hotkey.
+import type { DeskAction, DesktopBackend, DesktopSettings, DesktopView, DialLink } from "./desktop";
+
+export interface MockDesktop extends DesktopBackend {
+  /** The OS hands over a link (`error` plays a link the shell could not parse). */
+  link(link: DialLink | { error: string }): void;
+  /** A global hotkey or notification button. */
+  press(action: DeskAction): void;
+  /** Problems the next save reports (e.g. a hotkey the OS refused). */
+  problems: string[];
+  collected: number;
+}
+
+const defaults = (): DesktopSettings => ({
+  hotkeys: { answer: "CmdOrCtrl+Alt+A", hangup: "CmdOrCtrl+Alt+H", mute: "CmdOrCtrl+Alt+M", hold: "CmdOrCtrl+Alt+P" },
+  notifications: true,
+  start_at_login: false,
+});
+
+export function createMockDesktop(): MockDesktop {
+  let settings = defaults();
+  let pending: DialLink | { error: string } | null = null;
+  const linkHandlers = new Set<() => void>();
+  const actionHandlers = new Set<(a: DeskAction) => void>();
+  const view = (): DesktopView => ({ settings: structuredClone(settings), problems: [...mock.problems], log_dir: "/mock/data/logs" });
+  const mock: MockDesktop = {
+    problems: [],
+    collected: 0,
+    desktopSettings: async () => view(),
+    setDesktopSettings: async (next) => {
+      const seen = new Map<string, string>();
+      for (const [action, key] of Object.entries(next.hotkeys)) {
+        if (!key || key.trim() === "") continue;
+        const canonical = key.replace(/\s/g, "").toLowerCase();
+        const last = canonical.split("+").pop() ?? "";
+        if (!canonical.includes("+") && !/^f\d+$/.test(last)) {
+          throw { code: "hotkey", message: `hotkey for ${action}: a key without a modifier would take that key from every application (in "${key}")` };
+        }
+        const other = seen.get(canonical);
+        if (other) throw { code: "hotkey", message: `hotkeys for ${other} and ${action} are both ${key}; give each action its own` };
+        seen.set(canonical, action);
+      }
+      settings = structuredClone(next);
+      return view();
+    },
+    collectDiagnostics: async () => `/mock/data/diagnostics/seatline-diagnostics-${++mock.collected}.zip`,
+    takeDialLink: async () => {
+      const link = pending;
+      pending = null;
+      if (link && "error" in link) throw { code: "bad_link", message: link.error };
+      return link;
+    },
+    onDialLink: async (handler) => {
+      linkHandlers.add(handler);
+      return () => linkHandlers.delete(handler);
+    },
+    onDeskAction: async (handler) => {
+      actionHandlers.add(handler);
+      return () => actionHandlers.delete(handler);
+    },
+    link: (link) => {
+      pending = link;
+      linkHandlers.forEach((h) => h());
+    },
+    press: (action) => actionHandlers.forEach((h) => h(action)),
+  };
+  return mock;
+}
