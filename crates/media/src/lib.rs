@@ -34,6 +34,7 @@ pub mod plc;
 pub mod rtp;
 pub mod session;
 pub mod sim;
+pub mod srtp;
 pub mod wav;
 
 pub use codec::{Codec, CodecName};
