@@ -214,6 +214,8 @@ pub enum NegotiationError {
     NoCommonCodec,
     #[error("RTP/SAVP offered without an SDES crypto suite we support")]
     NoCommonCryptoSuite,
+    #[error("unsupported SDES parameters ({0})")]
+    UnsupportedCrypto(String),
     #[error("the offer has no SRTP and local policy requires it")]
     SrtpRequired,
     #[error("the audio stream has no c= line (neither media nor session level)")]
@@ -424,6 +426,47 @@ fn ptime_of(m: &MediaDescription) -> Option<u32> {
         Attribute::Ptime(p) => Some(*p),
         _ => None,
     })
+}
+
+/// Lifetimes below this many packets would need re-keying mid-call, which we do not do
+/// (2^20 packets is 5.8 hours of 20 ms audio).
+const MIN_KEY_LIFETIME_LOG2: u32 = 20;
+
+/// Whether we implement an `a=crypto` line's parameters: one inline key of 30 bytes (base64,
+/// 40 characters; AES-128 key and 112-bit salt), no MKI, a lifetime of at least 2^20 packets,
+/// no session parameters (KDR, UNENCRYPTED_SRTP, FEC_ORDER...: RFC 4568 section 6.3).
+pub fn usable_crypto(c: &Crypto) -> Result<(), String> {
+    if let Some(p) = c.session_params.first() {
+        return Err(format!("session parameter {p:?} is not supported"));
+    }
+    let kp = match c.key_params.as_slice() {
+        [kp] => kp,
+        [] => return Err("no key".into()),
+        _ => return Err("several keys (MKI) are not supported".into()),
+    };
+    if kp.mki.is_some() {
+        return Err("MKI is not supported".into());
+    }
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if kp.key_salt.len() != 40 || !kp.key_salt.bytes().all(b64) {
+        return Err("the key is not 30 bytes of base64 (16 key + 14 salt)".into());
+    }
+    if let Some(l) = &kp.lifetime {
+        let log2 = match l.strip_prefix("2^") {
+            Some(n) => n.parse::<u32>().ok().filter(|n| *n <= 48),
+            None => l.parse::<u64>().ok().filter(|n| *n > 0).map(|n| n.ilog2()),
+        };
+        match log2 {
+            Some(n) if n >= MIN_KEY_LIFETIME_LOG2 => {}
+            Some(_) => {
+                return Err(format!(
+                    "key lifetime {l} is below 2^{MIN_KEY_LIFETIME_LOG2} packets (no re-keying)"
+                ))
+            }
+            None => return Err(format!("bad key lifetime {l:?}")),
+        }
+    }
+    Ok(())
 }
 
 fn cryptos(m: &MediaDescription) -> impl Iterator<Item = &Crypto> {
@@ -725,16 +768,29 @@ fn answer_stream(
     caps: &LocalCaps,
     wish: Direction,
 ) -> Result<(MediaDescription, NegotiatedMedia), NegotiationError> {
-    // SDES: the first offered crypto line (offerer's preference) whose suite we have a key for.
-    // Lines with session parameters are skipped: we only implement the defaults.
+    // SDES: the first offered crypto line (offerer's preference) whose suite we have a key for
+    // and whose parameters we implement (no session parameters, one key without MKI, a
+    // lifetime we never reach). If every line of a suite we know is refused for its parameters,
+    // the error says why.
     let srtp = if is_savp(m) {
+        let mut refused = None;
         let (c, suite, key) = cryptos(m)
-            .filter(|c| c.session_params.is_empty())
             .find_map(|c| {
                 let suite = CryptoSuite::from_name(&c.suite)?;
-                Some((c, suite, caps.key_for(suite)?))
+                let key = caps.key_for(suite)?;
+                match usable_crypto(c) {
+                    Ok(()) => Some((c, suite, key)),
+                    Err(why) => {
+                        tracing::debug!(tag = c.tag, suite = %c.suite, %why, "a=crypto line skipped");
+                        refused.get_or_insert(format!("a=crypto:{} {}: {why}", c.tag, c.suite));
+                        None
+                    }
+                }
             })
-            .ok_or(NegotiationError::NoCommonCryptoSuite)?;
+            .ok_or_else(|| match refused.take() {
+                Some(why) => NegotiationError::UnsupportedCrypto(why),
+                None => NegotiationError::NoCommonCryptoSuite,
+            })?;
         let remote_key = c
             .key_params
             .first()
@@ -893,6 +949,7 @@ pub fn process_answer(
             })?;
         let suite =
             CryptoSuite::from_name(&oc.suite).ok_or(NegotiationError::NoCommonCryptoSuite)?;
+        usable_crypto(ac).map_err(|why| invalid(format!("a=crypto:{} {why}", ac.tag)))?;
         let first = |c: &Crypto| c.key_params.first().cloned();
         match (first(oc), first(ac)) {
             (Some(local_key), Some(remote_key)) => Some(SrtpParams {
@@ -1243,23 +1300,49 @@ mod tests {
             .filter(|a| a.name() == "crypto")
             .map(|a| a.to_string())
             .collect();
+        // Tag 1 is a suite we lack, tag 2 carries an MKI (unsupported): tag 3.
         assert_eq!(
             crypto,
             vec![
-                "crypto:2 AES_CM_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw"
+                "crypto:3 AES_CM_128_HMAC_SHA1_32 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
             ]
         );
         let srtp = neg.srtp.unwrap();
         assert_eq!(
             (srtp.tag, srtp.suite),
+            (3, CryptoSuite::AesCm128HmacSha1_32)
+        );
+        // Without the MKI, tag 2 (first common suite, lifetime 2^31 accepted) wins.
+        let no_mki = String::from_utf8(fixtures::FREESWITCH_SRTP.to_vec())
+            .unwrap()
+            .replace("|2^31|1:1", "|2^31");
+        let (_, neg) = create_answer(
+            &parse(no_mki.as_bytes()),
+            &c,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        let srtp = neg.srtp.unwrap();
+        assert_eq!(
+            (srtp.tag, srtp.suite),
             (2, CryptoSuite::AesCm128HmacSha1_80)
         );
-        assert_eq!(srtp.remote_key.mki.as_deref(), Some("1:1"));
         assert_eq!(srtp.remote_key.lifetime.as_deref(), Some("2^31"));
-        // Only a key for _32: tag 3.
-        c.srtp.remove(0);
-        let (_, neg) = answer(fixtures::FREESWITCH_SRTP, &c);
-        assert_eq!(neg.srtp.map(|s| s.tag), Some(3));
+        // Only a key for _80: the MKI line is all there is, and the error says why.
+        c.srtp.truncate(1);
+        let e = create_answer(
+            &parse(fixtures::FREESWITCH_SRTP),
+            &c,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported SDES parameters (a=crypto:2 AES_CM_128_HMAC_SHA1_80: MKI is not supported)"
+        );
+        assert_eq!(e.sip_status(), 488);
         // No keys at all: cannot answer RTP/SAVP.
         let e = create_answer(
             &parse(fixtures::FREESWITCH_SRTP),
@@ -1268,6 +1351,53 @@ mod tests {
             Direction::SendRecv,
         );
         assert_eq!(e.unwrap_err(), NegotiationError::NoCommonCryptoSuite);
+    }
+
+    #[test]
+    fn crypto_parameters_we_do_not_implement_are_refused() {
+        let line = |kp: &str, params: &[&str]| Crypto {
+            tag: 1,
+            suite: "AES_CM_128_HMAC_SHA1_80".into(),
+            key_params: kp
+                .split(';')
+                .map(|k| {
+                    let mut parts = k.split('|');
+                    let mut p = KeyParam::inline(parts.next().unwrap());
+                    for x in parts {
+                        if x.contains(':') {
+                            p.mki = Some(x.into());
+                        } else {
+                            p.lifetime = Some(x.into());
+                        }
+                    }
+                    p
+                })
+                .collect(),
+            session_params: params.iter().map(|s| s.to_string()).collect(),
+        };
+        const K: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw";
+        assert_eq!(usable_crypto(&line(K, &[])), Ok(()));
+        assert_eq!(usable_crypto(&line(&format!("{K}|2^31"), &[])), Ok(()));
+        assert_eq!(usable_crypto(&line(&format!("{K}|1048576"), &[])), Ok(()));
+        let why = |kp: &str, params: &[&str]| usable_crypto(&line(kp, params)).unwrap_err();
+        assert_eq!(
+            why(&format!("{K}|2^10"), &[]),
+            "key lifetime 2^10 is below 2^20 packets (no re-keying)"
+        );
+        assert_eq!(why(&format!("{K}|2^x"), &[]), "bad key lifetime \"2^x\"");
+        assert_eq!(why(&format!("{K}|1:4"), &[]), "MKI is not supported");
+        assert_eq!(
+            why(&format!("{K};{K}"), &[]),
+            "several keys (MKI) are not supported"
+        );
+        assert_eq!(
+            why("MTIz", &[]),
+            "the key is not 30 bytes of base64 (16 key + 14 salt)"
+        );
+        assert_eq!(
+            why(K, &["KDR=1"]),
+            "session parameter \"KDR=1\" is not supported"
+        );
     }
 
     #[test]
