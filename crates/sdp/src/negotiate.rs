@@ -168,8 +168,11 @@ pub struct LocalCaps {
     pub rtp_port: u16,
     /// SDES keys in preference order; non-empty means our offers use RTP/SAVP.
     pub srtp: Vec<SrtpKey>,
-    /// Refuse RTP/AVP offers (no SRTP).
+    /// Refuse offers without SDES keys we can use (RTP/AVP without `a=crypto`).
     pub require_srtp: bool,
+    /// Offer the keys on RTP/AVP ("best effort" SRTP, as baresip's `mediaenc=srtp` and many
+    /// PBXes do) so that a peer without SRTP can still answer with plain RTP; RTP/SAVP otherwise.
+    pub srtp_best_effort: bool,
     /// Offer and accept `a=rtcp-mux` (RFC 5761).
     pub rtcp_mux: bool,
     /// Answer with every common codec in our order instead of only the best one.
@@ -187,6 +190,7 @@ impl LocalCaps {
             rtp_port,
             srtp: vec![],
             require_srtp: false,
+            srtp_best_effort: false,
             rtcp_mux: false,
             answer_all_common: false,
         }
@@ -197,7 +201,7 @@ impl LocalCaps {
     }
 
     fn proto(&self) -> &'static str {
-        if self.srtp.is_empty() {
+        if self.srtp.is_empty() || self.srtp_best_effort {
             "RTP/AVP"
         } else {
             "RTP/SAVP"
@@ -772,9 +776,11 @@ fn answer_stream(
     // and whose parameters we implement (no session parameters, one key without MKI, a
     // lifetime we never reach). If every line of a suite we know is refused for its parameters,
     // the error says why.
-    let srtp = if is_savp(m) {
+    // Keys on RTP/AVP (best-effort SRTP) are used when we have keys too.
+    let avp_keys = !is_savp(m) && !caps.srtp.is_empty() && cryptos(m).next().is_some();
+    let srtp = if is_savp(m) || avp_keys {
         let mut refused = None;
-        let (c, suite, key) = cryptos(m)
+        let found = cryptos(m)
             .find_map(|c| {
                 let suite = CryptoSuite::from_name(&c.suite)?;
                 let key = caps.key_for(suite)?;
@@ -790,7 +796,17 @@ fn answer_stream(
             .ok_or_else(|| match refused.take() {
                 Some(why) => NegotiationError::UnsupportedCrypto(why),
                 None => NegotiationError::NoCommonCryptoSuite,
-            })?;
+            });
+        let (c, suite, key) = match (found, is_savp(m) || caps.require_srtp) {
+            (Ok(f), _) => f,
+            (Err(e), true) => return Err(e),
+            // Best-effort keys we cannot use: answer with plain RTP.
+            (Err(_), false) => {
+                let mut plain = caps.clone();
+                plain.srtp.clear();
+                return answer_stream(offer, idx, m, &plain, wish);
+            }
+        };
         let remote_key = c
             .key_params
             .first()
@@ -935,7 +951,11 @@ pub fn process_answer(
         .zip(find_pt(om, |e| is_telephone_event(e, rate)))
         .map(|(send_pt, recv_pt)| TelephoneEventPts { send_pt, recv_pt });
 
-    let srtp = if is_savp(om) {
+    // RTP/SAVP needs keys in the answer; keys offered on RTP/AVP (best effort) may be
+    // answered with or without them.
+    let best_effort_keys =
+        !is_savp(om) && cryptos(om).next().is_some() && cryptos(am).next().is_some();
+    let srtp = if is_savp(om) || best_effort_keys {
         let ac = cryptos(am)
             .next()
             .ok_or_else(|| invalid("RTP/SAVP answer has no a=crypto".into()))?;
@@ -1401,20 +1421,98 @@ mod tests {
     }
 
     #[test]
-    fn crypto_on_plain_rtp_is_ignored_unless_srtp_is_required() {
+    fn crypto_on_plain_rtp_is_used_when_we_have_keys() {
         let text = String::from_utf8(fixtures::FREESWITCH_SRTP.to_vec())
             .unwrap()
             .replace("RTP/SAVP", "RTP/AVP");
         let offer = parse(text.as_bytes());
-        let mut c = caps();
-        c.srtp = keys();
-        let (ans, neg) = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap();
+        // No keys of ours (encryption off): plain RTP, the crypto lines ignored.
+        let (ans, neg) = create_answer(&offer, &caps(), &origin(), Direction::SendRecv).unwrap();
         assert_eq!(ans.media[0].proto, "RTP/AVP");
         assert!(!ans.media[0].has_attribute("crypto"));
         assert_eq!(neg.srtp, None);
+        // Keys: SRTP on RTP/AVP (best effort), required or not.
+        let mut c = caps();
+        c.srtp = keys();
         c.require_srtp = true;
-        let e = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap_err();
+        let (ans, neg) = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap();
+        assert_eq!(ans.media[0].proto, "RTP/AVP");
+        assert!(ans.media[0].has_attribute("crypto"));
+        assert_eq!(neg.srtp.map(|s| s.tag), Some(3));
+        // No crypto at all and SRTP required: 488.
+        let bare = text
+            .lines()
+            .filter(|l| !l.starts_with("a=crypto"))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n";
+        let e =
+            create_answer(&parse(bare.as_bytes()), &c, &origin(), Direction::SendRecv).unwrap_err();
         assert_eq!(e, NegotiationError::SrtpRequired);
+    }
+
+    #[test]
+    fn best_effort_keys_on_plain_rtp() {
+        // Our offer: RTP/AVP with a=crypto.
+        let mut ours = caps();
+        ours.srtp = keys();
+        ours.srtp_best_effort = true;
+        let offer = create_offer(&ours, &origin(), Direction::SendRecv);
+        let m = &offer.media[0];
+        assert_eq!(m.proto, "RTP/AVP");
+        assert!(m.has_attribute("crypto"));
+        // A peer with keys answers with SRTP on RTP/AVP...
+        let mut remote = LocalCaps::new("198.51.100.1".parse().unwrap(), 30000);
+        remote.srtp = vec![SrtpKey {
+            suite: CryptoSuite::AesCm128HmacSha1_80,
+            key: KeyParam::inline("cmVtb3RlLWtleS1yZW1vdGUta2V5LXJlbW90ZS1r"),
+        }];
+        let (answer, theirs) =
+            create_answer(&offer, &remote, &origin(), Direction::SendRecv).unwrap();
+        assert_eq!(answer.media[0].proto, "RTP/AVP");
+        assert_eq!(theirs.srtp.as_ref().map(|s| s.tag), Some(1));
+        let neg = process_answer(&offer, &answer).unwrap();
+        assert_eq!(
+            neg.srtp.map(|s| s.suite),
+            Some(CryptoSuite::AesCm128HmacSha1_80)
+        );
+        // ...a peer without keys with plain RTP, and the call is plain.
+        let (plain, theirs) = create_answer(
+            &offer,
+            &LocalCaps::new("198.51.100.1".parse().unwrap(), 30000),
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        assert_eq!(theirs.srtp, None);
+        assert!(!plain.media[0].has_attribute("crypto"));
+        assert_eq!(process_answer(&offer, &plain).unwrap().srtp, None);
+        // Best-effort keys we cannot use (MKI only) get a plain answer unless SRTP is required.
+        let mki = offer
+            .to_string()
+            .replace(
+                "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw",
+                "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw|1:4",
+            )
+            .replace("a=crypto:2", "a=x-crypto:2");
+        let (_, theirs) = create_answer(
+            &parse(mki.as_bytes()),
+            &remote,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        assert_eq!(theirs.srtp, None);
+        remote.require_srtp = true;
+        assert!(matches!(
+            create_answer(
+                &parse(mki.as_bytes()),
+                &remote,
+                &origin(),
+                Direction::SendRecv
+            ),
+            Err(NegotiationError::UnsupportedCrypto(_))
+        ));
     }
 
     #[test]
