@@ -17,13 +17,12 @@ use seatline_sip_phone::{
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const T: Duration = Duration::from_secs(10);
 /// Real-time audio on two cores: one call at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn next_event(
     events: &mut UnboundedReceiver<PhoneEvent>,
@@ -160,7 +159,7 @@ fn assert_baresip_used_savp(b: &Baresip) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seatline_calls_baresip_over_srtp_and_speech_flows_both_ways() {
-    let _s = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _s = SERIAL.lock().await;
     let mut s = setup(MediaEncryption::Required, Some("srtp-mand")).await;
     s.phone.handle.dial(None, "1002").await.unwrap();
     let (media, seatline_heard, baresip_heard) = speech_over_srtp(&mut s).await;
@@ -177,7 +176,7 @@ async fn seatline_calls_baresip_over_srtp_and_speech_flows_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_calls_seatline_over_srtp_and_speech_flows_both_ways() {
-    let _s = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _s = SERIAL.lock().await;
     let mut s = setup(MediaEncryption::Required, Some("srtp-mand")).await;
     let target = format!("sip:1001@{}", s.proxy.addr());
     tokio::task::block_in_place(|| s.baresip.ctrl().dial(&target).unwrap());
@@ -203,7 +202,7 @@ async fn baresip_calls_seatline_over_srtp_and_speech_flows_both_ways() {
 /// SRTP required on our side, a peer without SRTP: its offer gets 488 Not Acceptable Here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_srtp_refuses_a_plain_offer_with_488() {
-    let _s = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _s = SERIAL.lock().await;
     let mut s = setup(MediaEncryption::Required, None).await;
     let target = format!("sip:1001@{}", s.proxy.addr());
     tokio::task::block_in_place(|| {
