@@ -303,6 +303,16 @@ impl Phone {
         if accounts.is_empty() {
             return Err(PhoneError::Config("no SIP account configured".into()));
         }
+        for (a, _) in &accounts {
+            // SDES keys travel in the SDP: only SIP over TLS keeps them from eavesdroppers.
+            if a.media_encryption != MediaEncryption::Off && a.transport != SipTransport::Tls {
+                warn!(
+                    account = %a.id,
+                    transport = a.transport.as_str(),
+                    "SRTP keys (SDES) will be sent in clear SDP: use SIP over TLS"
+                );
+            }
+        }
         let first = &accounts[0].0;
         let registrar_addr = resolve_host_port(
             first.outbound_proxy.as_deref().unwrap_or(&first.domain),
