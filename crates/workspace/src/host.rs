@@ -24,10 +24,29 @@ pub fn keychain_service() -> String {
         .unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.to_owned())
 }
 
+/// rsipstack logs every SIP message it sends or receives, bodies included, at info level
+/// (`transport/udp.rs`, `transport/stream.rs`): the SDP carries the call's SRTP keys (SDES).
+/// Its transport stays at warn unless a filter names rsipstack itself.
+const SIP_TRANSPORT_QUIET: &str = "rsipstack::transport=warn";
+
+fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::new(spec);
+    if spec.contains("rsipstack") {
+        return filter;
+    }
+    match SIP_TRANSPORT_QUIET.parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    }
+}
+
 /// Logs to standard error, filtered by `SEATLINE_LOG` (a `tracing` filter), else `default`.
 pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SEATLINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let spec = std::env::var("SEATLINE_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| default.to_string());
+    let filter = log_filter(&spec);
     // A second initialisation (tests, embedding) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -42,6 +61,17 @@ mod tests {
     #[test]
     fn wall_clock_is_after_2025() {
         assert!(wall_clock_millis() > 1_735_689_600_000);
+    }
+
+    #[test]
+    fn sip_messages_with_srtp_keys_stay_out_of_info_logs() {
+        let f = log_filter("info").to_string();
+        assert!(f.contains(SIP_TRANSPORT_QUIET), "{f}");
+        assert!(log_filter("debug,seatline_sip_phone=trace")
+            .to_string()
+            .contains(SIP_TRANSPORT_QUIET));
+        // Asked for by name: the developer gets the SIP trace.
+        assert!(!log_filter("rsipstack=trace").to_string().contains("=warn"));
     }
 
     #[test]
