@@ -5,7 +5,8 @@
 use clap::Args;
 use seatline_secrets::{SecretName, SecretStore};
 use seatline_sip_phone::{
-    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, PhoneHandle, SipTransport,
+    AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,
+    SipTransport,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -30,6 +31,10 @@ pub struct PhoneArgs {
     display_name: Option<String>,
     #[arg(long, default_value = "udp")]
     transport: SipTransport,
+    /// SRTP with SDES keys: off, optional (keys offered on RTP/AVP, plain RTP if the peer has
+    /// none) or required (RTP/SAVP only; 488 to offers without keys). Use with --transport tls.
+    #[arg(long, default_value = "off")]
+    srtp: MediaEncryption,
     /// Send all SIP to this `host:port`.
     #[arg(long)]
     outbound_proxy: Option<String>,
@@ -157,6 +162,7 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         } else {
             args.ivr_headers.clone()
         },
+        media_encryption: args.srtp,
     };
     let config = PhoneConfig {
         bind_ip: args.bind.unwrap_or(IpAddr::from([0, 0, 0, 0])),

@@ -8,5 +8,8 @@ pub mod logs;
 pub mod redact;
 
 pub use bundle::{collect, BundleError, BundleRequest, BundleSummary};
-pub use logs::{init_file_logging, log_dir, LogError, LogGuard, LOG_FILES_KEPT, LOG_FILE_PREFIX};
+pub use logs::{
+    init_file_logging, log_dir, log_filter, log_spec, LogError, LogGuard, LOG_FILES_KEPT,
+    LOG_FILE_PREFIX,
+};
 pub use redact::Redactor;

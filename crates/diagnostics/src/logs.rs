@@ -33,6 +33,32 @@ pub struct LogGuard {
     pub dir: PathBuf,
 }
 
+/// rsipstack logs every SIP message it sends or receives, bodies included, at info level
+/// (`transport/udp.rs`, `transport/stream.rs`): the SDP carries the call's SRTP keys (SDES).
+/// Its transport stays at warn unless a filter names rsipstack itself.
+const SIP_TRANSPORT_QUIET: &str = "rsipstack::transport=warn";
+
+/// The log filter asked for: `SEATLINE_LOG` when set, else `default`.
+pub fn log_spec(default: &str) -> String {
+    std::env::var("SEATLINE_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The filter every Seatline log uses: `spec`, with SIP message dumps (and the SRTP keys in
+/// them) kept out unless `spec` names rsipstack.
+pub fn log_filter(spec: &str) -> EnvFilter {
+    let filter = EnvFilter::new(spec);
+    if spec.contains("rsipstack") {
+        return filter;
+    }
+    match SIP_TRANSPORT_QUIET.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 /// Logs to rotating files in `data_dir/logs` and to standard error, filtered by `SEATLINE_LOG`
 /// (a `tracing` filter), else `default`. A second initialisation keeps the first subscriber
 /// (the files are still created).
@@ -53,8 +79,8 @@ pub fn init_file_logging(data_dir: &Path, default: &str) -> Result<LogGuard, Log
             message: error.to_string(),
         })?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter =
-        || EnvFilter::try_from_env("SEATLINE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let spec = log_spec(default);
+    let filter = || log_filter(&spec);
     let _ = tracing_subscriber::registry()
         .with(
             fmt::layer()
@@ -94,6 +120,15 @@ pub(crate) fn log_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sip_messages_with_srtp_keys_stay_out_of_info_logs() {
+        let quiet = |spec: &str| log_filter(spec).to_string().contains(SIP_TRANSPORT_QUIET);
+        assert!(quiet("info"));
+        assert!(quiet("debug,seatline_sip_phone=trace"));
+        // Asked for by name: the developer gets the SIP trace.
+        assert!(!log_filter("rsipstack=trace").to_string().contains("=warn"));
+    }
+
     use super::*;
 
     #[test]

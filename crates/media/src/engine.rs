@@ -14,6 +14,10 @@
 //! * The receive thread reads the socket, demultiplexes RTP/RTCP, latches the remote address to
 //!   the peer's real source (symmetric RTP, for peers behind NAT) and feeds the jitter buffer and
 //!   the DTMF receiver.
+//! * With [`MediaConfig::srtp`] every RTP packet is protected with our key just before it is
+//!   sent, and every datagram is unprotected with the peer's key before anything else looks at
+//!   it (latching included): what fails (bad tag, replay, garbage) is dropped and counted in
+//!   `MediaStats::srtp_rejected`.
 
 use crate::aec::EchoCanceller;
 use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CodecName};
@@ -23,6 +27,7 @@ use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
 use crate::rtp::{classify, PacketKind, RtpPacket};
 use crate::session::{ReceiveStats, RtpReceiver, RtpSender};
+use crate::srtp::{SrtpContext, SrtpError, SrtpKey, SrtpProfile};
 use crate::wav::{WavError, WavSink, WavSource};
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
@@ -52,6 +57,8 @@ pub enum MediaError {
     ThreadPanicked,
     #[error("sound device: {0}")]
     Device(#[from] DeviceError),
+    #[error("SRTP: {0}")]
+    Srtp(#[from] SrtpError),
 }
 
 /// SDP media direction (RFC 3264 / RFC 6337), from our side.
@@ -126,6 +133,26 @@ pub struct MediaConfig {
     pub echo_cancellation: bool,
     /// How often a `MediaEvent::Stats` is emitted.
     pub stats_interval: Duration,
+    /// SRTP keys agreed in SDP (SDES); `None` for plain RTP.
+    pub srtp: Option<SrtpConfig>,
+}
+
+/// One call's SRTP: our key protects what we send, the peer's unprotects what we receive.
+/// `Debug` shows no key bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpConfig {
+    pub profile: SrtpProfile,
+    pub local: SrtpKey,
+    pub remote: SrtpKey,
+}
+
+impl SrtpConfig {
+    fn contexts(&self) -> Result<(SrtpContext, SrtpContext), SrtpError> {
+        Ok((
+            SrtpContext::new(self.profile, &self.local)?,
+            SrtpContext::new(self.profile, &self.remote)?,
+        ))
+    }
 }
 
 impl MediaConfig {
@@ -146,6 +173,7 @@ impl MediaConfig {
             opus: OpusSettings::default(),
             echo_cancellation: true,
             stats_interval: Duration::from_secs(5),
+            srtp: None,
         }
     }
 }
@@ -199,6 +227,10 @@ pub struct MediaStats {
     pub rtcp_received: u64,
     /// Datagrams that were neither valid RTP nor RTCP, or carried an unknown payload type.
     pub discarded: u64,
+    /// SRTP/SRTCP datagrams dropped: authentication failed, replayed, too old or malformed.
+    pub srtp_rejected: u64,
+    /// Whether the call's media is encrypted (SRTP).
+    pub encrypted: bool,
     pub device: DeviceStats,
 }
 
@@ -229,6 +261,11 @@ struct Shared {
     fec_recovered: AtomicU64,
     device: Mutex<DeviceStats>,
     epoch: Instant,
+    /// Protects what the clock thread sends (our key).
+    srtp_tx: Mutex<Option<SrtpContext>>,
+    /// Unprotects what the receive thread reads (the peer's key).
+    srtp_rx: Mutex<Option<SrtpContext>>,
+    srtp_rejected: AtomicU64,
 }
 
 /// A poisoned lock only means another media thread panicked; its data is still usable.
@@ -255,6 +292,8 @@ impl Shared {
             target_delay_ms: jb.target_delay().as_millis() as u64,
             rtcp_received: rx.rtcp,
             discarded: rx.discarded,
+            srtp_rejected: self.srtp_rejected.load(Ordering::Relaxed),
+            encrypted: lock(&self.srtp_rx).is_some(),
             device: lock(&self.device).clone(),
         }
     }
@@ -322,6 +361,13 @@ impl MediaEngine {
             .socket
             .set_read_timeout(Some(Duration::from_millis(50)))?;
         let rx_socket = config.socket.try_clone()?;
+        let (srtp_tx, srtp_rx) = match &config.srtp {
+            Some(c) => {
+                let (tx, rx) = c.contexts()?;
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
 
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
@@ -351,6 +397,9 @@ impl MediaEngine {
             fec_recovered: AtomicU64::new(0),
             device: Mutex::new(DeviceStats::default()),
             epoch: Instant::now(),
+            srtp_tx: Mutex::new(srtp_tx),
+            srtp_rx: Mutex::new(srtp_rx),
+            srtp_rejected: AtomicU64::new(0),
         });
         let (events_tx, events) = channel();
         for e in device_errors {
@@ -410,7 +459,13 @@ impl MediaEngine {
                 return Err(e.into());
             }
         };
-        tracing::info!(%local, remote = %config.remote, ?codec, "media engine started");
+        tracing::info!(
+            %local,
+            remote = %config.remote,
+            ?codec,
+            srtp = config.srtp.as_ref().map(|c| c.profile.name()),
+            "media engine started"
+        );
         Ok(MediaHandle {
             shared,
             events,
@@ -454,6 +509,21 @@ impl MediaHandle {
     }
 
     /// While muted, encoded silence is sent (keeps the peer's jitter buffer and NAT bindings).
+    /// New SRTP keys after a re-negotiation (or `None`: plain RTP from now on). Each direction's
+    /// state starts afresh.
+    pub fn set_srtp(&self, srtp: Option<&SrtpConfig>) -> Result<(), MediaError> {
+        let (tx, rx) = match srtp {
+            Some(c) => {
+                let (tx, rx) = c.contexts()?;
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        *lock(&self.shared.srtp_tx) = tx;
+        *lock(&self.shared.srtp_rx) = rx;
+        Ok(())
+    }
+
     pub fn set_muted(&self, muted: bool) {
         lock(&self.shared.control).muted = muted;
     }
@@ -536,7 +606,28 @@ fn receive_loop(
             }
         };
         let arrival = shared.epoch.elapsed();
-        let data = &buf[..n];
+        let mut plain = None;
+        if let Some(srtp) = lock(&shared.srtp_rx).as_mut() {
+            // RTCP packet types 192-223 in the second byte (RFC 5761 demultiplexing).
+            let rtcp = matches!(buf.get(1), Some(192..=223));
+            let result = if rtcp {
+                srtp.unprotect_rtcp(&buf[..n])
+            } else {
+                srtp.unprotect_rtp(&buf[..n])
+            };
+            match result {
+                Ok(p) => plain = Some(p),
+                Err(e) => {
+                    let count = shared.srtp_rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                    // Rate-limited: a flood of forged packets must not flood the log.
+                    if count.is_power_of_two() {
+                        tracing::warn!(error = %e, %from, rejected = count, "SRTP packet dropped");
+                    }
+                    continue;
+                }
+            }
+        }
+        let data = plain.as_deref().unwrap_or(&buf[..n]);
         match classify(data) {
             PacketKind::Rtcp => {
                 lock(&shared.rx).rtcp += 1;
@@ -904,6 +995,16 @@ impl ClockThread {
                 tracing::warn!(error = %e, "could not serialize RTP packet");
                 return;
             }
+        };
+        let bytes = match lock(&self.shared.srtp_tx).as_mut() {
+            Some(srtp) => match srtp.protect_rtp(&bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not protect RTP packet");
+                    return;
+                }
+            },
+            None => bytes,
         };
         match self.socket.send_to(&bytes, remote) {
             Ok(_) => {

@@ -1,4 +1,4 @@
-//! Seatline's plain-RTP media engine (RTP/AVP, no SRTP yet).
+//! Seatline's RTP media engine (RTP/AVP, and RTP/SAVP with SDES keys: [`srtp`]).
 //!
 //! Sans-IO building blocks, each tested without sockets: [`rtp`] packets, [`g711`] and
 //! [`opus`] codecs, [`dtmf`] (RFC 4733), an adaptive [`jitter`] buffer, the [`session`]
@@ -34,11 +34,12 @@ pub mod plc;
 pub mod rtp;
 pub mod session;
 pub mod sim;
+pub mod srtp;
 pub mod wav;
 
 pub use codec::{Codec, CodecName};
 pub use device::{list_devices, AudioDevice, DeviceError};
 pub use engine::{
     DeviceStats, Direction, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaHandle,
-    MediaStats, Sink, Source,
+    MediaStats, Sink, Source, SrtpConfig,
 };

@@ -607,3 +607,166 @@ fn jitter_buffer_grows_to_absorb_network_jitter() {
     assert!(stats.received.late <= 12, "{stats:?}");
     assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
 }
+
+/// A relay from A to B that, after every 10th genuine packet, also sends B a copy with one bit
+/// of its payload flipped, the previous packet again (a replay) and a plain RTP packet.
+/// Returns the relay's address, its stop flag and the counts (genuine, forged, sizes seen).
+#[allow(clippy::type_complexity)]
+fn forging_relay(
+    a: SocketAddr,
+    b: SocketAddr,
+) -> (
+    SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::Mutex<(u64, u64, Vec<usize>)>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sock = bind();
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let at = addr(&sock);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let counts = std::sync::Arc::new(std::sync::Mutex::new((0u64, 0u64, Vec::new())));
+    let (stop2, counts2) = (stop.clone(), counts.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut previous: Option<Vec<u8>> = None;
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((len, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            if from != a {
+                let _ = sock.send_to(&buf[..len], a);
+                continue;
+            }
+            let pkt = buf[..len].to_vec();
+            let _ = sock.send_to(&pkt, b);
+            let mut c = counts2.lock().unwrap();
+            c.0 += 1;
+            c.2.push(len);
+            if c.0.is_multiple_of(10) {
+                let mut tampered = pkt.clone();
+                tampered[20] ^= 0x04;
+                let _ = sock.send_to(&tampered, b);
+                if let Some(p) = previous.as_ref() {
+                    let _ = sock.send_to(p, b);
+                    c.1 += 1;
+                }
+                let mut plain = pkt[..12].to_vec();
+                plain[2] = plain[2].wrapping_add(1);
+                plain.extend_from_slice(&[0xff; 160]);
+                let _ = sock.send_to(&plain, b);
+                c.1 += 2;
+            }
+            previous = Some(pkt);
+        }
+    });
+    (at, stop, counts)
+}
+
+#[test]
+fn srtp_speech_arrives_and_forged_or_replayed_packets_are_dropped() {
+    use seatline_media::srtp::{SrtpKey, SrtpProfile};
+    use seatline_media::SrtpConfig;
+    let codec = Codec::PCMU;
+    let file = "speech_8k.wav";
+    let (ka, kb) = (SrtpKey::generate().unwrap(), SrtpKey::generate().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("heard.wav");
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let (relay, stop, counts) = forging_relay(aa, ab);
+    let mut ca = MediaConfig::new(sa, relay, codec);
+    ca.source = Source::Wav {
+        path: data(file),
+        looped: false,
+    };
+    ca.srtp = Some(SrtpConfig {
+        profile: SrtpProfile::AesCm128HmacSha1_80,
+        local: ka.clone(),
+        remote: kb.clone(),
+    });
+    let mut cb = MediaConfig::new(sb, relay, codec);
+    cb.sink = Sink::Wav(rec.clone());
+    cb.srtp = Some(SrtpConfig {
+        profile: SrtpProfile::AesCm128HmacSha1_80,
+        local: kb,
+        remote: ka,
+    });
+    let b = MediaEngine::start(cb).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    let reference = read_mono(&data(file), codec.clock_rate).unwrap();
+    let seconds = reference.len() as f64 / f64::from(codec.clock_rate);
+    std::thread::sleep(Duration::from_secs_f64(seconds + 0.7));
+    a.stop().unwrap();
+    let stats = b.stop().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (genuine, forged, sizes) = counts.lock().unwrap().clone();
+    eprintln!("genuine {genuine}, forged {forged}, B: {stats:?}");
+    // 12-byte header, 160 bytes of PCMU, 10-byte tag on the wire.
+    assert!(sizes.iter().all(|&n| n == 12 + 160 + 10), "{sizes:?}");
+    assert!(stats.encrypted);
+    assert_eq!(stats.srtp_rejected, forged, "every forged packet dropped");
+    assert_eq!(
+        stats.received.packets, genuine,
+        "every genuine packet taken"
+    );
+    assert_eq!(stats.received.lost, 0);
+    assert_eq!(
+        stats.received.duplicates, 0,
+        "replays never reach the jitter buffer"
+    );
+    let heard = read_mono(&rec, codec.clock_rate).unwrap();
+    let m = align(
+        &reference,
+        &heard,
+        codec.clock_rate,
+        Duration::from_millis(900),
+    );
+    let windowed = windowed_correlation(&reference, &heard, codec.clock_rate, m.lag);
+    assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
+}
+
+#[test]
+fn srtp_with_the_wrong_key_is_silence() {
+    use seatline_media::srtp::{SrtpKey, SrtpProfile};
+    use seatline_media::SrtpConfig;
+    let codec = Codec::PCMU;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("heard.wav");
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let key = |k: &SrtpKey, r: &SrtpKey| {
+        Some(SrtpConfig {
+            profile: SrtpProfile::AesCm128HmacSha1_32,
+            local: k.clone(),
+            remote: r.clone(),
+        })
+    };
+    let (ka, kb, wrong) = (
+        SrtpKey::generate().unwrap(),
+        SrtpKey::generate().unwrap(),
+        SrtpKey::generate().unwrap(),
+    );
+    let mut ca = MediaConfig::new(sa, ab, codec);
+    ca.source = Source::Wav {
+        path: data("speech_8k.wav"),
+        looped: true,
+    };
+    ca.srtp = key(&ka, &kb);
+    let mut cb = MediaConfig::new(sb, aa, codec);
+    cb.sink = Sink::Wav(rec.clone());
+    cb.srtp = key(&kb, &wrong);
+    let b = MediaEngine::start(cb).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    a.stop().unwrap();
+    let stats = b.stop().unwrap();
+    assert_eq!(stats.received.packets, 0, "{stats:?}");
+    assert!(stats.srtp_rejected >= 50, "{stats:?}");
+    let heard = read_mono(&rec, codec.clock_rate).unwrap();
+    assert!(
+        rms(&heard) < 1.0,
+        "nothing decoded from undecryptable packets"
+    );
+}

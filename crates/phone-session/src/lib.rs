@@ -4,7 +4,8 @@
 
 use seatline_secrets::{Secret, SecretName, SecretStore, SecretsError};
 use seatline_sip_phone::{
-    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, PhoneHandle, SipTransport,
+    AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,
+    SipTransport,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct PhoneAccount {
     /// Queue agents: answer by itself after this many ms.
     #[serde(default)]
     pub auto_answer_ms: Option<u64>,
+    /// SRTP for calls: off, optional or required (accounts saved before it read as off).
+    #[serde(default)]
+    pub media_encryption: MediaEncryption,
 }
 
 impl PhoneAccount {
@@ -65,6 +69,7 @@ impl PhoneAccount {
             transport: self.transport,
             outbound_proxy: self.outbound_proxy.clone().filter(|p| !p.trim().is_empty()),
             auto_answer_ms: self.auto_answer_ms,
+            media_encryption: self.media_encryption,
             ..AccountConfig::default()
         }
     }
@@ -264,6 +269,7 @@ mod tests {
             transport: SipTransport::Udp,
             outbound_proxy: None,
             auto_answer_ms: None,
+            media_encryption: Default::default(),
         }
     }
 
@@ -335,5 +341,24 @@ mod tests {
         let r = s.connect(account(), None, |_| {}).await;
         assert!(matches!(r, Err(SessionError::NoPassword)), "{r:?}");
         assert!(matches!(s.phone().await, Err(SessionError::NotConnected)));
+    }
+}
+
+#[cfg(test)]
+mod media_encryption_tests {
+    use super::*;
+
+    #[test]
+    fn media_encryption_is_saved_and_old_accounts_read_as_off() {
+        let old = r#"{"domain":"pbx.example","user":"1001","transport":"tls"}"#;
+        let a: PhoneAccount = serde_json::from_str(old).unwrap();
+        assert_eq!(a.media_encryption, MediaEncryption::Off);
+        let new = r#"{"domain":"pbx.example","user":"1001","transport":"tls","media_encryption":"required"}"#;
+        let a: PhoneAccount = serde_json::from_str(new).unwrap();
+        assert_eq!(a.media_encryption, MediaEncryption::Required);
+        assert_eq!(a.to_config().media_encryption, MediaEncryption::Required);
+        assert!(serde_json::to_string(&a)
+            .unwrap()
+            .contains(r#""media_encryption":"required""#));
     }
 }

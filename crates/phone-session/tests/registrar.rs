@@ -51,6 +51,7 @@ async fn password_once_then_keychain_then_unregister() {
         transport: SipTransport::Udp,
         outbound_proxy: None,
         auto_answer_ms: None,
+        media_encryption: Default::default(),
     };
     let password = proxy.password("1001").unwrap().to_string();
 

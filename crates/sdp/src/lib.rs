@@ -31,6 +31,7 @@ pub use model::{
     AddrType, Attribute, Bandwidth, Connection, Crypto, Direction, Fmtp, KeyParam,
     MediaDescription, Origin, OtherLine, RtcpAttr, Rtpmap, SessionDescription, Timing,
 };
+pub use negotiate::usable_crypto;
 pub use negotiate::{
     create_answer, create_offer, process_answer, Codec, CodecKind, CryptoSuite, Host, LocalCaps,
     NegotiatedCodec, NegotiatedMedia, NegotiationError, OpusConfig, RtpTarget, SrtpKey, SrtpParams,

@@ -168,8 +168,11 @@ pub struct LocalCaps {
     pub rtp_port: u16,
     /// SDES keys in preference order; non-empty means our offers use RTP/SAVP.
     pub srtp: Vec<SrtpKey>,
-    /// Refuse RTP/AVP offers (no SRTP).
+    /// Refuse offers without SDES keys we can use (RTP/AVP without `a=crypto`).
     pub require_srtp: bool,
+    /// Offer the keys on RTP/AVP ("best effort" SRTP, as baresip's `mediaenc=srtp` and many
+    /// PBXes do) so that a peer without SRTP can still answer with plain RTP; RTP/SAVP otherwise.
+    pub srtp_best_effort: bool,
     /// Offer and accept `a=rtcp-mux` (RFC 5761).
     pub rtcp_mux: bool,
     /// Answer with every common codec in our order instead of only the best one.
@@ -187,6 +190,7 @@ impl LocalCaps {
             rtp_port,
             srtp: vec![],
             require_srtp: false,
+            srtp_best_effort: false,
             rtcp_mux: false,
             answer_all_common: false,
         }
@@ -197,7 +201,7 @@ impl LocalCaps {
     }
 
     fn proto(&self) -> &'static str {
-        if self.srtp.is_empty() {
+        if self.srtp.is_empty() || self.srtp_best_effort {
             "RTP/AVP"
         } else {
             "RTP/SAVP"
@@ -214,6 +218,8 @@ pub enum NegotiationError {
     NoCommonCodec,
     #[error("RTP/SAVP offered without an SDES crypto suite we support")]
     NoCommonCryptoSuite,
+    #[error("unsupported SDES parameters ({0})")]
+    UnsupportedCrypto(String),
     #[error("the offer has no SRTP and local policy requires it")]
     SrtpRequired,
     #[error("the audio stream has no c= line (neither media nor session level)")]
@@ -424,6 +430,47 @@ fn ptime_of(m: &MediaDescription) -> Option<u32> {
         Attribute::Ptime(p) => Some(*p),
         _ => None,
     })
+}
+
+/// Lifetimes below this many packets would need re-keying mid-call, which we do not do
+/// (2^20 packets is 5.8 hours of 20 ms audio).
+const MIN_KEY_LIFETIME_LOG2: u32 = 20;
+
+/// Whether we implement an `a=crypto` line's parameters: one inline key of 30 bytes (base64,
+/// 40 characters; AES-128 key and 112-bit salt), no MKI, a lifetime of at least 2^20 packets,
+/// no session parameters (KDR, UNENCRYPTED_SRTP, FEC_ORDER...: RFC 4568 section 6.3).
+pub fn usable_crypto(c: &Crypto) -> Result<(), String> {
+    if let Some(p) = c.session_params.first() {
+        return Err(format!("session parameter {p:?} is not supported"));
+    }
+    let kp = match c.key_params.as_slice() {
+        [kp] => kp,
+        [] => return Err("no key".into()),
+        _ => return Err("several keys (MKI) are not supported".into()),
+    };
+    if kp.mki.is_some() {
+        return Err("MKI is not supported".into());
+    }
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if kp.key_salt.len() != 40 || !kp.key_salt.bytes().all(b64) {
+        return Err("the key is not 30 bytes of base64 (16 key + 14 salt)".into());
+    }
+    if let Some(l) = &kp.lifetime {
+        let log2 = match l.strip_prefix("2^") {
+            Some(n) => n.parse::<u32>().ok().filter(|n| *n <= 48),
+            None => l.parse::<u64>().ok().filter(|n| *n > 0).map(|n| n.ilog2()),
+        };
+        match log2 {
+            Some(n) if n >= MIN_KEY_LIFETIME_LOG2 => {}
+            Some(_) => {
+                return Err(format!(
+                    "key lifetime {l} is below 2^{MIN_KEY_LIFETIME_LOG2} packets (no re-keying)"
+                ))
+            }
+            None => return Err(format!("bad key lifetime {l:?}")),
+        }
+    }
+    Ok(())
 }
 
 fn cryptos(m: &MediaDescription) -> impl Iterator<Item = &Crypto> {
@@ -725,16 +772,41 @@ fn answer_stream(
     caps: &LocalCaps,
     wish: Direction,
 ) -> Result<(MediaDescription, NegotiatedMedia), NegotiationError> {
-    // SDES: the first offered crypto line (offerer's preference) whose suite we have a key for.
-    // Lines with session parameters are skipped: we only implement the defaults.
-    let srtp = if is_savp(m) {
-        let (c, suite, key) = cryptos(m)
-            .filter(|c| c.session_params.is_empty())
+    // SDES: the first offered crypto line (offerer's preference) whose suite we have a key for
+    // and whose parameters we implement (no session parameters, one key without MKI, a
+    // lifetime we never reach). If every line of a suite we know is refused for its parameters,
+    // the error says why.
+    // Keys on RTP/AVP (best-effort SRTP) are used when we have keys too.
+    let avp_keys = !is_savp(m) && !caps.srtp.is_empty() && cryptos(m).next().is_some();
+    let srtp = if is_savp(m) || avp_keys {
+        let mut refused = None;
+        let found = cryptos(m)
             .find_map(|c| {
                 let suite = CryptoSuite::from_name(&c.suite)?;
-                Some((c, suite, caps.key_for(suite)?))
+                let key = caps.key_for(suite)?;
+                match usable_crypto(c) {
+                    Ok(()) => Some((c, suite, key)),
+                    Err(why) => {
+                        tracing::debug!(tag = c.tag, suite = %c.suite, %why, "a=crypto line skipped");
+                        refused.get_or_insert(format!("a=crypto:{} {}: {why}", c.tag, c.suite));
+                        None
+                    }
+                }
             })
-            .ok_or(NegotiationError::NoCommonCryptoSuite)?;
+            .ok_or_else(|| match refused.take() {
+                Some(why) => NegotiationError::UnsupportedCrypto(why),
+                None => NegotiationError::NoCommonCryptoSuite,
+            });
+        let (c, suite, key) = match (found, is_savp(m) || caps.require_srtp) {
+            (Ok(f), _) => f,
+            (Err(e), true) => return Err(e),
+            // Best-effort keys we cannot use: answer with plain RTP.
+            (Err(_), false) => {
+                let mut plain = caps.clone();
+                plain.srtp.clear();
+                return answer_stream(offer, idx, m, &plain, wish);
+            }
+        };
         let remote_key = c
             .key_params
             .first()
@@ -879,7 +951,11 @@ pub fn process_answer(
         .zip(find_pt(om, |e| is_telephone_event(e, rate)))
         .map(|(send_pt, recv_pt)| TelephoneEventPts { send_pt, recv_pt });
 
-    let srtp = if is_savp(om) {
+    // RTP/SAVP needs keys in the answer; keys offered on RTP/AVP (best effort) may be
+    // answered with or without them.
+    let best_effort_keys =
+        !is_savp(om) && cryptos(om).next().is_some() && cryptos(am).next().is_some();
+    let srtp = if is_savp(om) || best_effort_keys {
         let ac = cryptos(am)
             .next()
             .ok_or_else(|| invalid("RTP/SAVP answer has no a=crypto".into()))?;
@@ -893,6 +969,7 @@ pub fn process_answer(
             })?;
         let suite =
             CryptoSuite::from_name(&oc.suite).ok_or(NegotiationError::NoCommonCryptoSuite)?;
+        usable_crypto(ac).map_err(|why| invalid(format!("a=crypto:{} {why}", ac.tag)))?;
         let first = |c: &Crypto| c.key_params.first().cloned();
         match (first(oc), first(ac)) {
             (Some(local_key), Some(remote_key)) => Some(SrtpParams {
@@ -1243,23 +1320,49 @@ mod tests {
             .filter(|a| a.name() == "crypto")
             .map(|a| a.to_string())
             .collect();
+        // Tag 1 is a suite we lack, tag 2 carries an MKI (unsupported): tag 3.
         assert_eq!(
             crypto,
             vec![
-                "crypto:2 AES_CM_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw"
+                "crypto:3 AES_CM_128_HMAC_SHA1_32 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
             ]
         );
         let srtp = neg.srtp.unwrap();
         assert_eq!(
             (srtp.tag, srtp.suite),
+            (3, CryptoSuite::AesCm128HmacSha1_32)
+        );
+        // Without the MKI, tag 2 (first common suite, lifetime 2^31 accepted) wins.
+        let no_mki = String::from_utf8(fixtures::FREESWITCH_SRTP.to_vec())
+            .unwrap()
+            .replace("|2^31|1:1", "|2^31");
+        let (_, neg) = create_answer(
+            &parse(no_mki.as_bytes()),
+            &c,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        let srtp = neg.srtp.unwrap();
+        assert_eq!(
+            (srtp.tag, srtp.suite),
             (2, CryptoSuite::AesCm128HmacSha1_80)
         );
-        assert_eq!(srtp.remote_key.mki.as_deref(), Some("1:1"));
         assert_eq!(srtp.remote_key.lifetime.as_deref(), Some("2^31"));
-        // Only a key for _32: tag 3.
-        c.srtp.remove(0);
-        let (_, neg) = answer(fixtures::FREESWITCH_SRTP, &c);
-        assert_eq!(neg.srtp.map(|s| s.tag), Some(3));
+        // Only a key for _80: the MKI line is all there is, and the error says why.
+        c.srtp.truncate(1);
+        let e = create_answer(
+            &parse(fixtures::FREESWITCH_SRTP),
+            &c,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported SDES parameters (a=crypto:2 AES_CM_128_HMAC_SHA1_80: MKI is not supported)"
+        );
+        assert_eq!(e.sip_status(), 488);
         // No keys at all: cannot answer RTP/SAVP.
         let e = create_answer(
             &parse(fixtures::FREESWITCH_SRTP),
@@ -1271,20 +1374,145 @@ mod tests {
     }
 
     #[test]
-    fn crypto_on_plain_rtp_is_ignored_unless_srtp_is_required() {
+    fn crypto_parameters_we_do_not_implement_are_refused() {
+        let line = |kp: &str, params: &[&str]| Crypto {
+            tag: 1,
+            suite: "AES_CM_128_HMAC_SHA1_80".into(),
+            key_params: kp
+                .split(';')
+                .map(|k| {
+                    let mut parts = k.split('|');
+                    let mut p = KeyParam::inline(parts.next().unwrap());
+                    for x in parts {
+                        if x.contains(':') {
+                            p.mki = Some(x.into());
+                        } else {
+                            p.lifetime = Some(x.into());
+                        }
+                    }
+                    p
+                })
+                .collect(),
+            session_params: params.iter().map(|s| s.to_string()).collect(),
+        };
+        const K: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw";
+        assert_eq!(usable_crypto(&line(K, &[])), Ok(()));
+        assert_eq!(usable_crypto(&line(&format!("{K}|2^31"), &[])), Ok(()));
+        assert_eq!(usable_crypto(&line(&format!("{K}|1048576"), &[])), Ok(()));
+        let why = |kp: &str, params: &[&str]| usable_crypto(&line(kp, params)).unwrap_err();
+        assert_eq!(
+            why(&format!("{K}|2^10"), &[]),
+            "key lifetime 2^10 is below 2^20 packets (no re-keying)"
+        );
+        assert_eq!(why(&format!("{K}|2^x"), &[]), "bad key lifetime \"2^x\"");
+        assert_eq!(why(&format!("{K}|1:4"), &[]), "MKI is not supported");
+        assert_eq!(
+            why(&format!("{K};{K}"), &[]),
+            "several keys (MKI) are not supported"
+        );
+        assert_eq!(
+            why("MTIz", &[]),
+            "the key is not 30 bytes of base64 (16 key + 14 salt)"
+        );
+        assert_eq!(
+            why(K, &["KDR=1"]),
+            "session parameter \"KDR=1\" is not supported"
+        );
+    }
+
+    #[test]
+    fn crypto_on_plain_rtp_is_used_when_we_have_keys() {
         let text = String::from_utf8(fixtures::FREESWITCH_SRTP.to_vec())
             .unwrap()
             .replace("RTP/SAVP", "RTP/AVP");
         let offer = parse(text.as_bytes());
-        let mut c = caps();
-        c.srtp = keys();
-        let (ans, neg) = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap();
+        // No keys of ours (encryption off): plain RTP, the crypto lines ignored.
+        let (ans, neg) = create_answer(&offer, &caps(), &origin(), Direction::SendRecv).unwrap();
         assert_eq!(ans.media[0].proto, "RTP/AVP");
         assert!(!ans.media[0].has_attribute("crypto"));
         assert_eq!(neg.srtp, None);
+        // Keys: SRTP on RTP/AVP (best effort), required or not.
+        let mut c = caps();
+        c.srtp = keys();
         c.require_srtp = true;
-        let e = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap_err();
+        let (ans, neg) = create_answer(&offer, &c, &origin(), Direction::SendRecv).unwrap();
+        assert_eq!(ans.media[0].proto, "RTP/AVP");
+        assert!(ans.media[0].has_attribute("crypto"));
+        assert_eq!(neg.srtp.map(|s| s.tag), Some(3));
+        // No crypto at all and SRTP required: 488.
+        let bare = text
+            .lines()
+            .filter(|l| !l.starts_with("a=crypto"))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n";
+        let e =
+            create_answer(&parse(bare.as_bytes()), &c, &origin(), Direction::SendRecv).unwrap_err();
         assert_eq!(e, NegotiationError::SrtpRequired);
+    }
+
+    #[test]
+    fn best_effort_keys_on_plain_rtp() {
+        // Our offer: RTP/AVP with a=crypto.
+        let mut ours = caps();
+        ours.srtp = keys();
+        ours.srtp_best_effort = true;
+        let offer = create_offer(&ours, &origin(), Direction::SendRecv);
+        let m = &offer.media[0];
+        assert_eq!(m.proto, "RTP/AVP");
+        assert!(m.has_attribute("crypto"));
+        // A peer with keys answers with SRTP on RTP/AVP...
+        let mut remote = LocalCaps::new("198.51.100.1".parse().unwrap(), 30000);
+        remote.srtp = vec![SrtpKey {
+            suite: CryptoSuite::AesCm128HmacSha1_80,
+            key: KeyParam::inline("cmVtb3RlLWtleS1yZW1vdGUta2V5LXJlbW90ZS1r"),
+        }];
+        let (answer, theirs) =
+            create_answer(&offer, &remote, &origin(), Direction::SendRecv).unwrap();
+        assert_eq!(answer.media[0].proto, "RTP/AVP");
+        assert_eq!(theirs.srtp.as_ref().map(|s| s.tag), Some(1));
+        let neg = process_answer(&offer, &answer).unwrap();
+        assert_eq!(
+            neg.srtp.map(|s| s.suite),
+            Some(CryptoSuite::AesCm128HmacSha1_80)
+        );
+        // ...a peer without keys with plain RTP, and the call is plain.
+        let (plain, theirs) = create_answer(
+            &offer,
+            &LocalCaps::new("198.51.100.1".parse().unwrap(), 30000),
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        assert_eq!(theirs.srtp, None);
+        assert!(!plain.media[0].has_attribute("crypto"));
+        assert_eq!(process_answer(&offer, &plain).unwrap().srtp, None);
+        // Best-effort keys we cannot use (MKI only) get a plain answer unless SRTP is required.
+        let mki = offer
+            .to_string()
+            .replace(
+                "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw",
+                "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw|1:4",
+            )
+            .replace("a=crypto:2", "a=x-crypto:2");
+        let (_, theirs) = create_answer(
+            &parse(mki.as_bytes()),
+            &remote,
+            &origin(),
+            Direction::SendRecv,
+        )
+        .unwrap();
+        assert_eq!(theirs.srtp, None);
+        remote.require_srtp = true;
+        assert!(matches!(
+            create_answer(
+                &parse(mki.as_bytes()),
+                &remote,
+                &origin(),
+                Direction::SendRecv
+            ),
+            Err(NegotiationError::UnsupportedCrypto(_))
+        ));
     }
 
     #[test]

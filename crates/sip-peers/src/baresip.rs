@@ -77,6 +77,8 @@ pub struct BaresipConfig {
     pub extra_config: Vec<String>,
     /// `baresip -s`: every SIP message in the stdout log (default true).
     pub sip_trace: bool,
+    /// The account's `mediaenc` (`srtp`, `srtp-mand`...): loads the srtp module.
+    pub mediaenc: Option<String>,
 }
 
 impl BaresipConfig {
@@ -103,6 +105,7 @@ impl BaresipConfig {
             regint: 60,
             extra_config: Vec::new(),
             sip_trace: true,
+            mediaenc: None,
         }
     }
 
@@ -117,6 +120,13 @@ impl BaresipConfig {
 
     pub fn password(mut self, password: &str) -> Self {
         self.password = Some(password.into());
+        self
+    }
+
+    /// Media encryption for the account: `srtp` (best effort: keys on RTP/AVP), `srtp-mand`
+    /// (RTP/SAVP only) or `srtp-mandf`; Debian's baresip-core ships `srtp.so`.
+    pub fn mediaenc(mut self, mode: &str) -> Self {
+        self.mediaenc = Some(mode.into());
         self
     }
 
@@ -143,7 +153,12 @@ impl BaresipConfig {
     fn account_line(&self) -> String {
         let codecs: Vec<&str> = self.codecs.iter().map(|c| c.sdp_name()).collect();
         let answer = if self.auto_answer { "auto" } else { "manual" };
-        match &self.registrar {
+        let mediaenc = self
+            .mediaenc
+            .as_ref()
+            .map(|m| format!(";mediaenc={m}"))
+            .unwrap_or_default();
+        let line = match &self.registrar {
             // The AOR host is the proxy's address (baresip 1.0 sends REGISTER and calls to the
             // AOR host); Kamailio accepts any domain with usrloc use_domain=0.
             Some((addr, _domain)) => format!(
@@ -159,7 +174,8 @@ impl BaresipConfig {
                 port = self.sip_port,
                 codecs = codecs.join(","),
             ),
-        }
+        };
+        line + &mediaenc
     }
 
     /// `source_rate`: the WAV file's sample rate (aufile in baresip 1.0 refuses a file whose
@@ -224,6 +240,9 @@ impl BaresipConfig {
         ];
         if let Some(rate) = source_rate {
             lines.push(format!("ausrc_srate {rate}"));
+        }
+        if self.mediaenc.is_some() {
+            lines.push("module srtp.so".into());
         }
         if self.record {
             lines.push("module sndfile.so".into());

@@ -36,6 +36,45 @@ impl std::str::FromStr for SipTransport {
     }
 }
 
+/// SRTP for an account's calls (SDES keys in SDP, RFC 4568; meant for SIP over TLS, which
+/// keeps the keys secret on the way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaEncryption {
+    /// Plain RTP; offers with RTP/SAVP are refused (488).
+    #[default]
+    Off,
+    /// Keys offered on RTP/AVP ("best effort"): SRTP when the peer takes them, plain RTP
+    /// otherwise; offers with keys are answered with SRTP.
+    Optional,
+    /// RTP/SAVP only: offers without usable keys get 488, answers without keys end the call.
+    Required,
+}
+
+impl MediaEncryption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaEncryption::Off => "off",
+            MediaEncryption::Optional => "optional",
+            MediaEncryption::Required => "required",
+        }
+    }
+}
+
+impl std::str::FromStr for MediaEncryption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" | "none" => Ok(MediaEncryption::Off),
+            "optional" => Ok(MediaEncryption::Optional),
+            "required" | "mandatory" => Ok(MediaEncryption::Required),
+            other => Err(format!(
+                "unknown media encryption {other:?} (off, optional or required)"
+            )),
+        }
+    }
+}
+
 /// One SIP account (an agent's extension on the center's PBX).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -62,6 +101,8 @@ pub struct AccountConfig {
     pub honour_auto_answer_requests: bool,
     /// Headers carrying IVR data to pass to the screen pop (`X-IVR-*` prefix form allowed).
     pub ivr_headers: Vec<String>,
+    /// SRTP for this account's calls.
+    pub media_encryption: MediaEncryption,
 }
 
 impl Default for AccountConfig {
@@ -79,6 +120,7 @@ impl Default for AccountConfig {
             auto_answer_ms: None,
             honour_auto_answer_requests: true,
             ivr_headers: vec!["X-*".into(), "User-to-User".into()],
+            media_encryption: MediaEncryption::Off,
         }
     }
 }

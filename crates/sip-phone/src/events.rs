@@ -52,6 +52,8 @@ pub struct MediaInfo {
     pub telephone_event: bool,
     /// The WAV file this call's received audio is recorded to, when recording.
     pub recording: Option<String>,
+    /// The SRTP suite when the media is encrypted (`AES_CM_128_HMAC_SHA1_80`...).
+    pub srtp: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -21,8 +21,8 @@ pub mod replaces;
 pub mod tls;
 pub mod ua;
 
-pub use config::{AccountConfig, AudioIo, PhoneConfig, SipTransport};
-pub use events::{PhoneEvent, RegistrationState};
+pub use config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
+pub use events::{MediaInfo, PhoneEvent, RegistrationState};
 pub use ua::{Phone, PhoneHandle};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -6,9 +6,10 @@ use crate::config::AudioIo;
 use crate::events::PhoneEvent;
 use seatline_media::codec::Codec as RtpCodec;
 use seatline_media::engine::{
-    Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source,
+    Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source, SrtpConfig,
 };
-use seatline_sdp::{Codec, Host, NegotiatedMedia};
+use seatline_media::srtp::{SrtpKey as MasterKey, SrtpProfile};
+use seatline_sdp::{Codec, CryptoSuite, Host, KeyParam, NegotiatedMedia, SrtpKey};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,43 @@ fn remote_addr(neg: &NegotiatedMedia) -> Result<SocketAddr, String> {
             .next()
             .ok_or_else(|| format!("media host {name:?} has no address")),
     }
+}
+
+/// Fresh SDES keys for one call, one per suite we offer (the _80 suite first), from the OS
+/// CSPRNG. They live in the call's SDP only; nothing logs them.
+pub(crate) fn fresh_srtp_keys() -> Result<Vec<SrtpKey>, String> {
+    [
+        CryptoSuite::AesCm128HmacSha1_80,
+        CryptoSuite::AesCm128HmacSha1_32,
+    ]
+    .into_iter()
+    .map(|suite| {
+        let key = MasterKey::generate().map_err(|e| e.to_string())?;
+        Ok(SrtpKey {
+            suite,
+            key: KeyParam::inline(key.to_inline()),
+        })
+    })
+    .collect()
+}
+
+/// The engine's SRTP from the agreed keys (`None`: plain RTP).
+fn srtp_config(neg: &NegotiatedMedia) -> Result<Option<SrtpConfig>, String> {
+    let Some(s) = &neg.srtp else {
+        return Ok(None);
+    };
+    let profile = match s.suite {
+        CryptoSuite::AesCm128HmacSha1_80 => SrtpProfile::AesCm128HmacSha1_80,
+        CryptoSuite::AesCm128HmacSha1_32 => SrtpProfile::AesCm128HmacSha1_32,
+    };
+    let key = |k: &KeyParam, whose: &str| {
+        MasterKey::from_inline(&k.key_salt).map_err(|e| format!("{whose} SRTP key: {e}"))
+    };
+    Ok(Some(SrtpConfig {
+        profile,
+        local: key(&s.local_key, "our")?,
+        remote: key(&s.remote_key, "the peer's")?,
+    }))
 }
 
 fn direction(neg: &NegotiatedMedia) -> Direction {
@@ -66,6 +104,8 @@ pub(crate) fn recording_path(audio: &AudioIo, call_id: &str) -> Option<PathBuf> 
 
 pub(crate) struct CallMedia {
     handle: Arc<Mutex<Option<MediaHandle>>>,
+    /// The SRTP keys the engine runs with, to notice new ones in a re-negotiation.
+    srtp: Mutex<Option<SrtpConfig>>,
 }
 
 impl CallMedia {
@@ -87,6 +127,8 @@ impl CallMedia {
         config.telephone_event_pt = neg.telephone_event.as_ref().map(|t| t.send_pt);
         config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
         config.direction = direction(neg);
+        config.srtp = srtp_config(neg)?;
+        let srtp = config.srtp.clone();
         if let AudioIo::Devices { input, output } = audio {
             // The sound card's clock paces the call (crates/media); a device that cannot open
             // leaves the call running with silence and a DeviceError event.
@@ -145,7 +187,10 @@ impl CallMedia {
                 }
             })
             .map_err(|e| format!("cannot start the media event thread: {e}"))?;
-        Ok(CallMedia { handle })
+        Ok(CallMedia {
+            handle,
+            srtp: Mutex::new(srtp),
+        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&MediaHandle) -> R) -> Option<R> {
@@ -156,6 +201,22 @@ impl CallMedia {
     /// A codec change mid-call is not applied (the engine keeps the first codec).
     pub(crate) fn update(&self, neg: &NegotiatedMedia) {
         let remote = remote_addr(neg);
+        match srtp_config(neg) {
+            Ok(new) => {
+                let mut current = self.srtp.lock().unwrap_or_else(|e| e.into_inner());
+                if *current != new {
+                    tracing::info!(
+                        srtp = new.as_ref().map(|c| c.profile.name()),
+                        "SRTP keys changed in a re-negotiation"
+                    );
+                    match self.with(|h| h.set_srtp(new.as_ref())) {
+                        Some(Err(e)) => warn!(error = %e, "new SRTP keys not applied"),
+                        _ => *current = new,
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "re-negotiated SRTP keys unusable"),
+        }
         self.with(|h| {
             h.set_direction(direction(neg));
             match remote {

@@ -4,7 +4,7 @@
 //! core never blocks on the network and state changes happen in one place.
 
 use crate::auto_answer::auto_answer_delay;
-use crate::config::{AccountConfig, PhoneConfig, SipTransport};
+use crate::config::{AccountConfig, MediaEncryption, PhoneConfig, SipTransport};
 use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
 use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::CallMedia;
@@ -303,6 +303,16 @@ impl Phone {
         if accounts.is_empty() {
             return Err(PhoneError::Config("no SIP account configured".into()));
         }
+        for (a, _) in &accounts {
+            // SDES keys travel in the SDP: only SIP over TLS keeps them from eavesdroppers.
+            if a.media_encryption != MediaEncryption::Off && a.transport != SipTransport::Tls {
+                warn!(
+                    account = %a.id,
+                    transport = a.transport.as_str(),
+                    "SRTP keys (SDES) will be sent in clear SDP: use SIP over TLS"
+                );
+            }
+        }
         let first = &accounts[0].0;
         let registrar_addr = resolve_host_port(
             first.outbound_proxy.as_deref().unwrap_or(&first.domain),
@@ -572,6 +582,7 @@ fn media_info(neg: &NegotiatedMedia, local: SocketAddr, recording: Option<String
         },
         direction: neg.direction.as_str().to_string(),
         telephone_event: neg.telephone_event.is_some(),
+        srtp: neg.srtp.as_ref().map(|s| s.suite.as_str().to_string()),
     }
 }
 
@@ -645,8 +656,19 @@ impl Core {
         Err(PhoneError::Media(format!("no free RTP port in {lo}-{hi}")))
     }
 
-    fn local_caps(&self, rtp: SocketAddr) -> LocalCaps {
+    /// What we offer/accept on a new call of `account`, with fresh SRTP keys when the account
+    /// encrypts media.
+    fn local_caps(
+        &self,
+        rtp: SocketAddr,
+        encryption: MediaEncryption,
+    ) -> Result<LocalCaps, PhoneError> {
         let mut caps = LocalCaps::new(rtp.ip(), rtp.port());
+        if encryption != MediaEncryption::Off {
+            caps.srtp = crate::media::fresh_srtp_keys().map_err(PhoneError::Media)?;
+            caps.require_srtp = encryption == MediaEncryption::Required;
+            caps.srtp_best_effort = encryption == MediaEncryption::Optional;
+        }
         let mut codecs = Vec::new();
         for name in &self.config.codecs {
             let codec = match name.to_ascii_lowercase().as_str() {
@@ -662,7 +684,7 @@ impl Core {
             }
         }
         caps.codecs = codecs;
-        caps
+        Ok(caps)
     }
 
     async fn run(
@@ -820,7 +842,8 @@ impl Core {
             account.config.user, account.config.domain
         ))?;
         let (socket, local_rtp) = self.reserve_rtp()?;
-        let mut sdp = MediaSession::new(self.local_caps(local_rtp), session_id());
+        let caps = self.local_caps(local_rtp, account.config.media_encryption)?;
+        let mut sdp = MediaSession::new(caps, session_id());
         let offer = sdp.create_offer();
         let call_id = new_call_id(&self.advertised_ip);
         let transport = match account.config.transport {
@@ -1789,7 +1812,17 @@ impl Core {
                 return;
             }
         };
-        let sdp = MediaSession::new(self.local_caps(local_rtp), session_id());
+        let caps = match self.local_caps(local_rtp, account.config.media_encryption) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "no SRTP keys for an incoming call");
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::ServerInternalError).await;
+                });
+                return;
+            }
+        };
+        let sdp = MediaSession::new(caps, session_id());
         if let Some(o) = &offer {
             if let Err(e) = sdp.clone().create_answer(o) {
                 let code = e.sip_status();

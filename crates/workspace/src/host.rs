@@ -26,8 +26,7 @@ pub fn keychain_service() -> String {
 
 /// Logs to standard error, filtered by `SEATLINE_LOG` (a `tracing` filter), else `default`.
 pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SEATLINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = seatline_diagnostics::log_filter(&seatline_diagnostics::log_spec(default));
     // A second initialisation (tests, embedding) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -41,6 +41,8 @@ export interface MediaInfo {
   direction: string;
   telephone_event: boolean;
   recording: string | null;
+  /** The SRTP suite when the call's media is encrypted (SDES), else null. */
+  srtp: string | null;
 }
 
 export type RegistrationEvent =
