@@ -42,6 +42,9 @@ const COMMANDS: &[&str] = &[
     "customer_choose",
     "call_wrap_up",
     "call_figures",
+    "update_check",
+    "update_install",
+    "ui_ready",
 ];
 
 fn main() {

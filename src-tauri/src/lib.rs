@@ -4,6 +4,7 @@
 mod commands;
 mod customers;
 mod phone;
+pub mod updates;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
@@ -12,7 +13,8 @@ use seatline_workspace::screen_pop::{normalizer_for, ScreenPop};
 use seatline_workspace::Desk;
 use seatline_workspace::{host, Workspace};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// The event that carries every new sync view to the UI.
@@ -35,6 +37,7 @@ pub fn builder<R: Runtime>(
         .manage(state)
         .manage(phone)
         .manage(pop)
+        .plugin(updates::plugin())
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::workspace_status,
@@ -77,6 +80,9 @@ pub fn builder<R: Runtime>(
             customers::customer_choose,
             customers::call_wrap_up,
             customers::call_figures,
+            updates::update_check,
+            updates::update_install,
+            ui_ready,
         ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
@@ -97,6 +103,24 @@ pub fn builder<R: Runtime>(
             });
             Ok(())
         })
+}
+
+/// When `run` started: the start of the clock `ui_ready` reports against.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// The UI calls this once, after its first render with the workspace loaded: the "usable
+/// window" signal of the startup benchmark (`scripts/bench.sh startup` reads this log line).
+#[tauri::command]
+fn ui_ready() {
+    let since_start_ms = STARTED
+        .get()
+        .map(|started| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    tracing::info!(
+        ready_unix_ms = seatline_workspace::host::wall_clock_millis(),
+        since_start_ms,
+        pid = std::process::id(),
+        "window ready"
+    );
 }
 
 /// The app's context from the root tauri.conf.json and the capabilities.
@@ -132,6 +156,7 @@ fn phone_audio(setting: Option<&str>) -> seatline_sip_phone::AudioIo {
 
 /// Opens the workspace and runs the desktop app until its last window closes.
 pub fn run() -> std::process::ExitCode {
+    let _ = STARTED.set(Instant::now());
     host::init_logging("info");
 
     let env_dir = std::env::var(DATA_DIR_ENV).ok();

@@ -167,6 +167,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
         end_reason: "remote_hangup", wrap_up_code: code, wrap_up_at: now, notes });
       return { call: wrapped[wrapped.length - 1]!, agent };
     },
+    uiReady: async () => {},
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),

@@ -34,6 +34,8 @@ export const AGENT_EVENT = "agent-state";
 
 export interface Backend extends PhoneBackend, PopBackend {
   appInfo(): Promise<AppInfo>;
+  /** Tells the shell the first render with the workspace loaded is on screen (startup benchmark). */
+  uiReady(): Promise<void>;
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
   agentEvent(event: AgentEvent): Promise<AgentView>;
@@ -86,6 +88,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const tauriBackend: Backend = {
   appInfo: () => call<AppInfo>("app_info"),
+  uiReady: () => call<void>("ui_ready"),
   workspaceStatus: () => call<WorkspaceStatus>("workspace_status"),
   setLanguage: (language) => call<AppInfo>("set_language", { language }),
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
