@@ -83,6 +83,9 @@ fn appimage(marker: &str) -> Vec<u8> {
     bytes
 }
 
+/// Path → (content type, body).
+type Routes = Mutex<HashMap<String, (&'static str, Vec<u8>)>>;
+
 /// A loopback HTTP/1.1 server with fixed routes; it records every path it was asked for.
 struct UpdateServer {
     addr: SocketAddr,
@@ -129,7 +132,7 @@ fn serve_version(version: &str, served: Vec<u8>, signature: String) -> UpdateSer
 }
 
 impl UpdateServer {
-    fn start_shared(routes: Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>>) -> Self {
+    fn start_shared(routes: Arc<Routes>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -144,11 +147,7 @@ impl UpdateServer {
     }
 }
 
-fn handle(
-    mut stream: std::net::TcpStream,
-    routes: &Mutex<HashMap<String, (&'static str, Vec<u8>)>>,
-    seen: &Mutex<Vec<String>>,
-) {
+fn handle(mut stream: std::net::TcpStream, routes: &Routes, seen: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
