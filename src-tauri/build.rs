@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "customer_choose",
     "call_wrap_up",
     "call_figures",
+    "callback_figures",
     "update_check",
     "update_install",
     "ui_ready",

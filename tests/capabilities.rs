@@ -233,6 +233,34 @@ fn the_screen_pop_answers_from_the_local_cache_even_before_any_sync() {
     assert_eq!(err["code"], "invalid", "{err}");
     let figures = invoke(&main, own_origin(), "call_figures", json!({"since": 0})).unwrap();
     assert_eq!(figures["calls"], 0);
+    // A callback promised for a call the log never saw is refused before any wrap-up.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "call_wrap_up",
+        json!({"call": "nope", "code": "callback_promised", "notes": "",
+               "callback": {"due": "2026-12-01T10:00"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "no_such_call", "{err}");
+    // A wrap-up that cannot be saved is refused before any callback order is made.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "call_wrap_up",
+        json!({"call": "nope", "code": "", "notes": "",
+               "callback": {"due": "2026-12-01T10:00"}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    let callbacks = invoke(
+        &main,
+        own_origin(),
+        "callback_figures",
+        json!({"since": 0, "until": 86_400_000}),
+    );
+    // Signed out: the desk has no orders to count and says so.
+    assert_eq!(callbacks.unwrap_err()["code"], "not_signed_in");
 }
 
 #[test]
@@ -304,6 +332,7 @@ fn a_window_without_a_capability_is_refused() {
         "customer_choose",
         "call_wrap_up",
         "call_figures",
+        "callback_figures",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();

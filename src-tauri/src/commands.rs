@@ -2,13 +2,15 @@
 //! maps its error to a serializable [`CommandError`]; a panic here would leave the UI's promise
 //! pending forever, so nothing in here may panic.
 
-use seatline_agent_state::AgentEvent;
+use seatline_agent_state::{AgentEvent, HistoryEntry};
 use seatline_kb_search::{Article, CallContext, Hit, Suggestion};
 use seatline_settings::LanguagePref;
+use seatline_workspace::call_log::StateEntry;
 use seatline_workspace::desk::{
     CreateOrder, EditOrder, LoginRequest, OrderQuery, OrderStatus as Status, OrderView,
     ProblemView, SessionView, Teammate,
 };
+use seatline_workspace::screen_pop::ScreenPop;
 use seatline_workspace::{
     AgentView, AppInfo, Desk, DeskError, Workspace, WorkspaceError, WorkspaceStatus,
 };
@@ -19,12 +21,56 @@ use tauri::State;
 pub struct AppState {
     workspace: Mutex<Workspace>,
     desk: Desk,
+    /// Where the agent's state changes are logged for the server, when the app has a log.
+    state_log: Option<ScreenPop>,
 }
 
 impl AppState {
     /// The shell's state: the workspace and the work-order desk over the same data directory.
     pub fn new(workspace: Mutex<Workspace>, desk: Desk) -> Self {
-        Self { workspace, desk }
+        Self {
+            workspace,
+            desk,
+            state_log: None,
+        }
+    }
+
+    /// Logs every change of the agent's state in the call log (pushed to the server with it),
+    /// starting with the state the session began in.
+    pub fn with_state_log(mut self, log: ScreenPop) -> Self {
+        let start = self.workspace().agent_history().to_vec();
+        self.state_log = Some(log);
+        self.log_states(start);
+        self
+    }
+
+    /// Applies an agent event and logs the states it moved through.
+    fn agent_step(&self, event: AgentEvent, now: i64) -> Result<AgentView, WorkspaceError> {
+        let (view, moved) = {
+            let mut workspace = self.workspace();
+            let before = workspace.agent_history().len();
+            let view = workspace.agent_event(event, now)?;
+            let history = workspace.agent_history();
+            (view, history.get(before..).unwrap_or_default().to_vec())
+        };
+        self.log_states(moved);
+        Ok(view)
+    }
+
+    fn log_states(&self, entries: Vec<HistoryEntry>) {
+        let Some(log) = self.state_log.clone() else {
+            return;
+        };
+        if entries.is_empty() {
+            return;
+        }
+        tauri::async_runtime::spawn(async move {
+            for entry in &entries {
+                if let Err(error) = log.record_state(&StateEntry::from_history(entry)).await {
+                    tracing::error!(%error, "the call log did not take an agent state");
+                }
+            }
+        });
     }
 
     pub fn desk(&self) -> &Desk {
@@ -37,7 +83,7 @@ impl AppState {
         event: AgentEvent,
         now: i64,
     ) -> Result<AgentView, WorkspaceError> {
-        self.workspace().agent_event(event, now)
+        self.agent_step(event, now)
     }
 
     pub fn agent_view(&self) -> AgentView {
@@ -108,9 +154,7 @@ pub fn agent_event(
     state: State<'_, AppState>,
     event: AgentEvent,
 ) -> Result<AgentView, CommandError> {
-    Ok(state
-        .workspace()
-        .agent_event(event, seatline_workspace::host::wall_clock_millis())?)
+    Ok(state.agent_step(event, seatline_workspace::host::wall_clock_millis())?)
 }
 
 /// Search-as-you-type: at most 50 results, in rank order.

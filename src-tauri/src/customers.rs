@@ -6,8 +6,9 @@ use crate::commands::AppState;
 use crate::commands::CommandError;
 use seatline_agent_state::{AgentEvent, AgentState};
 use seatline_workspace::call_log::{CallRecord, DayFigures};
+use seatline_workspace::desk::OrderView;
 use seatline_workspace::screen_pop::{
-    CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop,
+    CallbackFigures, CallbackPromise, CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop,
 };
 use seatline_workspace::AgentView;
 use serde::Serialize;
@@ -18,12 +19,16 @@ pub struct PopState(pub ScreenPop);
 
 impl From<PopError> for CommandError {
     fn from(error: PopError) -> Self {
+        use seatline_workspace::call_log::CallLogError;
         let code = match &error {
+            PopError::Desk(_) => match error {
+                // A callback order refused by the desk keeps the desk's own error code.
+                PopError::Desk(desk) => return desk.into(),
+                _ => "storage",
+            },
             PopError::Cache(_) => "storage",
-            PopError::CallLog(seatline_workspace::call_log::CallLogError::Invalid(_)) => "invalid",
-            PopError::CallLog(seatline_workspace::call_log::CallLogError::NoSuchCall(_)) => {
-                "no_such_call"
-            }
+            PopError::CallLog(CallLogError::Invalid(_)) => "invalid",
+            PopError::CallLog(CallLogError::NoSuchCall(_)) => "no_such_call",
             PopError::CallLog(_) => "storage",
             PopError::Region { .. } => "invalid",
         };
@@ -78,11 +83,13 @@ pub async fn customer_choose(
     Ok(state.0.choose_customer(&call, &id).await?)
 }
 
-/// What a wrap-up returns: the logged call and the agent's state after it.
+/// What a wrap-up returns: the logged call, the agent's state after it, and the callback
+/// order when the agent promised one.
 #[derive(Serialize)]
 pub struct WrapUpDone {
     pub call: CallRecord,
     pub agent: AgentView,
+    pub callback: Option<OrderView>,
 }
 
 /// The wrap-up of a call: code and notes into the call log; in after-call work, the agent
@@ -95,8 +102,16 @@ pub async fn call_wrap_up<R: Runtime>(
     call: String,
     code: String,
     notes: String,
+    callback: Option<CallbackPromise>,
 ) -> Result<WrapUpDone, CommandError> {
     let now = seatline_workspace::host::wall_clock_millis();
+    // The promised callback first: if it cannot be created (bad time), nothing is wrapped up
+    // and the agent fixes the form.
+    seatline_workspace::call_log::check_wrap_up(&code, &notes).map_err(PopError::from)?;
+    let callback = match &callback {
+        Some(promise) => Some(pop.0.promise_callback(&call, promise).await?),
+        None => None,
+    };
     let record = pop.0.wrap_up(&call, &code, &notes, now).await?;
     let mut agent = state.agent_view();
     if agent.state == AgentState::AfterCallWork {
@@ -108,7 +123,20 @@ pub async fn call_wrap_up<R: Runtime>(
     Ok(WrapUpDone {
         call: record,
         agent,
+        callback,
     })
+}
+
+/// The agent's callbacks due in `[since, until)` (wall-clock ms): kept on time, late, and
+/// open ones past their time.
+#[tauri::command]
+pub async fn callback_figures(
+    state: State<'_, PopState>,
+    since: i64,
+    until: i64,
+) -> Result<CallbackFigures, CommandError> {
+    let now = seatline_workspace::host::wall_clock_millis();
+    Ok(state.0.callback_figures(since, until, now).await?)
 }
 
 /// The agent's figures since `since` (wall-clock ms, the UI's start of today).

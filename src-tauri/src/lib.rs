@@ -80,6 +80,7 @@ pub fn builder<R: Runtime>(
             customers::customer_choose,
             customers::call_wrap_up,
             customers::call_figures,
+            customers::callback_figures,
             updates::update_check,
             updates::update_install,
             ui_ready,
@@ -203,12 +204,13 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    desk.set_phone_normalizer(normalizer.clone());
     let pop = PopState(ScreenPop::new(
         &workspace.info().data_dir,
         normalizer,
         desk.clone(),
     ));
-    let state = AppState::new(Mutex::new(workspace), desk);
+    let state = AppState::new(Mutex::new(workspace), desk).with_state_log(pop.0.clone());
     match builder(tauri::Builder::default(), state, phone, pop).run(context()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -71,6 +71,9 @@ function fakeShell(options: { failAgent?: boolean } = {}) {
         return { customers: 0, last_synced: null, last_error: null, signed_in: false };
       case "call_figures":
         return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
+      case "callback_figures":
+        // Unconfigured: no central server, so no callback orders to count.
+        throw { code: "not_signed_in", message: "sign in to the central server first" };
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
@@ -101,7 +104,9 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByTestId("customer-feed")).toHaveTextContent("0 customers"));
     expect(screen.getByTestId("day-figures")).toHaveTextContent("Today: 0 calls");
     expect([...new Set(calls.map((c) => c.cmd))].sort()).toEqual(
-      ["app_info", "call_figures", "customer_feed", "phone_account", "session", "workspace_status"]);
+      ["app_info", "call_figures", "callback_figures", "customer_feed", "phone_account", "session", "workspace_status"]);
+    // Signed out, the callback line is not shown rather than showing zeros.
+    expect(screen.queryByTestId("callback-figures")).toBeNull();
     expect(calls.filter((c) => c.cmd === "phone_account")).toHaveLength(1);
     expect(screen.getByTestId("phone-account-form")).toBeInTheDocument();
     // Without an account the work-order panel offers the sign-in form, not fake orders.

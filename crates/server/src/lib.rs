@@ -1,10 +1,11 @@
 //! Seatline central server: accounts (tenants, teams, users, bearer tokens), authorization,
 //! the customer master, and work-order sync (push/pull with exactly-once mutations, list views
-//! with SLA state, long polls), over an embedded SQLite file or a shared PostgreSQL.
+//! with SLA state, long polls), the call log and agent state history, over an embedded SQLite file or a shared PostgreSQL.
 
 pub mod accounts;
 pub mod api;
 pub mod authz;
+pub mod calls;
 pub mod clock;
 pub mod customers;
 pub mod error;

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "work_order_fields",
         include_str!("../migrations/0003_work_order_fields.sql"),
     ),
+    (
+        4,
+        "call_log",
+        include_str!("../migrations/0004_call_log.sql"),
+    ),
 ];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.
@@ -346,6 +351,14 @@ mod tests {
         assert_eq!(statements.len(), 5);
         assert!(statements[0].starts_with("ALTER TABLE work_orders ADD COLUMN title"));
         assert!(statements[2].starts_with("ALTER TABLE work_orders ADD COLUMN due_at"));
+    }
+
+    #[test]
+    fn call_log_migration_splits_into_statements() {
+        let statements = split_statements(MIGRATIONS[3].2);
+        assert_eq!(statements.len(), 5);
+        assert!(statements[0].starts_with("CREATE TABLE calls"));
+        assert!(statements[3].starts_with("CREATE TABLE agent_states"));
     }
 
     #[test]

@@ -31,12 +31,34 @@ CREATE TABLE IF NOT EXISTS calls (
     end_reason TEXT,
     wrap_up_code TEXT,
     wrap_up_at INTEGER,
-    notes TEXT NOT NULL DEFAULT ''
+    notes TEXT NOT NULL DEFAULT '',
+    revision INTEGER NOT NULL DEFAULT 1,
+    synced_revision INTEGER NOT NULL DEFAULT 0,
+    sync_error TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_by_customer ON calls (customer_id, ring_at);
 CREATE INDEX IF NOT EXISTS calls_by_number ON calls (e164, ring_at);
 CREATE INDEX IF NOT EXISTS calls_by_time ON calls (ring_at);
+CREATE TABLE IF NOT EXISTS agent_states (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT,
+    wrap_up_code TEXT,
+    at INTEGER NOT NULL,
+    synced INTEGER NOT NULL DEFAULT 0,
+    sync_error TEXT
+);
+CREATE INDEX IF NOT EXISTS agent_states_by_time ON agent_states (at);
 ";
+
+/// Columns added after the first release of `calls.db`, for files made before them: every
+/// change bumps `revision`; the server holds `synced_revision`; `sync_error` is why the
+/// server refused the call (kept, shown, not retried until it changes).
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("revision", "INTEGER NOT NULL DEFAULT 1"),
+    ("synced_revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("sync_error", "TEXT"),
+];
 
 /// Longest wrap-up note kept (the rest of a paste is refused, not cut silently).
 pub const MAX_NOTES: usize = 4_000;
@@ -104,6 +126,8 @@ pub struct CallRecord {
     pub wrap_up_code: Option<String>,
     pub wrap_up_at: Option<i64>,
     pub notes: String,
+    /// Why the server refused this call, if it did (the call stays here).
+    pub sync_error: Option<String>,
 }
 
 impl CallRecord {
@@ -128,6 +152,65 @@ pub struct DayFigures {
     pub after_call_work_s: f64,
     /// Handled calls still waiting for a wrap-up code.
     pub without_wrap_up: u32,
+}
+
+/// Why a wrap-up cannot be saved, if it cannot: checked before anything else of the wrap-up
+/// (such as a promised callback) is done.
+pub fn check_wrap_up(code: &str, notes: &str) -> Result<(), CallLogError> {
+    if code.trim().is_empty() {
+        return Err(CallLogError::Invalid("a wrap-up code is required".into()));
+    }
+    if notes.chars().count() > MAX_NOTES {
+        return Err(CallLogError::Invalid(format!(
+            "wrap-up notes are limited to {MAX_NOTES} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A call with the revision the server should store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCall {
+    pub record: CallRecord,
+    pub revision: i64,
+}
+
+/// One change of the agent's state, as the log keeps it for the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateEntry {
+    /// Made on this desktop, unique (the server stores an entry once by it).
+    pub id: String,
+    /// `ready`, `not_ready`, `on_call` or `after_call_work`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub wrap_up_code: Option<String>,
+    pub at: i64,
+}
+
+impl StateEntry {
+    /// The entry for a state the agent machine moved to.
+    pub fn from_history(entry: &seatline_agent_state::HistoryEntry) -> Self {
+        let reason = match &entry.state {
+            seatline_agent_state::AgentState::NotReady { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            state: entry.state.label().to_owned(),
+            reason,
+            wrap_up_code: entry.wrap_up_code.clone(),
+            at: entry.at,
+        }
+    }
+}
+
+/// What the server has not got yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncCounts {
+    pub calls_waiting: u64,
+    /// Calls the server refused (with a reason kept on the call).
+    pub calls_refused: u64,
+    pub states_waiting: u64,
 }
 
 /// The call log in one data directory.
@@ -156,6 +239,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
         wrap_up_code: row.try_get("wrap_up_code")?,
         wrap_up_at: row.try_get("wrap_up_at")?,
         notes: row.try_get("notes")?,
+        sync_error: row.try_get("sync_error")?,
     })
 }
 
@@ -166,11 +250,31 @@ impl CallLog {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
+        // Schema changes on a connection of their own: pooled connections cache statements,
+        // and a cached `SELECT *` must never see the table change under it.
+        let setup = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&setup).await?;
+        let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('calls')")
+            .fetch_all(&setup)
+            .await?
+            .iter()
+            .map(|row| row.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        for (name, definition) in ADDED_COLUMNS {
+            if !columns.iter().any(|c| c == name) {
+                sqlx::raw_sql(&format!("ALTER TABLE calls ADD COLUMN {name} {definition}"))
+                    .execute(&setup)
+                    .await?;
+            }
+        }
+        setup.close().await;
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -200,23 +304,24 @@ impl CallLog {
             .bind(target)
             .bind(now),
             CallSignal::Answered { call } => {
-                sqlx::query("UPDATE calls SET answer_at = ? WHERE id = ? AND answer_at IS NULL")
+                sqlx::query("UPDATE calls SET answer_at = ?, revision = revision + 1 WHERE id = ? AND answer_at IS NULL")
                     .bind(now)
                     .bind(call)
             }
             CallSignal::Held { call } => sqlx::query(
-                "UPDATE calls SET hold_since = ? WHERE id = ? AND hold_since IS NULL AND end_at IS NULL",
+                "UPDATE calls SET hold_since = ?, revision = revision + 1 WHERE id = ? AND hold_since IS NULL AND end_at IS NULL",
             )
             .bind(now)
             .bind(call),
             CallSignal::Resumed { call } => sqlx::query(
-                "UPDATE calls SET hold_ms = hold_ms + MAX(0, ? - hold_since), hold_since = NULL
+                "UPDATE calls SET hold_ms = hold_ms + MAX(0, ? - hold_since), hold_since = NULL,
+                     revision = revision + 1
                  WHERE id = ? AND hold_since IS NOT NULL",
             )
             .bind(now)
             .bind(call),
             CallSignal::Transferred { call, target } => {
-                sqlx::query("UPDATE calls SET transferred_to = ? WHERE id = ?")
+                sqlx::query("UPDATE calls SET transferred_to = ?, revision = revision + 1 WHERE id = ?")
                     .bind(target)
                     .bind(call)
             }
@@ -224,7 +329,7 @@ impl CallLog {
                 "UPDATE calls SET end_at = ?, end_reason = ?,
                      hold_ms = hold_ms + CASE WHEN hold_since IS NULL THEN 0
                                               ELSE MAX(0, ? - hold_since) END,
-                     hold_since = NULL
+                     hold_since = NULL, revision = revision + 1
                  WHERE id = ? AND end_at IS NULL",
             )
             .bind(now)
@@ -244,7 +349,8 @@ impl CallLog {
         customer: Option<(&str, &str)>,
     ) -> Result<(), CallLogError> {
         sqlx::query(
-            "UPDATE calls SET e164 = COALESCE(?, e164), customer_id = ?, customer_name = ?
+            "UPDATE calls SET e164 = COALESCE(?, e164), customer_id = ?, customer_name = ?,
+                 revision = revision + 1
              WHERE id = ?",
         )
         .bind(e164)
@@ -264,17 +370,11 @@ impl CallLog {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, CallLogError> {
+        check_wrap_up(code, notes)?;
         let code = code.trim();
-        if code.is_empty() {
-            return Err(CallLogError::Invalid("a wrap-up code is required".into()));
-        }
-        if notes.chars().count() > MAX_NOTES {
-            return Err(CallLogError::Invalid(format!(
-                "wrap-up notes are limited to {MAX_NOTES} characters"
-            )));
-        }
         let done = sqlx::query(
-            "UPDATE calls SET wrap_up_code = ?, notes = ?, wrap_up_at = ? WHERE id = ?",
+            "UPDATE calls SET wrap_up_code = ?, notes = ?, wrap_up_at = ?, revision = revision + 1
+             WHERE id = ?",
         )
         .bind(code)
         .bind(notes.trim())
@@ -321,6 +421,142 @@ impl CallLog {
             query = query.bind(e164);
         }
         let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Calls whose latest revision the server has not stored yet, oldest first.
+    pub async fn unsynced(&self, limit: u32) -> Result<Vec<PendingCall>, CallLogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE revision > synced_revision ORDER BY ring_at, id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingCall {
+                    revision: row.try_get("revision")?,
+                    record: record(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The server holds `call` at `revision` (or newer): a later change is pushed again.
+    pub async fn mark_synced(&self, call: &str, revision: i64) -> Result<(), CallLogError> {
+        sqlx::query(
+            "UPDATE calls SET synced_revision = MAX(synced_revision, ?), sync_error = NULL
+             WHERE id = ?",
+        )
+        .bind(revision)
+        .bind(call)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The server refused `call` at `revision`: kept with the reason, pushed again only when
+    /// it changes.
+    pub async fn mark_rejected(
+        &self,
+        call: &str,
+        revision: i64,
+        reason: &str,
+    ) -> Result<(), CallLogError> {
+        sqlx::query(
+            "UPDATE calls SET synced_revision = MAX(synced_revision, ?), sync_error = ? WHERE id = ?",
+        )
+        .bind(revision)
+        .bind(reason)
+        .bind(call)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a change of the agent's state (once per entry id).
+    pub async fn record_state(&self, entry: &StateEntry) -> Result<(), CallLogError> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO agent_states (id, state, reason, wrap_up_code, at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.id)
+        .bind(&entry.state)
+        .bind(&entry.reason)
+        .bind(&entry.wrap_up_code)
+        .bind(entry.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// State changes the server has not stored yet, oldest first.
+    pub async fn unsynced_states(&self, limit: u32) -> Result<Vec<StateEntry>, CallLogError> {
+        let rows =
+            sqlx::query("SELECT * FROM agent_states WHERE synced = 0 ORDER BY at, id LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StateEntry {
+                    id: row.try_get("id")?,
+                    state: row.try_get("state")?,
+                    reason: row.try_get("reason")?,
+                    wrap_up_code: row.try_get("wrap_up_code")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The server stored (or refused, with `error`) a state entry.
+    pub async fn mark_state_synced(
+        &self,
+        id: &str,
+        error: Option<&str>,
+    ) -> Result<(), CallLogError> {
+        sqlx::query("UPDATE agent_states SET synced = 1, sync_error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Calls and state entries waiting for the server, and calls it refused.
+    pub async fn sync_counts(&self) -> Result<SyncCounts, CallLogError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM calls WHERE revision > synced_revision) AS calls,
+                    (SELECT COUNT(*) FROM calls WHERE sync_error IS NOT NULL) AS refused,
+                    (SELECT COUNT(*) FROM agent_states WHERE synced = 0) AS states",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |name: &str| -> Result<u64, CallLogError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+        };
+        Ok(SyncCounts {
+            calls_waiting: count("calls")?,
+            calls_refused: count("refused")?,
+            states_waiting: count("states")?,
+        })
+    }
+
+    /// Calls placed from this desktop in `[from, to)`, oldest first.
+    pub async fn outgoing_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CallRecord>, CallLogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE direction = 'outgoing' AND ring_at >= ? AND ring_at < ?
+             ORDER BY ring_at",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(record).collect()
     }
 
@@ -375,6 +611,76 @@ mod tests {
             display_name: None,
             ivr,
         }
+    }
+
+    #[tokio::test]
+    async fn every_change_bumps_the_revision_the_server_must_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(&dir).await;
+        log.apply(&ringing("c1", "013800138000"), 1_000)
+            .await
+            .unwrap();
+        let first = log.unsynced(10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        log.mark_synced("c1", first[0].revision).await.unwrap();
+        assert!(log.unsynced(10).await.unwrap().is_empty());
+        log.apply(&CallSignal::Answered { call: "c1".into() }, 2_000)
+            .await
+            .unwrap();
+        // A late acknowledgement of the old revision does not hide the new one.
+        log.mark_synced("c1", first[0].revision).await.unwrap();
+        let second = log.unsynced(10).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(second[0].revision > first[0].revision);
+        assert_eq!(second[0].record.answer_at, Some(2_000));
+        log.mark_rejected("c1", second[0].revision, "no customer")
+            .await
+            .unwrap();
+        let counts = log.sync_counts().await.unwrap();
+        assert_eq!((counts.calls_waiting, counts.calls_refused), (0, 1));
+        log.apply(
+            &CallSignal::Ended {
+                call: "c1".into(),
+                reason: "bye".into(),
+            },
+            3_000,
+        )
+        .await
+        .unwrap();
+        assert_eq!(log.sync_counts().await.unwrap().calls_waiting, 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_log_from_before_sync_opens_with_its_calls_waiting_for_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.db");
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE calls (id TEXT PRIMARY KEY, direction TEXT NOT NULL, number TEXT,
+                 display_name TEXT, e164 TEXT, customer_id TEXT, customer_name TEXT,
+                 ivr TEXT NOT NULL DEFAULT '{}', ring_at INTEGER NOT NULL, answer_at INTEGER,
+                 end_at INTEGER, hold_ms INTEGER NOT NULL DEFAULT 0, hold_since INTEGER,
+                 transferred_to TEXT, end_reason TEXT, wrap_up_code TEXT, wrap_up_at INTEGER,
+                 notes TEXT NOT NULL DEFAULT '');
+                 INSERT INTO calls (id, direction, ring_at) VALUES ('old', 'incoming', 5);",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let log = CallLog::open(&path).await.unwrap();
+        let pending = log.unsynced(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].record.id, "old");
+        assert_eq!(pending[0].revision, 1);
     }
 
     #[tokio::test]

@@ -454,11 +454,15 @@ fn default_policy() -> Option<SlaPolicy> {
     .map(SlaPolicy::with_defaults)
 }
 
-/// Normalizes a typed contact number to E.164 where the number plan allows (else keeps it as
-/// typed: an extension, a foreign format the agent knows better), then checks its shape.
-fn contact_phone(typed: &str) -> Result<String, DeskError> {
+/// Normalizes a typed contact number to E.164 where the center's number plan allows (else
+/// keeps it as typed: an extension, a foreign format the agent knows better), then checks its
+/// shape.
+fn contact_phone(
+    normalizer: Option<&seatline_phone_numbers::Normalizer>,
+    typed: &str,
+) -> Result<String, DeskError> {
     let typed = typed.trim();
-    let normalized = phone_normalizer()
+    let normalized = normalizer
         .and_then(|n| n.normalize(typed).ok())
         .and_then(|n| n.e164().map(str::to_owned))
         .unwrap_or_else(|| typed.to_owned());
@@ -466,17 +470,14 @@ fn contact_phone(typed: &str) -> Result<String, DeskError> {
     Ok(normalized)
 }
 
-fn phone_normalizer() -> Option<&'static seatline_phone_numbers::Normalizer> {
-    static NORMALIZER: std::sync::OnceLock<Option<seatline_phone_numbers::Normalizer>> =
-        std::sync::OnceLock::new();
-    NORMALIZER
-        .get_or_init(|| {
-            // A mainland-China center, as the demo data and the phone panel assume.
-            seatline_phone_numbers::Normalizer::new("CN", Default::default())
-                .map_err(|e| tracing::warn!(error = %e, "no phone-number normalizer"))
-                .ok()
-        })
-        .as_ref()
+/// The normalizer of a desk nobody configured: the settings' default region.
+fn default_normalizer() -> Option<seatline_phone_numbers::Normalizer> {
+    seatline_phone_numbers::Normalizer::new(
+        seatline_settings::DEFAULT_PHONE_REGION,
+        Default::default(),
+    )
+    .map_err(|e| tracing::warn!(error = %e, "no phone-number normalizer"))
+    .ok()
 }
 
 struct SyncTask {
@@ -517,6 +518,8 @@ struct Inner {
     offset: std::sync::Mutex<UtcOffset>,
     /// The tenant's SLA policy (fetched when sync starts; the server default before).
     policy: std::sync::Mutex<Option<SlaPolicy>>,
+    /// Reads typed contact numbers: the center's region and area code (settings).
+    normalizer: std::sync::RwLock<Option<seatline_phone_numbers::Normalizer>>,
 }
 
 /// The work-order desk. Cheap to clone; every method needs a tokio runtime.
@@ -549,8 +552,28 @@ impl Desk {
                 // The UI sends due times with its offset; this is for local ones (CLI, tests).
                 offset: std::sync::Mutex::new(UtcOffset::UTC),
                 policy: std::sync::Mutex::new(default_policy()),
+                normalizer: std::sync::RwLock::new(default_normalizer()),
             }),
         }
+    }
+
+    /// Reads typed contact numbers with the center's number plan (`phone_region`,
+    /// `area_code`), as the screen pop does.
+    pub fn set_phone_normalizer(&self, normalizer: seatline_phone_numbers::Normalizer) {
+        *self
+            .inner
+            .normalizer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(normalizer);
+    }
+
+    fn contact_phone(&self, typed: &str) -> Result<String, DeskError> {
+        let normalizer = self
+            .inner
+            .normalizer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        contact_phone(normalizer.as_ref(), typed)
     }
 
     /// `notify` is called with every new sync view (the shell emits it as an event).
@@ -1237,7 +1260,9 @@ impl Desk {
                 )
             })?,
         };
-        let phone = clean(new.phone).map(|p| contact_phone(&p)).transpose()?;
+        let phone = clean(new.phone)
+            .map(|p| self.contact_phone(&p))
+            .transpose()?;
         let due = clean(new.due).map(|d| self.due_time(&d)).transpose()?;
         if matches!(kind, OrderKind::Callback) && due.is_none() {
             return Err(DeskError::Invalid(
@@ -1275,7 +1300,7 @@ impl Desk {
         let phone = match edit.phone.map(|p| p.trim().to_owned()) {
             None => None,
             Some(p) if p.is_empty() => Some(None),
-            Some(p) => Some(Some(contact_phone(&p)?)),
+            Some(p) => Some(Some(self.contact_phone(&p)?)),
         };
         let due_at = match edit.due.map(|d| d.trim().to_owned()) {
             None => None,
@@ -1586,6 +1611,8 @@ mod tests {
 
     #[test]
     fn typed_numbers_become_e164_where_the_plan_allows() {
+        let cn = default_normalizer();
+        let contact_phone = |typed: &str| contact_phone(cn.as_ref(), typed);
         assert_eq!(contact_phone(" 138 0013 8000 ").unwrap(), "+8613800138000");
         assert_eq!(
             contact_phone("+86 139-1234-5678").unwrap(),
@@ -1593,6 +1620,16 @@ mod tests {
         );
         // An extension is no public number: kept as typed.
         assert_eq!(contact_phone("8001").unwrap(), "8001");
+        // A center in Germany reads a national number as German, with its area code.
+        let de = seatline_phone_numbers::Normalizer::new(
+            "DE",
+            seatline_phone_numbers::NormalizerOptions::with_area_code("30"),
+        )
+        .unwrap();
+        assert_eq!(
+            super::contact_phone(Some(&de), "030 1234567").unwrap(),
+            "+49301234567"
+        );
         let err = contact_phone("call me").unwrap_err();
         assert_eq!(err.code(), "invalid");
         assert!(err.to_string().contains("contact_phone"), "{err}");

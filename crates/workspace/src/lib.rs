@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod call_log;
+pub mod call_sync;
 pub mod desk;
 pub mod host;
 pub mod screen_pop;
@@ -220,6 +221,11 @@ impl Workspace {
     ) -> Result<AgentView, WorkspaceError> {
         self.agent.apply(event, now)?;
         Ok(self.agent_view())
+    }
+
+    /// Every state the agent was in this session, oldest first (for the server's history).
+    pub fn agent_history(&self) -> &[seatline_agent_state::HistoryEntry] {
+        self.agent.history()
     }
 }
 

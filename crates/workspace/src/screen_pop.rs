@@ -6,8 +6,11 @@
 //! the calling number (every normalised form), then IVR-collected values (a customer number or
 //! a keyed-in phone number) when the number is withheld, unknown or unreadable.
 
-use crate::call_log::{CallLog, CallLogError, CallRecord, CallSignal, DayFigures};
-use crate::desk::{OrderQuery, OrderView};
+use crate::call_log::{
+    CallLog, CallLogError, CallRecord, CallSignal, DayFigures, StateEntry, SyncCounts,
+};
+use crate::call_sync;
+use crate::desk::{CreateOrder, OrderQuery, OrderView};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
 use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
@@ -33,6 +36,8 @@ const RECENT_ORDERS: usize = 5;
 pub enum PopError {
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    Desk(#[from] crate::DeskError),
     #[error(transparent)]
     CallLog(#[from] CallLogError),
     #[error("cannot read caller numbers for region {region:?}: {reason}")]
@@ -128,6 +133,43 @@ pub struct FeedView {
     pub last_synced: Option<String>,
     pub last_error: Option<String>,
     pub signed_in: bool,
+    /// The call log's upload: what waits for the server, what it refused, the last failure.
+    pub calls: SyncCounts,
+    pub calls_error: Option<String>,
+}
+
+/// A callback the agent promises the caller at wrap-up ("we will call you back by …").
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackPromise {
+    /// When: RFC 3339 with the agent's offset, or local `YYYY-MM-DDTHH:MM`.
+    pub due: String,
+    /// The order's title as the agent's language says it; "Callback: <customer>" if absent.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What was promised.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The agent's callbacks: kept on time (called back, or resolved, by the promised time),
+/// late, and still open past their time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallbackFigures {
+    /// Callbacks promised for the period (due within it).
+    pub due: u32,
+    /// Of those, called back or resolved by their time.
+    pub kept_on_time: u32,
+    /// Of those, their time passed before they were kept.
+    pub late: u32,
+    /// Open callbacks (any day) whose time has passed: the agent should call now.
+    pub overdue_open: u32,
+}
+
+/// Unix milliseconds of an RFC 3339 time, if it is one.
+fn rfc3339_ms(text: &str) -> Option<i64> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// The normalizer the center's settings ask for (region, area code).
@@ -206,9 +248,155 @@ impl ScreenPop {
         Ok(log.clone())
     }
 
-    /// Records a call event in the call log at `now` (wall-clock ms).
+    /// Records a call event in the call log at `now` (wall-clock ms). A call that ended goes
+    /// to the server soon after (the feed loop is woken), not at the next interval.
     pub async fn record(&self, signal: &CallSignal, now: i64) -> Result<(), PopError> {
-        Ok(self.call_log().await?.apply(signal, now).await?)
+        self.call_log().await?.apply(signal, now).await?;
+        if matches!(signal, CallSignal::Ended { .. }) {
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Creates the callback work order the agent promised on `call`: the call's customer (or
+    /// its number when nobody matched), the number to call back, the promised time and note.
+    /// Works offline like every order (the outbox sends it).
+    pub async fn promise_callback(
+        &self,
+        call: &str,
+        promise: &CallbackPromise,
+    ) -> Result<OrderView, PopError> {
+        let record = self
+            .call(call)
+            .await?
+            .ok_or_else(|| CallLogError::NoSuchCall(call.to_owned()))?;
+        let phone = record
+            .e164
+            .clone()
+            .or_else(|| record.number.clone())
+            .filter(|n| !n.trim().is_empty());
+        let customer = record
+            .customer_name
+            .clone()
+            .or_else(|| record.display_name.clone())
+            .or_else(|| phone.clone())
+            .ok_or_else(|| {
+                CallLogError::Invalid("the call has no customer or number to call back".into())
+            })?;
+        let title = promise
+            .title
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| format!("Callback: {customer}"));
+        let order = self
+            .inner
+            .desk
+            .create(CreateOrder {
+                kind: "callback".into(),
+                customer,
+                phone,
+                title,
+                description: promise.note.clone().filter(|n| !n.trim().is_empty()),
+                priority: seatline_work_orders::Priority::Normal,
+                due: Some(promise.due.clone()),
+                team: None,
+                category: None,
+            })
+            .await?;
+        Ok(order)
+    }
+
+    /// The agent's callbacks due in `[since, until)` and those open past their time at `now`
+    /// (all wall-clock ms). A callback is kept on time when a call to its number was placed
+    /// between its creation and its time, or it was resolved by then.
+    pub async fn callback_figures(
+        &self,
+        since: i64,
+        until: i64,
+        now: i64,
+    ) -> Result<CallbackFigures, PopError> {
+        let orders = self
+            .inner
+            .desk
+            .list(&OrderQuery {
+                view: Some("mine".into()),
+                kind: Some("callback".into()),
+                ..OrderQuery::default()
+            })
+            .await?;
+        let log = self.call_log().await?;
+        let placed = log.outgoing_between(since - 7 * 86_400_000, until).await?;
+        let placed: Vec<(i64, Vec<String>)> = placed
+            .iter()
+            .filter_map(|c| Some((c.ring_at, self.number_keys(c.number.as_deref()?))))
+            .collect();
+        let mut figures = CallbackFigures::default();
+        for order in &orders {
+            let Some(due) = order.due_at.as_deref().and_then(rfc3339_ms) else {
+                continue;
+            };
+            let created = rfc3339_ms(&order.created_at).unwrap_or(i64::MIN);
+            let open = !matches!(
+                order.status,
+                seatline_work_orders::Status::Resolved | seatline_work_orders::Status::Closed
+            );
+            let keys = order
+                .phone
+                .as_deref()
+                .map(|p| self.number_keys(p))
+                .unwrap_or_default();
+            let called = placed.iter().any(|(at, called)| {
+                *at >= created && *at <= due && called.iter().any(|k| keys.contains(k))
+            });
+            let resolved_in_time = order.history.iter().any(|h| {
+                matches!(h.to, seatline_work_orders::Status::Resolved)
+                    && rfc3339_ms(&h.at).is_some_and(|at| at <= due)
+            });
+            let kept = called || resolved_in_time;
+            if open && !kept && due < now {
+                figures.overdue_open += 1;
+            }
+            if (since..until).contains(&due) {
+                figures.due += 1;
+                if kept {
+                    figures.kept_on_time += 1;
+                } else if due < now {
+                    figures.late += 1;
+                }
+            }
+        }
+        Ok(figures)
+    }
+
+    /// Records a change of the agent's state for the server's state history.
+    pub async fn record_state(&self, entry: &StateEntry) -> Result<(), PopError> {
+        Ok(self.call_log().await?.record_state(entry).await?)
+    }
+
+    /// Pushes the call log and state history the server has not got (signed in only).
+    pub async fn push_calls(&self, http: &reqwest::Client) -> Result<(), PopError> {
+        let log = self.call_log().await?;
+        if let Some((server_url, token)) = self.inner.desk.server_access().await {
+            match call_sync::push(http, &server_url, token.expose(), &log).await {
+                Ok(report) => {
+                    tracing::debug!(
+                        calls = report.calls,
+                        states = report.states,
+                        refused = report.refused,
+                        "call log pushed"
+                    );
+                    self.set_view(|v| v.calls_error = None);
+                }
+                Err(call_sync::CallSyncError::Log(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot push the call log");
+                    self.set_view(|v| v.calls_error = Some(e.to_string()));
+                }
+            }
+        }
+        let counts = log.sync_counts().await?;
+        self.set_view(|v| v.calls = counts);
+        Ok(())
     }
 
     /// Links a ringing call to what its pop found: the caller's E.164 and, when exactly one
@@ -247,11 +435,13 @@ impl ScreenPop {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, PopError> {
-        Ok(self
+        let record = self
             .call_log()
             .await?
             .wrap_up(call, code, notes, now)
-            .await?)
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(record)
     }
 
     /// One call from the log.
@@ -354,6 +544,10 @@ impl ScreenPop {
                 if let Err(e) = self.pull_once(&http).await {
                     tracing::error!(error = %e, "the local customer cache failed");
                     self.set_view(|v| v.last_error = Some(e.to_string()));
+                }
+                if let Err(e) = self.push_calls(&http).await {
+                    tracing::error!(error = %e, "the local call log failed");
+                    self.set_view(|v| v.calls_error = Some(e.to_string()));
                 }
                 if signed_in {
                     last_pull = Some(Instant::now());

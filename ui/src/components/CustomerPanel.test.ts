@@ -67,6 +67,31 @@ describe("customer panel", () => {
     await waitFor(() => expect(screen.getByTestId("customer-pop").dataset.popLatencyMs).toMatch(/^\d+$/));
   });
 
+  it("says how many calls wait for the server and how many it refused", async () => {
+    const backend = createMockBackend("en");
+    backend.customerFeed = async () => ({
+      customers: 3, last_synced: null, last_error: null, signed_in: true,
+      calls: { calls_waiting: 2, calls_refused: 1, states_waiting: 4 },
+      calls_error: "cannot reach the server to upload calls: connection refused",
+    });
+    render(CustomerPanel, { backend, pop: null });
+    const line = await screen.findByTestId("calls-sync");
+    expect(line.dataset.waiting).toBe("2");
+    expect(line.dataset.refused).toBe("1");
+    expect(line.textContent).toContain("2 calls of this desktop wait for the server");
+    expect(line.textContent).toContain("1 calls refused by the server");
+    expect(line.textContent).toContain("connection refused");
+
+    cleanup();
+    backend.customerFeed = async () => ({
+      customers: 3, last_synced: null, last_error: null, signed_in: true,
+      calls: { calls_waiting: 0, calls_refused: 0, states_waiting: 0 }, calls_error: null,
+    });
+    render(CustomerPanel, { backend, pop: null });
+    await screen.findByTestId("customer-feed");
+    expect(screen.queryByTestId("calls-sync")).toBeNull();
+  });
+
   it("asks who is calling when a number is shared, and goes back to the choice", async () => {
     const backend = createMockBackend("en");
     render(CustomerPanel, { backend, pop: pop([li, zhang]) });
@@ -108,9 +133,33 @@ describe("customer panel", () => {
     expect(done.disabled).toBe(true);
     await fireEvent.change(screen.getByTestId("wrap-up-code"), { target: { value: "callback_promised" } });
     await fireEvent.input(screen.getByTestId("wrap-up-notes"), { target: { value: "明天上午回电" } });
+    // A promised callback needs its time before the wrap-up can be saved.
+    expect(done.disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId("callback-at"), { target: { value: "2026-12-01T10:30" } });
+    expect(done.disabled).toBe(false);
+    const wrapUps: unknown[][] = [];
+    const original = backend.callWrapUp;
+    backend.callWrapUp = (...args) => {
+      wrapUps.push(args);
+      return original(...args);
+    };
+    // Signed out of the central server there is nowhere to keep the order: the agent is told,
+    // and nothing is wrapped up yet.
+    await fireEvent.click(done);
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("sign in to the central server first"));
+    expect(screen.getByTestId("wrap-up")).toBeTruthy();
+    await backend.login({ server_url: "http://127.0.0.1:1", tenant: "demo", username: "agent", password: "demo" });
     await fireEvent.click(done);
     await waitFor(() => expect(screen.getByTestId("wrapped-up").textContent).toContain("Callback promised"));
     expect(screen.queryByTestId("wrap-up")).toBeNull();
+    const promised = screen.getByTestId("callback-promised");
+    expect(promised.textContent).toMatch(/Callback #\S+ set for 2026-12-01 10:30/);
+    // The callback goes with the wrap-up: the time with the agent's offset, titled for the customer.
+    expect(wrapUps).toHaveLength(2);
+    const callback = wrapUps[1]?.[3] as { due: string; title: string; note: string };
+    expect(new Date(callback.due).getTime()).toBe(new Date(2026, 11, 1, 10, 30).getTime());
+    expect(callback.title).toBe("Callback: 张伟");
+    expect(callback.note).toBe("明天上午回电");
     // The panel hands the agent state the wrap-up returned to the status bar.
     expect(agents).toHaveLength(1);
   });

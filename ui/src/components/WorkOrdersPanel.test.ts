@@ -77,6 +77,8 @@ function fakeShell(start: "none" | "signed_in" = "none") {
           { user_id: "u1", name: "Agent Li", team: "t1", me: true },
           { user_id: "u2", name: "Wang Fang", team: "t1", me: false },
         ];
+      case "phone_dial":
+        return "call-out-1";
       case "edit_order": {
         const { edit } = args as { edit: Partial<OrderView> };
         Object.assign(orders[0]!, edit, { updated_at: "2026-11-30T09:00:00Z" });
@@ -191,5 +193,29 @@ describe("work orders and sync", () => {
     expect(calls.filter((c) => c.cmd === "edit_order").map((c) => c.args)).toEqual([
       { id: "0190aaaa-0000-7000-8000-00000000abcd", edit: { assignee: "u2" } },
     ]);
+  });
+
+  it("lists my callbacks overdue first and dials one from the list", async () => {
+    const { calls, orders } = fakeShell("signed_in");
+    orders.push(order({ kind: "callback", title: "回电：账单", urgency: "overdue", due_state: "overdue",
+      due_at: "2026-11-30T07:00:00Z", next_deadline: "2026-11-30T07:00:00Z", category: "callback", description: "" }));
+    orders.push(order({ id: "0190aaaa-0000-7000-8000-00000000beef", number: "0000BEEF", kind: "callback",
+      status: "resolved", phone: "+8613900139000", due_at: "2026-11-30T06:00:00Z", category: "callback", description: "" }));
+    render(App, { props: { backend: tauriBackend } });
+    await screen.findByTestId("orders-list");
+    await fireEvent.click(screen.getByTestId("orders-view-callbacks"));
+    expect(screen.getByTestId("orders-view-callbacks")).toHaveTextContent("Callbacks");
+    await waitFor(() =>
+      expect(calls.filter((c) => c.cmd === "list_orders").at(-1)?.args).toEqual({
+        query: { view: "mine", status: null, kind: "callback", search: null },
+      }));
+    const list = screen.getByTestId("orders-list");
+    // Only the open callback can be dialled; a resolved one has nothing to call.
+    const dial = within(list).getAllByTestId("order-dial");
+    expect(dial).toHaveLength(1);
+    expect(dial[0]).toHaveTextContent("Call +8613800138000");
+    await fireEvent.click(dial[0]!);
+    await waitFor(() =>
+      expect(calls.filter((c) => c.cmd === "phone_dial").map((c) => c.args)).toEqual([{ target: "+8613800138000" }]));
   });
 });

@@ -150,7 +150,8 @@ export function createMockBackend(osLocale = navigator.language): Backend {
   };
   const phone = createMockPhone(300, popFor);
   const wrapped: CallRecord[] = [];
-  return {
+  const callbacks: { due: number; kept: boolean }[] = [];
+  const backend: Backend = {
     ...phone,
     customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
     customerCard: async (id) => {
@@ -158,14 +159,28 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       return card ? withOrders(card) : null;
     },
     customerChoose: async () => {},
-    callWrapUp: async (call, code, notes) => {
+    callWrapUp: async (call, code, notes, callback) => {
       if (!code.trim()) throw { code: "invalid", message: "a wrap-up code is required" };
       const now = Date.now();
+      let promised: OrderView | null = null;
+      if (callback) {
+        if (Number.isNaN(Date.parse(callback.due))) throw { code: "invalid", message: `cannot read the due time ${callback.due}` };
+        promised = await backend.createOrder({ kind: "callback", customer: "张伟", phone: "+8613800138000",
+          title: callback.title ?? "Callback", description: callback.note ?? null, priority: "normal", due: callback.due });
+        callbacks.push({ due: Date.parse(callback.due), kept: false });
+      }
       if (agent.state.kind === "after_call_work") agent = { ...agent, state: { kind: "ready" }, since: now };
       wrapped.push({ id: call, direction: "incoming", number: null, display_name: null, e164: null, customer_id: null,
         customer_name: null, ivr: {}, ring_at: now, answer_at: now, end_at: now, hold_ms: 0, transferred_to: null,
         end_reason: "remote_hangup", wrap_up_code: code, wrap_up_at: now, notes });
-      return { call: wrapped[wrapped.length - 1]!, agent };
+      return { call: wrapped[wrapped.length - 1]!, agent, callback: promised };
+    },
+    callbackFigures: async (since, until) => {
+      const now = Date.now();
+      const due = callbacks.filter((c) => c.due >= since && c.due < until);
+      return { due: due.length, kept_on_time: due.filter((c) => c.kept).length,
+        late: due.filter((c) => !c.kept && c.due < now).length,
+        overdue_open: callbacks.filter((c) => !c.kept && c.due < now).length };
     },
     uiReady: async () => {},
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
@@ -326,4 +341,5 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       return agent;
     },
   };
+  return backend;
 }

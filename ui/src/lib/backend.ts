@@ -2,7 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
-import type { CallRecord, CustomerCard, DayFigures, FeedView, Pop, PopBackend } from "./pop";
+import type { CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AgentEvent,
@@ -127,8 +127,10 @@ export const tauriBackend: Backend = {
   customerCard: (id) => call<CustomerCard | null>("customer_card", { id }),
   customerFeed: (sync) => call<FeedView>("customer_feed", { sync }),
   customerChoose: (callId, id) => call<void>("customer_choose", { call: callId, id }),
-  callWrapUp: (callId, code, notes) => call<{ call: CallRecord; agent: AgentView }>("call_wrap_up", { call: callId, code, notes }),
+  callWrapUp: (callId, code, notes, callback) =>
+    call<WrapUpDone>("call_wrap_up", { call: callId, code, notes, callback: callback ?? null }),
   callFigures: (since) => call<DayFigures>("call_figures", { since }),
+  callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),

@@ -31,6 +31,8 @@ export interface CallRecord {
   wrap_up_code: string | null;
   wrap_up_at: number | null;
   notes: string;
+  /** Why the server refused this call, if it did (the call stays on the desktop). */
+  sync_error?: string | null;
 }
 
 export interface DayFigures {
@@ -76,11 +78,37 @@ export interface Pop {
   received_at_ms: number | null;
 }
 
+/** A callback promised at wrap-up: becomes a callback work order. */
+export interface CallbackPromise {
+  /** RFC 3339 with the agent's offset. */
+  due: string;
+  title?: string | null;
+  note?: string | null;
+}
+
+export interface WrapUpDone {
+  call: CallRecord;
+  agent: AgentView;
+  /** The callback order, when one was promised. */
+  callback?: OrderView | null;
+}
+
+/** The agent's callbacks due today and those open past their time. */
+export interface CallbackFigures {
+  due: number;
+  kept_on_time: number;
+  late: number;
+  overdue_open: number;
+}
+
 export interface FeedView {
   customers: number;
   last_synced: string | null;
   last_error: string | null;
   signed_in: boolean;
+  /** The call log's upload to the server. */
+  calls?: { calls_waiting: number; calls_refused: number; states_waiting: number };
+  calls_error?: string | null;
 }
 
 export interface PopBackend {
@@ -90,8 +118,9 @@ export interface PopBackend {
   /** The agent picked this customer for the call (a shared number). */
   customerChoose(call: string, id: string): Promise<void>;
   /** Code (required) and notes for a call; leaves after-call work. */
-  callWrapUp(call: string, code: string, notes: string): Promise<{ call: CallRecord; agent: AgentView }>;
+  callWrapUp(call: string, code: string, notes: string, callback?: CallbackPromise | null): Promise<WrapUpDone>;
   callFigures(since: number): Promise<DayFigures>;
+  callbackFigures(since: number, until: number): Promise<CallbackFigures>;
 }
 
 /** The center's wrap-up codes (labels in the locales as `wrapup.<code>`). */

@@ -2,6 +2,7 @@
 //! bearer authentication, request tracing, and the serve loop with graceful shutdown.
 
 mod accounts;
+mod calls;
 mod customers;
 mod sync;
 
@@ -96,6 +97,11 @@ pub fn router(state: AppState) -> Router {
             get(customers::get)
                 .patch(customers::update)
                 .delete(customers::delete),
+        )
+        .route("/calls", get(calls::list_calls).post(calls::upload_calls))
+        .route(
+            "/agent-states",
+            get(calls::list_states).post(calls::upload_states),
         )
         .route("/sync/push", post(sync::push))
         .route("/sync/pull", get(sync::pull))

@@ -1,0 +1,75 @@
+//! The call log and the agents' state history: uploads from desktops, reads for the screen
+//! pop's history and for supervisors.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, ApiQuery, AppState};
+use crate::authz::Principal;
+use crate::calls::{
+    self, CallQuery, CallUpload, StateQuery, StateUpload, StoredCall, StoredState, UploadReport,
+};
+use crate::error::Result;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CallsBody {
+    calls: Vec<CallUpload>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatesBody {
+    states: Vec<StateUpload>,
+}
+
+#[derive(Serialize)]
+pub(super) struct CallsPage {
+    items: Vec<StoredCall>,
+}
+
+#[derive(Serialize)]
+pub(super) struct StatesPage {
+    items: Vec<StoredState>,
+}
+
+pub(super) async fn upload_calls(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CallsBody>,
+) -> Result<Json<UploadReport>> {
+    Ok(Json(
+        calls::upload_calls(&state.store, &principal, &body.calls).await?,
+    ))
+}
+
+pub(super) async fn list_calls(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CallQuery>,
+) -> Result<Json<CallsPage>> {
+    Ok(Json(CallsPage {
+        items: calls::list_calls(&state.store, &principal, &query).await?,
+    }))
+}
+
+pub(super) async fn upload_states(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<StatesBody>,
+) -> Result<Json<UploadReport>> {
+    Ok(Json(
+        calls::upload_states(&state.store, &principal, &body.states).await?,
+    ))
+}
+
+pub(super) async fn list_states(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<StateQuery>,
+) -> Result<Json<StatesPage>> {
+    Ok(Json(StatesPage {
+        items: calls::list_states(&state.store, &principal, &query).await?,
+    }))
+}

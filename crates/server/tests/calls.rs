@@ -1,0 +1,340 @@
+//! The call log and agent state history over HTTP, on both backends: idempotent uploads
+//! where the newest revision wins, bad rows reported without losing the good ones, and who may
+//! read whose calls.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{world, Client, Kind, PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+both_backends!(
+    uploads_are_idempotent_and_the_newest_revision_wins,
+    bad_calls_are_reported_and_the_rest_stored,
+    who_reads_whose_calls,
+    state_history_is_stored_once_and_scoped,
+);
+
+async fn team(api: &Client, admin: &str, name: &str) -> String {
+    let (status, body) = api
+        .post("/api/v1/teams", Some(admin), json!({ "name": name }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// A user in `team` (or none), logged in: (id, token).
+async fn user(
+    api: &Client,
+    admin: &str,
+    name: &str,
+    role: &str,
+    team: Option<&str>,
+) -> (String, String) {
+    let teams: Vec<&str> = team.into_iter().collect();
+    let (status, body) = api
+        .post(
+            "/api/v1/users",
+            Some(admin),
+            json!({"username": name, "password": PASSWORD, "role": role, "team_ids": teams}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    (id, api.login("alpha", name, PASSWORD).await)
+}
+
+fn call(id: &str, revision: i64, customer: Option<&str>) -> Value {
+    json!({
+        "id": id, "revision": revision, "direction": "incoming",
+        "number": "013800138000", "e164": "+8613800138000", "customer_id": customer,
+        "ivr": {"account": "A-1", "menu": "1>3"},
+        "ring_at": 1_700_000_000_000_i64 + revision, "answer_at": 1_700_000_003_000_i64,
+        "hold_ms": 0, "notes": ""
+    })
+}
+
+fn ids(items: &Value) -> Vec<String> {
+    items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn uploads_are_idempotent_and_the_newest_revision_wins(kind: Kind) {
+    let w = world(kind).await;
+    let (_, ann) = user(&w.api, &w.admin_a, "ann", "agent", None).await;
+
+    let (status, report) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [call("c1", 1, None)]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], json!(["c1"]));
+
+    // The same call again (a retry after a lost response) changes nothing.
+    let (_, report) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [call("c1", 1, None)]}),
+        )
+        .await;
+    assert_eq!(report["unchanged"], json!(["c1"]));
+
+    // The call ended and was wrapped up: revision 3 arrives before a delayed revision 2.
+    let mut wrapped = call("c1", 3, None);
+    wrapped["end_at"] = json!(1_700_000_060_000_i64);
+    wrapped["wrap_up_code"] = json!("resolved");
+    wrapped["wrap_up_at"] = json!(1_700_000_070_000_i64);
+    wrapped["notes"] = json!("退款已说明 refund explained");
+    let mut stale = call("c1", 2, None);
+    stale["end_at"] = json!(1_700_000_050_000_i64);
+    let (_, report) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [wrapped, stale]}),
+        )
+        .await;
+    assert_eq!(report["stored"], json!(["c1"]));
+    assert_eq!(report["unchanged"], json!(["c1"]));
+
+    let (status, mine) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let items = mine["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["revision"], 3);
+    assert_eq!(items[0]["end_at"], 1_700_000_060_000_i64);
+    assert_eq!(items[0]["wrap_up_code"], "resolved");
+    assert_eq!(items[0]["notes"], "退款已说明 refund explained");
+    assert_eq!(items[0]["ivr"], json!({"account": "A-1", "menu": "1>3"}));
+}
+
+async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
+    let w = world(kind).await;
+    let (_, ann) = user(&w.api, &w.admin_a, "ann", "agent", None).await;
+    // A customer of the other tenant cannot be linked.
+    let other = w
+        .api
+        .create_customer(
+            &w.admin_b,
+            json!({"name": "Beta Bob", "phones": ["+8613900139000"]}),
+        )
+        .await;
+    let mut backwards = call("bad-times", 1, None);
+    backwards["end_at"] = json!(5);
+    let (status, report) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [
+                call("good", 1, None),
+                backwards,
+                call("foreign", 1, Some(other["id"].as_str().unwrap())),
+                {"id": "sideways", "revision": 1, "direction": "sideways", "ring_at": 1_700_000_000_000_i64},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], json!(["good"]));
+    let rejected: Vec<(String, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 3, "{rejected:?}");
+    assert!(rejected[0].0 == "bad-times" && rejected[0].1.contains("end_at is before"));
+    assert!(rejected[1].0 == "foreign" && rejected[1].1.contains("no customer"));
+    assert!(rejected[2].0 == "sideways" && rejected[2].1.contains("neither incoming"));
+
+    // A body that is not a call list at all is a clear 400, and too many calls a 413.
+    let (status, body) = w
+        .api
+        .post("/api/v1/calls", Some(&ann), json!({"calls": [{"id": 5}]}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let many: Vec<Value> = (0..501).map(|i| call(&format!("m{i}"), 1, None)).collect();
+    let (status, _) = w
+        .api
+        .post("/api/v1/calls", Some(&ann), json!({ "calls": many }))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Nothing of the refused batches was stored.
+    let (_, mine) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    assert_eq!(ids(&mine), vec!["good"]);
+    let (status, _) = w.api.get("/api/v1/calls", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn who_reads_whose_calls(kind: Kind) {
+    let w = world(kind).await;
+    let x = team(&w.api, &w.admin_a, "x").await;
+    let y = team(&w.api, &w.admin_a, "y").await;
+    let (ann_id, ann) = user(&w.api, &w.admin_a, "ann", "agent", Some(&x)).await;
+    let (bob_id, bob) = user(&w.api, &w.admin_a, "bob", "agent", Some(&y)).await;
+    let (_, sue) = user(&w.api, &w.admin_a, "sue", "supervisor", Some(&x)).await;
+    let zoe = w
+        .api
+        .create_customer(
+            &w.admin_a,
+            json!({"name": "Zoe", "phones": ["+8613800138000"]}),
+        )
+        .await;
+    let zoe = zoe["id"].as_str().unwrap();
+
+    for (token, id) in [(&ann, "ann-1"), (&bob, "bob-1")] {
+        let (status, _) = w
+            .api
+            .post(
+                "/api/v1/calls",
+                Some(token),
+                json!({"calls": [call(id, 1, Some(zoe))]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, report) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&bob),
+            json!({"calls": [call("bob-2", 1, None)]}),
+        )
+        .await;
+    assert_eq!(report["stored"], json!(["bob-2"]));
+
+    // The customer's history follows the customer, whoever took the call.
+    let (_, history) = w
+        .api
+        .get(&format!("/api/v1/calls?customer_id={zoe}"), Some(&ann))
+        .await;
+    let mut seen = ids(&history);
+    seen.sort();
+    assert_eq!(seen, vec!["ann-1", "bob-1"]);
+    // Own calls only, unless a supervisor of the agent's team or an admin asks.
+    let (_, mine) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    assert_eq!(ids(&mine), vec!["ann-1"]);
+    let (status, body) = w
+        .api
+        .get(&format!("/api/v1/calls?agent_id={bob_id}"), Some(&ann))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, _) = w
+        .api
+        .get(&format!("/api/v1/calls?agent_id={bob_id}"), Some(&sue))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "bob is not in sue's team");
+    let (_, teams) = w.api.get("/api/v1/calls", Some(&sue)).await;
+    assert_eq!(ids(&teams), vec!["ann-1"]);
+    let (_, anns) = w
+        .api
+        .get(&format!("/api/v1/calls?agent_id={ann_id}"), Some(&sue))
+        .await;
+    assert_eq!(ids(&anns), vec!["ann-1"]);
+    let (_, all) = w.api.get("/api/v1/calls?limit=10", Some(&w.admin_a)).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    // Another tenant's admin sees none of it.
+    let (_, other) = w.api.get("/api/v1/calls", Some(&w.admin_b)).await;
+    assert_eq!(other["items"], json!([]));
+    let (_, other) = w
+        .api
+        .get(
+            &format!("/api/v1/calls?customer_id={zoe}"),
+            Some(&w.admin_b),
+        )
+        .await;
+    assert_eq!(other["items"], json!([]));
+    // An agent cannot write as another agent: the agent is the token's user.
+    let (_, bobs) = w
+        .api
+        .get(
+            &format!("/api/v1/calls?agent_id={bob_id}"),
+            Some(&w.admin_a),
+        )
+        .await;
+    assert!(bobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["agent_id"] == bob_id.as_str()));
+    let (status, _) = w.api.get("/api/v1/calls?limit=0", Some(&ann)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn state_history_is_stored_once_and_scoped(kind: Kind) {
+    let w = world(kind).await;
+    let x = team(&w.api, &w.admin_a, "x").await;
+    let (ann_id, ann) = user(&w.api, &w.admin_a, "ann", "agent", Some(&x)).await;
+    let (_, sue) = user(&w.api, &w.admin_a, "sue", "supervisor", Some(&x)).await;
+    let (_, eve) = user(&w.api, &w.admin_a, "eve", "agent", None).await;
+    let states = json!({"states": [
+        {"id": "s1", "state": "not_ready", "reason": "login", "at": 1_700_000_000_000_i64},
+        {"id": "s2", "state": "ready", "at": 1_700_000_010_000_i64},
+        {"id": "s3", "state": "on_call", "at": 1_700_000_020_000_i64},
+        {"id": "s4", "state": "after_call_work", "at": 1_700_000_080_000_i64},
+        {"id": "s5", "state": "ready", "wrap_up_code": "resolved", "at": 1_700_000_095_000_i64},
+        {"id": "s6", "state": "asleep", "at": 1_700_000_099_000_i64},
+    ]});
+    let (_, report) = w
+        .api
+        .post("/api/v1/agent-states", Some(&ann), states.clone())
+        .await;
+    assert_eq!(report["stored"].as_array().unwrap().len(), 5);
+    assert_eq!(report["rejected"][0]["id"], "s6");
+    let (_, again) = w.api.post("/api/v1/agent-states", Some(&ann), states).await;
+    assert_eq!(again["unchanged"].as_array().unwrap().len(), 5);
+    assert_eq!(again["stored"], json!([]));
+
+    let (_, history) = w
+        .api
+        .get(
+            &format!("/api/v1/agent-states?agent_id={ann_id}"),
+            Some(&sue),
+        )
+        .await;
+    let states: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["not_ready", "ready", "on_call", "after_call_work", "ready"]
+    );
+    assert_eq!(history["items"][4]["wrap_up_code"], "resolved");
+    assert_eq!(history["items"][0]["reason"], "login");
+    let (status, _) = w
+        .api
+        .get(
+            &format!("/api/v1/agent-states?agent_id={ann_id}"),
+            Some(&eve),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, own) = w.api.get("/api/v1/agent-states", Some(&eve)).await;
+    assert_eq!(own["items"], json!([]));
+}

@@ -1,0 +1,175 @@
+//! Pushes the local call log and the agent's state history to the server
+//! (`POST /api/v1/calls`, `POST /api/v1/agent-states`).
+//!
+//! The desktop logs first and pushes later, so calls survive a dead server or network: each
+//! call goes up with its revision (the server keeps the highest), state entries with their ids
+//! (stored once), so a push cut halfway and repeated changes nothing. A row the server refuses
+//! keeps its reason in the log and is not retried until it changes; a network or server
+//! failure leaves everything to the next push.
+
+use crate::call_log::{CallLog, CallLogError};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Rows per request (the server takes up to 500).
+pub const PUSH_BATCH: u32 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallSyncError {
+    #[error(transparent)]
+    Log(#[from] CallLogError),
+    #[error("cannot reach the server to upload calls: {0}")]
+    Network(String),
+    #[error("the server refused the upload ({status}): {message}")]
+    Server { status: u16, message: String },
+}
+
+/// What one push did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// Calls the server now holds at their latest revision (stored or already there).
+    pub calls: u64,
+    /// State entries the server now holds.
+    pub states: u64,
+    /// Calls or entries it refused this time.
+    pub refused: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadReport {
+    #[serde(default)]
+    stored: Vec<String>,
+    #[serde(default)]
+    unchanged: Vec<String>,
+    #[serde(default)]
+    rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Rejected {
+    id: String,
+    reason: String,
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> Result<UploadReport, CallSyncError> {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| CallSyncError::Network(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        let message = response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| status.to_string());
+        return Err(CallSyncError::Server {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| CallSyncError::Network(format!("unreadable upload report: {e}")))
+}
+
+/// Pushes everything the server has not got, batch by batch, until nothing is left.
+pub async fn push(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    log: &CallLog,
+) -> Result<PushReport, CallSyncError> {
+    let base = base.trim_end_matches('/');
+    let mut report = PushReport::default();
+    loop {
+        let pending = log.unsynced(PUSH_BATCH).await?;
+        if pending.is_empty() {
+            break;
+        }
+        let calls: Vec<serde_json::Value> = pending
+            .iter()
+            .map(|p| {
+                let r = &p.record;
+                json!({
+                    "id": r.id, "revision": p.revision, "direction": r.direction,
+                    "number": r.number, "display_name": r.display_name, "e164": r.e164,
+                    "customer_id": r.customer_id, "ivr": r.ivr, "ring_at": r.ring_at,
+                    "answer_at": r.answer_at, "end_at": r.end_at, "hold_ms": r.hold_ms,
+                    "transferred_to": r.transferred_to, "end_reason": r.end_reason,
+                    "wrap_up_code": r.wrap_up_code, "wrap_up_at": r.wrap_up_at, "notes": r.notes,
+                })
+            })
+            .collect();
+        let answer = post(
+            http,
+            &format!("{base}/api/v1/calls"),
+            token,
+            json!({ "calls": calls }),
+        )
+        .await?;
+        let mut progressed = false;
+        for p in &pending {
+            let id = &p.record.id;
+            if let Some(rejected) = answer.rejected.iter().find(|r| &r.id == id) {
+                tracing::warn!(call = %id, reason = %rejected.reason, "the server refused a call");
+                log.mark_rejected(id, p.revision, &rejected.reason).await?;
+                report.refused += 1;
+                progressed = true;
+            } else if answer.stored.contains(id) || answer.unchanged.contains(id) {
+                log.mark_synced(id, p.revision).await?;
+                report.calls += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            // The server answered without naming our calls: do not spin on them.
+            return Err(CallSyncError::Network(
+                "the server's upload report names none of the calls sent".into(),
+            ));
+        }
+    }
+    loop {
+        let pending = log.unsynced_states(PUSH_BATCH).await?;
+        if pending.is_empty() {
+            break;
+        }
+        let answer = post(
+            http,
+            &format!("{base}/api/v1/agent-states"),
+            token,
+            json!({ "states": pending }),
+        )
+        .await?;
+        let mut progressed = false;
+        for entry in &pending {
+            if let Some(rejected) = answer.rejected.iter().find(|r| r.id == entry.id) {
+                tracing::warn!(entry = %entry.id, reason = %rejected.reason, "the server refused a state entry");
+                log.mark_state_synced(&entry.id, Some(&rejected.reason))
+                    .await?;
+                report.refused += 1;
+                progressed = true;
+            } else if answer.stored.contains(&entry.id) || answer.unchanged.contains(&entry.id) {
+                log.mark_state_synced(&entry.id, None).await?;
+                report.states += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            return Err(CallSyncError::Network(
+                "the server's upload report names none of the state entries sent".into(),
+            ));
+        }
+    }
+    Ok(report)
+}

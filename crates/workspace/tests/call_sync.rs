@@ -1,0 +1,493 @@
+//! The call log and the agent's state history reach the real server (the library's router on
+//! loopback, SQLite): logged first, pushed when signed in, each call at its latest revision,
+//! nothing lost while the server is down, a refused call kept with the server's reason.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use seatline_agent_state::{AgentEvent, AgentMachine, AgentPolicy};
+use seatline_customer_cache::feed;
+use seatline_secrets::MemoryStore;
+use seatline_server::accounts::{self, NewUser};
+use seatline_server::api::{serve, AppState};
+use seatline_server::authz::{Principal, Role};
+use seatline_server::calls::{self, CallQuery, StateQuery};
+use seatline_server::customers::{self, CustomerInput};
+use seatline_server::Store;
+use seatline_settings::Settings;
+use seatline_workspace::call_log::{CallSignal, StateEntry};
+use seatline_workspace::desk::LoginRequest;
+use seatline_workspace::screen_pop::{normalizer_for, CallbackPromise, PopRequest, ScreenPop};
+use seatline_workspace::Desk;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The server on its own runtime, so stopping it drops every connection at once (a dead
+/// server, not a graceful drain that waits for the desktop's idle keep-alive connections).
+struct Server {
+    url: String,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+async fn start(store: &Store, port: u16) -> Server {
+    let store = store.clone();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (ready, url) = tokio::sync::oneshot::channel::<String>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+            let _ = ready.send(format!("http://{}", listener.local_addr().unwrap()));
+            tokio::spawn(serve(
+                listener,
+                AppState::new(store),
+                std::future::pending(),
+            ));
+        });
+        let _ = stopped.recv();
+        runtime.shutdown_background();
+    });
+    Server {
+        url: url.await.unwrap(),
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join().unwrap())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn agent(user_id: &str, tenant_id: &str) -> Principal {
+    Principal {
+        user_id: user_id.into(),
+        tenant_id: tenant_id.into(),
+        username: "agent".into(),
+        role: Role::Agent,
+        token_hash: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_outage() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (tenant, _) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let user = accounts::create_user(
+        &store,
+        &tenant.id,
+        NewUser {
+            username: "agent".into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let zhang = customers::create(
+        &store,
+        &tenant.id,
+        &CustomerInput {
+            name: "张伟".into(),
+            phones: vec!["+8613800138000".into()],
+            ..CustomerInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    let server = start(&store, 0).await;
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::new(dir.path(), Arc::new(MemoryStore::new()), Default::default());
+    let pop = ScreenPop::new(
+        dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        desk.clone(),
+    );
+    let http = feed::client().unwrap();
+    desk.login(LoginRequest {
+        server_url: server.url.clone(),
+        tenant: "demo".into(),
+        username: "agent".into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    pop.pull_once(&http).await.unwrap();
+
+    // A call rings, pops 张伟, is answered; the agent machine moves with it.
+    let t0 = 1_764_000_000_000_i64;
+    let mut machine = AgentMachine::new(AgentPolicy::default(), t0);
+    machine.apply(AgentEvent::SetReady, t0 + 1_000).unwrap();
+    let ring = CallSignal::Ringing {
+        call: "call-1@pbx".into(),
+        number: Some("013800138000".into()),
+        display_name: None,
+        ivr: BTreeMap::from([("X-IVR-Menu".into(), "1>2".into())]),
+    };
+    pop.record(&ring, t0 + 2_000).await.unwrap();
+    let shown = pop
+        .pop(PopRequest {
+            call: Some("call-1@pbx".into()),
+            number: Some("013800138000".into()),
+            ..PopRequest::default()
+        })
+        .await
+        .unwrap();
+    pop.link_call(&shown).await.unwrap();
+    pop.record(
+        &CallSignal::Answered {
+            call: "call-1@pbx".into(),
+        },
+        t0 + 5_000,
+    )
+    .await
+    .unwrap();
+    machine.apply(AgentEvent::CallStarted, t0 + 5_000).unwrap();
+
+    // Pushed mid-call: the server has the call as far as it went.
+    pop.push_calls(&http).await.unwrap();
+    let me = agent(&user.id, &tenant.id);
+    let held = calls::list_calls(&store, &me, &CallQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].call.customer_id.as_deref(), Some(zhang.id.as_str()));
+    assert_eq!(held[0].call.e164.as_deref(), Some("+8613800138000"));
+    assert_eq!(held[0].call.answer_at, Some(t0 + 5_000));
+    assert_eq!(held[0].call.end_at, None);
+    let first_revision = held[0].call.revision;
+    assert_eq!(pop.feed_view().calls.calls_waiting, 0);
+
+    // The server goes down; the call ends and is wrapped up offline.
+    server.stop().await;
+    pop.record(
+        &CallSignal::Ended {
+            call: "call-1@pbx".into(),
+            reason: "remote_hangup".into(),
+        },
+        t0 + 65_000,
+    )
+    .await
+    .unwrap();
+    machine.apply(AgentEvent::CallEnded, t0 + 65_000).unwrap();
+    pop.wrap_up("call-1@pbx", "resolved", "宽带已恢复", t0 + 80_000)
+        .await
+        .unwrap();
+    machine
+        .apply(
+            AgentEvent::WrapUpDone {
+                code: "resolved".into(),
+            },
+            t0 + 80_000,
+        )
+        .unwrap();
+    for entry in machine.history() {
+        pop.record_state(&StateEntry::from_history(entry))
+            .await
+            .unwrap();
+    }
+    pop.push_calls(&http).await.unwrap();
+    let view = pop.feed_view();
+    assert!(
+        view.calls_error.is_some(),
+        "a dead server is reported: {view:?}"
+    );
+    assert_eq!(view.calls.calls_waiting, 1);
+    assert_eq!(view.calls.states_waiting, 5);
+
+    // Back up on the same address: everything arrives, at the latest revision, once.
+    let server = start(&store, port).await;
+    pop.push_calls(&http).await.unwrap();
+    let view = pop.feed_view();
+    assert!(view.calls_error.is_none(), "{view:?}");
+    assert_eq!(
+        (view.calls.calls_waiting, view.calls.states_waiting),
+        (0, 0)
+    );
+    let held = calls::list_calls(&store, &me, &CallQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let call = &held[0].call;
+    assert!(call.revision > first_revision);
+    assert_eq!(call.end_at, Some(t0 + 65_000));
+    assert_eq!(call.end_reason.as_deref(), Some("remote_hangup"));
+    assert_eq!(call.wrap_up_code.as_deref(), Some("resolved"));
+    assert_eq!(call.notes, "宽带已恢复");
+    assert_eq!(call.ivr.get("X-IVR-Menu").map(String::as_str), Some("1>2"));
+    let states = calls::list_states(&store, &me, &StateQuery::default())
+        .await
+        .unwrap();
+    let labels: Vec<&str> = states.iter().map(|s| s.entry.state.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["not_ready", "ready", "on_call", "after_call_work", "ready"]
+    );
+    assert_eq!(states[4].entry.wrap_up_code.as_deref(), Some("resolved"));
+
+    // Pushing again sends nothing new and changes nothing.
+    pop.push_calls(&http).await.unwrap();
+    assert_eq!(
+        calls::list_calls(&store, &me, &CallQuery::default())
+            .await
+            .unwrap(),
+        held
+    );
+
+    // A call the server refuses (a customer it does not know, e.g. deleted from the master
+    // and purged) stays here with the reason and is not retried until it changes.
+    pop.record(
+        &CallSignal::Dialing {
+            call: "call-2@me".into(),
+            target: "+8613900139000".into(),
+        },
+        t0 + 100_000,
+    )
+    .await
+    .unwrap();
+    let ghost = seatline_workspace::call_log::CallLog::open(&dir.path().join("calls.db"))
+        .await
+        .unwrap();
+    ghost
+        .set_customer("call-2@me", None, Some(("no-such-customer", "Ghost")))
+        .await
+        .unwrap();
+    pop.push_calls(&http).await.unwrap();
+    let view = pop.feed_view();
+    assert_eq!(view.calls.calls_refused, 1, "{view:?}");
+    assert_eq!(view.calls.calls_waiting, 0);
+    let refused = pop.call("call-2@me").await.unwrap().unwrap();
+    assert!(
+        refused
+            .sync_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no customer")),
+        "{refused:?}"
+    );
+    // Linked to a real customer, it goes up and the reason is cleared.
+    ghost
+        .set_customer("call-2@me", None, Some((zhang.id.as_str(), "张伟")))
+        .await
+        .unwrap();
+    pop.push_calls(&http).await.unwrap();
+    assert_eq!(pop.feed_view().calls.calls_refused, 0);
+    assert_eq!(
+        pop.call("call-2@me").await.unwrap().unwrap().sync_error,
+        None
+    );
+    assert_eq!(
+        calls::list_calls(&store, &me, &CallQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    server.stop().await;
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_calls_back() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (tenant, _) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let team = accounts::create_team(&store, &tenant.id, "一线")
+        .await
+        .unwrap();
+    accounts::create_user(
+        &store,
+        &tenant.id,
+        NewUser {
+            username: "agent".into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![team.id.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    customers::create(
+        &store,
+        &tenant.id,
+        &CustomerInput {
+            name: "张伟".into(),
+            phones: vec!["+8613800138000".into()],
+            ..CustomerInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    let server = start(&store, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::new(dir.path(), Arc::new(MemoryStore::new()), Default::default());
+    let pop = ScreenPop::new(
+        dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        desk.clone(),
+    );
+    let http = feed::client().unwrap();
+    desk.login(LoginRequest {
+        server_url: server.url.clone(),
+        tenant: "demo".into(),
+        username: "agent".into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    pop.pull_once(&http).await.unwrap();
+
+    let now = time::OffsetDateTime::now_utc();
+    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap();
+    // 张伟 calls (in a 0-prefixed national form) and is promised a call back within the hour.
+    for (call, number) in [("in-1", "013800138000"), ("in-2", "+86 139 0013 9000")] {
+        pop.record(
+            &CallSignal::Ringing {
+                call: call.into(),
+                number: Some(number.into()),
+                display_name: None,
+                ivr: BTreeMap::new(),
+            },
+            now_ms - 120_000,
+        )
+        .await
+        .unwrap();
+        let shown = pop
+            .pop(PopRequest {
+                call: Some(call.into()),
+                number: Some(number.into()),
+                ..PopRequest::default()
+            })
+            .await
+            .unwrap();
+        pop.link_call(&shown).await.unwrap();
+    }
+    let kept = pop
+        .promise_callback(
+            "in-1",
+            &CallbackPromise {
+                due: rfc3339(now + time::Duration::hours(1)),
+                title: Some("回电：账单".into()),
+                note: Some("核对十一月账单".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.kind, "callback");
+    assert_eq!(kept.customer, "张伟");
+    assert_eq!(kept.phone.as_deref(), Some("+8613800138000"));
+    assert_eq!(kept.title, "回电：账单");
+    assert_eq!(kept.description, "核对十一月账单");
+    assert!(kept.due_at.is_some());
+    // An unknown caller's callback names the number; its time has already passed.
+    let missed = pop
+        .promise_callback(
+            "in-2",
+            &CallbackPromise {
+                due: rfc3339(now - time::Duration::minutes(1)),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(missed.customer, "+8613900139000");
+    assert_eq!(missed.title, "Callback: +8613900139000");
+    // A time the desk cannot read is a clear error, and no order is made.
+    let bad = pop
+        .promise_callback(
+            "in-1",
+            &CallbackPromise {
+                due: "tomorrow-ish".into(),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("due"), "{bad}");
+    let unknown = pop
+        .promise_callback(
+            "never-rang",
+            &CallbackPromise {
+                due: rfc3339(now),
+                title: None,
+                note: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("never-rang"), "{unknown}");
+
+    // The agent calls 张伟 back (dialled as the bare mobile number).
+    pop.record(
+        &CallSignal::Dialing {
+            call: "out-1".into(),
+            target: "13800138000".into(),
+        },
+        now_ms + 1_000,
+    )
+    .await
+    .unwrap();
+    let figures = pop
+        .callback_figures(now_ms - 3_600_000, now_ms + 86_400_000, now_ms + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(figures.due, 2, "{figures:?}");
+    assert_eq!(figures.kept_on_time, 1, "{figures:?}");
+    assert_eq!(figures.late, 1, "{figures:?}");
+    assert_eq!(figures.overdue_open, 1, "{figures:?}");
+
+    // Both callbacks reach the server as callback orders with their times.
+    desk.sync_now().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while desk.sync_view().pending > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            desk.sync_view()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let on_server: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT title, due_at FROM work_orders WHERE tenant_id = ? AND kind = 'callback' ORDER BY title",
+    )
+    .bind(&tenant.id)
+    .fetch_all(&sqlx::SqlitePool::connect(&format!("sqlite://{}", server_dir.path().join("seatline.db").display())).await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(on_server.len(), 2, "{on_server:?}");
+    assert!(on_server.iter().all(|(_, due)| due.is_some()));
+    server.stop().await;
+}
