@@ -8,6 +8,10 @@
 #   scripts/bench.sh pop [ARGS]   screen-pop lookup in the local customer cache vs a naive
 #                                 LIKE scan (--customers N --calls N --peer-calls N --seed S
 #                                 --dir PATH --json; default 1,000,000 customers, ~minutes)
+#   scripts/bench.sh startup [ARGS]  the desktop app's cold start to a usable window, idle memory
+#                                 (app + WebKit processes) and installer size, against the targets
+#                                 1.5 s / 150 MB / 20 MB (--debug for the debug profile, --runs N,
+#                                 --settle S, --json; builds the app and its .deb with tauri first)
 #   scripts/bench.sh list         the benchmarks
 #
 # A release target directory of its own, so benchmarks do not evict the debug build of the tests.
@@ -17,7 +21,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seatline/target-release}"
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 # One function per benchmark: bench_<name> ARGS.
@@ -29,6 +33,34 @@ bench_kb() {
 bench_pop() {
   cargo build --release --locked -q -p seatline-pop-bench
   "$CARGO_TARGET_DIR/release/seatline-pop-bench" "$@"
+}
+
+# The real app built and bundled as a .deb by tauri (release unless --debug), then started under
+# Xvfb several times by scripts/bench-startup.mjs (see there for what each figure means).
+bench_startup() {
+  local profile=release build_args=() rest=()
+  for arg in "$@"; do
+    case "$arg" in
+      --debug) profile=debug build_args=(--debug) ;;
+      *) rest+=("$arg") ;;
+    esac
+  done
+  ui/node_modules/.bin/tauri build "${build_args[@]}" --bundles deb --ci \
+    --config tests/native/tauri.test.conf.json >&2
+  local out="$CARGO_TARGET_DIR/$profile"
+  local deb
+  deb=$(ls -t "$out"/bundle/deb/*.deb | head -n 1)
+  local appimage=()
+  if ls "$out"/bundle/appimage/*.AppImage >/dev/null 2>&1; then
+    appimage=(--appimage "$(ls -t "$out"/bundle/appimage/*.AppImage | head -n 1)")
+  fi
+  local cmd=(node scripts/bench-startup.mjs --app "$out/seatline-desktop" --profile "$profile"
+    --deb "$deb" "${appimage[@]}" "${rest[@]}")
+  if [ -n "${DISPLAY:-}" ]; then
+    "${cmd[@]}"
+  else
+    NO_AT_BRIDGE=1 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "${cmd[@]}"
+  fi
 }
 
 name=${1:-}

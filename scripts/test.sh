@@ -40,12 +40,20 @@ stage() {
 }
 
 native_smoke() {
-  # `tauri build` sets the custom-protocol feature: the binary serves the bundled UI under the
-  # production CSP. The test config only changes the app identifier.
-  ui/node_modules/.bin/tauri build --debug --no-bundle --ci \
+  # One debug build that is also bundled as a .deb: `tauri build` sets the custom-protocol
+  # feature (the binary serves the bundled UI under the production CSP) and packages that same
+  # binary. The test config changes the app identifier and makes no updater artifacts (they need
+  # the release signing key). tests/native/install.test.mjs installs the .deb with apt, launches
+  # the installed binary and removes the package. No AppImage: tauri's AppImage bundler downloads
+  # linuxdeploy and its plugins from GitHub, which CI cannot reach.
+  local deb_dir="$CARGO_TARGET_DIR/debug/bundle/deb"
+  rm -f "$deb_dir"/*.deb
+  ui/node_modules/.bin/tauri build --debug --bundles deb --ci \
     --config tests/native/tauri.test.conf.json || return 1
+  local deb
+  deb=$(ls "$deb_dir"/*.deb) || return 1
   SEATLINE_APP="$CARGO_TARGET_DIR/debug/seatline-desktop" SEATLINE_CLI="$CARGO_TARGET_DIR/debug/seatline" \
-    NO_AT_BRIDGE=1 \
+    SEATLINE_DEB="$deb" NO_AT_BRIDGE=1 \
     xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
     node --test --test-reporter=spec tests/native/
 }

@@ -47,6 +47,9 @@ const COMMANDS: &[&str] = &[
     "set_desktop_settings",
     "collect_diagnostics",
     "take_dial_link",
+    "update_check",
+    "update_install",
+    "ui_ready",
 ];
 
 fn main() {

@@ -5,6 +5,7 @@ mod commands;
 mod customers;
 mod desktop;
 mod phone;
+pub mod updates;
 
 use seatline_secrets::KeychainStore;
 use seatline_settings::{resolve_data_dir, DATA_DIR_ENV};
@@ -13,7 +14,8 @@ use seatline_workspace::screen_pop::{normalizer_for, ScreenPop};
 use seatline_workspace::Desk;
 use seatline_workspace::{host, Workspace};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// The event that carries every new sync view to the UI.
@@ -39,6 +41,7 @@ pub fn builder<R: Runtime>(
         .manage(phone)
         .manage(pop)
         .manage(desktop)
+        .plugin(updates::plugin())
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::workspace_status,
@@ -86,6 +89,9 @@ pub fn builder<R: Runtime>(
             desktop::set_desktop_settings,
             desktop::collect_diagnostics,
             desktop::take_dial_link,
+            updates::update_check,
+            updates::update_install,
+            ui_ready,
         ])
         .setup(|app| {
             // Sync views go to the window as events; a saved login starts syncing at once.
@@ -123,6 +129,24 @@ pub fn builder<R: Runtime>(
         })
 }
 
+/// When `run` started: the start of the clock `ui_ready` reports against.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// The UI calls this once, after its first render with the workspace loaded: the "usable
+/// window" signal of the startup benchmark (`scripts/bench.sh startup` reads this log line).
+#[tauri::command]
+fn ui_ready() {
+    let since_start_ms = STARTED
+        .get()
+        .map(|started| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    tracing::info!(
+        ready_unix_ms = seatline_workspace::host::wall_clock_millis(),
+        since_start_ms,
+        pid = std::process::id(),
+        "window ready"
+    );
+}
+
 /// The app's context from the root tauri.conf.json and the capabilities.
 pub fn context<R: Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
@@ -156,6 +180,7 @@ fn phone_audio(setting: Option<&str>) -> seatline_sip_phone::AudioIo {
 
 /// Opens the workspace and runs the desktop app until its last window closes.
 pub fn run() -> std::process::ExitCode {
+    let _ = STARTED.set(Instant::now());
     let env_dir = std::env::var(DATA_DIR_ENV).ok();
     let data_dir = resolve_data_dir(
         data_dir_argument(std::env::args()).as_deref(),

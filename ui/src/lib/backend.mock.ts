@@ -184,6 +184,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
         late: due.filter((c) => !c.kept && c.due < now).length,
         overdue_open: callbacks.filter((c) => !c.kept && c.due < now).length };
     },
+    uiReady: async () => {},
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),

@@ -39,6 +39,8 @@ export const DESK_ACTION_EVENT = "desk-action";
 
 export interface Backend extends PhoneBackend, PopBackend, DesktopBackend {
   appInfo(): Promise<AppInfo>;
+  /** Tells the shell the first render with the workspace loaded is on screen (startup benchmark). */
+  uiReady(): Promise<void>;
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
   agentEvent(event: AgentEvent): Promise<AgentView>;
@@ -91,6 +93,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const tauriBackend: Backend = {
   appInfo: () => call<AppInfo>("app_info"),
+  uiReady: () => call<void>("ui_ready"),
   workspaceStatus: () => call<WorkspaceStatus>("workspace_status"),
   setLanguage: (language) => call<AppInfo>("set_language", { language }),
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
