@@ -120,8 +120,16 @@ test("a ringing call pops the caller's customer card before it is answered, by n
   await waitFor("after-call work", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "after_call_work");
   await ui.click("[data-testid=wrap-up-code] option[value='callback_promised']");
   await ui.typeInto("[data-testid=wrap-up-notes]", "Refund checked; call back tomorrow");
+  // The promised callback needs its time: tomorrow 10:30 local time.
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const callbackAt = `${tomorrow.getFullYear()}-${pad(tomorrow.getMonth() + 1)}-${pad(tomorrow.getDate())}T10:30`;
+  await ui.setValue("[data-testid=callback-at]", callbackAt);
   await ui.click("[data-testid=wrap-up-done]");
   await waitFor("the wrap-up saved", async () => /Callback promised/.test(await ui.text("[data-testid=wrapped-up]", 2_000)));
+  // The callback became a work order with that time.
+  const promised = await ui.text("[data-testid=callback-promised]");
+  assert.match(promised, new RegExp(`Callback #\\S+ set for ${callbackAt.replace("T", " ")}`), promised);
   await waitFor("ready again", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "ready");
 
   // 2. In Chinese, number withheld: the IVR's account field finds the customer.

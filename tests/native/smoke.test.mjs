@@ -174,6 +174,11 @@ async function serverApi(method, path, token, body) {
 
 async function typeInto(css, value) {
   const el = await find(css);
+  // WebKitWebDriver does not scroll inside a panel's own scroll box: bring the field into view.
+  await wd("POST", s("/execute/sync"), {
+    script: "arguments[0].scrollIntoView({ block: 'center' });",
+    args: [{ [ELEMENT]: el }],
+  });
   await wd("POST", s(`/element/${el}/clear`), {});
   await wd("POST", s(`/element/${el}/value`), { text: value });
 }

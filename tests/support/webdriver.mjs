@@ -164,6 +164,11 @@ export async function startApp({ app, args = [], env = {}, shotDir }) {
   const click = async (css) => wd("POST", s(`/element/${await find(css)}/click`), {});
   async function typeInto(css, value) {
     const el = await find(css);
+    // WebKitWebDriver does not scroll inside a panel's own scroll box: bring the field into view.
+    await wd("POST", s("/execute/sync"), {
+      script: "arguments[0].scrollIntoView({ block: 'center' });",
+      args: [{ [ELEMENT]: el }],
+    });
     await wd("POST", s(`/element/${el}/clear`), {});
     await wd("POST", s(`/element/${el}/value`), { text: value });
   }
@@ -181,5 +186,13 @@ export async function startApp({ app, args = [], env = {}, shotDir }) {
     // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it on its port.
     await reap(driver, marker);
   }
-  return { wd, s, find, text, attr, click, typeInto, screenshot, close, log: () => driverLog };
+  /** Sets an input's value as the agent's picker would (date/time inputs take no typing). */
+  async function setValue(css, value) {
+    const el = await find(css);
+    await wd("POST", s("/execute/sync"), {
+      script: "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
+      args: [{ [ELEMENT]: el }, value],
+    });
+  }
+  return { wd, s, find, text, attr, click, typeInto, setValue, screenshot, close, log: () => driverLog };
 }
