@@ -250,6 +250,32 @@ const CALL_COLUMNS: &str = "agent_id, call_id, revision, direction, number, disp
      customer_id, ivr, ring_at, answer_at, end_at, hold_ms, transferred_to, end_reason, \
      wrap_up_code, wrap_up_at, notes";
 
+fn check_batch(len: usize, what: &str) -> Result<()> {
+    if len > MAX_BATCH {
+        return Err(Error::TooLarge(format!(
+            "at most {MAX_BATCH} {what} per upload; got {len}"
+        )));
+    }
+    Ok(())
+}
+
+/// ` AND agent_id IN ($next, …)` for `agents` (nothing for every agent), and the next free
+/// placeholder number.
+fn agent_filter(agents: Option<&BTreeSet<String>>, next: usize) -> (String, usize) {
+    match agents {
+        None => (String::new(), next),
+        Some(agents) => {
+            let list: Vec<String> = (0..agents.len())
+                .map(|i| format!("${}", next + i))
+                .collect();
+            (
+                format!(" AND agent_id IN ({})", list.join(", ")),
+                next + agents.len(),
+            )
+        }
+    }
+}
+
 /// Stores the calls `principal` uploads as its own, in one transaction. Invalid calls, and
 /// calls naming a customer the tenant does not have, are reported and skipped; the rest are
 /// stored.
@@ -258,12 +284,7 @@ pub async fn upload_calls(
     principal: &Principal,
     calls: &[CallUpload],
 ) -> Result<UploadReport> {
-    if calls.len() > MAX_BATCH {
-        return Err(Error::TooLarge(format!(
-            "at most {MAX_BATCH} calls per upload; got {}",
-            calls.len()
-        )));
-    }
+    check_batch(calls.len(), "calls")?;
     let mut report = UploadReport::default();
     let mut tx = store.begin_write().await?;
     let received = now_micros();
@@ -355,12 +376,7 @@ pub async fn upload_states(
     principal: &Principal,
     entries: &[StateUpload],
 ) -> Result<UploadReport> {
-    if entries.len() > MAX_BATCH {
-        return Err(Error::TooLarge(format!(
-            "at most {MAX_BATCH} state entries per upload; got {}",
-            entries.len()
-        )));
-    }
+    check_batch(entries.len(), "state entries")?;
     let mut report = UploadReport::default();
     let mut tx = store.begin_write().await?;
     let received = now_micros();
@@ -372,21 +388,11 @@ pub async fn upload_states(
             });
             continue;
         }
-        let held = sqlx::query(
-            "SELECT entry_id FROM agent_states WHERE tenant_id = $1 AND agent_id = $2 AND entry_id = $3",
-        )
-        .bind(&principal.tenant_id)
-        .bind(&principal.user_id)
-        .bind(&entry.id)
-        .fetch_optional(tx.conn())
-        .await?;
-        if held.is_some() {
-            report.unchanged.push(entry.id.clone());
-            continue;
-        }
-        sqlx::query(
+        // One statement: an entry already held is left as it is.
+        let inserted = sqlx::query(
             "INSERT INTO agent_states (tenant_id, agent_id, entry_id, state, reason, wrap_up_code, \
-             at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (tenant_id, agent_id, entry_id) DO NOTHING",
         )
         .bind(&principal.tenant_id)
         .bind(&principal.user_id)
@@ -398,6 +404,10 @@ pub async fn upload_states(
         .bind(received)
         .execute(tx.conn())
         .await?;
+        if inserted.rows_affected() == 0 {
+            report.unchanged.push(entry.id.clone());
+            continue;
+        }
         report.stored.push(entry.id.clone());
     }
     tx.commit().await?;
@@ -490,13 +500,8 @@ pub async fn list_calls(
         sql.push_str(&format!(" AND customer_id = ${next}"));
         next += 1;
     }
-    if let Some(agents) = &agents {
-        let list: Vec<String> = (0..agents.len())
-            .map(|i| format!("${}", next + i))
-            .collect();
-        sql.push_str(&format!(" AND agent_id IN ({})", list.join(", ")));
-        next += agents.len();
-    }
+    let (filter, next) = agent_filter(agents.as_ref(), next);
+    sql.push_str(&filter);
     sql.push_str(&format!(" ORDER BY ring_at DESC, call_id LIMIT ${next}"));
     let mut q = sqlx::query(&sql)
         .bind(&principal.tenant_id)
@@ -533,14 +538,8 @@ pub async fn list_states(
     let mut sql = "SELECT agent_id, entry_id, state, reason, wrap_up_code, at FROM agent_states \
                    WHERE tenant_id = $1 AND at >= $2"
         .to_owned();
-    let mut next = 3;
-    if let Some(agents) = &agents {
-        let list: Vec<String> = (0..agents.len())
-            .map(|i| format!("${}", next + i))
-            .collect();
-        sql.push_str(&format!(" AND agent_id IN ({})", list.join(", ")));
-        next += agents.len();
-    }
+    let (filter, next) = agent_filter(agents.as_ref(), 3);
+    sql.push_str(&filter);
     sql.push_str(&format!(" ORDER BY at, entry_id LIMIT ${next}"));
     let mut q = sqlx::query(&sql)
         .bind(&principal.tenant_id)
