@@ -85,12 +85,30 @@ fn agent(user_id: &str, tenant_id: &str) -> Principal {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_outage() {
+/// A tenant with one agent (in team 一线) and the customer 张伟 on a running server, and a
+/// desktop signed in as that agent with its customer cache filled.
+struct World {
+    store: Store,
+    server_dir: tempfile::TempDir,
+    tenant_id: String,
+    user_id: String,
+    zhang_id: String,
+    server: Server,
+    port: u16,
+    dir: tempfile::TempDir,
+    desk: Desk,
+    pop: ScreenPop,
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
     let server_dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(server_dir.path()).await.unwrap();
     store.migrate().await.unwrap();
     let (tenant, _) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let team = accounts::create_team(&store, &tenant.id, "一线")
         .await
         .unwrap();
     let user = accounts::create_user(
@@ -101,7 +119,7 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
             display_name: None,
             password: PASSWORD.into(),
             role: Role::Agent,
-            team_ids: vec![],
+            team_ids: vec![team.id.clone()],
         },
     )
     .await
@@ -137,6 +155,36 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
     .await
     .unwrap();
     pop.pull_once(&http).await.unwrap();
+    World {
+        store,
+        server_dir,
+        tenant_id: tenant.id,
+        user_id: user.id,
+        zhang_id: zhang.id,
+        server,
+        port,
+        dir,
+        desk,
+        pop,
+        http,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_outage() {
+    let World {
+        store,
+        server_dir: _server_dir,
+        tenant_id,
+        user_id,
+        zhang_id,
+        server,
+        port,
+        dir,
+        desk: _desk,
+        pop,
+        http,
+    } = world().await;
 
     // A call rings, pops 张伟, is answered; the agent machine moves with it.
     let t0 = 1_764_000_000_000_i64;
@@ -170,12 +218,12 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
 
     // Pushed mid-call: the server has the call as far as it went.
     pop.push_calls(&http).await.unwrap();
-    let me = agent(&user.id, &tenant.id);
+    let me = agent(&user_id, &tenant_id);
     let held = calls::list_calls(&store, &me, &CallQuery::default())
         .await
         .unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!(held[0].call.customer_id.as_deref(), Some(zhang.id.as_str()));
+    assert_eq!(held[0].call.customer_id.as_deref(), Some(zhang_id.as_str()));
     assert_eq!(held[0].call.e164.as_deref(), Some("+8613800138000"));
     assert_eq!(held[0].call.answer_at, Some(t0 + 5_000));
     assert_eq!(held[0].call.end_at, None);
@@ -290,7 +338,7 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
     );
     // Linked to a real customer, it goes up and the reason is cleared.
     ghost
-        .set_customer("call-2@me", None, Some((zhang.id.as_str(), "张伟")))
+        .set_customer("call-2@me", None, Some((zhang_id.as_str(), "张伟")))
         .await
         .unwrap();
     pop.push_calls(&http).await.unwrap();
@@ -316,57 +364,19 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_calls_back() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
-    store.migrate().await.unwrap();
-    let (tenant, _) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
-        .await
-        .unwrap();
-    let team = accounts::create_team(&store, &tenant.id, "一线")
-        .await
-        .unwrap();
-    accounts::create_user(
-        &store,
-        &tenant.id,
-        NewUser {
-            username: "agent".into(),
-            display_name: None,
-            password: PASSWORD.into(),
-            role: Role::Agent,
-            team_ids: vec![team.id.clone()],
-        },
-    )
-    .await
-    .unwrap();
-    customers::create(
-        &store,
-        &tenant.id,
-        &CustomerInput {
-            name: "张伟".into(),
-            phones: vec!["+8613800138000".into()],
-            ..CustomerInput::default()
-        },
-    )
-    .await
-    .unwrap();
-    let server = start(&store, 0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let desk = Desk::new(dir.path(), Arc::new(MemoryStore::new()), Default::default());
-    let pop = ScreenPop::new(
-        dir.path(),
-        normalizer_for(&Settings::default()).unwrap(),
-        desk.clone(),
-    );
-    let http = feed::client().unwrap();
-    desk.login(LoginRequest {
-        server_url: server.url.clone(),
-        tenant: "demo".into(),
-        username: "agent".into(),
-        password: PASSWORD.into(),
-    })
-    .await
-    .unwrap();
-    pop.pull_once(&http).await.unwrap();
+    let World {
+        store: _store,
+        server_dir,
+        tenant_id,
+        user_id: _user_id,
+        zhang_id: _zhang_id,
+        server,
+        port: _port,
+        dir: _dir,
+        desk,
+        pop,
+        http: _http,
+    } = world().await;
 
     let now = time::OffsetDateTime::now_utc();
     let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap();
@@ -483,7 +493,7 @@ async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_
     let on_server: Vec<(String, Option<i64>)> = sqlx::query_as(
         "SELECT title, due_at FROM work_orders WHERE tenant_id = ? AND kind = 'callback' ORDER BY title",
     )
-    .bind(&tenant.id)
+    .bind(&tenant_id)
     .fetch_all(&sqlx::SqlitePool::connect(&format!("sqlite://{}", server_dir.path().join("seatline.db").display())).await.unwrap())
     .await
     .unwrap();
