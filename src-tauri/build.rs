@@ -43,6 +43,7 @@ const COMMANDS: &[&str] = &[
     "call_wrap_up",
     "call_figures",
     "callback_figures",
+    "playbook",
     "desktop_settings",
     "set_desktop_settings",
     "collect_diagnostics",

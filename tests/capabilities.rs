@@ -334,6 +334,7 @@ fn a_window_without_a_capability_is_refused() {
         "call_wrap_up",
         "call_figures",
         "callback_figures",
+        "playbook",
         "desktop_settings",
         "set_desktop_settings",
         "collect_diagnostics",

@@ -100,6 +100,11 @@ impl AppState {
         self.agent_step(event, now)
     }
 
+    /// Takes the center's playbook (Not-ready reasons, after-call-work time box).
+    pub fn set_playbook(&self, book: &seatline_playbook::Playbook) -> AgentView {
+        self.workspace().set_playbook(book)
+    }
+
     pub fn agent_view(&self) -> AgentView {
         self.workspace().status().agent
     }

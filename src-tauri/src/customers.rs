@@ -73,6 +73,13 @@ pub fn customer_feed(state: State<'_, PopState>, sync: Option<bool>) -> FeedView
     state.0.feed_view()
 }
 
+/// The center's playbook in use: wrap-up codes, Not-ready reasons, phrases, the
+/// after-call-work time box (pulled from the server with the customer feed).
+#[tauri::command]
+pub fn playbook(state: State<'_, PopState>) -> seatline_playbook::Playbook {
+    state.0.playbook()
+}
+
 /// The agent picked one of several customers sharing the caller's number.
 #[tauri::command]
 pub async fn customer_choose(
@@ -107,7 +114,7 @@ pub async fn call_wrap_up<R: Runtime>(
     let now = seatline_workspace::host::wall_clock_millis();
     // The promised callback first: if it cannot be created (bad time), nothing is wrapped up
     // and the agent fixes the form.
-    seatline_workspace::call_log::check_wrap_up(&code, &notes).map_err(PopError::from)?;
+    pop.0.check_wrap_up(&code, &notes)?;
     let callback = match &callback {
         Some(promise) => Some(pop.0.promise_callback(&call, promise).await?),
         None => None,

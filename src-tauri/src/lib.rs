@@ -22,6 +22,8 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 pub const SYNC_EVENT: &str = "sync-status";
 /// The event that carries the agent's state when a call changed it.
 pub const AGENT_EVENT: &str = "agent-state";
+/// The center's playbook changed (payload: the playbook).
+pub const PLAYBOOK_EVENT: &str = "playbook";
 
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
@@ -85,6 +87,7 @@ pub fn builder<R: Runtime>(
             customers::call_wrap_up,
             customers::call_figures,
             customers::callback_figures,
+            customers::playbook,
             desktop::desktop_settings,
             desktop::set_desktop_settings,
             desktop::collect_diagnostics,
@@ -113,6 +116,26 @@ pub fn builder<R: Runtime>(
                     if let Some(view) = ticker.state::<AppState>().tick_agent(now) {
                         if let Err(error) = ticker.emit(AGENT_EVENT, &view) {
                             tracing::warn!(%error, "cannot emit the agent state");
+                        }
+                    }
+                }
+            });
+            // The center's playbook: its reasons and time box go to the agent state now and
+            // whenever a pull brings a new one; the window is told.
+            let mut playbooks = app.state::<PopState>().0.subscribe_playbook();
+            app.state::<AppState>()
+                .set_playbook(&playbooks.borrow_and_update());
+            let watcher = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while playbooks.changed().await.is_ok() {
+                    let book = playbooks.borrow_and_update().clone();
+                    let view = watcher.state::<AppState>().set_playbook(&book);
+                    for result in [
+                        watcher.emit(PLAYBOOK_EVENT, &book),
+                        watcher.emit(AGENT_EVENT, &view),
+                    ] {
+                        if let Err(error) = result {
+                            tracing::warn!(%error, "cannot emit the playbook");
                         }
                     }
                 }

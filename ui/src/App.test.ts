@@ -7,6 +7,7 @@ import { emit } from "@tauri-apps/api/event";
 import App from "./App.svelte";
 import { tauriBackend } from "./lib/backend";
 import { i18n } from "./lib/i18n.svelte";
+import { MOCK_PLAYBOOK } from "./lib/backend.mock";
 import type { AgentView, AppInfo, WorkspaceStatus } from "./lib/types";
 
 type Call = { cmd: string; args: unknown };
@@ -76,6 +77,8 @@ function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; targ
         link = null;
         return waiting;
       }
+      case "playbook":
+        return MOCK_PLAYBOOK;
       case "call_figures":
         return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
       case "callback_figures":
@@ -111,7 +114,7 @@ describe("workspace frame", () => {
     await waitFor(() => expect(screen.getByTestId("customer-feed")).toHaveTextContent("0 customers"));
     expect(screen.getByTestId("day-figures")).toHaveTextContent("Today: 0 calls");
     expect([...new Set(calls.map((c) => c.cmd))].sort()).toEqual(
-      ["app_info", "call_figures", "callback_figures", "customer_feed", "phone_account", "session", "take_dial_link", "workspace_status"]);
+      ["app_info", "call_figures", "callback_figures", "customer_feed", "phone_account", "playbook", "session", "take_dial_link", "workspace_status"]);
     // Signed out, the callback line is not shown rather than showing zeros.
     expect(screen.queryByTestId("callback-figures")).toBeNull();
     expect(calls.filter((c) => c.cmd === "phone_account")).toHaveLength(1);

@@ -147,6 +147,13 @@ impl AgentMachine {
         &self.policy
     }
 
+    /// Takes the center's new policy (its playbook changed). The current state stays as it
+    /// is, even a Not ready whose reason was withdrawn: the agent chose it under the old list.
+    /// A running after-call-work period is measured against the new time box from its start.
+    pub fn set_policy(&mut self, policy: AgentPolicy) {
+        self.policy = policy;
+    }
+
     /// Applies an event at `now`. On error nothing changes.
     pub fn apply(
         &mut self,
@@ -272,6 +279,30 @@ mod tests {
         E::SetNotReady {
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn a_new_policy_changes_the_reasons_and_the_time_box_not_the_state() {
+        let mut m = AgentMachine::new(AgentPolicy::default(), 0);
+        m.apply(not_ready("lunch"), 1_000).unwrap();
+        m.apply(E::SetReady, 2_000).unwrap();
+        m.apply(E::CallStarted, 3_000).unwrap();
+        m.apply(E::CallEnded, 4_000).unwrap();
+        assert_eq!(m.after_call_work_deadline(), Some(124_000));
+        m.set_policy(AgentPolicy {
+            not_ready_reasons: vec!["coaching".into()],
+            after_call_work: true,
+            after_call_work_limit_ms: Some(30_000),
+        });
+        assert_eq!(m.state(), &AgentState::AfterCallWork);
+        assert_eq!(m.after_call_work_deadline(), Some(34_000));
+        assert!(m.tick(34_000));
+        assert_eq!(m.state(), &AgentState::Ready);
+        assert!(matches!(
+            m.apply(not_ready("lunch"), 35_000),
+            Err(TransitionError::UnknownReason(_))
+        ));
+        m.apply(not_ready("coaching"), 35_000).unwrap();
     }
 
     #[test]

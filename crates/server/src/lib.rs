@@ -10,6 +10,7 @@ pub mod clock;
 pub mod customers;
 pub mod error;
 pub mod live;
+pub mod playbook;
 pub mod seed;
 pub mod store;
 pub mod work_orders;

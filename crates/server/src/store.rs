@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "call_log",
         include_str!("../migrations/0004_call_log.sql"),
     ),
+    (
+        5,
+        "playbook",
+        include_str!("../migrations/0005_playbook.sql"),
+    ),
 ];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.
@@ -359,6 +364,13 @@ mod tests {
         assert_eq!(statements.len(), 5);
         assert!(statements[0].starts_with("CREATE TABLE calls"));
         assert!(statements[3].starts_with("CREATE TABLE agent_states"));
+    }
+
+    #[test]
+    fn playbook_migration_is_one_statement() {
+        let statements = split_statements(MIGRATIONS[4].2);
+        assert_eq!(statements.len(), 1);
+        assert!(statements[0].starts_with("CREATE TABLE playbooks"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod call_log;
 pub mod call_sync;
 pub mod desk;
 pub mod host;
+pub mod playbook;
 pub mod screen_pop;
 
 pub use desk::{Desk, DeskError};
@@ -248,6 +249,13 @@ impl Workspace {
     /// the state changed.
     pub fn agent_tick(&mut self, now: Millis) -> Option<AgentView> {
         self.agent.tick(now).then(|| self.agent_view())
+    }
+
+    /// Takes the center's playbook: its Not-ready reasons and after-call-work time box; the
+    /// new view (the status bar's reason list changes with it).
+    pub fn set_playbook(&mut self, book: &seatline_playbook::Playbook) -> AgentView {
+        self.agent.set_policy(playbook::agent_policy(book));
+        self.agent_view()
     }
 
     /// Every state the agent was in this session, oldest first (for the server's history).

@@ -11,6 +11,7 @@ use crate::call_log::{
 };
 use crate::call_sync;
 use crate::desk::{CreateOrder, OrderQuery, OrderView};
+use crate::playbook::{self, PlaybookCache};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
 use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
@@ -136,6 +137,10 @@ pub struct FeedView {
     /// The call log's upload: what waits for the server, what it refused, the last failure.
     pub calls: SyncCounts,
     pub calls_error: Option<String>,
+    /// The revision of the center's playbook in use (0: the built-in one).
+    pub playbook_revision: i64,
+    /// Why the playbook could not be loaded or pulled, if it could not.
+    pub playbook_error: Option<String>,
 }
 
 /// A callback the agent promises the caller at wrap-up ("we will call you back by …").
@@ -197,6 +202,7 @@ struct Inner {
     cache: OnceCell<Arc<CustomerCache>>,
     wake: Notify,
     view: std::sync::Mutex<FeedView>,
+    playbook: PlaybookCache,
 }
 
 /// The screen pop and its customer cache. Cheap to clone.
@@ -208,6 +214,12 @@ pub struct ScreenPop {
 impl ScreenPop {
     /// A pop over `data_dir/customers.db`; the work orders come from `desk`.
     pub fn new(data_dir: &Path, normalizer: Normalizer, desk: Desk) -> Self {
+        let (playbook, playbook_error) = PlaybookCache::open(&data_dir.join("playbook.json"));
+        let view = FeedView {
+            playbook_revision: playbook.current().revision,
+            playbook_error,
+            ..FeedView::default()
+        };
         Self {
             inner: Arc::new(Inner {
                 path: data_dir.join("customers.db"),
@@ -217,7 +229,8 @@ impl ScreenPop {
                 desk,
                 cache: OnceCell::new(),
                 wake: Notify::new(),
-                view: std::sync::Mutex::new(FeedView::default()),
+                view: std::sync::Mutex::new(view),
+                playbook,
             }),
         }
     }
@@ -427,7 +440,58 @@ impl ScreenPop {
         Ok(())
     }
 
-    /// The wrap-up of a call: code (required) and notes.
+    /// The center's playbook in use.
+    pub fn playbook(&self) -> seatline_playbook::Playbook {
+        self.inner.playbook.current()
+    }
+
+    /// Told whenever the playbook in use changes (a pull brought a new one).
+    pub fn subscribe_playbook(&self) -> tokio::sync::watch::Receiver<seatline_playbook::Playbook> {
+        self.inner.playbook.subscribe()
+    }
+
+    /// Checks a wrap-up before anything is written: a code of the center's playbook, notes
+    /// within bounds.
+    pub fn check_wrap_up(&self, code: &str, notes: &str) -> Result<(), PopError> {
+        crate::call_log::check_wrap_up(code, notes)?;
+        if self.inner.playbook.current().wrap_up_code(code).is_none() {
+            return Err(CallLogError::Invalid(format!(
+                "{code:?} is not one of the center's wrap-up codes"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// One pull of the center's playbook, if signed in; a failure keeps the one in use and is
+    /// shown in the feed view.
+    pub async fn pull_playbook(&self, http: &reqwest::Client) {
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return;
+        };
+        let result = match playbook::pull(http, &server_url, token.expose()).await {
+            Ok(book) => self.inner.playbook.replace(book),
+            Err(e) => Err(e),
+        };
+        let revision = self.inner.playbook.current().revision;
+        match result {
+            Ok(changed) => {
+                if changed {
+                    tracing::info!(revision, "the center's playbook changed");
+                }
+                self.set_view(|v| {
+                    v.playbook_revision = revision;
+                    v.playbook_error = None;
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot update the playbook");
+                self.set_view(|v| v.playbook_error = Some(e.to_string()));
+            }
+        }
+    }
+
+    /// The wrap-up of a call: a code of the center's playbook (required) and notes.
     pub async fn wrap_up(
         &self,
         call: &str,
@@ -435,6 +499,7 @@ impl ScreenPop {
         notes: &str,
         now: i64,
     ) -> Result<CallRecord, PopError> {
+        self.check_wrap_up(code, notes)?;
         let record = self
             .call_log()
             .await?
@@ -545,6 +610,7 @@ impl ScreenPop {
                     tracing::error!(error = %e, "the local customer cache failed");
                     self.set_view(|v| v.last_error = Some(e.to_string()));
                 }
+                self.pull_playbook(&http).await;
                 if let Err(e) = self.push_calls(&http).await {
                     tracing::error!(error = %e, "the local call log failed");
                     self.set_view(|v| v.calls_error = Some(e.to_string()));

@@ -501,3 +501,107 @@ async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_
     assert!(on_server.iter().all(|(_, due)| due.is_some()));
     server.stop().await;
 }
+
+/// The center's playbook: the desktop starts with the built-in one, takes the supervisor's after
+/// a pull (kept on disk for the next start, offline), wraps up only with its codes, keeps the
+/// one it has while the server is down, and hands its reasons and time box to the agent state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playbook_follows_the_server_and_survives_a_restart_offline() {
+    let w = world().await;
+    assert_eq!(w.pop.playbook().revision, 0);
+    let mut changes = w.pop.subscribe_playbook();
+
+    // A supervisor saves the center's own playbook.
+    let supervisor = Principal {
+        role: Role::Supervisor,
+        ..agent(&w.user_id, &w.tenant_id)
+    };
+    let mut book = seatline_playbook::Playbook::default();
+    book.wrap_up_codes
+        .retain(|c| c.code == "resolved" || c.code == "callback_promised");
+    book.wrap_up_codes.push(seatline_playbook::WrapUpCode {
+        code: "sales_lead".into(),
+        labels: BTreeMap::from([("zh-CN".into(), "销售线索".into())]),
+        promises_callback: false,
+    });
+    book.not_ready_reasons = vec![seatline_playbook::CodeLabel {
+        code: "coaching".into(),
+        labels: BTreeMap::new(),
+    }];
+    book.after_call_work_limit_s = Some(45);
+    let saved = seatline_server::playbook::put(&w.store, &supervisor, book)
+        .await
+        .unwrap();
+    assert_eq!(saved.revision, 1);
+
+    w.pop.pull_playbook(&w.http).await;
+    assert_eq!(w.pop.playbook(), saved);
+    assert!(changes.has_changed().unwrap());
+    assert_eq!(changes.borrow_and_update().revision, 1);
+    let view = w.pop.feed_view();
+    assert_eq!((view.playbook_revision, view.playbook_error), (1, None));
+    let policy = seatline_workspace::playbook::agent_policy(&w.pop.playbook());
+    assert_eq!(policy.not_ready_reasons, ["coaching"]);
+    assert_eq!(policy.after_call_work_limit_ms, Some(45_000));
+
+    // Wrap-up takes the center's codes only; a withdrawn one is refused before anything is written.
+    let t0 = 1_764_000_000_000_i64;
+    let ring = CallSignal::Ringing {
+        call: "call-p@pbx".into(),
+        number: Some("013800138000".into()),
+        display_name: None,
+        ivr: BTreeMap::new(),
+    };
+    w.pop.record(&ring, t0).await.unwrap();
+    w.pop
+        .record(
+            &CallSignal::Ended {
+                call: "call-p@pbx".into(),
+                reason: "remote_hangup".into(),
+            },
+            t0 + 5_000,
+        )
+        .await
+        .unwrap();
+    let refused = w
+        .pop
+        .wrap_up("call-p@pbx", "wrong_number", "", t0 + 6_000)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not one of the center's wrap-up codes"),
+        "{refused}"
+    );
+    assert_eq!(
+        w.pop
+            .call("call-p@pbx")
+            .await
+            .unwrap()
+            .unwrap()
+            .wrap_up_code,
+        None
+    );
+    let done = w
+        .pop
+        .wrap_up("call-p@pbx", "sales_lead", "想了解套餐", t0 + 7_000)
+        .await
+        .unwrap();
+    assert_eq!(done.wrap_up_code.as_deref(), Some("sales_lead"));
+
+    // The server goes away: a pull fails, says so, and the playbook in use stays.
+    w.server.stop().await;
+    w.pop.pull_playbook(&w.http).await;
+    assert_eq!(w.pop.playbook().revision, 1);
+    assert!(w.pop.feed_view().playbook_error.is_some());
+
+    // A restart offline starts with the saved copy, not the built-in one.
+    let again = ScreenPop::new(
+        w.dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        w.desk.clone(),
+    );
+    assert_eq!(again.playbook(), saved);
+    assert_eq!(again.feed_view().playbook_revision, 1);
+}

@@ -6,6 +6,7 @@ import { createMockPhone } from "./phone.mock";
 import { createMockDesktop } from "./desktop.mock";
 import type { CallerIdentity } from "./phone";
 import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
+import type { Playbook } from "./playbook.svelte";
 import type {
   AgentView,
   AppInfo,
@@ -55,8 +56,42 @@ const mockCustomers: Customer[] = [
   { id: "c-3", name: "王芳", phones: ["021-55550000", "+8615012345678"], email: null, tier: "gold", tags: ["企业客户"], notes: "", updated_at: "2026-11-20T10:00:00Z" },
 ];
 
+const label = (en: string, zh: string) => ({ en, "zh-CN": zh });
+
+/** The built-in playbook of crates/playbook (Playbook::default), for the browser preview and tests. */
+export const MOCK_PLAYBOOK: Playbook = {
+  revision: 0,
+  wrap_up_codes: [
+    ["resolved", "Resolved on the call", "通话中已解决"],
+    ["information", "Information given", "已提供信息"],
+    ["complaint_logged", "Complaint logged", "已登记投诉"],
+    ["repair_logged", "Repair logged", "已登记报修"],
+    ["callback_promised", "Callback promised", "已承诺回电"],
+    ["transferred", "Transferred", "已转接"],
+    ["wrong_number", "Wrong number", "打错电话"],
+    ["other", "Other", "其他"],
+  ].map(([code, en, zh]) => ({ code: code!, labels: label(en!, zh!), promises_callback: code === "callback_promised" })),
+  not_ready_reasons: [
+    ["break", "Break", "小休"],
+    ["lunch", "Lunch", "用餐"],
+    ["meeting", "Meeting", "会议"],
+    ["training", "Training", "培训"],
+    ["outbound", "Outbound work", "外呼工作"],
+  ].map(([code, en, zh]) => ({ code: code!, labels: label(en!, zh!) })),
+  phrases: [
+    { category: "greeting", lang: "en", text: "Thank you for calling, this is {agent}. How may I help you?" },
+    { category: "greeting", lang: "zh-CN", text: "您好，很高兴为您服务，我是{agent}，请问有什么可以帮您？" },
+    { category: "hold", lang: "en", text: "May I put you on hold for a moment while I check this?" },
+    { category: "hold", lang: "zh-CN", text: "请您稍等，我帮您查询一下。" },
+    { category: "closing", lang: "en", text: "Is there anything else I can help you with? Thank you for calling, goodbye." },
+    { category: "closing", lang: "zh-CN", text: "请问还有其他可以帮您的吗？感谢您的来电，再见。" },
+  ],
+  after_call_work: true,
+  after_call_work_limit_s: 120,
+};
+
 export function createMockBackend(osLocale = navigator.language): Backend {
-  const reasons = ["break", "lunch", "meeting", "training", "outbound"];
+  const reasons = MOCK_PLAYBOOK.not_ready_reasons.map((r) => r.code);
   let pref: LanguagePref = "system";
   let agent: AgentView = {
     state: { kind: "not_ready", reason: "login" },
@@ -163,6 +198,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     customerChoose: async () => {},
     callWrapUp: async (call, code, notes, callback) => {
       if (!code.trim()) throw { code: "invalid", message: "a wrap-up code is required" };
+      if (!MOCK_PLAYBOOK.wrap_up_codes.some((c) => c.code === code)) throw { code: "invalid", message: `"${code}" is not one of the center's wrap-up codes` };
       const now = Date.now();
       let promised: OrderView | null = null;
       if (callback) {
@@ -187,6 +223,8 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     uiReady: async () => {},
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
+    playbook: async () => structuredClone(MOCK_PLAYBOOK),
+    onPlaybook: async () => () => {},
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),
     session: async () => currentSession(),
     login: async (request) => {

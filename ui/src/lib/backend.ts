@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
+import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
 import type { DeskAction, DesktopBackend, DesktopView, DialLink } from "./desktop";
 import type {
   AgentEvent,
@@ -136,6 +137,8 @@ export const tauriBackend: Backend = {
     call<WrapUpDone>("call_wrap_up", { call: callId, code, notes, callback: callback ?? null }),
   callFigures: (since) => call<DayFigures>("call_figures", { since }),
   callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
+  playbook: () => call<Playbook>("playbook"),
+  onPlaybook: async (handler) => listen<Playbook>(PLAYBOOK_EVENT, (event) => handler(event.payload)),
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),

@@ -30,6 +30,11 @@ export function t(key: MessageKey, params: Record<string, string | number> = {})
   );
 }
 
+/** Like `t` for a key made at run time (a code from the server): `fallback` when the key is not a message. */
+export function tOr(key: string, fallback: string): string {
+  return key in dictionaries[current] ? t(key as MessageKey) : fallback;
+}
+
 export function allKeys(language: Language): string[] {
   return Object.keys(dictionaries[language]).sort();
 }

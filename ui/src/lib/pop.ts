@@ -1,6 +1,7 @@
 // The screen pop's model: what the Rust side sends for a ringing call
 // (crates/workspace/src/screen_pop.rs) and small pure helpers the customer panel uses.
 import type { AgentView, OrderView } from "./types";
+import type { Playbook } from "./playbook.svelte";
 
 export interface Customer {
   id: string;
@@ -121,11 +122,12 @@ export interface PopBackend {
   callWrapUp(call: string, code: string, notes: string, callback?: CallbackPromise | null): Promise<WrapUpDone>;
   callFigures(since: number): Promise<DayFigures>;
   callbackFigures(since: number, until: number): Promise<CallbackFigures>;
+  /** The center's playbook in use (wrap-up codes, reasons, phrases). */
+  playbook(): Promise<Playbook>;
+  /** Calls `handler` when a pull brought a new playbook; resolves to an unsubscribe function. */
+  onPlaybook(handler: (book: Playbook) => void): Promise<() => void>;
 }
 
-/** The center's wrap-up codes (labels in the locales as `wrapup.<code>`). */
-export const WRAP_UP_CODES = ["resolved", "information", "complaint_logged", "repair_logged", "callback_promised", "transferred", "wrong_number", "other"] as const;
-export type WrapUpCode = (typeof WRAP_UP_CODES)[number];
 
 /** Local midnight of `now`, for "today's" figures. */
 export function startOfDay(now: Date): number {

@@ -73,3 +73,20 @@ pub(super) async fn list_states(
         items: calls::list_states(&state.store, &principal, &query).await?,
     }))
 }
+
+pub(super) async fn get_playbook(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<seatline_playbook::Playbook>> {
+    Ok(Json(crate::playbook::get(&state.store, &principal).await?))
+}
+
+pub(super) async fn put_playbook(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<seatline_playbook::Playbook>,
+) -> Result<Json<seatline_playbook::Playbook>> {
+    Ok(Json(
+        crate::playbook::put(&state.store, &principal, body).await?,
+    ))
+}

@@ -103,6 +103,10 @@ pub fn router(state: AppState) -> Router {
             "/agent-states",
             get(calls::list_states).post(calls::upload_states),
         )
+        .route(
+            "/playbook",
+            get(calls::get_playbook).put(calls::put_playbook),
+        )
         .route("/sync/push", post(sync::push))
         .route("/sync/pull", get(sync::pull))
         .route("/sync/wait", get(sync::wait))

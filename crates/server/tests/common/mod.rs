@@ -378,6 +378,14 @@ impl Client {
         .await
     }
 
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(
+            self.http.put(format!("{}{path}", self.base)).json(&body),
+            token,
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.send(self.http.delete(format!("{}{path}", self.base)), token)
             .await
