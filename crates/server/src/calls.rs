@@ -79,6 +79,100 @@ pub struct StoredCall {
     pub agent_id: String,
     #[serde(flatten)]
     pub call: CallUpload,
+    /// The caller's satisfaction score from the survey (1–5), once one came.
+    #[serde(default)]
+    pub satisfaction: Option<i64>,
+}
+
+/// The lowest and highest satisfaction score (the common 5-point CSAT scale).
+pub const SCORES: std::ops::RangeInclusive<i64> = 1..=5;
+
+/// A satisfaction score as the survey system posts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreUpload {
+    /// The call's id as the desktops log it.
+    pub call_id: String,
+    /// 1 (very unhappy) to 5 (very happy).
+    pub score: i64,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// When the caller answered the survey (unix ms); a later score replaces an earlier one.
+    pub at: i64,
+}
+
+/// Why a score cannot be stored, if it cannot.
+pub fn validate_score(score: &ScoreUpload) -> std::result::Result<(), String> {
+    if score.call_id.trim().is_empty() {
+        return Err("a score needs the call's id".into());
+    }
+    check_text("the call id", Some(&score.call_id), MAX_FIELD)?;
+    if !SCORES.contains(&score.score) {
+        return Err(format!(
+            "score {} is outside {}-{}",
+            score.score,
+            SCORES.start(),
+            SCORES.end()
+        ));
+    }
+    if score
+        .comment
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > MAX_NOTES)
+    {
+        return Err(format!("the comment is longer than {MAX_NOTES} characters"));
+    }
+    if score.at <= 0 {
+        return Err("at must be a time after 1970".into());
+    }
+    Ok(())
+}
+
+/// Stores survey scores (supervisors and admins: the survey system's account). Idempotent: a
+/// score already held at the same or a later survey time is left as it is.
+pub async fn upload_scores(
+    store: &Store,
+    principal: &Principal,
+    scores: &[ScoreUpload],
+) -> Result<UploadReport> {
+    principal.require(Role::Supervisor, "posting satisfaction scores")?;
+    check_batch(scores.len(), "scores")?;
+    let mut report = UploadReport::default();
+    let mut tx = store.begin_write().await?;
+    let received = now_micros();
+    for score in scores {
+        if let Err(reason) = validate_score(score) {
+            report.rejected.push(Rejected {
+                id: score.call_id.clone(),
+                reason,
+            });
+            continue;
+        }
+        // One statement: insert, or replace an older score; a newer or equal one stays.
+        let done = sqlx::query(
+            "INSERT INTO call_scores (tenant_id, call_id, score, comment, scored_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (tenant_id, call_id) DO UPDATE SET score = excluded.score, \
+             comment = excluded.comment, scored_at = excluded.scored_at, \
+             received_at = excluded.received_at \
+             WHERE call_scores.scored_at < excluded.scored_at",
+        )
+        .bind(&principal.tenant_id)
+        .bind(&score.call_id)
+        .bind(score.score)
+        .bind(&score.comment)
+        .bind(score.at)
+        .bind(received)
+        .execute(tx.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            report.unchanged.push(score.call_id.clone());
+        } else {
+            report.stored.push(score.call_id.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
 }
 
 /// What became of each call of an upload.
@@ -243,12 +337,15 @@ fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
             wrap_up_at: row.try_get("wrap_up_at")?,
             notes: row.try_get("notes")?,
         },
+        satisfaction: row.try_get("satisfaction")?,
     })
 }
 
 const CALL_COLUMNS: &str = "agent_id, call_id, revision, direction, number, display_name, e164, \
      customer_id, ivr, ring_at, answer_at, end_at, hold_ms, transferred_to, end_reason, \
-     wrap_up_code, wrap_up_at, notes";
+     wrap_up_code, wrap_up_at, notes, \
+     (SELECT s.score FROM call_scores s WHERE s.tenant_id = calls.tenant_id \
+      AND s.call_id = calls.call_id) AS satisfaction";
 
 fn check_batch(len: usize, what: &str) -> Result<()> {
     if len > MAX_BATCH {

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "playbook",
         include_str!("../migrations/0005_playbook.sql"),
     ),
+    (
+        6,
+        "call_scores",
+        include_str!("../migrations/0006_call_scores.sql"),
+    ),
 ];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.
@@ -371,6 +376,9 @@ mod tests {
         let statements = split_statements(MIGRATIONS[4].2);
         assert_eq!(statements.len(), 1);
         assert!(statements[0].starts_with("CREATE TABLE playbooks"));
+        let statements = split_statements(MIGRATIONS[5].2);
+        assert_eq!(statements.len(), 1);
+        assert!(statements[0].starts_with("CREATE TABLE call_scores"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ both_backends!(
     bad_calls_are_reported_and_the_rest_stored,
     who_reads_whose_calls,
     state_history_is_stored_once_and_scoped,
+    survey_scores_join_their_calls_and_the_latest_wins,
 );
 
 async fn team(api: &Client, admin: &str, name: &str) -> String {
@@ -337,4 +338,109 @@ async fn state_history_is_stored_once_and_scoped(kind: Kind) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, own) = w.api.get("/api/v1/agent-states", Some(&eve)).await;
     assert_eq!(own["items"], json!([]));
+}
+
+async fn survey_scores_join_their_calls_and_the_latest_wins(kind: Kind) {
+    let w = world(kind).await;
+    let x = team(&w.api, &w.admin_a, "x").await;
+    let (_, ann) = user(&w.api, &w.admin_a, "ann", "agent", Some(&x)).await;
+    let (_, survey) = user(&w.api, &w.admin_a, "survey", "supervisor", None).await;
+    let (status, _) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [call("c-1", 1, None), call("c-2", 1, None)]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Agents may not score calls (their own least of all).
+    let (status, _) = w
+        .api
+        .post(
+            "/api/v1/call-scores",
+            Some(&ann),
+            json!({"scores": [{"call_id": "c-1", "score": 5, "at": 10}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The survey posts: a good score, one for a call not uploaded yet, and bad ones with reasons.
+    let (status, report) = w
+        .api
+        .post(
+            "/api/v1/call-scores",
+            Some(&survey),
+            json!({"scores": [
+                {"call_id": "c-1", "score": 4, "comment": "很耐心", "at": 1_700_000_100_000_i64},
+                {"call_id": "c-later", "score": 2, "at": 1_700_000_100_000_i64},
+                {"call_id": "c-2", "score": 9, "at": 1_700_000_100_000_i64},
+                {"call_id": "", "score": 3, "at": 1_700_000_100_000_i64},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], json!(["c-1", "c-later"]));
+    let reasons: Vec<&str> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{report}");
+    assert!(reasons[0].contains("outside 1-5"), "{report}");
+    assert!(reasons[1].contains("needs the call's id"), "{report}");
+
+    // Resent (a retry) or older: unchanged. A later survey answer replaces the score.
+    let (_, report) = w
+        .api
+        .post(
+            "/api/v1/call-scores",
+            Some(&survey),
+            json!({"scores": [
+                {"call_id": "c-1", "score": 4, "at": 1_700_000_100_000_i64},
+                {"call_id": "c-later", "score": 1, "at": 1_700_000_000_000_i64},
+                {"call_id": "c-later", "score": 5, "at": 1_700_000_200_000_i64},
+            ]}),
+        )
+        .await;
+    assert_eq!(report["unchanged"], json!(["c-1", "c-later"]), "{report}");
+    assert_eq!(report["stored"], json!(["c-later"]), "{report}");
+
+    // The agent reads the scores with the calls; the late call picks its score up on upload.
+    let (_, calls) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    let score_of = |calls: &Value, id: &str| {
+        calls["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["satisfaction"].clone())
+    };
+    assert_eq!(score_of(&calls, "c-1"), Some(json!(4)));
+    assert_eq!(score_of(&calls, "c-2"), Some(Value::Null));
+    let (status, _) = w
+        .api
+        .post(
+            "/api/v1/calls",
+            Some(&ann),
+            json!({"calls": [call("c-later", 1, None)]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, calls) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    assert_eq!(score_of(&calls, "c-later"), Some(json!(5)));
+    // Another tenant's scores stay there.
+    let (status, report) = w
+        .api
+        .post(
+            "/api/v1/call-scores",
+            Some(&w.admin_b),
+            json!({"scores": [{"call_id": "c-1", "score": 1, "at": 1_800_000_000_000_i64}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, calls) = w.api.get("/api/v1/calls", Some(&ann)).await;
+    assert_eq!(score_of(&calls, "c-1"), Some(json!(4)));
 }

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS calls (
     notes TEXT NOT NULL DEFAULT '',
     revision INTEGER NOT NULL DEFAULT 1,
     synced_revision INTEGER NOT NULL DEFAULT 0,
-    sync_error TEXT
+    sync_error TEXT,
+    satisfaction INTEGER
 );
 CREATE INDEX IF NOT EXISTS calls_by_customer ON calls (customer_id, ring_at);
 CREATE INDEX IF NOT EXISTS calls_by_number ON calls (e164, ring_at);
@@ -58,6 +59,8 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("revision", "INTEGER NOT NULL DEFAULT 1"),
     ("synced_revision", "INTEGER NOT NULL DEFAULT 0"),
     ("sync_error", "TEXT"),
+    // The caller's survey score (1-5), read back from the server.
+    ("satisfaction", "INTEGER"),
 ];
 
 /// Longest wrap-up note kept (the rest of a paste is refused, not cut silently).
@@ -128,6 +131,8 @@ pub struct CallRecord {
     pub notes: String,
     /// Why the server refused this call, if it did (the call stays here).
     pub sync_error: Option<String>,
+    /// The caller's satisfaction score from the center's survey (1-5), once the server has one.
+    pub satisfaction: Option<i64>,
 }
 
 impl CallRecord {
@@ -152,6 +157,10 @@ pub struct DayFigures {
     pub after_call_work_s: f64,
     /// Handled calls still waiting for a wrap-up code.
     pub without_wrap_up: u32,
+    /// Calls the callers scored in the center's survey.
+    pub scored: u32,
+    /// Their average score (1-5), when there is one.
+    pub average_score: Option<f64>,
 }
 
 /// Why a wrap-up cannot be saved, if it cannot: checked before anything else of the wrap-up
@@ -242,6 +251,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
         wrap_up_at: row.try_get("wrap_up_at")?,
         notes: row.try_get("notes")?,
         sync_error: row.try_get("sync_error")?,
+        satisfaction: row.try_get("satisfaction")?,
     })
 }
 
@@ -562,6 +572,24 @@ impl CallLog {
         rows.iter().map(record).collect()
     }
 
+    /// Takes the survey scores the server holds for calls of this log; returns how many
+    /// changed. A score for a call this log does not have is ignored.
+    pub async fn set_scores(&self, scores: &[(String, i64)]) -> Result<u64, CallLogError> {
+        let mut changed = 0;
+        for (call, score) in scores {
+            changed += sqlx::query(
+                "UPDATE calls SET satisfaction = ? WHERE id = ? AND satisfaction IS NOT ?",
+            )
+            .bind(score)
+            .bind(call)
+            .bind(score)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(changed)
+    }
+
     /// Figures over the calls that rang since `since` (the start of the agent's day).
     pub async fn figures(&self, since: i64) -> Result<DayFigures, CallLogError> {
         let rows = sqlx::query("SELECT * FROM calls WHERE ring_at >= ?")
@@ -588,6 +616,11 @@ impl CallLog {
                 (None, Some(_)) if call.direction == "incoming" => figures.missed += 1,
                 _ => {}
             }
+        }
+        let scores: Vec<i64> = calls.iter().filter_map(|c| c.satisfaction).collect();
+        figures.scored = u32::try_from(scores.len()).unwrap_or(u32::MAX);
+        if !scores.is_empty() {
+            figures.average_score = Some(scores.iter().sum::<i64>() as f64 / scores.len() as f64);
         }
         if figures.handled > 0 {
             figures.average_handle_s = handle_ms as f64 / 1000.0 / f64::from(figures.handled);

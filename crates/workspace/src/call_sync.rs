@@ -83,6 +83,58 @@ async fn post(
         .map_err(|e| CallSyncError::Network(format!("unreadable upload report: {e}")))
 }
 
+/// How far back survey scores are read: the agent's day and the night before it (a survey is
+/// answered minutes after the call).
+pub const SCORES_WINDOW_MS: i64 = 36 * 3_600_000;
+
+#[derive(Debug, Deserialize)]
+struct ScoredPage {
+    items: Vec<ScoredCall>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ScoredCall {
+    id: String,
+    #[serde(default)]
+    satisfaction: Option<i64>,
+}
+
+/// Reads the survey scores of this agent's recent calls (rang since `since`, unix ms) from the
+/// server into the log; returns how many changed.
+pub async fn pull_scores(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    log: &CallLog,
+    since: i64,
+) -> Result<u64, CallSyncError> {
+    let url = format!("{}/api/v1/calls", base.trim_end_matches('/'));
+    let response = http
+        .get(url)
+        .query(&[("since", since.to_string()), ("limit", "500".to_owned())])
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| CallSyncError::Network(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CallSyncError::Server {
+            status: status.as_u16(),
+            message: status.to_string(),
+        });
+    }
+    let page: ScoredPage = response
+        .json()
+        .await
+        .map_err(|e| CallSyncError::Network(format!("unreadable call list: {e}")))?;
+    let scores: Vec<(String, i64)> = page
+        .items
+        .into_iter()
+        .filter_map(|c| Some((c.id, c.satisfaction?)))
+        .collect();
+    Ok(log.set_scores(&scores).await?)
+}
+
 /// Pushes everything the server has not got, batch by batch, until nothing is left.
 pub async fn push(
     http: &reqwest::Client,

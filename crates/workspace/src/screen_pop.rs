@@ -390,7 +390,9 @@ impl ScreenPop {
     pub async fn push_calls(&self, http: &reqwest::Client) -> Result<(), PopError> {
         let log = self.call_log().await?;
         if let Some((server_url, token)) = self.inner.desk.server_access().await {
-            match call_sync::push(http, &server_url, token.expose(), &log).await {
+            let since = time::OffsetDateTime::now_utc().unix_timestamp() * 1000
+                - call_sync::SCORES_WINDOW_MS;
+            let pushed = match call_sync::push(http, &server_url, token.expose(), &log).await {
                 Ok(report) => {
                     tracing::debug!(
                         calls = report.calls,
@@ -398,6 +400,15 @@ impl ScreenPop {
                         refused = report.refused,
                         "call log pushed"
                     );
+                    call_sync::pull_scores(http, &server_url, token.expose(), &log, since).await
+                }
+                Err(e) => Err(e),
+            };
+            match pushed {
+                Ok(scored) => {
+                    if scored > 0 {
+                        tracing::debug!(scored, "survey scores read");
+                    }
                     self.set_view(|v| v.calls_error = None);
                 }
                 Err(call_sync::CallSyncError::Log(e)) => return Err(e.into()),

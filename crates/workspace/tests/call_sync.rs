@@ -605,3 +605,96 @@ async fn the_playbook_follows_the_server_and_survives_a_restart_offline() {
     assert_eq!(again.playbook(), saved);
     assert_eq!(again.feed_view().playbook_revision, 1);
 }
+
+/// A caller's survey score, posted to the server by the survey system, comes back to the
+/// agent's desktop with the next push and counts in today's figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_scores_reach_the_agents_figures() {
+    let w = world().await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    for (call, at) in [("s-1@pbx", now - 60_000), ("s-2@pbx", now - 30_000)] {
+        let ring = CallSignal::Ringing {
+            call: call.into(),
+            number: Some("013800138000".into()),
+            display_name: None,
+            ivr: BTreeMap::new(),
+        };
+        w.pop.record(&ring, at).await.unwrap();
+        w.pop
+            .record(&CallSignal::Answered { call: call.into() }, at + 1_000)
+            .await
+            .unwrap();
+        w.pop
+            .record(
+                &CallSignal::Ended {
+                    call: call.into(),
+                    reason: "remote_hangup".into(),
+                },
+                at + 9_000,
+            )
+            .await
+            .unwrap();
+    }
+    w.pop.push_calls(&w.http).await.unwrap();
+    assert_eq!(w.pop.figures(now - 3_600_000).await.unwrap().scored, 0);
+
+    let survey = Principal {
+        role: Role::Supervisor,
+        ..agent(&w.user_id, &w.tenant_id)
+    };
+    let report = calls::upload_scores(
+        &w.store,
+        &survey,
+        &[
+            calls::ScoreUpload {
+                call_id: "s-1@pbx".into(),
+                score: 5,
+                comment: None,
+                at: now,
+            },
+            calls::ScoreUpload {
+                call_id: "s-2@pbx".into(),
+                score: 2,
+                comment: Some("等太久".into()),
+                at: now,
+            },
+            calls::ScoreUpload {
+                call_id: "not-mine@pbx".into(),
+                score: 1,
+                comment: None,
+                at: now,
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.stored.len(), 3);
+
+    w.pop.push_calls(&w.http).await.unwrap();
+    assert_eq!(w.pop.feed_view().calls_error, None);
+    let figures = w.pop.figures(now - 3_600_000).await.unwrap();
+    assert_eq!(figures.scored, 2);
+    assert_eq!(figures.average_score, Some(3.5));
+    assert_eq!(
+        w.pop.call("s-2@pbx").await.unwrap().unwrap().satisfaction,
+        Some(2)
+    );
+    // A score the survey corrects later replaces the one the desktop holds.
+    calls::upload_scores(
+        &w.store,
+        &survey,
+        &[calls::ScoreUpload {
+            call_id: "s-2@pbx".into(),
+            score: 4,
+            comment: None,
+            at: now + 1,
+        }],
+    )
+    .await
+    .unwrap();
+    w.pop.push_calls(&w.http).await.unwrap();
+    assert_eq!(
+        w.pop.figures(now - 3_600_000).await.unwrap().average_score,
+        Some(4.5)
+    );
+}

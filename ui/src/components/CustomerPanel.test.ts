@@ -6,7 +6,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/sv
 import CustomerPanel from "./CustomerPanel.svelte";
 import { createMockBackend } from "../lib/backend.mock";
 import { i18n } from "../lib/i18n.svelte";
-import type { CustomerCard, Pop } from "../lib/pop";
+import type { CallRecord, CustomerCard, Pop } from "../lib/pop";
 import type { CallView } from "../lib/phone";
 import type { AgentView } from "../lib/types";
 import type { OrderView } from "../lib/types";
@@ -65,6 +65,24 @@ describe("customer panel", () => {
     expect(orders[1]?.textContent).toContain("宽带报修");
     // Timed once painted: a number of milliseconds appears on the pop.
     await waitFor(() => expect(screen.getByTestId("customer-pop").dataset.popLatencyMs).toMatch(/^\d+$/));
+  });
+
+  it("shows the callers' survey scores on past calls and in today's figures, in Chinese", async () => {
+    i18n.set("zh-CN");
+    const backend = createMockBackend("zh-CN");
+    backend.callFigures = async () => ({ calls: 3, handled: 3, missed: 0, average_handle_s: 200, after_call_work_s: 30,
+      without_wrap_up: 0, scored: 2, average_score: 3.5 });
+    const past: CallRecord = { id: "old-1", direction: "incoming", number: null, display_name: null, e164: null, customer_id: "c-1",
+      customer_name: "张伟", ivr: {}, ring_at: Date.UTC(2026, 10, 29, 2), answer_at: Date.UTC(2026, 10, 29, 2), end_at: Date.UTC(2026, 10, 29, 3),
+      hold_ms: 0, transferred_to: null, end_reason: null, wrap_up_code: "resolved", wrap_up_at: null, notes: "", satisfaction: 2 };
+    // Waiting for a call: today's figures with the average score.
+    const { rerender } = render(CustomerPanel, { backend, pop: null });
+    await waitFor(() => expect(screen.getByTestId("day-scores").textContent).toContain("满意度 3.5/5（2 份评价）"));
+    await rerender({ backend, pop: pop([{ ...zhang, recent_calls: [past, { ...past, id: "old-2", satisfaction: null }] }]) });
+    const scores = screen.getAllByTestId("call-score");
+    expect(scores).toHaveLength(1);
+    expect(scores[0]?.textContent).toBe("2/5 分");
+    i18n.set("en");
   });
 
   it("says how many calls wait for the server and how many it refused", async () => {

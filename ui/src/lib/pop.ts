@@ -34,6 +34,8 @@ export interface CallRecord {
   notes: string;
   /** Why the server refused this call, if it did (the call stays on the desktop). */
   sync_error?: string | null;
+  /** The caller's survey score (1-5), once the server has one. */
+  satisfaction?: number | null;
 }
 
 export interface DayFigures {
@@ -43,6 +45,9 @@ export interface DayFigures {
   average_handle_s: number;
   after_call_work_s: number;
   without_wrap_up: number;
+  /** Calls the callers scored in the center's survey, and their average (1-5). */
+  scored?: number;
+  average_score?: number | null;
 }
 
 /** An order as a pop card lists it: headline fields only (no notes or history). */

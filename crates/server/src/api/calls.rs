@@ -24,6 +24,22 @@ pub(super) struct StatesBody {
     states: Vec<StateUpload>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScoresBody {
+    scores: Vec<calls::ScoreUpload>,
+}
+
+pub(super) async fn upload_scores(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ScoresBody>,
+) -> Result<Json<UploadReport>> {
+    Ok(Json(
+        calls::upload_scores(&state.store, &principal, &body.scores).await?,
+    ))
+}
+
 #[derive(Serialize)]
 pub(super) struct CallsPage {
     items: Vec<StoredCall>,

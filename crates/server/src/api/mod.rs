@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             "/agent-states",
             get(calls::list_states).post(calls::upload_states),
         )
+        .route("/call-scores", post(calls::upload_scores))
         .route(
             "/playbook",
             get(calls::get_playbook).put(calls::put_playbook),

@@ -159,6 +159,9 @@ export const en = {
   "callback.saved": "Callback #{number} set for {at}",
   "figures.callbacks": "Callbacks due today: {due}, kept on time {kept}, late {late}",
   "figures.callbacks_overdue": " · {count} open past their time — call now",
+  "figures.scores": " · satisfaction {average}/5 from {count} surveys",
+  "customer.call_score": "{score}/5",
+  "customer.call_score_title": "The caller's survey score",
   "figures.today": "Today: {calls} calls, {handled} handled, {missed} missed · average handle {aht} · after-call work {acw}",
 
   "knowledge.search": "Search the knowledge base",

@@ -161,6 +161,9 @@ export const zhCN: Record<MessageKey, string> = {
   "callback.saved": "回电工单 #{number} 已约定于 {at}",
   "figures.callbacks": "今日应回电 {due} 个，按时 {kept} 个，逾期 {late} 个",
   "figures.callbacks_overdue": " · {count} 个已过约定时间未回电，请尽快回电",
+  "figures.scores": " · 满意度 {average}/5（{count} 份评价）",
+  "customer.call_score": "{score}/5 分",
+  "customer.call_score_title": "客户满意度评价",
   "figures.today": "今日：通话 {calls} 个，接听 {handled} 个，未接 {missed} 个 · 平均处理 {aht} · 话后处理 {acw}",
 
   "knowledge.search": "搜索知识库",
