@@ -44,6 +44,7 @@ const COMMANDS: &[&str] = &[
     "call_figures",
     "callback_figures",
     "playbook",
+    "customer_history",
     "desktop_settings",
     "set_desktop_settings",
     "collect_diagnostics",

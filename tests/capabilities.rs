@@ -335,6 +335,7 @@ fn a_window_without_a_capability_is_refused() {
         "call_figures",
         "callback_figures",
         "playbook",
+        "customer_history",
         "desktop_settings",
         "set_desktop_settings",
         "collect_diagnostics",

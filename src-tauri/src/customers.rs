@@ -8,7 +8,8 @@ use seatline_agent_state::{AgentEvent, AgentState};
 use seatline_workspace::call_log::{CallRecord, DayFigures};
 use seatline_workspace::desk::OrderView;
 use seatline_workspace::screen_pop::{
-    CallbackFigures, CallbackPromise, CustomerCard, FeedView, Pop, PopError, PopRequest, ScreenPop,
+    CallHistory, CallbackFigures, CallbackPromise, CustomerCard, FeedView, Pop, PopError,
+    PopRequest, ScreenPop,
 };
 use seatline_workspace::AgentView;
 use serde::Serialize;
@@ -31,6 +32,7 @@ impl From<PopError> for CommandError {
             PopError::CallLog(CallLogError::NoSuchCall(_)) => "no_such_call",
             PopError::CallLog(_) => "storage",
             PopError::Region { .. } => "invalid",
+            PopError::Http(_) => "network",
         };
         Self {
             code,
@@ -71,6 +73,15 @@ pub fn customer_feed(state: State<'_, PopState>, sync: Option<bool>) -> FeedView
         state.0.sync_now();
     }
     state.0.feed_view()
+}
+
+/// A customer's latest calls at every desk of the center (this desk's at least).
+#[tauri::command]
+pub async fn customer_history(
+    state: State<'_, PopState>,
+    id: String,
+) -> Result<CallHistory, CommandError> {
+    Ok(state.0.history(&id).await?)
 }
 
 /// The center's playbook in use: wrap-up codes, Not-ready reasons, phrases, the

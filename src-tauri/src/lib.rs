@@ -88,6 +88,7 @@ pub fn builder<R: Runtime>(
             customers::call_figures,
             customers::callback_figures,
             customers::playbook,
+            customers::customer_history,
             desktop::desktop_settings,
             desktop::set_desktop_settings,
             desktop::collect_diagnostics,

@@ -133,6 +133,9 @@ pub struct CallRecord {
     pub sync_error: Option<String>,
     /// The caller's satisfaction score from the center's survey (1-5), once the server has one.
     pub satisfaction: Option<i64>,
+    /// Handled at a colleague's desk (read from the server's call log, not this desk's).
+    #[serde(default)]
+    pub colleague: bool,
 }
 
 impl CallRecord {
@@ -252,6 +255,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
         notes: row.try_get("notes")?,
         sync_error: row.try_get("sync_error")?,
         satisfaction: row.try_get("satisfaction")?,
+        colleague: false,
     })
 }
 

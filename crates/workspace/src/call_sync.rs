@@ -135,6 +135,106 @@ pub async fn pull_scores(
     Ok(log.set_scores(&scores).await?)
 }
 
+#[derive(Debug, Deserialize)]
+struct HistoryPage {
+    items: Vec<ServerCall>,
+}
+
+/// A call as the server's call log returns it.
+#[derive(Debug, Deserialize)]
+struct ServerCall {
+    id: String,
+    direction: String,
+    #[serde(default)]
+    number: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    e164: Option<String>,
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    ivr: std::collections::BTreeMap<String, String>,
+    ring_at: i64,
+    #[serde(default)]
+    answer_at: Option<i64>,
+    #[serde(default)]
+    end_at: Option<i64>,
+    #[serde(default)]
+    hold_ms: i64,
+    #[serde(default)]
+    transferred_to: Option<String>,
+    #[serde(default)]
+    end_reason: Option<String>,
+    #[serde(default)]
+    wrap_up_code: Option<String>,
+    #[serde(default)]
+    wrap_up_at: Option<i64>,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    satisfaction: Option<i64>,
+}
+
+/// A customer's latest calls at every desk of the center (the server's call log), newest
+/// first, each marked as a colleague's; the caller merges its own.
+pub async fn customer_calls(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    customer_id: &str,
+    limit: u32,
+) -> Result<Vec<crate::call_log::CallRecord>, CallSyncError> {
+    let url = format!("{}/api/v1/calls", base.trim_end_matches('/'));
+    let response = http
+        .get(url)
+        .query(&[
+            ("customer_id", customer_id.to_owned()),
+            ("limit", limit.to_string()),
+        ])
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| CallSyncError::Network(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CallSyncError::Server {
+            status: status.as_u16(),
+            message: status.to_string(),
+        });
+    }
+    let page: HistoryPage = response
+        .json()
+        .await
+        .map_err(|e| CallSyncError::Network(format!("unreadable call list: {e}")))?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|c| crate::call_log::CallRecord {
+            id: c.id,
+            direction: c.direction,
+            number: c.number,
+            display_name: c.display_name,
+            e164: c.e164,
+            customer_id: c.customer_id,
+            customer_name: None,
+            ivr: c.ivr,
+            ring_at: c.ring_at,
+            answer_at: c.answer_at,
+            end_at: c.end_at,
+            hold_ms: c.hold_ms,
+            transferred_to: c.transferred_to,
+            end_reason: c.end_reason,
+            wrap_up_code: c.wrap_up_code,
+            wrap_up_at: c.wrap_up_at,
+            notes: c.notes,
+            sync_error: None,
+            satisfaction: c.satisfaction,
+            colleague: true,
+        })
+        .collect())
+}
+
 /// Pushes everything the server has not got, batch by batch, until nothing is left.
 pub async fn push(
     http: &reqwest::Client,

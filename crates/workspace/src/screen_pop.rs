@@ -30,6 +30,8 @@ pub const FEED_INTERVAL: Duration = Duration::from_secs(30);
 pub const SIGN_IN_CHECK: Duration = Duration::from_secs(1);
 /// Calls shown as history on a card.
 const RECENT_CALLS: u32 = 5;
+/// Calls in a card's full history (this desk's and the center's).
+const HISTORY_CALLS: u32 = 10;
 /// Closed orders shown as history on a card.
 const RECENT_ORDERS: usize = 5;
 
@@ -43,6 +45,8 @@ pub enum PopError {
     CallLog(#[from] CallLogError),
     #[error("cannot read caller numbers for region {region:?}: {reason}")]
     Region { region: String, reason: String },
+    #[error("no HTTP client: {0}")]
+    Http(String),
 }
 
 /// A ringing call as the phone reports it (or the agent's own lookup).
@@ -143,6 +147,37 @@ pub struct FeedView {
     pub playbook_error: Option<String>,
 }
 
+/// A customer's call history for the card: this desk's calls merged with the center's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CallHistory {
+    pub calls: Vec<CallRecord>,
+    /// Whether the server's call log was read (otherwise: this desk's calls only).
+    pub from_server: bool,
+    /// Why the server's call log could not be read, when signed in.
+    pub error: Option<String>,
+}
+
+/// How long the card waits for the center's call history before showing this desk's alone.
+pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Merges this desk's calls with the server's (a call of this desk appears in both: this desk's
+/// copy wins, it may be newer), newest first, at most `limit`.
+pub fn merge_history(
+    local: Vec<CallRecord>,
+    server: Vec<CallRecord>,
+    limit: usize,
+) -> Vec<CallRecord> {
+    let mut calls = local;
+    for call in server {
+        if !calls.iter().any(|c| c.id == call.id) {
+            calls.push(call);
+        }
+    }
+    calls.sort_by(|a, b| b.ring_at.cmp(&a.ring_at).then_with(|| a.id.cmp(&b.id)));
+    calls.truncate(limit);
+    calls
+}
+
 /// A callback the agent promises the caller at wrap-up ("we will call you back by …").
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackPromise {
@@ -203,6 +238,8 @@ struct Inner {
     wake: Notify,
     view: std::sync::Mutex<FeedView>,
     playbook: PlaybookCache,
+    /// The HTTP client of on-demand reads (a card's call history), made once.
+    http: OnceCell<reqwest::Client>,
 }
 
 /// The screen pop and its customer cache. Cheap to clone.
@@ -231,6 +268,7 @@ impl ScreenPop {
                 wake: Notify::new(),
                 view: std::sync::Mutex::new(view),
                 playbook,
+                http: OnceCell::new(),
             }),
         }
     }
@@ -715,6 +753,79 @@ impl ScreenPop {
     pub async fn search(&self, text: &str) -> Result<Vec<CustomerCard>, PopError> {
         let found = self.cache().await?.search(text, 20).await?;
         Ok(self.cards(found).await)
+    }
+
+    /// A customer's latest calls at every desk: read from the server (waiting at most
+    /// [`HISTORY_TIMEOUT`]) and merged with this desk's; this desk's alone when signed out or
+    /// the server does not answer. The pop shows this desk's at once and this when it comes.
+    pub async fn customer_history(
+        &self,
+        http: &reqwest::Client,
+        customer_id: &str,
+    ) -> Result<CallHistory, PopError> {
+        let customer = self.cache().await?.get(customer_id).await?;
+        let e164s: Vec<String> = customer
+            .iter()
+            .flat_map(|c| c.phones.iter())
+            .filter_map(|p| self.inner.normalizer.normalize(p).ok())
+            .filter_map(|n| n.e164().map(str::to_owned))
+            .collect();
+        let local = self
+            .call_log()
+            .await?
+            .recent(customer_id, &e164s, HISTORY_CALLS)
+            .await?;
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Ok(CallHistory {
+                calls: local,
+                from_server: false,
+                error: None,
+            });
+        };
+        let fetched = tokio::time::timeout(
+            HISTORY_TIMEOUT,
+            call_sync::customer_calls(
+                http,
+                &server_url,
+                token.expose(),
+                customer_id,
+                HISTORY_CALLS,
+            ),
+        )
+        .await;
+        let limit = HISTORY_CALLS as usize;
+        Ok(match fetched {
+            Ok(Ok(server)) => CallHistory {
+                calls: merge_history(local, server, limit),
+                from_server: true,
+                error: None,
+            },
+            Ok(Err(e)) => CallHistory {
+                calls: local,
+                from_server: false,
+                error: Some(e.to_string()),
+            },
+            Err(_) => CallHistory {
+                calls: local,
+                from_server: false,
+                error: Some(format!(
+                    "the server did not answer within {} s",
+                    HISTORY_TIMEOUT.as_secs()
+                )),
+            },
+        })
+    }
+
+    /// [`ScreenPop::customer_history`] with the pop's own HTTP client.
+    pub async fn history(&self, customer_id: &str) -> Result<CallHistory, PopError> {
+        let http = self
+            .inner
+            .http
+            .get_or_try_init(|| async { feed::client() })
+            .await
+            .map_err(|e| PopError::Http(e.to_string()))?
+            .clone();
+        self.customer_history(&http, customer_id).await
     }
 
     /// One customer's card (after the agent picked one of several matches).

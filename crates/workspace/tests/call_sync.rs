@@ -698,3 +698,90 @@ async fn survey_scores_reach_the_agents_figures() {
         Some(4.5)
     );
 }
+
+/// The card's history holds the customer's calls at every desk: a colleague's call read from the
+/// server beside this desk's own (not twice), this desk's alone while the server is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_history_holds_colleagues_calls_from_the_server() {
+    let w = world().await;
+    let colleague = accounts::create_user(
+        &w.store,
+        &w.tenant_id,
+        NewUser {
+            username: "lina".into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let t0 = 1_764_000_000_000_i64;
+    let theirs = calls::CallUpload {
+        id: "their-call@pbx".into(),
+        revision: 3,
+        direction: "incoming".into(),
+        number: Some("013800138000".into()),
+        display_name: None,
+        e164: Some("+8613800138000".into()),
+        customer_id: Some(w.zhang_id.clone()),
+        ivr: BTreeMap::new(),
+        ring_at: t0,
+        answer_at: Some(t0 + 2_000),
+        end_at: Some(t0 + 60_000),
+        hold_ms: 0,
+        transferred_to: None,
+        end_reason: Some("remote_hangup".into()),
+        wrap_up_code: Some("complaint_logged".into()),
+        wrap_up_at: Some(t0 + 90_000),
+        notes: "账单重复扣费，已登记投诉".into(),
+    };
+    let report = calls::upload_calls(&w.store, &agent(&colleague.id, &w.tenant_id), &[theirs])
+        .await
+        .unwrap();
+    assert_eq!(report.stored.len(), 1);
+
+    // This desk's own call with 张伟, pushed (so the server has it too).
+    let ring = CallSignal::Ringing {
+        call: "my-call@pbx".into(),
+        number: Some("013800138000".into()),
+        display_name: None,
+        ivr: BTreeMap::new(),
+    };
+    w.pop.record(&ring, t0 + 3_600_000).await.unwrap();
+    let shown = w
+        .pop
+        .pop(PopRequest {
+            call: Some("my-call@pbx".into()),
+            number: Some("013800138000".into()),
+            ..PopRequest::default()
+        })
+        .await
+        .unwrap();
+    w.pop.link_call(&shown).await.unwrap();
+    w.pop.push_calls(&w.http).await.unwrap();
+
+    let history = w.pop.history(&w.zhang_id).await.unwrap();
+    assert!(history.from_server, "{history:?}");
+    assert_eq!(history.error, None);
+    let ids: Vec<(&str, bool)> = history
+        .calls
+        .iter()
+        .map(|c| (c.id.as_str(), c.colleague))
+        .collect();
+    assert_eq!(ids, [("my-call@pbx", false), ("their-call@pbx", true)]);
+    assert_eq!(
+        history.calls[1].wrap_up_code.as_deref(),
+        Some("complaint_logged")
+    );
+    assert_eq!(history.calls[1].notes, "账单重复扣费，已登记投诉");
+
+    // The server goes away: this desk's calls, and why the rest is missing.
+    w.server.stop().await;
+    let history = w.pop.history(&w.zhang_id).await.unwrap();
+    assert!(!history.from_server);
+    assert!(history.error.is_some());
+    let ids: Vec<&str> = history.calls.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["my-call@pbx"]);
+}

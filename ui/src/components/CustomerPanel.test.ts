@@ -6,7 +6,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/sv
 import CustomerPanel from "./CustomerPanel.svelte";
 import { createMockBackend } from "../lib/backend.mock";
 import { i18n } from "../lib/i18n.svelte";
-import type { CallRecord, CustomerCard, Pop } from "../lib/pop";
+import type { CallHistory, CallRecord, CustomerCard, Pop } from "../lib/pop";
 import type { CallView } from "../lib/phone";
 import type { AgentView } from "../lib/types";
 import type { OrderView } from "../lib/types";
@@ -78,11 +78,39 @@ describe("customer panel", () => {
     // Waiting for a call: today's figures with the average score.
     const { rerender } = render(CustomerPanel, { backend, pop: null });
     await waitFor(() => expect(screen.getByTestId("day-scores").textContent).toContain("满意度 3.5/5（2 份评价）"));
-    await rerender({ backend, pop: pop([{ ...zhang, recent_calls: [past, { ...past, id: "old-2", satisfaction: null }] }]) });
-    const scores = screen.getAllByTestId("call-score");
-    expect(scores).toHaveLength(1);
-    expect(scores[0]?.textContent).toBe("2/5 分");
+    // The card shows this desk's calls at once, then the center's history with a colleague's call.
+    let answer: (h: CallHistory) => void = () => {};
+    backend.customerHistory = (id) => {
+      expect(id).toBe("c-1");
+      return new Promise((resolve) => (answer = resolve));
+    };
+    await rerender({ backend, pop: pop([{ ...zhang, recent_calls: [past] }]) });
+    expect(screen.getByTestId("pop-recent-calls").querySelectorAll("li")).toHaveLength(1);
+    expect(screen.getAllByTestId("call-score")[0]?.textContent).toBe("2/5 分");
+    expect(screen.queryByTestId("call-colleague")).toBeNull();
+    const theirs: CallRecord = { ...past, id: "their-1", ring_at: past.ring_at + 3_600_000, satisfaction: null,
+      wrap_up_code: "complaint_logged", notes: "已登记投诉", colleague: true };
+    answer({ calls: [theirs, past], from_server: true, error: null });
+    await waitFor(() => expect(screen.getByTestId("pop-recent-calls").dataset.fromServer).toBe("yes"));
+    const rows = screen.getByTestId("pop-recent-calls").querySelectorAll("li");
+    expect([...rows].map((r) => (r as HTMLElement).dataset.call)).toEqual(["their-1", "old-1"]);
+    expect(rows[0]?.textContent).toContain("同事接听");
+    expect(rows[0]?.textContent).toContain("已登记投诉");
+    expect(screen.getAllByTestId("call-score")).toHaveLength(1);
+    expect(screen.queryByTestId("history-local-only")).toBeNull();
     i18n.set("en");
+  });
+
+  it("says when the center's call history cannot be reached and keeps this desk's", async () => {
+    const backend = createMockBackend("en");
+    const past: CallRecord = { id: "old-1", direction: "outgoing", number: null, display_name: null, e164: null, customer_id: "c-1",
+      customer_name: "张伟", ivr: {}, ring_at: Date.UTC(2026, 10, 29, 2), answer_at: null, end_at: Date.UTC(2026, 10, 29, 3),
+      hold_ms: 0, transferred_to: null, end_reason: null, wrap_up_code: null, wrap_up_at: null, notes: "" };
+    backend.customerHistory = async () => ({ calls: [past], from_server: false, error: "the server did not answer within 3 s" });
+    render(CustomerPanel, { backend, pop: pop([{ ...zhang, recent_calls: [past] }]) });
+    await waitFor(() => expect(screen.getByTestId("history-local-only").textContent).toContain("calls at this desk only"));
+    expect(screen.getByTestId("pop-recent-calls").dataset.fromServer).toBe("no");
+    expect(screen.getByTestId("pop-recent-calls").querySelectorAll("li")).toHaveLength(1);
   });
 
   it("says how many calls wait for the server and how many it refused", async () => {

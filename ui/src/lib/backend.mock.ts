@@ -224,6 +224,11 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
     playbook: async () => structuredClone(MOCK_PLAYBOOK),
+    customerHistory: async (id) => ({
+      calls: wrapped.filter((c) => c.customer_id === id).reverse(),
+      from_server: false,
+      error: null,
+    }),
     onPlaybook: async () => () => {},
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),
     session: async () => currentSession(),

@@ -2,7 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
-import type { CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
+import type { CallHistory, CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
 import type { DeskAction, DesktopBackend, DesktopView, DialLink } from "./desktop";
@@ -138,6 +138,7 @@ export const tauriBackend: Backend = {
   callFigures: (since) => call<DayFigures>("call_figures", { since }),
   callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
   playbook: () => call<Playbook>("playbook"),
+  customerHistory: (id) => call<CallHistory>("customer_history", { id }),
   onPlaybook: async (handler) => listen<Playbook>(PLAYBOOK_EVENT, (event) => handler(event.payload)),
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),

@@ -36,6 +36,16 @@ export interface CallRecord {
   sync_error?: string | null;
   /** The caller's survey score (1-5), once the server has one. */
   satisfaction?: number | null;
+  /** Handled at a colleague's desk (from the server's call log). */
+  colleague?: boolean;
+}
+
+/** A customer's calls at every desk (crates/workspace screen_pop.rs CallHistory). */
+export interface CallHistory {
+  calls: CallRecord[];
+  /** The server's call log was read (otherwise: this desk's calls only). */
+  from_server: boolean;
+  error: string | null;
 }
 
 export interface DayFigures {
@@ -127,6 +137,8 @@ export interface PopBackend {
   callWrapUp(call: string, code: string, notes: string, callback?: CallbackPromise | null): Promise<WrapUpDone>;
   callFigures(since: number): Promise<DayFigures>;
   callbackFigures(since: number, until: number): Promise<CallbackFigures>;
+  /** A customer's latest calls at every desk (this desk's alone when the server is away). */
+  customerHistory(id: string): Promise<CallHistory>;
   /** The center's playbook in use (wrap-up codes, reasons, phrases). */
   playbook(): Promise<Playbook>;
   /** Calls `handler` when a pull brought a new playbook; resolves to an unsubscribe function. */

@@ -162,6 +162,8 @@ export const en = {
   "figures.scores": " · satisfaction {average}/5 from {count} surveys",
   "customer.call_score": "{score}/5",
   "customer.call_score_title": "The caller's survey score",
+  "customer.call_colleague": "colleague",
+  "customer.history_local_only": "The center's call log cannot be reached: calls at this desk only.",
   "figures.today": "Today: {calls} calls, {handled} handled, {missed} missed · average handle {aht} · after-call work {acw}",
 
   "knowledge.search": "Search the knowledge base",

@@ -164,6 +164,8 @@ export const zhCN: Record<MessageKey, string> = {
   "figures.scores": " · 满意度 {average}/5（{count} 份评价）",
   "customer.call_score": "{score}/5 分",
   "customer.call_score_title": "客户满意度评价",
+  "customer.call_colleague": "同事接听",
+  "customer.history_local_only": "无法连接中心通话记录：仅显示本机通话。",
   "figures.today": "今日：通话 {calls} 个，接听 {handled} 个，未接 {missed} 个 · 平均处理 {aht} · 话后处理 {acw}",
 
   "knowledge.search": "搜索知识库",
