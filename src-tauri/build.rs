@@ -45,6 +45,7 @@ const COMMANDS: &[&str] = &[
     "callback_figures",
     "playbook",
     "customer_history",
+    "customer_create",
     "desktop_settings",
     "set_desktop_settings",
     "collect_diagnostics",

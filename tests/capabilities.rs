@@ -336,6 +336,7 @@ fn a_window_without_a_capability_is_refused() {
         "callback_figures",
         "playbook",
         "customer_history",
+        "customer_create",
         "desktop_settings",
         "set_desktop_settings",
         "collect_diagnostics",

@@ -8,8 +8,8 @@ use seatline_agent_state::{AgentEvent, AgentState};
 use seatline_workspace::call_log::{CallRecord, DayFigures};
 use seatline_workspace::desk::OrderView;
 use seatline_workspace::screen_pop::{
-    CallHistory, CallbackFigures, CallbackPromise, CustomerCard, FeedView, Pop, PopError,
-    PopRequest, ScreenPop,
+    CallHistory, CallbackFigures, CallbackPromise, CustomerCard, FeedView, NewCustomer, Pop,
+    PopError, PopRequest, ScreenPop,
 };
 use seatline_workspace::AgentView;
 use serde::Serialize;
@@ -73,6 +73,16 @@ pub fn customer_feed(state: State<'_, PopState>, sync: Option<bool>) -> FeedView
         state.0.sync_now();
     }
     state.0.feed_view()
+}
+
+/// Adds an unknown caller as a customer (pre-filled by the pop) and links the call to it.
+#[tauri::command]
+pub async fn customer_create(
+    state: State<'_, PopState>,
+    customer: NewCustomer,
+    call: Option<String>,
+) -> Result<CustomerCard, CommandError> {
+    Ok(state.0.create_customer(&customer, call.as_deref()).await?)
 }
 
 /// A customer's latest calls at every desk of the center (this desk's at least).

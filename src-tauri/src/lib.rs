@@ -89,6 +89,7 @@ pub fn builder<R: Runtime>(
             customers::callback_figures,
             customers::playbook,
             customers::customer_history,
+            customers::customer_create,
             desktop::desktop_settings,
             desktop::set_desktop_settings,
             desktop::collect_diagnostics,

@@ -90,6 +90,17 @@ impl Principal {
         Ok(())
     }
 
+    /// Everyone may add a customer (an agent meets new callers first), but only supervisors and
+    /// admins may give one a tier other than `standard` (VIP handling is a decision, not a click).
+    pub fn can_create_customer(&self, tier: Option<&str>) -> Result<()> {
+        match tier {
+            Some(tier) if !tier.trim().is_empty() && tier.trim() != "standard" => {
+                self.require(Role::Supervisor, "giving a customer a tier")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Supervisors and admins may write customers.
     pub fn can_write_customers(&self) -> Result<()> {
         self.require(Role::Supervisor, "changing customers")

@@ -359,6 +359,36 @@ pub async fn create(store: &Store, tenant_id: &str, input: &CustomerInput) -> Re
     get(store, tenant_id, &id).await
 }
 
+/// 409 naming the customer when one of `input`'s numbers already belongs to a live customer of
+/// the tenant.
+pub async fn refuse_known_phones(
+    store: &Store,
+    tenant_id: &str,
+    input: &CustomerInput,
+) -> Result<()> {
+    let valid = input.validate().map_err(Error::Invalid)?;
+    for phone in &valid.phones {
+        // Phones are stored as a JSON list of digits with an optional leading '+': no LIKE
+        // wildcard can occur in the pattern.
+        let row = sqlx::query(
+            "SELECT id, name FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL \
+             AND phones LIKE $2 LIMIT 1",
+        )
+        .bind(tenant_id)
+        .bind(format!("%\"{phone}\"%"))
+        .fetch_optional(store.pool())
+        .await?;
+        if let Some(row) = row {
+            let id: String = row.try_get("id")?;
+            let name: String = row.try_get("name")?;
+            return Err(Error::Conflict(format!(
+                "{phone} already belongs to customer {name} ({id})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 async fn fetch(
     conn: &mut sqlx::AnyConnection,
     tenant_id: &str,

@@ -449,14 +449,43 @@ async fn customer_crud_and_roles(kind: Kind) {
     let id = created["id"].as_str().unwrap();
     let path = format!("/api/v1/customers/{id}");
 
-    // Agents read but do not write.
+    // Agents read, and add new callers as standard customers, but change nothing else: no
+    // tier, no edits, no deletes, no imports, and no second customer for a known number.
     let (status, read) = w.api.get(&path, Some(&ann)).await;
     assert_eq!((status, &read), (StatusCode::OK, &created));
-    let (status, _) = w
+    let (status, body) = w
         .api
-        .post("/api/v1/customers", Some(&ann), json!({"name": "No"}))
+        .post(
+            "/api/v1/customers",
+            Some(&ann),
+            json!({"name": "No", "tier": "vip"}),
+        )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("tier"), "{body}");
+    let (status, body) = w
+        .api
+        .post(
+            "/api/v1/customers",
+            Some(&ann),
+            json!({"name": "Zoe again", "phones": ["+49 30 1234567"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(id), "{body}");
+    let (status, caller) = w
+        .api
+        .post(
+            "/api/v1/customers",
+            Some(&ann),
+            json!({"name": "新来电", "phones": ["+8613912345678"], "notes": "IVR: 1>2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{caller}");
+    assert_eq!(caller["tier"], "standard");
+    let caller_path = format!("/api/v1/customers/{}", caller["id"].as_str().unwrap());
+    let (status, _) = w.api.delete(&caller_path, Some(&w.admin_a)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = w.api.patch(&path, Some(&ann), json!({"name": "No"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = w.api.delete(&path, Some(&ann)).await;
@@ -519,9 +548,11 @@ async fn customer_crud_and_roles(kind: Kind) {
         .api
         .get("/api/v1/customers?include_deleted=true", Some(&ann))
         .await;
-    assert_eq!(feed["items"][0]["id"], id);
-    assert_eq!(feed["items"][0]["deleted"], true);
-    assert_eq!(feed["items"][0]["version"], 3);
+    // Both tombstones: the agent's caller (deleted first) and Zoe.
+    assert_eq!(feed["items"].as_array().unwrap().len(), 2, "{feed}");
+    assert_eq!(feed["items"][1]["id"], id);
+    assert_eq!(feed["items"][1]["deleted"], true);
+    assert_eq!(feed["items"][1]["version"], 3);
 }
 
 async fn cursor_pagination_pulls_changes(kind: Kind) {

@@ -147,6 +147,19 @@ pub struct FeedView {
     pub playbook_error: Option<String>,
 }
 
+/// A new caller the agent adds from the pop (pre-filled with the caller's number, the name
+/// the network gave and the IVR data).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewCustomer {
+    pub name: String,
+    #[serde(default)]
+    pub phones: Vec<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
 /// A customer's call history for the card: this desk's calls merged with the center's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CallHistory {
@@ -816,15 +829,86 @@ impl ScreenPop {
         })
     }
 
-    /// [`ScreenPop::customer_history`] with the pop's own HTTP client.
-    pub async fn history(&self, customer_id: &str) -> Result<CallHistory, PopError> {
-        let http = self
+    /// Adds a caller the cache did not know as a customer on the server (agents may add
+    /// standard customers), puts it in the local cache at once and links `call` to it; the
+    /// card comes back. Needs the server: a customer must exist once for the whole center, so
+    /// it is not queued offline. A number another desk added meanwhile is refused by the
+    /// server with the customer's name.
+    pub async fn create_customer(
+        &self,
+        new: &NewCustomer,
+        call: Option<&str>,
+    ) -> Result<CustomerCard, PopError> {
+        if new.name.trim().is_empty() {
+            return Err(crate::DeskError::Invalid("the customer's name is required".into()).into());
+        }
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Err(crate::DeskError::NotSignedIn.into());
+        };
+        let http = self.http().await?;
+        let url = format!("{}/api/v1/customers", server_url.trim_end_matches('/'));
+        let response = http
+            .post(url)
+            .bearer_auth(token.expose())
+            .json(&serde_json::json!({
+                "name": new.name.trim(),
+                "phones": new.phones,
+                "email": new.email.as_deref().map(str::trim).filter(|e| !e.is_empty()),
+                "notes": new.notes,
+            }))
+            .send()
+            .await
+            .map_err(|e| crate::DeskError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = response
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| status.to_string());
+            return Err(if status.is_client_error() {
+                crate::DeskError::Rejected(message)
+            } else {
+                crate::DeskError::Server(message)
+            }
+            .into());
+        }
+        let customer: Customer = response
+            .json()
+            .await
+            .map_err(|e| crate::DeskError::Server(format!("unreadable customer: {e}")))?;
+        let cache = self.cache().await?;
+        // Into the cache now (the next feed pull brings the same record): the agent's next
+        // call from this number pops it.
+        cache
+            .apply_page(std::slice::from_ref(&customer), None)
+            .await?;
+        let customers = cache.count().await?;
+        self.set_view(|v| v.customers = customers);
+        if let Some(call) = call {
+            self.choose_customer(call, &customer.id).await?;
+        }
+        tracing::info!(customer = %customer.id, "customer added from the pop");
+        self.cards(vec![customer])
+            .await
+            .pop()
+            .ok_or_else(|| PopError::Http("the new customer has no card".into()))
+    }
+
+    async fn http(&self) -> Result<reqwest::Client, PopError> {
+        Ok(self
             .inner
             .http
             .get_or_try_init(|| async { feed::client() })
             .await
             .map_err(|e| PopError::Http(e.to_string()))?
-            .clone();
+            .clone())
+    }
+
+    /// [`ScreenPop::customer_history`] with the pop's own HTTP client.
+    pub async fn history(&self, customer_id: &str) -> Result<CallHistory, PopError> {
+        let http = self.http().await?;
         self.customer_history(&http, customer_id).await
     }
 

@@ -785,3 +785,69 @@ async fn the_card_history_holds_colleagues_calls_from_the_server() {
     let ids: Vec<&str> = history.calls.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["my-call@pbx"]);
 }
+
+/// An unknown caller added from the pop: on the server (as a standard customer of the tenant),
+/// in the cache at once so the next call pops it, the call linked to it; a number another desk
+/// added meanwhile is refused with that customer's name; signed out, nothing is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_caller_becomes_a_customer_in_one_step() {
+    let w = world().await;
+    let ring = CallSignal::Ringing {
+        call: "new-caller@pbx".into(),
+        number: Some("013912345678".into()),
+        display_name: Some("Wang".into()),
+        ivr: BTreeMap::new(),
+    };
+    w.pop.record(&ring, 1_764_000_000_000).await.unwrap();
+    let request = PopRequest {
+        call: Some("new-caller@pbx".into()),
+        number: Some("013912345678".into()),
+        ..PopRequest::default()
+    };
+    assert!(w.pop.pop(request.clone()).await.unwrap().cards.is_empty());
+
+    let new = seatline_workspace::screen_pop::NewCustomer {
+        name: "王先生".into(),
+        phones: vec!["+8613912345678".into()],
+        email: None,
+        notes: Some("IVR: 1>2".into()),
+    };
+    let card = w
+        .pop
+        .create_customer(&new, Some("new-caller@pbx"))
+        .await
+        .unwrap();
+    assert_eq!(card.customer.name, "王先生");
+    assert_eq!(card.customer.tier, "standard");
+    let on_server = customers::get(&w.store, &w.tenant_id, &card.customer.id)
+        .await
+        .unwrap();
+    assert_eq!(on_server.phones, ["+8613912345678"]);
+    assert_eq!(
+        w.pop
+            .call("new-caller@pbx")
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id
+            .as_deref(),
+        Some(card.customer.id.as_str())
+    );
+    // The next call from the number pops the new customer, before any feed pull.
+    let popped = w.pop.pop(request).await.unwrap();
+    assert_eq!(popped.cards.len(), 1);
+    assert_eq!(popped.cards[0].customer.id, card.customer.id);
+
+    // The same number again (another desk was quicker): refused, naming the customer.
+    let twice = w.pop.create_customer(&new, None).await.unwrap_err();
+    assert!(twice.to_string().contains("王先生"), "{twice}");
+    let nameless = seatline_workspace::screen_pop::NewCustomer {
+        name: " ".into(),
+        ..new.clone()
+    };
+    assert!(w.pop.create_customer(&nameless, None).await.is_err());
+
+    w.desk.logout(true).await.unwrap();
+    let signed_out = w.pop.create_customer(&new, None).await.unwrap_err();
+    assert!(signed_out.to_string().contains("sign in"), "{signed_out}");
+}

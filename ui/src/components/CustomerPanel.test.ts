@@ -113,6 +113,33 @@ describe("customer panel", () => {
     expect(screen.getByTestId("pop-recent-calls").querySelectorAll("li")).toHaveLength(1);
   });
 
+  it("adds an unknown caller as a customer in one step, pre-filled from the call", async () => {
+    const backend = createMockBackend("en");
+    const made: unknown[][] = [];
+    const original = backend.customerCreate;
+    backend.customerCreate = (...args) => {
+      made.push(args);
+      return original(...args);
+    };
+    const unknown = pop([], { caller: { raw: "013912345678", e164: "+8613912345678", display: "13912345678", display_name: "Wang",
+      withheld: false, internal: false, unreadable: null } });
+    render(CustomerPanel, { backend, pop: unknown });
+    await fireEvent.click(screen.getByTestId("customer-add"));
+    expect((screen.getByTestId("customer-add-name") as HTMLInputElement).value).toBe("Wang");
+    expect((screen.getByTestId("customer-add-phone") as HTMLInputElement).value).toBe("+8613912345678");
+    expect((screen.getByTestId("customer-add-notes") as HTMLTextAreaElement).value).toBe("X-IVR-Menu: 账单>退款");
+    // Signed out there is nowhere to add the customer: the agent is told, the form stays.
+    await fireEvent.click(screen.getByTestId("customer-add-save"));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("sign in to the central server first"));
+    expect(screen.getByTestId("customer-add-form")).toBeTruthy();
+    await backend.login({ server_url: "http://127.0.0.1:1", tenant: "demo", username: "agent", password: "demo" });
+    await fireEvent.input(screen.getByTestId("customer-add-name"), { target: { value: "王先生" } });
+    await fireEvent.click(screen.getByTestId("customer-add-save"));
+    await waitFor(() => expect(screen.getByTestId("customer-name").textContent).toBe("王先生"));
+    expect(screen.queryByTestId("customer-add-form")).toBeNull();
+    expect(made[1]).toEqual([{ name: "王先生", phones: ["+8613912345678"], email: null, notes: "X-IVR-Menu: 账单>退款" }, "call-1"]);
+  });
+
   it("says how many calls wait for the server and how many it refused", async () => {
     const backend = createMockBackend("en");
     backend.customerFeed = async () => ({

@@ -224,6 +224,15 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
     playbook: async () => structuredClone(MOCK_PLAYBOOK),
+    customerCreate: async (customer) => {
+      if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      if (!customer.name.trim()) throw { code: "invalid", message: "the customer's name is required" };
+      const made: Customer = { id: `c-${customers.length + 1}`, name: customer.name.trim(), phones: customer.phones, email: customer.email,
+        tier: "standard", tags: [], notes: customer.notes ?? "", updated_at: new Date().toISOString() };
+      const card: CustomerCard = { customer: made, open_orders: [], recent_orders: [] };
+      customers.push(card);
+      return withOrders(card);
+    },
     customerHistory: async (id) => ({
       calls: wrapped.filter((c) => c.customer_id === id).reverse(),
       from_server: false,

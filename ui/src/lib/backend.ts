@@ -139,6 +139,7 @@ export const tauriBackend: Backend = {
   callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
   playbook: () => call<Playbook>("playbook"),
   customerHistory: (id) => call<CallHistory>("customer_history", { id }),
+  customerCreate: (customer, callId) => call<CustomerCard>("customer_create", { customer, call: callId }),
   onPlaybook: async (handler) => listen<Playbook>(PLAYBOOK_EVENT, (event) => handler(event.payload)),
   phoneDisconnect: () => call<void>("phone_disconnect"),
   phoneDial: (target) => call<string>("phone_dial", { target }),

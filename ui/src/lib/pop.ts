@@ -40,6 +40,14 @@ export interface CallRecord {
   colleague?: boolean;
 }
 
+/** An unknown caller to add as a customer (pre-filled from the call). */
+export interface NewCustomer {
+  name: string;
+  phones: string[];
+  email: string | null;
+  notes: string | null;
+}
+
 /** A customer's calls at every desk (crates/workspace screen_pop.rs CallHistory). */
 export interface CallHistory {
   calls: CallRecord[];
@@ -137,6 +145,8 @@ export interface PopBackend {
   callWrapUp(call: string, code: string, notes: string, callback?: CallbackPromise | null): Promise<WrapUpDone>;
   callFigures(since: number): Promise<DayFigures>;
   callbackFigures(since: number, until: number): Promise<CallbackFigures>;
+  /** Adds an unknown caller as a (standard) customer and links the call to it. */
+  customerCreate(customer: NewCustomer, call: string | null): Promise<CustomerCard>;
   /** A customer's latest calls at every desk (this desk's alone when the server is away). */
   customerHistory(id: string): Promise<CallHistory>;
   /** The center's playbook in use (wrap-up codes, reasons, phrases). */

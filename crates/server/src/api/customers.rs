@@ -55,7 +55,12 @@ pub(super) async fn create(
     principal: Principal,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<(StatusCode, Json<Customer>)> {
-    principal.can_write_customers()?;
+    principal.can_create_customer(input.tier.as_deref())?;
+    // An agent adds a caller the desktop did not know; if another desk added the number
+    // meanwhile, the agent is pointed at that customer rather than making a duplicate.
+    if principal.role == crate::authz::Role::Agent {
+        customers::refuse_known_phones(&state.store, &principal.tenant_id, &input).await?;
+    }
     let customer = customers::create(&state.store, &principal.tenant_id, &input).await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }

@@ -164,6 +164,13 @@ export const en = {
   "customer.call_score_title": "The caller's survey score",
   "customer.call_colleague": "colleague",
   "customer.history_local_only": "The center's call log cannot be reached: calls at this desk only.",
+  "customer.add": "Add as a new customer",
+  "customer.add_name": "Name",
+  "customer.add_phone": "Phone",
+  "customer.add_email": "E-mail",
+  "customer.add_notes": "Notes",
+  "customer.add_save": "Add customer",
+  "customer.add_cancel": "Cancel",
   "figures.today": "Today: {calls} calls, {handled} handled, {missed} missed · average handle {aht} · after-call work {acw}",
 
   "knowledge.search": "Search the knowledge base",

@@ -166,6 +166,13 @@ export const zhCN: Record<MessageKey, string> = {
   "customer.call_score_title": "客户满意度评价",
   "customer.call_colleague": "同事接听",
   "customer.history_local_only": "无法连接中心通话记录：仅显示本机通话。",
+  "customer.add": "新建客户",
+  "customer.add_name": "姓名",
+  "customer.add_phone": "电话",
+  "customer.add_email": "电子邮箱",
+  "customer.add_notes": "备注",
+  "customer.add_save": "保存客户",
+  "customer.add_cancel": "取消",
   "figures.today": "今日：通话 {calls} 个，接听 {handled} 个，未接 {missed} 个 · 平均处理 {aht} · 话后处理 {acw}",
 
   "knowledge.search": "搜索知识库",
