@@ -22,6 +22,8 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 pub const SYNC_EVENT: &str = "sync-status";
 /// The event that carries the agent's state when a call changed it.
 pub const AGENT_EVENT: &str = "agent-state";
+/// The event that carries how each queue pause/unpause feature code went.
+pub const QUEUE_PAUSE_EVENT: &str = "queue-pause";
 
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
@@ -103,6 +105,8 @@ pub fn builder<R: Runtime>(
                 }
                 desktop::on_sync_view(&handle, view);
             }));
+            // Not ready / Ready dial the PBX's queue pause codes when `[queue_pause]` is on.
+            phone::follow_queue_pause(app.handle());
             // The after-call-work time box: checked every second, the window told when it ends.
             let ticker = app.handle().clone();
             tauri::async_runtime::spawn(async move {

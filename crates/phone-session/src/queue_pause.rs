@@ -194,6 +194,29 @@ pub async fn dial(
     report
 }
 
+impl crate::PhoneSession {
+    /// Follows the agent's states (each state the agent moved to, in order) and dials the
+    /// codes they map to on this session's phone, one at a time so the PBX hears them in
+    /// order. `settings` is read at each state (the file may change); `on_report` gets every
+    /// dial's report (the window's warning). Ends when the sender is dropped.
+    pub async fn follow_agent_states(
+        &self,
+        mut states: tokio::sync::mpsc::UnboundedReceiver<AgentState>,
+        settings: impl Fn() -> QueuePauseSettings,
+        on_report: impl Fn(&QueuePauseReport),
+    ) {
+        let mut tracker = QueuePauseTracker::default();
+        while let Some(state) = states.recv().await {
+            let Some(next) = tracker.on_state(&settings(), &state) else {
+                continue;
+            };
+            let report = dial(self.phone().await, &next).await;
+            tracker.finished(&report);
+            on_report(&report);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
