@@ -28,7 +28,7 @@ pub const QUEUE_PAUSE_EVENT: &str = "queue-pause";
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
 pub use desktop::{handle_link, DesktopState, DesktopView, DESK_ACTION_EVENT, DIAL_LINK_EVENT};
-pub use phone::PhoneState;
+pub use phone::{follow_queue_pause, PhoneState};
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
 pub fn builder<R: Runtime>(
