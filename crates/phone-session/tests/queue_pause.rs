@@ -11,8 +11,11 @@ use seatline_agent_state::AgentState;
 use seatline_phone_session::queue_pause::{dial, QueuePauseTracker};
 use seatline_phone_session::SessionError;
 use seatline_settings::QueuePauseSettings;
-use seatline_sip_peers::{peers_dir, Scenario, Sipp, SippBackground, SippOptions};
-use seatline_sip_phone::{AccountConfig, Phone, PhoneConfig, PhoneEvent};
+use seatline_sip_peers::{
+    peers_dir, DigestAlgorithm, Kamailio, KamailioConfig, Scenario, Sipp, SippBackground,
+    SippOptions,
+};
+use seatline_sip_phone::{AccountConfig, Phone, PhoneConfig, PhoneEvent, RegistrationState};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -179,4 +182,100 @@ async fn without_a_phone_the_code_is_not_dialled_and_the_agent_is_warned() {
         report.warning.as_deref(),
         Some("the phone is not connected: the unpause code *63 was not dialled")
     );
+}
+
+/// The codes through a registrar with digest auth, as a hosted PBX takes them: the phone
+/// registers 1001 at Kamailio; the pause code is routed to the queue service (sipp, registered
+/// as 1003: the INVITE is challenged with 407, sent again with credentials, answered, BYE'd);
+/// the unpause code `*63` is unknown to this PBX, which answers 404, and the agent is warned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_kamailio_the_pause_code_is_authenticated_and_an_unknown_code_is_refused() {
+    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
+    let service = pbx("uas_feature_code.xml");
+    let reg = tokio::task::block_in_place(|| {
+        Sipp::run_scenario(
+            SippOptions::register(
+                proxy.addr(),
+                proxy.realm(),
+                "1003",
+                proxy.password("1003").unwrap(),
+                service.addr(),
+            )
+            .unwrap(),
+            T,
+        )
+    })
+    .unwrap();
+    assert!(reg.success(), "{}", reg.describe());
+
+    let account = AccountConfig {
+        user: "1001".into(),
+        domain: proxy.addr().to_string(),
+        ..AccountConfig::default()
+    };
+    let config = PhoneConfig {
+        bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        keepalive_secs: 0,
+        ..PhoneConfig::default()
+    };
+    let password = proxy.password("1001").unwrap().to_string();
+    let Phone { handle, mut events } = Phone::start(config, vec![(account, password)])
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("registered in time")
+            .unwrap();
+        if let PhoneEvent::Registration {
+            state: RegistrationState::Registered { .. },
+            ..
+        } = event
+        {
+            break;
+        }
+    }
+
+    let settings = QueuePauseSettings {
+        pause: Some("1003".into()),
+        ..settings()
+    };
+    let mut tracker = QueuePauseTracker::default();
+    let pause = tracker
+        .on_state(
+            &settings,
+            &AgentState::NotReady {
+                reason: "training".into(),
+            },
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    let report = dial(Ok(handle.clone()), &pause).await;
+    assert!(report.ok, "{report:?}");
+    // Answered and hung up without waiting on the BYE's answer: the next code is not held.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let run = tokio::task::block_in_place(|| service.wait(T)).unwrap();
+    assert!(run.success(), "{}", run.describe());
+    let messages = run.messages();
+    assert!(
+        messages.contains(&format!("To: <sip:1003@{}>", proxy.addr())),
+        "{messages}"
+    );
+    assert!(messages.contains("\nBYE sip:"), "{messages}");
+
+    let unpause = tracker.on_state(&settings, &AgentState::Ready).unwrap();
+    let report = dial(Ok(handle.clone()), &unpause).await;
+    assert_eq!(
+        report.warning.as_deref(),
+        Some("the PBX refused the unpause code *63 (404 Not Found)")
+    );
+    tracker.finished(&report);
+    assert_eq!(tracker.told(), None);
+    assert_no_call_events(&mut events);
+    handle.shutdown().await;
 }

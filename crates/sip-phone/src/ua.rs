@@ -923,10 +923,16 @@ impl Core {
                 Ok(Ok(Ok((_, Some(resp))))) => {
                     let code = u16::from(resp.status_code.clone());
                     if resp.status_code.kind() == StatusCodeKind::Successful {
-                        // rsipstack has ACKed the 2xx; end the call at once.
-                        if let Err(e) = dialog.hangup().await {
-                            debug!(call = %call_id, error = %e, "BYE after a feature code failed");
-                        }
+                        // rsipstack has ACKed the 2xx; end the call at once. The BYE's answer
+                        // is not waited for: the PBX took the code, and a lost answer would
+                        // hold the next code for the 32 s of a non-INVITE transaction.
+                        let bye = dialog.clone();
+                        let id = call_id.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = bye.hangup().await {
+                                debug!(call = %id, error = %e, "BYE after a feature code failed");
+                            }
+                        });
                         Ok(FeatureCodeOutcome::Answered { code })
                     } else {
                         Ok(FeatureCodeOutcome::Rejected {
