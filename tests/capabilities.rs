@@ -31,7 +31,17 @@ fn app() -> Harness {
 
 /// An app whose workspace `prepare` may fill first (e.g. import knowledge-base articles).
 fn app_with(prepare: impl FnOnce(&Workspace)) -> Harness {
+    build(tempfile::tempdir().unwrap(), prepare)
+}
+
+/// An app whose data directory starts with this `settings.toml`.
+fn app_with_settings(settings: &str) -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("settings.toml"), settings).unwrap();
+    build(dir, |_| {})
+}
+
+fn build(dir: tempfile::TempDir, prepare: impl FnOnce(&Workspace)) -> Harness {
     let data_dir = resolve_data_dir(Some(dir.path()), None).unwrap();
     let workspace = Workspace::open(
         data_dir,
@@ -139,6 +149,48 @@ fn main_window_reaches_the_app_commands() {
         agent["state"],
         json!({"kind": "not_ready", "reason": "lunch"})
     );
+}
+
+/// `[queue_pause]` on and no phone connected: Not ready still happens, and the window's agent
+/// view gets the warning that the pause code was not dialled (the wiring from the state change
+/// to the phone session and back; the SIP side is tested against sipp in phone-session).
+#[test]
+fn not_ready_without_a_phone_warns_that_the_pause_code_was_not_dialled() {
+    let h =
+        app_with_settings("[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n");
+    // What the app's setup does at start (the mock runtime does not run setup).
+    seatline_desktop::follow_queue_pause(h.app.handle());
+    let main = window(&h.app, "main");
+    let agent = invoke(
+        &main,
+        own_origin(),
+        "agent_event",
+        json!({"event": {"event": "set_not_ready", "reason": "break"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        agent["state"],
+        json!({"kind": "not_ready", "reason": "break"})
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let warning = loop {
+        let view = h.app.state::<AppState>().agent_view();
+        if let Some(warning) = view.queue_pause_warning {
+            break warning;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no queue pause warning"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        warning,
+        "the phone is not connected: the pause code *62 was not dialled"
+    );
+    let status = invoke(&main, own_origin(), "workspace_status", json!({})).unwrap();
+    assert_eq!(status["agent"]["queue_pause_warning"], json!(warning));
+    assert_eq!(status["agent"]["state"]["kind"], "not_ready");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! maps its error to a serializable [`CommandError`]; a panic here would leave the UI's promise
 //! pending forever, so nothing in here may panic.
 
-use seatline_agent_state::{AgentEvent, HistoryEntry};
+use seatline_agent_state::{AgentEvent, AgentState, HistoryEntry};
 use seatline_kb_search::{Article, CallContext, Hit, Suggestion};
 use seatline_settings::LanguagePref;
 use seatline_workspace::call_log::StateEntry;
@@ -23,6 +23,9 @@ pub struct AppState {
     desk: Desk,
     /// Where the agent's state changes are logged for the server, when the app has a log.
     state_log: Option<ScreenPop>,
+    /// Where every state the agent moves to goes for the PBX's queue pause codes (set up
+    /// with the phone at start; see `phone::follow_queue_pause`).
+    queue_states: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<AgentState>>,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             workspace,
             desk,
             state_log: None,
+            queue_states: std::sync::OnceLock::new(),
         }
     }
 
@@ -71,7 +75,23 @@ impl AppState {
         Some(view)
     }
 
+    /// Sends every state the agent moves to from now on to `states` (the queue pause codes).
+    pub fn follow_states(&self, states: tokio::sync::mpsc::UnboundedSender<AgentState>) {
+        if self.queue_states.set(states).is_err() {
+            tracing::warn!("agent states are already followed");
+        }
+    }
+
+    /// The window's agent view after a queue pause code: its warning, or none.
+    pub fn set_queue_pause_warning(&self, warning: Option<String>) -> AgentView {
+        self.workspace().set_queue_pause_warning(warning)
+    }
+
     fn log_states(&self, entries: Vec<HistoryEntry>) {
+        // The PBX hears of the state the agent ends up in (not each step on the way).
+        if let (Some(states), Some(last)) = (self.queue_states.get(), entries.last()) {
+            let _ = states.send(last.state.clone());
+        }
         let Some(log) = self.state_log.clone() else {
             return;
         };

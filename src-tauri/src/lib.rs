@@ -24,11 +24,13 @@ pub const SYNC_EVENT: &str = "sync-status";
 pub const AGENT_EVENT: &str = "agent-state";
 /// The center's playbook changed (payload: the playbook).
 pub const PLAYBOOK_EVENT: &str = "playbook";
+/// The event that carries how each queue pause/unpause feature code went.
+pub const QUEUE_PAUSE_EVENT: &str = "queue-pause";
 
 pub use commands::{AppState, CommandError};
 pub use customers::PopState;
 pub use desktop::{handle_link, DesktopState, DesktopView, DESK_ACTION_EVENT, DIAL_LINK_EVENT};
-pub use phone::PhoneState;
+pub use phone::{follow_queue_pause, PhoneState};
 
 /// Registers the app's commands and state on a builder (the real one or the test mock).
 pub fn builder<R: Runtime>(
@@ -108,6 +110,8 @@ pub fn builder<R: Runtime>(
                 }
                 desktop::on_sync_view(&handle, view);
             }));
+            // Not ready / Ready dial the PBX's queue pause codes when `[queue_pause]` is on.
+            phone::follow_queue_pause(app.handle());
             // The after-call-work time box: checked every second, the window told when it ends.
             let ticker = app.handle().clone();
             tauri::async_runtime::spawn(async move {

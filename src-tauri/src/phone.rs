@@ -4,6 +4,7 @@
 use crate::commands::{AppState, CommandError};
 use crate::customers::PopState;
 use seatline_agent_state::AgentEvent;
+use seatline_phone_session::queue_pause::QueuePauseReport;
 use seatline_phone_session::{PhoneAccount, PhoneSession, SessionError};
 use seatline_sip_phone::{PhoneError, PhoneEvent};
 use seatline_workspace::call_log::CallSignal;
@@ -173,6 +174,39 @@ fn agent<R: Runtime>(app: &AppHandle<R>, event: AgentEvent, now: i64) {
         }
         Err(error) => tracing::debug!(%error, "agent state unchanged by a call event"),
     }
+}
+
+/// The PBX's queue pause codes (`[queue_pause]`): every state the agent moves to is handed to
+/// the phone session, which dials the code it maps to; how it went reaches the window as the
+/// agent view's `queue_pause_warning` (on the agent-state event) and as a queue-pause event.
+pub fn follow_queue_pause<R: Runtime>(app: &AppHandle<R>) {
+    let (states, follow) = tokio::sync::mpsc::unbounded_channel();
+    app.state::<AppState>().follow_states(states);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let settings = || {
+            app.state::<AppState>()
+                .workspace()
+                .settings()
+                .queue_pause
+                .clone()
+        };
+        let on_report = |report: &QueuePauseReport| {
+            let view = app
+                .state::<AppState>()
+                .set_queue_pause_warning(report.warning.clone());
+            if let Err(error) = app.emit(crate::AGENT_EVENT, &view) {
+                tracing::warn!(%error, "cannot emit the agent state");
+            }
+            if let Err(error) = app.emit(crate::QUEUE_PAUSE_EVENT, report) {
+                tracing::warn!(%error, "cannot emit the queue pause report");
+            }
+        };
+        app.state::<PhoneState>()
+            .0
+            .follow_agent_states(follow, settings, on_report)
+            .await;
+    });
 }
 
 /// Milliseconds since the Unix epoch: the pop's start, compared with the window's `Date.now()`

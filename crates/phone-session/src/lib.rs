@@ -2,6 +2,8 @@
 //! password in `phone-account.json`), the password in the OS keychain, and the one running
 //! phone whose events go to the window. The shell's phone commands are thin calls into this.
 
+pub mod queue_pause;
+
 use seatline_secrets::{Secret, SecretName, SecretStore, SecretsError};
 use seatline_sip_phone::{
     AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,

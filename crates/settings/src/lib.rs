@@ -7,10 +7,12 @@
 mod data_dir;
 mod desktop;
 mod language;
+mod queue_pause;
 
 pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
 pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError, Hotkeys};
 pub use language::{Language, LanguagePref};
+pub use queue_pause::{QueuePauseError, QueuePauseSettings, DEFAULT_QUEUE_PAUSE_TIMEOUT_SECS};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -53,6 +55,8 @@ pub enum SettingsError {
     InvalidAreaCode(String),
     #[error(transparent)]
     Hotkey(#[from] HotkeyError),
+    #[error(transparent)]
+    QueuePause(#[from] QueuePauseError),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
@@ -70,6 +74,9 @@ pub struct Settings {
     pub area_code: Option<String>,
     /// Hotkeys, notifications and start at login (`[desktop]`).
     pub desktop: DesktopSettings,
+    /// The PBX's queue pause/unpause feature codes, dialled on Not ready / Ready
+    /// (`[queue_pause]`, off by default).
+    pub queue_pause: QueuePauseSettings,
 }
 
 /// The region caller numbers are read in when none is configured.
@@ -180,18 +187,26 @@ impl SettingsStore {
                 })
             }
         };
-        match toml::from_str::<Settings>(&text) {
+        let parsed = toml::from_str::<Settings>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|mut settings| {
+                settings.queue_pause = settings
+                    .queue_pause
+                    .validated()
+                    .map_err(|e| format!("[queue_pause]: {e}"))?;
+                Ok(settings)
+            });
+        match parsed {
             Ok(settings) => Ok(Loaded {
                 settings,
                 set_aside: None,
             }),
-            Err(parse_error) => {
+            Err(reason) => {
                 let moved_to = self.free_broken_name();
                 fs::rename(&self.path, &moved_to).map_err(|source| SettingsError::Write {
                     path: moved_to.clone(),
                     source,
                 })?;
-                let reason = parse_error.to_string();
                 tracing::warn!(path = %self.path.display(), moved_to = %moved_to.display(),
                     %reason, "settings file did not parse; set aside, using defaults");
                 Ok(Loaded {
@@ -340,6 +355,39 @@ mod tests {
         assert!(matches!(err, SettingsError::InvalidAreaCode(_)));
         settings.set_by_name("area_code", "").unwrap();
         assert_eq!(settings.area_code, None);
+    }
+
+    #[test]
+    fn the_queue_pause_section_round_trips_and_a_bad_code_sets_the_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        fs::write(
+            store.path(),
+            "[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n\
+             timeout_secs = 3\n[queue_pause.reasons]\nlunch = \"*6202\"\n",
+        )
+        .unwrap();
+        let q = store.load().unwrap().settings.queue_pause;
+        assert!(q.enabled);
+        assert_eq!(q.pause.as_deref(), Some("*62"));
+        assert_eq!(q.unpause.as_deref(), Some("*63"));
+        assert_eq!(q.pause_code("lunch"), Some("*6202"));
+        assert_eq!(q.timeout_secs, 3);
+        let settings = Settings {
+            queue_pause: q.clone(),
+            ..Settings::default()
+        };
+        store.save(&settings).unwrap();
+        assert_eq!(store.load().unwrap().settings.queue_pause, q);
+
+        fs::write(store.path(), "[queue_pause]\npause = \"*6 2\"\n").unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+        let reason = loaded.set_aside.unwrap().reason;
+        assert!(
+            reason.contains("queue_pause") && reason.contains("*6 2"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod config;
 pub mod dtmf_info;
 pub mod events;
+pub mod feature_code;
 pub mod guard;
 pub mod identity;
 pub mod keepalive;
@@ -23,6 +24,7 @@ pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
 pub use events::{MediaInfo, PhoneEvent, RegistrationState};
+pub use feature_code::FeatureCodeOutcome;
 pub use ua::{Phone, PhoneHandle};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

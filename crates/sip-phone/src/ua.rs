@@ -6,6 +6,7 @@
 use crate::auto_answer::auto_answer_delay;
 use crate::config::{AccountConfig, MediaEncryption, PhoneConfig, SipTransport};
 use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
+use crate::feature_code::FeatureCodeOutcome;
 use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::CallMedia;
 use crate::replaces::parse_replaces;
@@ -79,6 +80,13 @@ enum Command {
         call: String,
         consult: String,
         reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    /// A feature-code call (see [`crate::feature_code`]).
+    FeatureCode {
+        account: Option<String>,
+        code: String,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<FeatureCodeOutcome, PhoneError>>,
     },
     Reregister,
     Shutdown {
@@ -242,6 +250,25 @@ impl PhoneHandle {
         self.ask(|reply| Command::AttendedTransfer {
             call,
             consult,
+            reply,
+        })
+        .await
+    }
+    /// Dials a PBX feature code (`*62`, or a full SIP URI) and hangs up as soon as the PBX
+    /// answers or refuses it, or after `timeout` (CANCEL). Not a call: no events, no media, no
+    /// entry in the call table. Returns how it ended; transport failures are errors.
+    pub async fn feature_code(
+        &self,
+        account: Option<&str>,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<FeatureCodeOutcome, PhoneError> {
+        let account = account.map(str::to_string);
+        let code = code.to_string();
+        self.ask(|reply| Command::FeatureCode {
+            account,
+            code,
+            timeout,
             reply,
         })
         .await
@@ -819,6 +846,22 @@ impl Core {
             } => {
                 let _ = reply.send(self.attended_transfer(&call, &consult));
             }
+            Command::FeatureCode {
+                account,
+                code,
+                timeout,
+                reply,
+            } => match self.feature_code(account.as_deref(), &code, timeout) {
+                Ok(call) => {
+                    tokio::spawn(async move {
+                        let _ = reply.send(call.await);
+                    });
+                }
+                Err(e) => {
+                    warn!(code = %code, error = %e, "feature code not dialled");
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::Reregister => {
                 for n in &self.reregister {
                     n.notify_one();
@@ -826,6 +869,96 @@ impl Core {
             }
             Command::Shutdown { .. } => {}
         }
+    }
+
+    /// Starts a feature-code call (see [`crate::feature_code`]) and returns the future that
+    /// runs it to its end. Its dialog reports to a state channel of its own, not the core's,
+    /// so it never becomes one of `calls` and no front end hears of it; an in-dialog BYE from
+    /// the PBX is still answered (rsipstack matches the dialog).
+    fn feature_code(
+        &mut self,
+        account: Option<&str>,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<impl std::future::Future<Output = Result<FeatureCodeOutcome, PhoneError>>, PhoneError>
+    {
+        let account = self.account(account)?;
+        let callee_text = target_uri(code, &account.config.domain)?;
+        let callee = parse_uri(&callee_text)?;
+        let caller = parse_uri(&format!(
+            "sip:{}@{}",
+            account.config.user, account.config.domain
+        ))?;
+        // A real offer on a port we hold (PBXs want SDP and may answer with a prompt), but no
+        // media engine: nothing is played to the agent or sent to the PBX.
+        let (socket, local_rtp) = self.reserve_rtp()?;
+        let caps = self.local_caps(local_rtp, account.config.media_encryption)?;
+        let offer = MediaSession::new(caps, session_id()).create_offer();
+        let call_id = new_call_id(&self.advertised_ip);
+        let option = InviteOption {
+            caller_display_name: account.config.display_name.clone(),
+            caller,
+            callee,
+            destination: invite_destination(&account),
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer.to_bytes()),
+            contact: account.contact.clone(),
+            credential: Some(account.credential.clone()),
+            call_id: Some(call_id.clone()),
+            ..Default::default()
+        };
+        let (state_tx, mut state_rx) = self.dialog_layer.new_dialog_state_channel();
+        let (dialog, mut join) = self
+            .dialog_layer
+            .do_invite_async(option, state_tx)
+            .map_err(|e| PhoneError::Sip(e.to_string()))?;
+        info!(call = %call_id, uri = %callee_text, "feature code dialled");
+        Ok(async move {
+            let _rtp = socket;
+            // Keep the dialog's state channel open (rsipstack reports to it) until the end.
+            let drain = tokio::spawn(async move { while state_rx.recv().await.is_some() {} });
+            let started = Instant::now();
+            let answer = tokio::time::timeout(timeout, &mut join).await;
+            let result = match answer {
+                Ok(Ok(Ok((_, Some(resp))))) => {
+                    let code = u16::from(resp.status_code.clone());
+                    if resp.status_code.kind() == StatusCodeKind::Successful {
+                        // rsipstack has ACKed the 2xx; end the call at once. The BYE's answer
+                        // is not waited for: the PBX took the code, and a lost answer would
+                        // hold the next code for the 32 s of a non-INVITE transaction.
+                        let bye = dialog.clone();
+                        let id = call_id.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = bye.hangup().await {
+                                debug!(call = %id, error = %e, "BYE after a feature code failed");
+                            }
+                        });
+                        Ok(FeatureCodeOutcome::Answered { code })
+                    } else {
+                        Ok(FeatureCodeOutcome::Rejected {
+                            code,
+                            reason: resp.status_code.text().to_string(),
+                        })
+                    }
+                }
+                Ok(Ok(Ok((_, None)))) => Err(PhoneError::Sip("no final response".into())),
+                Ok(Ok(Err(e))) => Err(PhoneError::Sip(e.to_string())),
+                Ok(Err(e)) => Err(PhoneError::Sip(e.to_string())),
+                Err(_) => {
+                    let after_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    // CANCEL (sent once a provisional response is in when none came yet); the
+                    // INVITE transaction then ends with 487, or a late 2xx is ACKed and BYE'd.
+                    if let Err(e) = dialog.hangup().await {
+                        debug!(call = %call_id, error = %e, "CANCEL of a feature code failed");
+                    }
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut join).await;
+                    Ok(FeatureCodeOutcome::NoAnswer { after_ms })
+                }
+            };
+            drain.abort();
+            info!(call = %call_id, result = ?result, "feature code done");
+            result
+        })
     }
 
     fn dial(
@@ -846,24 +979,7 @@ impl Core {
         let mut sdp = MediaSession::new(caps, session_id());
         let offer = sdp.create_offer();
         let call_id = new_call_id(&self.advertised_ip);
-        let transport = match account.config.transport {
-            SipTransport::Udp => rsipstack::sip::Transport::Udp,
-            SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
-            SipTransport::Tls => rsipstack::sip::Transport::Tls,
-        };
-        let destination = match account.outbound_proxy {
-            Some(p) => Some(SipAddr::new(
-                transport,
-                rsipstack::sip::HostWithPort::from(p),
-            )),
-            // A TLS account's calls go to its registrar over TLS (the callee's URI names no
-            // transport); by name, so the certificate is checked against the domain.
-            None if account.config.transport == SipTransport::Tls => Some(SipAddr::new(
-                transport,
-                account.registrar.host_with_port.clone(),
-            )),
-            None => None,
-        };
+        let destination = invite_destination(&account);
         let option = InviteOption {
             caller_display_name: account.config.display_name.clone(),
             caller,
@@ -2114,6 +2230,28 @@ async fn watch_network(
 }
 
 /// A dial string to a SIP URI: `1002` → `sip:1002@domain`, `bob@host` → `sip:bob@host`.
+/// Where an account's INVITEs go: its outbound proxy, or for TLS its registrar by name (the
+/// callee's URI names no transport; by name so the certificate is checked against the
+/// domain); else wherever the Request-URI leads.
+fn invite_destination(account: &Account) -> Option<SipAddr> {
+    let transport = match account.config.transport {
+        SipTransport::Udp => rsipstack::sip::Transport::Udp,
+        SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+        SipTransport::Tls => rsipstack::sip::Transport::Tls,
+    };
+    match account.outbound_proxy {
+        Some(p) => Some(SipAddr::new(
+            transport,
+            rsipstack::sip::HostWithPort::from(p),
+        )),
+        None if account.config.transport == SipTransport::Tls => Some(SipAddr::new(
+            transport,
+            account.registrar.host_with_port.clone(),
+        )),
+        None => None,
+    }
+}
+
 pub fn target_uri(target: &str, domain: &str) -> Result<String, PhoneError> {
     let t = target.trim();
     if t.is_empty() {

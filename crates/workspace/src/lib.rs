@@ -84,6 +84,9 @@ pub struct AgentView {
     pub not_ready_reasons: Vec<String>,
     /// When after-call work ends by itself (its time box), while the agent is in it.
     pub after_call_work_ends_at: Option<Millis>,
+    /// The PBX did not take the last queue pause/unpause feature code (`[queue_pause]`):
+    /// why, for the agent. The state above changed anyway.
+    pub queue_pause_warning: Option<String>,
 }
 
 /// Everything the status bar shows, in one snapshot.
@@ -105,6 +108,7 @@ pub struct Workspace {
     agent: AgentMachine,
     secrets: Arc<dyn SecretStore>,
     kb: Result<Arc<KbIndex>, String>,
+    queue_pause_warning: Option<String>,
 }
 
 impl Workspace {
@@ -146,6 +150,7 @@ impl Workspace {
             agent: AgentMachine::new(AgentPolicy::default(), now),
             secrets,
             kb,
+            queue_pause_warning: None,
         })
     }
 
@@ -200,7 +205,15 @@ impl Workspace {
             pending_not_ready: self.agent.pending_not_ready().map(str::to_owned),
             not_ready_reasons: self.agent.policy().not_ready_reasons.clone(),
             after_call_work_ends_at: self.agent.after_call_work_deadline(),
+            queue_pause_warning: self.queue_pause_warning.clone(),
         }
+    }
+
+    /// Records how the last queue pause/unpause code went (`None`: the PBX took it) and
+    /// returns the view the window shows.
+    pub fn set_queue_pause_warning(&mut self, warning: Option<String>) -> AgentView {
+        self.queue_pause_warning = warning;
+        self.agent_view()
     }
 
     /// Changes one setting by name and saves the file; on a failed save nothing changes.
@@ -391,5 +404,23 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("nap"));
         assert_eq!(ws.status().agent.state, AgentState::Ready);
+    }
+
+    #[test]
+    fn a_queue_pause_warning_shows_in_the_agent_view_until_a_code_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = open(dir.path(), None);
+        assert_eq!(ws.status().agent.queue_pause_warning, None);
+        assert!(!ws.settings().queue_pause.enabled);
+        let view = ws.set_queue_pause_warning(Some("the PBX refused the pause code *62".into()));
+        assert_eq!(
+            view.queue_pause_warning.as_deref(),
+            Some("the PBX refused the pause code *62")
+        );
+        // The state still changes; the warning stays until a code is taken.
+        let view = ws.agent_event(AgentEvent::SetReady, 20).unwrap();
+        assert_eq!(view.state, AgentState::Ready);
+        assert!(view.queue_pause_warning.is_some());
+        assert_eq!(ws.set_queue_pause_warning(None).queue_pause_warning, None);
     }
 }

@@ -38,6 +38,9 @@ export interface AgentView {
   not_ready_reasons: string[];
   /** When after-call work ends by itself (the center's time box), while in it. */
   after_call_work_ends_at?: number | null;
+  /** The PBX did not take the last queue pause/unpause feature code: why (English, from the
+   * shell). The state changed anyway. */
+  queue_pause_warning?: string | null;
 }
 
 export type PhoneStatus = { state: "not_configured" };

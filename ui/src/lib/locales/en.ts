@@ -12,6 +12,7 @@ export const en = {
   "status.agent_change": "Change agent state",
   "status.in_state_for": "for {time}",
   "status.acw_left": "wrap-up time left {time}",
+  "status.queue_pause_failed": "the PBX queue was not told",
   "status.pending": "then Not ready: {reason}",
   "status.phone": "Phone",
   "status.sync": "Sync",

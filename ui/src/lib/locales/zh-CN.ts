@@ -14,6 +14,7 @@ export const zhCN: Record<MessageKey, string> = {
   "status.agent_change": "切换坐席状态",
   "status.in_state_for": "已持续 {time}",
   "status.acw_left": "话后处理剩余 {time}",
+  "status.queue_pause_failed": "未能通知 PBX 队列",
   "status.pending": "之后示忙：{reason}",
   "status.phone": "电话",
   "status.sync": "同步",
