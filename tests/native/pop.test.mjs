@@ -75,6 +75,14 @@ after(async () => {
 });
 
 test("a ringing call pops the caller's customer card before it is answered, by number and by IVR data, in English and Chinese", async () => {
+  // The center's supervisor keeps its own playbook on the server: a wrap-up code the UI has no
+  // word of its own for, labelled in both languages, and a scripted phrase.
+  const boss = await server.api("POST", "/api/v1/login", null, { tenant: "demo", username: "supervisor", password: PASSWORD });
+  const book = (await server.api("GET", "/api/v1/playbook", boss.body.token)).body;
+  book.wrap_up_codes.push({ code: "sales_lead", labels: { en: "Sales lead", "zh-CN": "销售线索" } });
+  book.phrases.push({ category: "closing", lang: "zh-CN", text: "感谢致电星辰客服，祝您生活愉快。" });
+  const saved = await server.api("PUT", "/api/v1/playbook", boss.body.token, book);
+  assert.equal(saved.status, 200, JSON.stringify(saved.body));
   // Sign in: the customer cache follows the server's customers.
   await ui.typeInto("[data-testid=login-server]", server.url);
   await ui.typeInto("[data-testid=login-tenant]", "demo");
@@ -150,6 +158,11 @@ test("a ringing call pops the caller's customer card before it is answered, by n
   await ui.click("[data-testid=answer]");
   assert.equal(await second.done, 0, `sipp call 2\n${second.log}`);
   await waitFor("话后处理", async () => (await ui.attr("[data-testid=agent-state]", "value")) === "after_call_work");
+  // The wrap-up lists the center's codes from the server, with their Chinese labels, and offers
+  // its phrases for the notes.
+  assert.equal(await ui.text("[data-testid=wrap-up-code] option[value='sales_lead']"), "销售线索");
+  assert.equal(await ui.text("[data-testid=wrap-up-phrases] optgroup[label='结束语'] option:last-child"),
+    "感谢致电星辰客服，祝您生活愉快。");
   await ui.click("[data-testid=wrap-up-code] option[value='repair_logged']");
   await ui.click("[data-testid=wrap-up-done]");
   await waitFor("已小结", async () => /已登记报修/.test(await ui.text("[data-testid=wrapped-up]", 2_000)));
@@ -158,6 +171,9 @@ test("a ringing call pops the caller's customer card before it is answered, by n
   const third = await pbxCall({ pai: "<sip:+8613800138000@pbx.example>", privacy: "none", menu: "-", account: "-" });
   await waitFor("the third pop", async () => (await ui.text("[data-testid=customer-name]", 2_000)) === "张伟");
   await waitFor("the call history", async () => /已承诺回电/.test(await ui.text("[data-testid=pop-recent-calls]", 2_000)));
+  // The card's history came from the center's call log too (the calls pushed by this desk).
+  await waitFor("the center's call history", async () =>
+    (await ui.attr("[data-testid=pop-recent-calls]", "data-from-server", 2_000)) === "yes");
   await ui.screenshot("pop-history-zh.png");
   await ui.click("[data-testid=decline]");
   assert.notEqual(await third.done, 0, "sipp expects an answer; a declined call fails its scenario");
