@@ -8,6 +8,7 @@
 //! failure leaves everything to the next push.
 
 use crate::call_log::{CallLog, CallLogError};
+use crate::server_api::{send_json, ApiFailure};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -51,36 +52,23 @@ struct Rejected {
     reason: String,
 }
 
+impl From<ApiFailure> for CallSyncError {
+    fn from(failure: ApiFailure) -> Self {
+        match failure {
+            ApiFailure::Unreachable(e) => Self::Network(e),
+            ApiFailure::Refused { status, message } => Self::Server { status, message },
+            ApiFailure::Unreadable(e) => Self::Network(format!("unreadable reply: {e}")),
+        }
+    }
+}
+
 async fn post(
     http: &reqwest::Client,
     url: &str,
     token: &str,
     body: serde_json::Value,
 ) -> Result<UploadReport, CallSyncError> {
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| CallSyncError::Network(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        let message = response
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| status.to_string());
-        return Err(CallSyncError::Server {
-            status: status.as_u16(),
-            message,
-        });
-    }
-    response
-        .json()
-        .await
-        .map_err(|e| CallSyncError::Network(format!("unreadable upload report: {e}")))
+    Ok(send_json(http.post(url).json(&body), token).await?)
 }
 
 /// How far back survey scores are read: the agent's day and the night before it (a survey is
@@ -109,24 +97,10 @@ pub async fn pull_scores(
     since: i64,
 ) -> Result<u64, CallSyncError> {
     let url = format!("{}/api/v1/calls", base.trim_end_matches('/'));
-    let response = http
+    let request = http
         .get(url)
-        .query(&[("since", since.to_string()), ("limit", "500".to_owned())])
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| CallSyncError::Network(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(CallSyncError::Server {
-            status: status.as_u16(),
-            message: status.to_string(),
-        });
-    }
-    let page: ScoredPage = response
-        .json()
-        .await
-        .map_err(|e| CallSyncError::Network(format!("unreadable call list: {e}")))?;
+        .query(&[("since", since.to_string()), ("limit", "500".to_owned())]);
+    let page: ScoredPage = send_json(request, token).await?;
     let scores: Vec<(String, i64)> = page
         .items
         .into_iter()
@@ -186,27 +160,11 @@ pub async fn customer_calls(
     limit: u32,
 ) -> Result<Vec<crate::call_log::CallRecord>, CallSyncError> {
     let url = format!("{}/api/v1/calls", base.trim_end_matches('/'));
-    let response = http
-        .get(url)
-        .query(&[
-            ("customer_id", customer_id.to_owned()),
-            ("limit", limit.to_string()),
-        ])
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| CallSyncError::Network(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(CallSyncError::Server {
-            status: status.as_u16(),
-            message: status.to_string(),
-        });
-    }
-    let page: HistoryPage = response
-        .json()
-        .await
-        .map_err(|e| CallSyncError::Network(format!("unreadable call list: {e}")))?;
+    let request = http.get(url).query(&[
+        ("customer_id", customer_id.to_owned()),
+        ("limit", limit.to_string()),
+    ]);
+    let page: HistoryPage = send_json(request, token).await?;
     Ok(page
         .items
         .into_iter()

@@ -9,6 +9,7 @@ pub mod desk;
 pub mod host;
 pub mod playbook;
 pub mod screen_pop;
+mod server_api;
 
 pub use desk::{Desk, DeskError};
 

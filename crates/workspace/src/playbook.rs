@@ -12,6 +12,8 @@ use seatline_agent_state::AgentPolicy;
 use seatline_playbook::Playbook;
 use tokio::sync::watch;
 
+use crate::server_api::{send_json, ApiFailure};
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybookError {
     #[error("cannot save the playbook to {path}: {source}")]
@@ -128,29 +130,16 @@ pub async fn pull(
     token: &str,
 ) -> Result<Playbook, PlaybookError> {
     let url = format!("{}/api/v1/playbook", base.trim_end_matches('/'));
-    let response = http
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| PlaybookError::Network(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        let message = response
-            .json::<serde_json::Value>()
+    let book: Playbook =
+        send_json(http.get(url), token)
             .await
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| status.to_string());
-        return Err(PlaybookError::Server {
-            status: status.as_u16(),
-            message,
-        });
-    }
-    let book: Playbook = response
-        .json()
-        .await
-        .map_err(|e| PlaybookError::Unusable(e.to_string()))?;
+            .map_err(|failure| match failure {
+                ApiFailure::Unreachable(e) => PlaybookError::Network(e),
+                ApiFailure::Refused { status, message } => {
+                    PlaybookError::Server { status, message }
+                }
+                ApiFailure::Unreadable(e) => PlaybookError::Unusable(e),
+            })?;
     book.validate()
         .map_err(|e| PlaybookError::Unusable(e.to_string()))?;
     Ok(book)

@@ -12,6 +12,7 @@ use crate::call_log::{
 use crate::call_sync;
 use crate::desk::{CreateOrder, OrderQuery, OrderView};
 use crate::playbook::{self, PlaybookCache};
+use crate::server_api::{send_json, ApiFailure};
 use crate::Desk;
 use seatline_customer_cache::feed::{self, FeedError};
 use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
@@ -847,37 +848,24 @@ impl ScreenPop {
         };
         let http = self.http().await?;
         let url = format!("{}/api/v1/customers", server_url.trim_end_matches('/'));
-        let response = http
-            .post(url)
-            .bearer_auth(token.expose())
-            .json(&serde_json::json!({
-                "name": new.name.trim(),
-                "phones": new.phones,
-                "email": new.email.as_deref().map(str::trim).filter(|e| !e.is_empty()),
-                "notes": new.notes,
-            }))
-            .send()
+        let request = http.post(url).json(&serde_json::json!({
+            "name": new.name.trim(),
+            "phones": new.phones,
+            "email": new.email.as_deref().map(str::trim).filter(|e| !e.is_empty()),
+            "notes": new.notes,
+        }));
+        let customer: Customer = send_json(request, token.expose())
             .await
-            .map_err(|e| crate::DeskError::Unreachable(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            let message = response
-                .json::<serde_json::Value>()
-                .await
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| status.to_string());
-            return Err(if status.is_client_error() {
-                crate::DeskError::Rejected(message)
-            } else {
-                crate::DeskError::Server(message)
-            }
-            .into());
-        }
-        let customer: Customer = response
-            .json()
-            .await
-            .map_err(|e| crate::DeskError::Server(format!("unreadable customer: {e}")))?;
+            .map_err(|failure| match failure {
+                ApiFailure::Unreachable(e) => crate::DeskError::Unreachable(e),
+                ApiFailure::Refused { status, message } if status < 500 => {
+                    crate::DeskError::Rejected(message)
+                }
+                ApiFailure::Refused { message, .. } => crate::DeskError::Server(message),
+                ApiFailure::Unreadable(e) => {
+                    crate::DeskError::Server(format!("unreadable customer: {e}"))
+                }
+            })?;
         let cache = self.cache().await?;
         // Into the cache now (the next feed pull brings the same record): the agent's next
         // call from this number pops it.
