@@ -65,6 +65,29 @@ describe("phone panel", () => {
     expect(screen.getByTestId("answer").textContent).toContain("接听");
   });
 
+  it("sets call encryption in the account and warns when its keys would travel without TLS", async () => {
+    const phone = createMockPhone(5);
+    const sent: unknown[] = [];
+    const connect = phone.phoneConnect;
+    phone.phoneConnect = (account, ...rest) => {
+      sent.push(account);
+      return connect(account, ...rest);
+    };
+    render(PhonePanel, { backend: phone });
+    expect((screen.getByTestId("sip-srtp") as HTMLSelectElement).value).toBe("off");
+    expect(screen.queryByTestId("srtp-needs-tls")).toBeNull();
+    await fireEvent.change(screen.getByTestId("sip-srtp"), { target: { value: "required" } });
+    expect(screen.getByTestId("srtp-needs-tls").textContent).toContain("without TLS");
+    await fireEvent.change(screen.getByLabelText("Transport"), { target: { value: "tls" } });
+    expect(screen.queryByTestId("srtp-needs-tls")).toBeNull();
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test:5061" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "secret" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]).toMatchObject({ transport: "tls", media_encryption: "required" });
+  });
+
   it("says so when no password is stored", async () => {
     const phone = createMockPhone(5);
     render(PhonePanel, { backend: phone });

@@ -12,7 +12,11 @@ export interface PhoneAccount {
   transport: SipTransport;
   outbound_proxy: string | null;
   auto_answer_ms: number | null;
+  /** SRTP for calls (SDES keys in the SDP: use with TLS). Accounts saved before it read as "off". */
+  media_encryption?: MediaEncryption;
 }
+
+export type MediaEncryption = "off" | "optional" | "required";
 
 export interface Diversion {
   number: string | null;

@@ -31,6 +31,11 @@ export const en = {
   "reason.training": "Training",
   "reason.outbound": "Outbound work",
 
+  "phone.srtp": "Call encryption (SRTP)",
+  "phone.srtp_off": "Off",
+  "phone.srtp_optional": "When the other side can",
+  "phone.srtp_required": "Required",
+  "phone.srtp_needs_tls": "The SRTP keys travel in the SIP messages: without TLS anyone on the network path can read them.",
   "phone.not_configured": "Not configured",
   "sync.not_configured": "Local only",
   "sync.not_connected": "Not connected",

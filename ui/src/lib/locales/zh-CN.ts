@@ -33,6 +33,11 @@ export const zhCN: Record<MessageKey, string> = {
   "reason.training": "培训",
   "reason.outbound": "外呼工作",
 
+  "phone.srtp": "通话加密（SRTP）",
+  "phone.srtp_off": "关闭",
+  "phone.srtp_optional": "对方支持时加密",
+  "phone.srtp_required": "必须加密",
+  "phone.srtp_needs_tls": "SRTP 密钥随 SIP 消息传送：不用 TLS 时，网络路径上的任何人都能读到。",
   "phone.not_configured": "未配置",
   "sync.not_configured": "仅本地",
   "sync.not_connected": "未连接",
