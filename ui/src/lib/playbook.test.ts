@@ -5,12 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import CustomerPanel from "../components/CustomerPanel.svelte";
 import StatusBar from "../components/StatusBar.svelte";
+import OrderDetail from "../components/OrderDetail.svelte";
 import { createMockBackend, MOCK_PLAYBOOK } from "./backend.mock";
 import { i18n } from "./i18n.svelte";
 import { fillPhrase, insertPhrase, labelIn, phrasesFor, playbook, reasonLabel, usePlaybook, wrapUpLabel, type Playbook } from "./playbook.svelte";
 import type { Pop } from "./pop";
 import type { CallView } from "./phone";
-import type { WorkspaceStatus } from "./types";
+import type { OrderView, WorkspaceStatus } from "./types";
 
 const center: Playbook = {
   ...structuredClone(MOCK_PLAYBOOK),
@@ -125,6 +126,23 @@ describe("the playbook in the panels", () => {
     await fireEvent.click(screen.getByTestId("wrap-up-done"));
     await waitFor(() => expect(wrapUps).toHaveLength(1));
     expect(wrapUps[0]?.slice(0, 3)).toEqual(["call-9", "sales_lead", "客户想了解套餐\n您好，我是小李。"]);
+  });
+
+  it("offers the phrases in a work order's note too", async () => {
+    i18n.set("zh-CN");
+    const order = {
+      id: "0190aaaa-0000-7000-8000-00000000abcd", number: "0000ABCD", kind: "complaint", customer: "张伟",
+      title: "宽带断线", priority: "high", status: "new", team: "t1", team_name: "一线", assignee: "u1",
+      mine: true, phone: null, due: null, created_at: "2026-11-30T08:00:00Z", updated_at: "2026-11-30T08:00:00Z",
+      pending: false, next_statuses: [], can_reopen: false, notes: [], history: [],
+    } as unknown as OrderView;
+    render(OrderDetail, { order, onBack: () => {}, onStatus: async () => null, onNote: async () => null, onEdit: async () => null });
+    const note = screen.getByTestId("note-input") as HTMLTextAreaElement;
+    await fireEvent.input(note, { target: { value: "已回访" } });
+    const picker = screen.getByTestId("note-phrases") as HTMLSelectElement;
+    const closing = [...picker.options].find((o) => o.textContent === "感谢来电，再见。")!;
+    await fireEvent.change(picker, { target: { value: closing.value } });
+    expect(note.value).toBe("已回访\n感谢来电，再见。");
   });
 
   it("shows the center's Not-ready reasons with their labels in the status bar", async () => {
