@@ -193,6 +193,33 @@ fn not_ready_without_a_phone_warns_that_the_pause_code_was_not_dialled() {
     assert_eq!(status["agent"]["state"]["kind"], "not_ready");
 }
 
+/// Once the phone registers, the PBX hears the state the session is in (Not ready at login)
+/// without waiting for the agent's first change: the app hands the current state over.
+#[test]
+fn the_session_start_goes_to_the_queue_pause_codes() {
+    let h =
+        app_with_settings("[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n");
+    seatline_desktop::follow_queue_pause(h.app.handle());
+    // What a Registered phone event does.
+    h.app.state::<AppState>().tell_queue_current_state();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let warning = loop {
+        if let Some(warning) = h.app.state::<AppState>().agent_view().queue_pause_warning {
+            break warning;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no queue pause warning"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // No phone in this test: the pause code for the login state was tried, and said so.
+    assert_eq!(
+        warning,
+        "the phone is not connected: the pause code *62 was not dialled"
+    );
+}
+
 #[test]
 fn main_window_searches_the_knowledge_base() {
     let corpus =

@@ -82,6 +82,15 @@ impl AppState {
         }
     }
 
+    /// Hands the state the agent is in now to the queue pause codes: once the phone is
+    /// registered, the PBX hears the session's start (Not ready) without waiting for a change.
+    /// What the PBX was told already is not dialled again.
+    pub fn tell_queue_current_state(&self) {
+        if let Some(states) = self.queue_states.get() {
+            let _ = states.send(self.agent_view().state);
+        }
+    }
+
     /// The window's agent view after a queue pause code: its warning, or none.
     pub fn set_queue_pause_warning(&self, warning: Option<String>) -> AgentView {
         self.workspace().set_queue_pause_warning(warning)

@@ -129,6 +129,13 @@ async fn follow_call<R: Runtime>(
             }
             return;
         }
+        PhoneEvent::Registration {
+            state: seatline_sip_phone::RegistrationState::Registered { .. },
+            ..
+        } => {
+            app.state::<AppState>().tell_queue_current_state();
+            return;
+        }
         PhoneEvent::Dialing { call, target, .. } => CallSignal::Dialing { call, target },
         PhoneEvent::Established { call, .. } => {
             agent(app, AgentEvent::CallStarted, now);
