@@ -4,7 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
-import type { DeskAction, DesktopBackend, DesktopView, DialLink } from "./desktop";
+import type { DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
 import type {
   AgentEvent,
   AgentView,
@@ -152,4 +152,6 @@ export const tauriBackend: Backend = {
   takeDialLink: () => call<DialLink | null>("take_dial_link"),
   onDialLink: async (handler) => listen<null>(DIAL_LINK_EVENT, () => handler()),
   onDeskAction: async (handler) => listen<DeskAction>(DESK_ACTION_EVENT, (event) => handler(event.payload)),
+  updateCheck: () => call<UpdateView>("update_check"),
+  updateInstall: () => call<UpdateView>("update_install"),
 };
