@@ -5,8 +5,8 @@
 
 use crate::{AppState, CommandError, AGENT_EVENT};
 use seatline_desk_habits::{
-    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id, state_text,
-    DeskEvent, DialLink, LinkError, NoticeKind, NotifyPrefs, SyncHealth, TrayCommand,
+    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id, tooltip,
+    DeskEvent, DialLink, LinkError, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth, TrayCommand,
 };
 use seatline_secrets::{SecretName, SecretStore};
 use seatline_settings::{DesktopSettings, HotkeyAction};
@@ -354,11 +354,13 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     // Notifications: answer and decline on the incoming-call notice.
     if let Some(notification) = app.try_state::<tauri_plugin_notification::Notification<R>>() {
         use tauri_plugin_notification::{Action, ActionType};
+        // The buttons' labels are in the language the app started in.
+        let language = app.state::<AppState>().workspace().language();
         let registered =
             notification.register_action_types(vec![ActionType::builder(INCOMING_CALL_ACTIONS)
                 .actions(vec![
-                    Action::builder("answer", "Answer").build(),
-                    Action::builder("decline", "Decline").build(),
+                    Action::builder("answer", NoticeAction::Answer.label(language)).build(),
+                    Action::builder("decline", NoticeAction::Decline.label(language)).build(),
                 ])
                 .build()]);
         if let Err(error) = registered {
@@ -493,20 +495,20 @@ fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 }
 
 fn tray_text<R: Runtime>(app: &AppHandle<R>) -> String {
-    format!(
-        "Seatline: {}",
-        state_text(&app.state::<AppState>().agent_view().state)
-    )
+    let state = app.state::<AppState>();
+    let language = state.workspace().language();
+    tooltip(&state.agent_view().state, language)
 }
 
 fn tray_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let agent = app.state::<AppState>().agent_view();
+    let language = app.state::<AppState>().workspace().language();
     let visible = app
         .get_webview_window("main")
         .and_then(|w| w.is_visible().ok())
         .unwrap_or(true);
     let menu = Menu::new(app)?;
-    for entry in menu_entries(&agent.state, &agent.not_ready_reasons, visible) {
+    for entry in menu_entries(&agent.state, &agent.not_ready_reasons, visible, language) {
         match entry {
             Some(entry) => {
                 let item =
@@ -558,7 +560,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 // ---- notifications ----
 
 fn prefs<R: Runtime>(app: &AppHandle<R>) -> NotifyPrefs {
-    let enabled = app.state::<AppState>().workspace().desktop().notifications;
+    let state = app.state::<AppState>();
+    let (enabled, language) = {
+        let workspace = state.workspace();
+        (workspace.desktop().notifications, workspace.language())
+    };
     let window_focused = app
         .get_webview_window("main")
         .and_then(|w| Some(w.is_visible().ok()? && w.is_focused().ok()?))
@@ -566,6 +572,7 @@ fn prefs<R: Runtime>(app: &AppHandle<R>) -> NotifyPrefs {
     NotifyPrefs {
         enabled,
         window_focused,
+        language,
     }
 }
 
