@@ -53,6 +53,9 @@ pub struct DesktopState {
     last_sync: Mutex<Option<(SyncHealth, u64)>>,
     call_notices: Mutex<HashMap<i32, String>>,
     callbacks_shown: Mutex<HashSet<String>>,
+    /// What the tray shows now (its text, the window's visibility and the state-change
+    /// choices), so a tick rebuilds the menu only when one of them changed.
+    tray_shown: Mutex<String>,
     secrets: Option<Arc<dyn SecretStore>>,
 }
 
@@ -474,24 +477,41 @@ fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         builder = builder.icon(icon.clone().to_owned());
     }
     builder.build(app)?;
-    // The state changes from the window, calls and the tray itself: follow it.
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let mut shown = String::new();
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let visible = handle
-                .get_webview_window("main")
-                .and_then(|w| w.is_visible().ok())
-                .unwrap_or(false);
-            let now = format!("{}|{visible}", tray_text(&handle));
-            if now != shown {
-                shown = now;
-                refresh_tray(&handle);
-            }
-        }
-    });
+    *lock(&app.state::<DesktopState>().tray_shown) = tray_key(app);
     Ok(())
+}
+
+/// The app's one-second tick (lib.rs, the same tick as the after-call-work time box): the
+/// agent's state changes from the window, calls, the time box and the tray itself, the window
+/// is shown or hidden, the language changes; the tray follows, its menu rebuilt only when what
+/// it shows changed.
+pub fn on_tick<R: Runtime>(app: &AppHandle<R>) {
+    if app.tray_by_id(TRAY_ID).is_none() {
+        return;
+    }
+    let Some(desktop) = app.try_state::<DesktopState>() else {
+        return;
+    };
+    if *lock(&desktop.tray_shown) != tray_key(app) {
+        refresh_tray(app);
+    }
+}
+
+fn tray_key<R: Runtime>(app: &AppHandle<R>) -> String {
+    let visible = app
+        .get_webview_window("main")
+        .and_then(|w| w.is_visible().ok())
+        .unwrap_or(false);
+    let (agent, language) = {
+        let state = app.state::<AppState>();
+        let language = state.workspace().language();
+        (state.agent_view(), language)
+    };
+    format!(
+        "{}|{visible}|{}",
+        tooltip(&agent.state, language),
+        agent.not_ready_reasons.join(",")
+    )
 }
 
 fn tray_text<R: Runtime>(app: &AppHandle<R>) -> String {
@@ -525,6 +545,7 @@ fn refresh_tray<R: Runtime>(app: &AppHandle<R>) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
+    *lock(&app.state::<DesktopState>().tray_shown) = tray_key(app);
     match tray_menu(app) {
         Ok(menu) => {
             let _ = tray.set_menu(Some(menu));
