@@ -420,6 +420,9 @@ fn a_window_without_a_capability_is_refused() {
         "set_desktop_settings",
         "collect_diagnostics",
         "take_dial_link",
+        "update_check",
+        "update_install",
+        "ui_ready",
     ] {
         let err = invoke(&crm, own_origin(), cmd, json!({"language": "en"})).unwrap_err();
         let text = err.to_string();

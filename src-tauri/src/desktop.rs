@@ -5,8 +5,8 @@
 
 use crate::{AppState, CommandError, AGENT_EVENT};
 use seatline_desk_habits::{
-    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id, state_text,
-    DeskEvent, DialLink, LinkError, NoticeKind, NotifyPrefs, SyncHealth, TrayCommand,
+    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id, tooltip,
+    DeskEvent, DialLink, LinkError, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth, TrayCommand,
 };
 use seatline_secrets::{SecretName, SecretStore};
 use seatline_settings::{DesktopSettings, HotkeyAction};
@@ -53,6 +53,9 @@ pub struct DesktopState {
     last_sync: Mutex<Option<(SyncHealth, u64)>>,
     call_notices: Mutex<HashMap<i32, String>>,
     callbacks_shown: Mutex<HashSet<String>>,
+    /// What the tray shows now (its text, the window's visibility and the state-change
+    /// choices), so a tick rebuilds the menu only when one of them changed.
+    tray_shown: Mutex<String>,
     secrets: Option<Arc<dyn SecretStore>>,
 }
 
@@ -354,11 +357,13 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     // Notifications: answer and decline on the incoming-call notice.
     if let Some(notification) = app.try_state::<tauri_plugin_notification::Notification<R>>() {
         use tauri_plugin_notification::{Action, ActionType};
+        // The buttons' labels are in the language the app started in.
+        let language = app.state::<AppState>().workspace().language();
         let registered =
             notification.register_action_types(vec![ActionType::builder(INCOMING_CALL_ACTIONS)
                 .actions(vec![
-                    Action::builder("answer", "Answer").build(),
-                    Action::builder("decline", "Decline").build(),
+                    Action::builder("answer", NoticeAction::Answer.label(language)).build(),
+                    Action::builder("decline", NoticeAction::Decline.label(language)).build(),
                 ])
                 .build()]);
         if let Err(error) = registered {
@@ -472,41 +477,58 @@ fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         builder = builder.icon(icon.clone().to_owned());
     }
     builder.build(app)?;
-    // The state changes from the window, calls and the tray itself: follow it.
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let mut shown = String::new();
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let visible = handle
-                .get_webview_window("main")
-                .and_then(|w| w.is_visible().ok())
-                .unwrap_or(false);
-            let now = format!("{}|{visible}", tray_text(&handle));
-            if now != shown {
-                shown = now;
-                refresh_tray(&handle);
-            }
-        }
-    });
+    *lock(&app.state::<DesktopState>().tray_shown) = tray_key(app);
     Ok(())
 }
 
-fn tray_text<R: Runtime>(app: &AppHandle<R>) -> String {
+/// The app's one-second tick (lib.rs, the same tick as the after-call-work time box): the
+/// agent's state changes from the window, calls, the time box and the tray itself, the window
+/// is shown or hidden, the language changes; the tray follows, its menu rebuilt only when what
+/// it shows changed.
+pub fn on_tick<R: Runtime>(app: &AppHandle<R>) {
+    if app.tray_by_id(TRAY_ID).is_none() {
+        return;
+    }
+    let Some(desktop) = app.try_state::<DesktopState>() else {
+        return;
+    };
+    if *lock(&desktop.tray_shown) != tray_key(app) {
+        refresh_tray(app);
+    }
+}
+
+fn tray_key<R: Runtime>(app: &AppHandle<R>) -> String {
+    let visible = app
+        .get_webview_window("main")
+        .and_then(|w| w.is_visible().ok())
+        .unwrap_or(false);
+    let (agent, language) = {
+        let state = app.state::<AppState>();
+        let language = state.workspace().language();
+        (state.agent_view(), language)
+    };
     format!(
-        "Seatline: {}",
-        state_text(&app.state::<AppState>().agent_view().state)
+        "{}|{visible}|{}",
+        tooltip(&agent.state, language),
+        agent.not_ready_reasons.join(",")
     )
+}
+
+fn tray_text<R: Runtime>(app: &AppHandle<R>) -> String {
+    let state = app.state::<AppState>();
+    let language = state.workspace().language();
+    tooltip(&state.agent_view().state, language)
 }
 
 fn tray_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let agent = app.state::<AppState>().agent_view();
+    let language = app.state::<AppState>().workspace().language();
     let visible = app
         .get_webview_window("main")
         .and_then(|w| w.is_visible().ok())
         .unwrap_or(true);
     let menu = Menu::new(app)?;
-    for entry in menu_entries(&agent.state, &agent.not_ready_reasons, visible) {
+    for entry in menu_entries(&agent.state, &agent.not_ready_reasons, visible, language) {
         match entry {
             Some(entry) => {
                 let item =
@@ -523,6 +545,7 @@ fn refresh_tray<R: Runtime>(app: &AppHandle<R>) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
+    *lock(&app.state::<DesktopState>().tray_shown) = tray_key(app);
     match tray_menu(app) {
         Ok(menu) => {
             let _ = tray.set_menu(Some(menu));
@@ -558,7 +581,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 // ---- notifications ----
 
 fn prefs<R: Runtime>(app: &AppHandle<R>) -> NotifyPrefs {
-    let enabled = app.state::<AppState>().workspace().desktop().notifications;
+    let state = app.state::<AppState>();
+    let (enabled, language) = {
+        let workspace = state.workspace();
+        (workspace.desktop().notifications, workspace.language())
+    };
     let window_focused = app
         .get_webview_window("main")
         .and_then(|w| Some(w.is_visible().ok()? && w.is_focused().ok()?))
@@ -566,6 +593,7 @@ fn prefs<R: Runtime>(app: &AppHandle<R>) -> NotifyPrefs {
     NotifyPrefs {
         enabled,
         window_focused,
+        language,
     }
 }
 

@@ -112,18 +112,14 @@ pub fn builder<R: Runtime>(
             }));
             // Not ready / Ready dial the PBX's queue pause codes when `[queue_pause]` is on.
             phone::follow_queue_pause(app.handle());
-            // The after-call-work time box: checked every second, the window told when it ends.
+            // The app's one ticker, every second: the after-call-work time box (the window told
+            // when it ends), then the tray, which follows the agent's state and the window.
             let ticker = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
                 loop {
                     every.tick().await;
-                    let now = seatline_workspace::host::wall_clock_millis();
-                    if let Some(view) = ticker.state::<AppState>().tick_agent(now) {
-                        if let Err(error) = ticker.emit(AGENT_EVENT, &view) {
-                            tracing::warn!(%error, "cannot emit the agent state");
-                        }
-                    }
+                    tick(&ticker);
                 }
             });
             // The center's playbook: its reasons and time box go to the agent state now and
@@ -156,6 +152,18 @@ pub fn builder<R: Runtime>(
             });
             Ok(())
         })
+}
+
+/// One tick of the app's clock: lets time pass for the agent's state (the after-call-work time
+/// box), tells the window when that changed it, then lets the tray catch up.
+fn tick<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let now = seatline_workspace::host::wall_clock_millis();
+    if let Some(view) = app.state::<AppState>().tick_agent(now) {
+        if let Err(error) = app.emit(AGENT_EVENT, &view) {
+            tracing::warn!(%error, "cannot emit the agent state");
+        }
+    }
+    desktop::on_tick(app);
 }
 
 /// When `run` started: the start of the clock `ui_ready` reports against.

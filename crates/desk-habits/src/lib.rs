@@ -13,4 +13,6 @@ pub use link::{
 pub use notify::{
     decide, minutes_until, DeskEvent, Notice, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth,
 };
-pub use tray::{menu_entries, parse_menu_id, state_text, MenuEntry, TrayCommand};
+pub use tray::{
+    menu_entries, parse_menu_id, reason_text, state_text, tooltip, MenuEntry, TrayCommand,
+};

@@ -1,7 +1,8 @@
 //! Which events show a desktop notification, decided in one pure function so the rules are
 //! tested without a notification daemon: [`decide`] takes the agent's preference, what the
-//! window is doing and the event, and returns the notice to show, if any.
+//! window is doing and the event, and returns the notice to show, if any, in the UI's language.
 
+use seatline_settings::Language;
 use serde::Serialize;
 
 /// How the sync looks, in the words notifications care about.
@@ -44,6 +45,8 @@ pub struct NotifyPrefs {
     /// The main window is visible and focused: the agent sees the call already, except that an
     /// incoming call still notifies (a ringing phone must never be missed).
     pub window_focused: bool,
+    /// The UI's language: the notice is written in it.
+    pub language: Language,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,6 +63,18 @@ pub enum NoticeKind {
 pub enum NoticeAction {
     Answer,
     Decline,
+}
+
+impl NoticeAction {
+    /// The button's label.
+    pub fn label(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Self::Answer, Language::En) => "Answer",
+            (Self::Decline, Language::En) => "Decline",
+            (Self::Answer, Language::ZhCn) => "接听",
+            (Self::Decline, Language::ZhCn) => "拒接",
+        }
+    }
 }
 
 /// A notice to show.
@@ -90,10 +105,11 @@ pub fn decide(prefs: NotifyPrefs, event: &DeskEvent) -> Option<Notice> {
     if !prefs.enabled {
         return None;
     }
+    let zh = prefs.language == Language::ZhCn;
     match event {
         DeskEvent::IncomingCall { call, caller } => Some(Notice {
             kind: NoticeKind::IncomingCall,
-            title: "Incoming call".to_owned(),
+            title: if zh { "来电" } else { "Incoming call" }.to_owned(),
             body: caller.clone(),
             actions: vec![NoticeAction::Answer, NoticeAction::Decline],
             subject: Some(call.clone()),
@@ -106,15 +122,22 @@ pub fn decide(prefs: NotifyPrefs, event: &DeskEvent) -> Option<Notice> {
             if prefs.window_focused || *minutes > CALLBACK_LEAD_MINUTES {
                 return None;
             }
-            let when = match *minutes {
-                m if m < 0 => format!("overdue by {} min", -m),
-                0 => "due now".to_owned(),
-                m => format!("due in {m} min"),
+            let when = match (*minutes, zh) {
+                (m, false) if m < 0 => format!("overdue by {} min", -m),
+                (0, false) => "due now".to_owned(),
+                (m, false) => format!("due in {m} min"),
+                (m, true) if m < 0 => format!("已逾期 {} 分钟", -m),
+                (0, true) => "现在到期".to_owned(),
+                (m, true) => format!("{m} 分钟后到期"),
             };
             Some(Notice {
                 kind: NoticeKind::CallbackDue,
-                title: "Callback due".to_owned(),
-                body: format!("{title} ({when})"),
+                title: if zh { "回电到期" } else { "Callback due" }.to_owned(),
+                body: if zh {
+                    format!("{title}（{when}）")
+                } else {
+                    format!("{title} ({when})")
+                },
                 actions: Vec::new(),
                 subject: Some(order.clone()),
             })
@@ -134,16 +157,21 @@ pub fn decide(prefs: NotifyPrefs, event: &DeskEvent) -> Option<Notice> {
                 return None;
             }
             let body = if became {
-                match now.0 {
-                    SyncHealth::Offline => {
+                match (now.0, zh) {
+                    (SyncHealth::Offline, false) => {
                         "The server cannot be reached; changes wait on this desktop.".to_owned()
                     }
-                    SyncHealth::SignedOut => {
+                    (SyncHealth::Offline, true) => "无法连接服务器，更改暂存在本机。".to_owned(),
+                    (SyncHealth::SignedOut, false) => {
                         "You were signed out; sign in again to sync.".to_owned()
                     }
-                    SyncHealth::Stopped => "Sync stopped on an error.".to_owned(),
-                    SyncHealth::Fine => String::new(),
+                    (SyncHealth::SignedOut, true) => "已登出，请重新登录以同步。".to_owned(),
+                    (SyncHealth::Stopped, false) => "Sync stopped on an error.".to_owned(),
+                    (SyncHealth::Stopped, true) => "同步因错误而停止。".to_owned(),
+                    (SyncHealth::Fine, _) => String::new(),
                 }
+            } else if zh {
+                format!("{} 项更改无法同步。", now.1)
             } else {
                 format!("{} change(s) could not be synced.", now.1)
             };
@@ -153,7 +181,7 @@ pub fn decide(prefs: NotifyPrefs, event: &DeskEvent) -> Option<Notice> {
             };
             Some(Notice {
                 kind: NoticeKind::SyncProblem,
-                title: "Sync problem".to_owned(),
+                title: if zh { "同步问题" } else { "Sync problem" }.to_owned(),
                 body,
                 actions: Vec::new(),
                 subject: None,
@@ -169,14 +197,21 @@ mod tests {
     const AWAY: NotifyPrefs = NotifyPrefs {
         enabled: true,
         window_focused: false,
+        language: Language::En,
     };
     const LOOKING: NotifyPrefs = NotifyPrefs {
         enabled: true,
         window_focused: true,
+        language: Language::En,
     };
     const OFF: NotifyPrefs = NotifyPrefs {
         enabled: false,
         window_focused: false,
+        language: Language::En,
+    };
+    const AWAY_ZH: NotifyPrefs = NotifyPrefs {
+        language: Language::ZhCn,
+        ..AWAY
     };
 
     fn ring() -> DeskEvent {
@@ -283,5 +318,69 @@ mod tests {
             .contains("signed out"));
         // The window shows the sync bar already.
         assert_eq!(decide(LOOKING, &sync(fine, (SyncHealth::Offline, 0))), None);
+    }
+
+    #[test]
+    fn notices_in_chinese() {
+        let ring = decide(AWAY_ZH, &ring()).unwrap();
+        assert_eq!(ring.title, "来电");
+        assert_eq!(ring.body, "张伟 +8613800138000");
+        assert_eq!(
+            ring.actions
+                .iter()
+                .map(|a| a.label(Language::ZhCn))
+                .collect::<Vec<_>>(),
+            vec!["接听", "拒接"]
+        );
+        let due = decide(AWAY_ZH, &callback(5)).unwrap();
+        assert_eq!(due.title, "回电到期");
+        assert_eq!(due.body, "Call back about the refund（5 分钟后到期）");
+        assert_eq!(
+            decide(AWAY_ZH, &callback(0)).unwrap().body,
+            "Call back about the refund（现在到期）"
+        );
+        assert_eq!(
+            decide(AWAY_ZH, &callback(-3)).unwrap().body,
+            "Call back about the refund（已逾期 3 分钟）"
+        );
+        let fine = (SyncHealth::Fine, 0);
+        let offline = decide(AWAY_ZH, &sync(fine, (SyncHealth::Offline, 0))).unwrap();
+        assert_eq!(offline.title, "同步问题");
+        assert_eq!(offline.body, "无法连接服务器，更改暂存在本机。");
+        assert_eq!(
+            decide(AWAY_ZH, &sync(fine, (SyncHealth::SignedOut, 0)))
+                .unwrap()
+                .body,
+            "已登出，请重新登录以同步。"
+        );
+        assert_eq!(
+            decide(AWAY_ZH, &sync(fine, (SyncHealth::Stopped, 0)))
+                .unwrap()
+                .body,
+            "同步因错误而停止。"
+        );
+        assert_eq!(
+            decide(AWAY_ZH, &sync(fine, (SyncHealth::Fine, 2)))
+                .unwrap()
+                .body,
+            "2 项更改无法同步。"
+        );
+        // The same rules decide whether to notify in either language.
+        assert_eq!(
+            decide(
+                NotifyPrefs {
+                    window_focused: true,
+                    ..AWAY_ZH
+                },
+                &callback(0)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn action_labels_in_english() {
+        assert_eq!(NoticeAction::Answer.label(Language::En), "Answer");
+        assert_eq!(NoticeAction::Decline.label(Language::En), "Decline");
     }
 }

@@ -1,17 +1,63 @@
 //! What the tray icon shows (the agent's state) and the quick changes its menu offers, as plain
 //! data: the shell builds the native menu from [`menu_entries`] and turns a clicked item's id
-//! back into a command with [`parse_menu_id`].
+//! back into a command with [`parse_menu_id`]. Every text is in the UI's language, with the
+//! words the window uses for the same states (ui/src/lib/locales).
 
 use seatline_agent_state::{AgentEvent, AgentState};
+use seatline_settings::Language;
+
+/// A not-ready reason in words: the reasons the default policy names get the window's labels,
+/// any other reason (a center's own) is shown as it is.
+pub fn reason_text(reason: &str, language: Language) -> String {
+    let known = match (reason, language) {
+        ("login", Language::En) => "Just logged in",
+        ("break", Language::En) => "Break",
+        ("lunch", Language::En) => "Lunch",
+        ("meeting", Language::En) => "Meeting",
+        ("training", Language::En) => "Training",
+        ("outbound", Language::En) => "Outbound work",
+        ("login", Language::ZhCn) => "刚登录",
+        ("break", Language::ZhCn) => "小休",
+        ("lunch", Language::ZhCn) => "用餐",
+        ("meeting", Language::ZhCn) => "会议",
+        ("training", Language::ZhCn) => "培训",
+        ("outbound", Language::ZhCn) => "外呼工作",
+        (other, _) => other,
+    };
+    known.to_owned()
+}
 
 /// The agent's state in words for the tray tooltip and the menu's first line.
-pub fn state_text(state: &AgentState) -> String {
+pub fn state_text(state: &AgentState, language: Language) -> String {
+    let zh = language == Language::ZhCn;
     match state {
-        AgentState::Ready => "Ready".to_owned(),
-        AgentState::NotReady { reason } if reason.is_empty() => "Not ready".to_owned(),
-        AgentState::NotReady { reason } => format!("Not ready ({reason})"),
-        AgentState::OnCall => "On call".to_owned(),
-        AgentState::AfterCallWork => "After-call work".to_owned(),
+        AgentState::Ready => if zh { "示闲" } else { "Ready" }.to_owned(),
+        AgentState::NotReady { reason } if reason.is_empty() => {
+            if zh { "示忙" } else { "Not ready" }.to_owned()
+        }
+        AgentState::NotReady { reason } => {
+            let reason = reason_text(reason, language);
+            if zh {
+                format!("示忙（{reason}）")
+            } else {
+                format!("Not ready ({reason})")
+            }
+        }
+        AgentState::OnCall => if zh { "通话中" } else { "On call" }.to_owned(),
+        AgentState::AfterCallWork => if zh {
+            "话后处理"
+        } else {
+            "After-call work"
+        }
+        .to_owned(),
+    }
+}
+
+/// The tray icon's tooltip (also the menu's first line): the app and the agent's state.
+pub fn tooltip(state: &AgentState, language: Language) -> String {
+    match language {
+        Language::ZhCn => format!("Seatline：{}", state_text(state, language)),
+        Language::En => format!("Seatline: {}", state_text(state, language)),
     }
 }
 
@@ -45,18 +91,20 @@ pub fn menu_entries(
     state: &AgentState,
     reasons: &[String],
     window_visible: bool,
+    language: Language,
 ) -> Vec<Option<MenuEntry>> {
+    let zh = language == Language::ZhCn;
     let busy = matches!(state, AgentState::OnCall | AgentState::AfterCallWork);
     let mut entries = vec![
         Some(MenuEntry {
             id: STATE_LINE.to_owned(),
-            text: format!("Seatline: {}", state_text(state)),
+            text: tooltip(state, language),
             enabled: false,
         }),
         None,
         Some(MenuEntry {
             id: READY.to_owned(),
-            text: "Ready".to_owned(),
+            text: if zh { "示闲" } else { "Ready" }.to_owned(),
             enabled: !busy && *state != AgentState::Ready,
         }),
     ];
@@ -64,24 +112,34 @@ pub fn menu_entries(
         let current = matches!(state, AgentState::NotReady { reason: r } if r == reason);
         entries.push(Some(MenuEntry {
             id: format!("{NOT_READY}{reason}"),
-            text: format!("Not ready: {reason}"),
+            text: if zh {
+                format!("示忙：{}", reason_text(reason, language))
+            } else {
+                format!("Not ready: {}", reason_text(reason, language))
+            },
             enabled: !busy && !current,
         }));
     }
     entries.push(None);
     entries.push(Some(MenuEntry {
         id: TOGGLE.to_owned(),
-        text: if window_visible {
-            "Hide window"
-        } else {
-            "Show window"
+        text: match (window_visible, zh) {
+            (true, false) => "Hide window",
+            (false, false) => "Show window",
+            (true, true) => "隐藏窗口",
+            (false, true) => "显示窗口",
         }
         .to_owned(),
         enabled: true,
     }));
     entries.push(Some(MenuEntry {
         id: QUIT.to_owned(),
-        text: "Quit Seatline".to_owned(),
+        text: if zh {
+            "退出 Seatline"
+        } else {
+            "Quit Seatline"
+        }
+        .to_owned(),
         enabled: true,
     }));
     entries
@@ -121,17 +179,91 @@ mod tests {
             .collect()
     }
 
+    const EN: Language = Language::En;
+    const ZH: Language = Language::ZhCn;
+
     #[test]
     fn state_texts() {
-        assert_eq!(state_text(&AgentState::Ready), "Ready");
+        assert_eq!(state_text(&AgentState::Ready, EN), "Ready");
         assert_eq!(
-            state_text(&AgentState::NotReady {
-                reason: "lunch".into()
-            }),
-            "Not ready (lunch)"
+            state_text(
+                &AgentState::NotReady {
+                    reason: "lunch".into()
+                },
+                EN
+            ),
+            "Not ready (Lunch)"
         );
-        assert_eq!(state_text(&AgentState::OnCall), "On call");
-        assert_eq!(state_text(&AgentState::AfterCallWork), "After-call work");
+        assert_eq!(state_text(&AgentState::OnCall, EN), "On call");
+        assert_eq!(
+            state_text(&AgentState::AfterCallWork, EN),
+            "After-call work"
+        );
+        assert_eq!(tooltip(&AgentState::OnCall, EN), "Seatline: On call");
+    }
+
+    #[test]
+    fn state_texts_in_chinese() {
+        assert_eq!(state_text(&AgentState::Ready, ZH), "示闲");
+        assert_eq!(
+            state_text(
+                &AgentState::NotReady {
+                    reason: "lunch".into()
+                },
+                ZH
+            ),
+            "示忙（用餐）"
+        );
+        assert_eq!(
+            state_text(
+                &AgentState::NotReady {
+                    reason: String::new()
+                },
+                ZH
+            ),
+            "示忙"
+        );
+        assert_eq!(state_text(&AgentState::OnCall, ZH), "通话中");
+        assert_eq!(state_text(&AgentState::AfterCallWork, ZH), "话后处理");
+        assert_eq!(tooltip(&AgentState::Ready, ZH), "Seatline：示闲");
+    }
+
+    #[test]
+    fn a_centers_own_reason_is_shown_as_it_is() {
+        assert_eq!(reason_text("coaching", ZH), "coaching");
+        assert_eq!(reason_text("coaching", EN), "coaching");
+        assert_eq!(reason_text("outbound", ZH), "外呼工作");
+    }
+
+    #[test]
+    fn the_chinese_menu_has_the_same_items_in_chinese() {
+        let state = AgentState::NotReady {
+            reason: "break".into(),
+        };
+        let en = menu_entries(&state, &reasons(), false, EN);
+        let zh = menu_entries(&state, &reasons(), false, ZH);
+        // Same ids, same enabled flags, same separators: only the words differ.
+        let shape = |entries: &[Option<MenuEntry>]| {
+            entries
+                .iter()
+                .map(|e| e.as_ref().map(|e| (e.id.clone(), e.enabled)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&en), shape(&zh));
+        let texts: Vec<&str> = zh.iter().flatten().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Seatline：示忙（小休）",
+                "示闲",
+                "示忙：小休",
+                "示忙：用餐",
+                "显示窗口",
+                "退出 Seatline"
+            ]
+        );
+        let visible = menu_entries(&state, &reasons(), true, ZH);
+        assert!(visible.iter().flatten().any(|e| e.text == "隐藏窗口"));
     }
 
     #[test]
@@ -142,10 +274,11 @@ mod tests {
             },
             &reasons(),
             true,
+            EN,
         );
         assert_eq!(
             entries[0].as_ref().unwrap().text,
-            "Seatline: Not ready (break)"
+            "Seatline: Not ready (Break)"
         );
         assert_eq!(
             enabled(&entries),
@@ -162,7 +295,7 @@ mod tests {
     #[test]
     fn a_call_disables_every_state_change() {
         for state in [AgentState::OnCall, AgentState::AfterCallWork] {
-            let entries = menu_entries(&state, &reasons(), false);
+            let entries = menu_entries(&state, &reasons(), false, EN);
             assert_eq!(enabled(&entries), vec!["window:toggle", "app:quit"]);
             assert!(entries.iter().flatten().any(|e| e.text == "Show window"));
         }
@@ -170,7 +303,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip_to_commands() {
-        for entry in menu_entries(&AgentState::Ready, &reasons(), true)
+        for entry in menu_entries(&AgentState::Ready, &reasons(), true, EN)
             .into_iter()
             .flatten()
         {

@@ -61,3 +61,85 @@ describe("desktop settings", () => {
     expect((await screen.findByTestId("collect-diagnostics")).textContent).toContain("收集诊断信息");
   });
 });
+
+describe("updates", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => cleanup());
+
+  it("says the app is up to date when nothing newer is offered", async () => {
+    const desk = createMockDesktop();
+    render(DesktopSettings, { backend: desk });
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    await waitFor(() => expect(screen.getByTestId("update-current").textContent).toBe("Seatline 0.1.0 is up to date."));
+    expect(screen.queryByTestId("update-install")).toBeNull();
+    expect(desk.installs).toBe(0);
+  });
+
+  it("shows the version and notes on offer and installs only after the confirmation", async () => {
+    const desk = createMockDesktop();
+    desk.offer = { version: "0.2.0", notes: "Faster screen pop.\nSRTP by default." };
+    render(DesktopSettings, { backend: desk });
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    await waitFor(() =>
+      expect(screen.getByTestId("update-available").textContent).toContain("Seatline 0.2.0 is available (you have 0.1.0)."),
+    );
+    expect(screen.getByTestId("update-notes").textContent).toBe("Faster screen pop.\nSRTP by default.");
+    // The first click only asks; cancelling installs nothing.
+    await fireEvent.click(screen.getByTestId("update-install"));
+    expect(screen.getByTestId("update-confirm-text").textContent).toContain("Install Seatline 0.2.0 now?");
+    expect(desk.installs).toBe(0);
+    await fireEvent.click(screen.getByTestId("update-cancel"));
+    expect(screen.queryByTestId("update-confirm")).toBeNull();
+    expect(desk.installs).toBe(0);
+    // Asked again and confirmed: installed, restart to use it.
+    await fireEvent.click(screen.getByTestId("update-install"));
+    await fireEvent.click(screen.getByTestId("update-confirm"));
+    await waitFor(() =>
+      expect(screen.getByTestId("update-installed").textContent).toBe("Seatline 0.2.0 is installed. Restart Seatline to use it."),
+    );
+    expect(desk.installs).toBe(1);
+    expect(screen.queryByTestId("update-install")).toBeNull();
+  });
+
+  it("shows why a check failed", async () => {
+    const desk = createMockDesktop();
+    desk.offer = { code: "update_network", message: "connection refused" };
+    render(DesktopSettings, { backend: desk });
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    await waitFor(() =>
+      expect(screen.getByTestId("update-error").textContent).toBe("The update server cannot be reached. (connection refused)"),
+    );
+    expect(screen.queryByTestId("update-current")).toBeNull();
+    expect(screen.queryByTestId("update-available")).toBeNull();
+  });
+
+  it("says a refused signature installed nothing, and keeps the offer on screen", async () => {
+    const desk = createMockDesktop();
+    desk.offer = { version: "0.2.0", notes: null };
+    render(DesktopSettings, { backend: desk });
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    await fireEvent.click(await screen.findByTestId("update-install"));
+    desk.offer = { code: "update_signature", message: "the update's signature does not verify" };
+    await fireEvent.click(screen.getByTestId("update-confirm"));
+    await waitFor(() => expect(screen.getByTestId("update-error").textContent).toContain("its signature does not verify. Nothing was installed."));
+    expect(desk.installs).toBe(1);
+    expect(screen.queryByTestId("update-installed")).toBeNull();
+    expect(screen.getByTestId("update-available").textContent).toContain("0.2.0");
+    expect(screen.queryByTestId("update-notes")).toBeNull();
+  });
+
+  it("reads in Chinese", async () => {
+    i18n.set("zh-CN");
+    const desk = createMockDesktop();
+    desk.offer = { version: "0.2.0", notes: null };
+    render(DesktopSettings, { backend: desk });
+    expect((await screen.findByTestId("update-check")).textContent).toContain("检查更新");
+    await fireEvent.click(screen.getByTestId("update-check"));
+    await waitFor(() => expect(screen.getByTestId("update-available").textContent).toContain("有新版本 Seatline 0.2.0（当前为 0.1.0）。"));
+    await fireEvent.click(screen.getByTestId("update-install"));
+    expect(screen.getByTestId("update-confirm").textContent).toContain("立即安装");
+    desk.offer = { code: "update_not_bundled", message: "x" };
+    await fireEvent.click(screen.getByTestId("update-confirm"));
+    await waitFor(() => expect(screen.getByTestId("update-error").textContent).toContain("请手动安装新版本"));
+  });
+});

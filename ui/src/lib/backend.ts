@@ -5,7 +5,7 @@ import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { CallHistory, CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
-import type { DeskAction, DesktopBackend, DesktopView, DialLink } from "./desktop";
+import type { DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
 import type {
   AgentEvent,
   AgentView,
@@ -157,4 +157,6 @@ export const tauriBackend: Backend = {
   takeDialLink: () => call<DialLink | null>("take_dial_link"),
   onDialLink: async (handler) => listen<null>(DIAL_LINK_EVENT, () => handler()),
   onDeskAction: async (handler) => listen<DeskAction>(DESK_ACTION_EVENT, (event) => handler(event.payload)),
+  updateCheck: () => call<UpdateView>("update_check"),
+  updateInstall: () => call<UpdateView>("update_install"),
 };

@@ -1,7 +1,8 @@
 // A stand-in for the shell's desktop side, for `vite --mode mock` and UI tests: it keeps the
 // desktop settings, refuses clashing or modifier-less hotkeys as the shell does, and lets a
-// test hand over a dial link or press a hotkey.
-import type { DeskAction, DesktopBackend, DesktopSettings, DesktopView, DialLink } from "./desktop";
+// test hand over a dial link or press a hotkey. Updates: `offer` sets what the update server
+// offers (or the error it fails with); an install of an offered update marks it installed.
+import type { DeskAction, DesktopBackend, DesktopSettings, DesktopView, DialLink, UpdateView } from "./desktop";
 
 export interface MockDesktop extends DesktopBackend {
   /** The OS hands over a link (`error` plays a link the shell could not parse). */
@@ -11,7 +12,13 @@ export interface MockDesktop extends DesktopBackend {
   /** Problems the next save reports (e.g. a hotkey the OS refused). */
   problems: string[];
   collected: number;
+  /** What the update server offers: a version and notes, nothing newer (null), or an error. */
+  offer: { version: string; notes: string | null } | null | { code: string; message: string };
+  /** How many installs were asked for. */
+  installs: number;
 }
+
+const CURRENT_VERSION = "0.1.0";
 
 const defaults = (): DesktopSettings => ({
   hotkeys: { answer: "CmdOrCtrl+Alt+A", hangup: "CmdOrCtrl+Alt+H", mute: "CmdOrCtrl+Alt+M", hold: "CmdOrCtrl+Alt+P" },
@@ -24,10 +31,27 @@ export function createMockDesktop(): MockDesktop {
   let pending: DialLink | { error: string } | null = null;
   const linkHandlers = new Set<() => void>();
   const actionHandlers = new Set<(a: DeskAction) => void>();
+  const update = (install: boolean): UpdateView => {
+    const offer = mock.offer;
+    if (offer && "code" in offer) throw { code: offer.code, message: offer.message };
+    return {
+      current_version: CURRENT_VERSION,
+      available: offer?.version ?? null,
+      notes: offer?.notes ?? null,
+      installed: install && offer !== null,
+    };
+  };
   const view = (): DesktopView => ({ settings: structuredClone(settings), problems: [...mock.problems], log_dir: "/mock/data/logs" });
   const mock: MockDesktop = {
     problems: [],
     collected: 0,
+    offer: null,
+    installs: 0,
+    updateCheck: async () => update(false),
+    updateInstall: async () => {
+      mock.installs += 1;
+      return update(true);
+    },
     desktopSettings: async () => view(),
     setDesktopSettings: async (next) => {
       const seen = new Map<string, string>();

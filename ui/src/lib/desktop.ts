@@ -35,6 +35,16 @@ export interface DesktopView {
   log_dir: string;
 }
 
+/** What the shell says about updates (src-tauri/src/updates.rs, UpdateView). */
+export interface UpdateView {
+  current_version: string;
+  /** The newer version the update server offers; null: this is the newest. */
+  available: string | null;
+  notes: string | null;
+  /** A verified update was installed: it takes effect when Seatline restarts. */
+  installed: boolean;
+}
+
 export interface DesktopBackend {
   desktopSettings(): Promise<DesktopView>;
   /** Refused with code `hotkey` when a hotkey is invalid or two actions share one. */
@@ -46,6 +56,14 @@ export interface DesktopBackend {
   /** Calls `handler` when a dial link is waiting; resolves to an unsubscribe function. */
   onDialLink(handler: () => void): Promise<() => void>;
   onDeskAction(handler: (action: DeskAction) => void): Promise<() => void>;
+  /** Asks the update server for a newer version (downloads nothing). */
+  updateCheck(): Promise<UpdateView>;
+  /**
+   * Downloads the update, verifies its signature and installs it. Refused with code
+   * `update_signature` (does not verify), `update_network`, `update_not_bundled` (a copy the
+   * updater cannot replace) or `update_install`.
+   */
+  updateInstall(): Promise<UpdateView>;
 }
 
 /** The phone command a desk action becomes, on the calls the panel shows; null: nothing to do. */
