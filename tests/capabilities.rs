@@ -151,15 +151,36 @@ fn main_window_reaches_the_app_commands() {
     );
 }
 
+/// The app with `[queue_pause]` on (pause *62, unpause *63) and its states followed, as the
+/// app's setup does at start (the mock runtime does not run setup).
+fn app_with_queue_pause() -> Harness {
+    let h =
+        app_with_settings("[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n");
+    seatline_desktop::follow_queue_pause(h.app.handle());
+    h
+}
+
+/// The queue pause warning the agent view gets within 10 s (the dial runs in the background).
+fn queue_pause_warning(h: &Harness) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(warning) = h.app.state::<AppState>().agent_view().queue_pause_warning {
+            return warning;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no queue pause warning"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// `[queue_pause]` on and no phone connected: Not ready still happens, and the window's agent
 /// view gets the warning that the pause code was not dialled (the wiring from the state change
 /// to the phone session and back; the SIP side is tested against sipp in phone-session).
 #[test]
 fn not_ready_without_a_phone_warns_that_the_pause_code_was_not_dialled() {
-    let h =
-        app_with_settings("[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n");
-    // What the app's setup does at start (the mock runtime does not run setup).
-    seatline_desktop::follow_queue_pause(h.app.handle());
+    let h = app_with_queue_pause();
     let main = window(&h.app, "main");
     let agent = invoke(
         &main,
@@ -172,18 +193,7 @@ fn not_ready_without_a_phone_warns_that_the_pause_code_was_not_dialled() {
         agent["state"],
         json!({"kind": "not_ready", "reason": "break"})
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let warning = loop {
-        let view = h.app.state::<AppState>().agent_view();
-        if let Some(warning) = view.queue_pause_warning {
-            break warning;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no queue pause warning"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let warning = queue_pause_warning(&h);
     assert_eq!(
         warning,
         "the phone is not connected: the pause code *62 was not dialled"
@@ -197,22 +207,10 @@ fn not_ready_without_a_phone_warns_that_the_pause_code_was_not_dialled() {
 /// without waiting for the agent's first change: the app hands the current state over.
 #[test]
 fn the_session_start_goes_to_the_queue_pause_codes() {
-    let h =
-        app_with_settings("[queue_pause]\nenabled = true\npause = \"*62\"\nunpause = \"*63\"\n");
-    seatline_desktop::follow_queue_pause(h.app.handle());
+    let h = app_with_queue_pause();
     // What a Registered phone event does.
     h.app.state::<AppState>().tell_queue_current_state();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let warning = loop {
-        if let Some(warning) = h.app.state::<AppState>().agent_view().queue_pause_warning {
-            break warning;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no queue pause warning"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let warning = queue_pause_warning(&h);
     // No phone in this test: the pause code for the login state was tried, and said so.
     assert_eq!(
         warning,
