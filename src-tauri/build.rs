@@ -44,6 +44,7 @@ const COMMANDS: &[&str] = &[
     "call_figures",
     "callback_figures",
     "playbook",
+    "playbook_save",
     "customer_history",
     "customer_create",
     "desktop_settings",

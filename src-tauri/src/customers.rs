@@ -33,6 +33,7 @@ impl From<PopError> for CommandError {
             PopError::CallLog(_) => "storage",
             PopError::Region { .. } => "invalid",
             PopError::Http(_) => "network",
+            PopError::Playbook(e) => e.code(),
         };
         Self {
             code,
@@ -99,6 +100,16 @@ pub async fn customer_history(
 #[tauri::command]
 pub fn playbook(state: State<'_, PopState>) -> seatline_playbook::Playbook {
     state.0.playbook()
+}
+
+/// A supervisor's edit of the center's playbook: saved on the server (refused with code
+/// `conflict` when someone saved since it was loaded) and in use on this desk at once.
+#[tauri::command]
+pub async fn playbook_save(
+    state: State<'_, PopState>,
+    edit: seatline_playbook::Playbook,
+) -> Result<seatline_playbook::Playbook, CommandError> {
+    Ok(state.0.save_playbook(&edit).await?)
 }
 
 /// The agent picked one of several customers sharing the caller's number.

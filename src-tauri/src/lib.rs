@@ -90,6 +90,7 @@ pub fn builder<R: Runtime>(
             customers::call_figures,
             customers::callback_figures,
             customers::playbook,
+            customers::playbook_save,
             customers::customer_history,
             customers::customer_create,
             desktop::desktop_settings,

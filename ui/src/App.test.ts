@@ -12,7 +12,7 @@ import type { AgentView, AppInfo, WorkspaceStatus } from "./lib/types";
 
 type Call = { cmd: string; args: unknown };
 
-function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; target: string; original: string } } = {}) {
+function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; target: string; original: string }; role?: string } = {}) {
   let link = options.link ?? null;
   const calls: Call[] = [];
   let info: AppInfo = {
@@ -60,8 +60,11 @@ function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; targ
       case "session":
         return {
           hint: { server_url: null, tenant: null, username: null },
-          account: null,
-          signed_in: false,
+          account: options.role
+            ? { server_url: "http://127.0.0.1:1", tenant: "demo", username: "lead", user_id: "u-1", display_name: "Lead",
+              role: options.role, teams: [] }
+            : null,
+          signed_in: Boolean(options.role),
           keychain_warning: null,
           sync: { state: "not_signed_in", pending: 0, problems: 0, retry_in_ms: null, last_synced: null,
             last_error: null, signed_out_reason: null },
@@ -79,6 +82,8 @@ function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; targ
       }
       case "playbook":
         return MOCK_PLAYBOOK;
+      case "playbook_save":
+        return { ...(args as { edit: typeof MOCK_PLAYBOOK }).edit, revision: 1 };
       case "call_figures":
         return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
       case "callback_figures":
@@ -144,6 +149,36 @@ describe("workspace frame", () => {
     section.open = true;
     section.dispatchEvent(new Event("toggle"));
     await waitFor(() => expect(calls.some((c) => c.cmd === "desktop_settings")).toBe(true));
+  });
+
+  it("offers the playbook editor to a supervisor and sends the edit through playbook_save", async () => {
+    const calls = fakeShell({ role: "supervisor" });
+    render(App, { props: { backend: tauriBackend } });
+    const section = (await screen.findByTestId("playbook-section")) as HTMLDetailsElement;
+    section.open = true;
+    section.dispatchEvent(new Event("toggle"));
+    await fireEvent.input(await screen.findByTestId("acw-limit"), { target: { value: "90" } });
+    await fireEvent.click(screen.getByTestId("playbook-save"));
+    await screen.findByTestId("playbook-saved");
+    const save = calls.find((c) => c.cmd === "playbook_save");
+    expect((save?.args as { edit: { revision: number; after_call_work_limit_s: number } }).edit).toMatchObject({
+      revision: 0,
+      after_call_work_limit_s: 90,
+    });
+  });
+
+  it("does not offer the playbook editor to an agent or when signed out", async () => {
+    fakeShell({ role: "agent" });
+    render(App, { props: { backend: tauriBackend } });
+    // Signed in (the session has been read), and still no editor.
+    await screen.findByTestId("signed-in-as");
+    expect(screen.queryByTestId("playbook-section")).toBeNull();
+    cleanup();
+    clearMocks();
+    fakeShell();
+    render(App, { props: { backend: tauriBackend } });
+    await screen.findByTestId("login-form");
+    expect(screen.queryByTestId("playbook-section")).toBeNull();
   });
 
   it("switches the whole frame to Chinese and saves the choice through set_language", async () => {

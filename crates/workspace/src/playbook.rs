@@ -27,6 +27,34 @@ pub enum PlaybookError {
     Server { status: u16, message: String },
     #[error("the server's playbook cannot be used: {0}")]
     Unusable(String),
+    /// A save that does not validate here; nothing was sent.
+    #[error("the playbook cannot be saved: {0}")]
+    Invalid(String),
+}
+
+impl PlaybookError {
+    /// A stable code for the UI to branch on: a stale edit (`conflict`) is reloaded, an invalid
+    /// one corrected, a refusal for the role (`forbidden`) explained.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Save { .. } => "storage",
+            Self::Network(_) => "unreachable",
+            Self::Server { status: 409, .. } => "conflict",
+            Self::Server { status: 400 | 422, .. } | Self::Invalid(_) => "invalid",
+            Self::Server {
+                status: 401 | 403, ..
+            } => "forbidden",
+            Self::Server { .. } | Self::Unusable(_) => "server",
+        }
+    }
+}
+
+fn from_api(failure: ApiFailure) -> PlaybookError {
+    match failure {
+        ApiFailure::Unreachable(e) => PlaybookError::Network(e),
+        ApiFailure::Refused { status, message } => PlaybookError::Server { status, message },
+        ApiFailure::Unreadable(e) => PlaybookError::Unusable(e),
+    }
 }
 
 /// The playbook in use, its file, and a channel that tells subscribers when it changes.
@@ -130,19 +158,32 @@ pub async fn pull(
     token: &str,
 ) -> Result<Playbook, PlaybookError> {
     let url = format!("{}/api/v1/playbook", base.trim_end_matches('/'));
-    let book: Playbook =
-        send_json(http.get(url), token)
-            .await
-            .map_err(|failure| match failure {
-                ApiFailure::Unreachable(e) => PlaybookError::Network(e),
-                ApiFailure::Refused { status, message } => {
-                    PlaybookError::Server { status, message }
-                }
-                ApiFailure::Unreadable(e) => PlaybookError::Unusable(e),
-            })?;
+    let book: Playbook = send_json(http.get(url), token).await.map_err(from_api)?;
     book.validate()
         .map_err(|e| PlaybookError::Unusable(e.to_string()))?;
     Ok(book)
+}
+
+/// Saves a supervisor's edit on the server. `edit.revision` names the revision it was edited
+/// from: the server refuses (409) when someone saved in between, so nobody's change is lost
+/// silently. Returns the playbook as saved (its new revision).
+pub async fn push(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    edit: &Playbook,
+) -> Result<Playbook, PlaybookError> {
+    // Checked here first: the supervisor sees every problem without a round trip.
+    edit.validate()
+        .map_err(|e| PlaybookError::Invalid(e.to_string()))?;
+    let url = format!("{}/api/v1/playbook", base.trim_end_matches('/'));
+    let saved: Playbook = send_json(http.put(url).json(edit), token)
+        .await
+        .map_err(from_api)?;
+    saved
+        .validate()
+        .map_err(|e| PlaybookError::Unusable(e.to_string()))?;
+    Ok(saved)
 }
 
 #[cfg(test)]

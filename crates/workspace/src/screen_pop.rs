@@ -48,6 +48,8 @@ pub enum PopError {
     Region { region: String, reason: String },
     #[error("no HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Playbook(#[from] playbook::PlaybookError),
 }
 
 /// A ringing call as the phone reports it (or the agent's own lookup).
@@ -552,6 +554,29 @@ impl ScreenPop {
                 self.set_view(|v| v.playbook_error = Some(e.to_string()));
             }
         }
+    }
+
+    /// A supervisor's edit of the center's playbook, saved on the server and put in use here at
+    /// once (the other desks take it at their next pull). A stale edit is refused by the server
+    /// (`PlaybookError` code `conflict`) and changes nothing.
+    pub async fn save_playbook(
+        &self,
+        edit: &seatline_playbook::Playbook,
+    ) -> Result<seatline_playbook::Playbook, PopError> {
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Err(crate::DeskError::NotSignedIn.into());
+        };
+        let http = self.http().await?;
+        let saved = playbook::push(&http, &server_url, token.expose(), edit).await?;
+        tracing::info!(revision = saved.revision, "the center's playbook saved");
+        // Saved on the server: a local write failure only delays it here until the next pull.
+        let local = self.inner.playbook.replace(saved.clone());
+        let revision = self.inner.playbook.current().revision;
+        self.set_view(|v| {
+            v.playbook_revision = revision;
+            v.playbook_error = local.err().map(|e| e.to_string());
+        });
+        Ok(saved)
     }
 
     /// The wrap-up of a call: a code of the center's playbook (required) and notes.

@@ -851,3 +851,95 @@ async fn an_unknown_caller_becomes_a_customer_in_one_step() {
     let signed_out = w.pop.create_customer(&new, None).await.unwrap_err();
     assert!(signed_out.to_string().contains("sign in"), "{signed_out}");
 }
+
+/// A supervisor edits the center's playbook from the desktop: an agent is refused by the server,
+/// an invalid edit is refused before it leaves the desk, a save is in use at once here, and an
+/// edit from a revision someone else has since replaced is refused as a conflict, losing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_edits_the_playbook_from_the_desktop_and_a_stale_edit_is_refused() {
+    use seatline_workspace::screen_pop::PopError;
+    let w = world().await;
+    let mut edit = w.pop.playbook();
+    edit.after_call_work_limit_s = Some(60);
+
+    // The agent signed in by the world may read the playbook, not change it.
+    let refused = w.pop.save_playbook(&edit).await.unwrap_err();
+    match &refused {
+        PopError::Playbook(e) => assert_eq!(e.code(), "forbidden", "{e}"),
+        other => panic!("not a playbook refusal: {other}"),
+    }
+    assert_eq!(w.pop.playbook().revision, 0);
+
+    accounts::create_user(
+        &w.store,
+        &w.tenant_id,
+        NewUser {
+            username: "lead".into(),
+            display_name: Some("Team lead".into()),
+            password: PASSWORD.into(),
+            role: Role::Supervisor,
+            team_ids: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    w.desk.logout(true).await.unwrap();
+    w.desk
+        .login(LoginRequest {
+            server_url: w.server.url.clone(),
+            tenant: "demo".into(),
+            username: "lead".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+
+    // Every problem is listed and nothing is sent.
+    let mut broken = edit.clone();
+    broken.wrap_up_codes.clear();
+    broken.after_call_work_limit_s = Some(5);
+    let invalid = w.pop.save_playbook(&broken).await.unwrap_err();
+    match &invalid {
+        PopError::Playbook(e) => {
+            assert_eq!(e.code(), "invalid", "{e}");
+            let text = e.to_string();
+            assert!(text.contains("at least one wrap-up code"), "{text}");
+        }
+        other => panic!("not a playbook refusal: {other}"),
+    }
+
+    let changes = w.pop.subscribe_playbook();
+    let saved = w.pop.save_playbook(&edit).await.unwrap();
+    assert_eq!(saved.revision, 1);
+    assert_eq!(saved.after_call_work_limit_s, Some(60));
+    // In use on this desk at once, and on the server for the others.
+    assert_eq!(w.pop.playbook(), saved);
+    assert!(changes.has_changed().unwrap());
+    assert_eq!(w.pop.feed_view().playbook_revision, 1);
+    let supervisor = Principal {
+        role: Role::Supervisor,
+        ..agent(&w.user_id, &w.tenant_id)
+    };
+    let on_server = seatline_server::playbook::get(&w.store, &supervisor)
+        .await
+        .unwrap();
+    assert_eq!(on_server, saved);
+
+    // A second edit still based on revision 0 (another supervisor's screen opened earlier).
+    let mut stale = edit.clone();
+    stale.after_call_work_limit_s = Some(120);
+    let conflict = w.pop.save_playbook(&stale).await.unwrap_err();
+    match &conflict {
+        PopError::Playbook(e) => {
+            assert_eq!(e.code(), "conflict", "{e}");
+            assert!(e.to_string().contains("revision 1"), "{e}");
+        }
+        other => panic!("not a playbook refusal: {other}"),
+    }
+    assert_eq!(w.pop.playbook(), saved);
+
+    // Reloaded and applied again: saved as revision 2.
+    let mut again = w.pop.playbook();
+    again.after_call_work_limit_s = Some(120);
+    assert_eq!(w.pop.save_playbook(&again).await.unwrap().revision, 2);
+}

@@ -92,6 +92,8 @@ export const MOCK_PLAYBOOK: Playbook = {
 
 export function createMockBackend(osLocale = navigator.language): Backend {
   const reasons = MOCK_PLAYBOOK.not_ready_reasons.map((r) => r.code);
+  // The server's copy of the playbook (a supervisor's save replaces it).
+  let book: Playbook = structuredClone(MOCK_PLAYBOOK);
   let pref: LanguagePref = "system";
   let agent: AgentView = {
     state: { kind: "not_ready", reason: "login" },
@@ -223,7 +225,21 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     uiReady: async () => {},
     callFigures: async () => ({ calls: wrapped.length, handled: wrapped.length, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 }),
     onAgent: async () => () => {},
-    playbook: async () => structuredClone(MOCK_PLAYBOOK),
+    playbook: async () => structuredClone(book),
+    savePlaybook: async (edit) => {
+      // The server's rules as the shell reports them: role, stale revision, problems.
+      if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      if (session.account?.role === "agent") throw { code: "forbidden", message: "the server refused the playbook request (403): changing the playbook needs the supervisor role" };
+      const problems: string[] = [];
+      if (edit.wrap_up_codes.length === 0) problems.push("at least one wrap-up code is needed (wrap-up requires one)");
+      for (const c of [...edit.wrap_up_codes, ...edit.not_ready_reasons])
+        if (!/^[a-z0-9_-]{1,40}$/.test(c.code)) problems.push(`code ${JSON.stringify(c.code)} may only use a-z, 0-9, '_' and '-'`);
+      if (problems.length) throw { code: "invalid", message: `the playbook cannot be saved: the playbook is not valid: ${problems.join("; ")}` };
+      if (edit.revision !== book.revision)
+        throw { code: "conflict", message: `the playbook was edited from revision ${edit.revision}, but the server holds revision ${book.revision}: reload it and apply your change again` };
+      book = { ...structuredClone(edit), revision: book.revision + 1 };
+      return structuredClone(book);
+    },
     customerCreate: async (customer) => {
       if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
       if (!customer.name.trim()) throw { code: "invalid", message: "the customer's name is required" };
@@ -246,7 +262,8 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       session = {
         hint,
         account: { server_url: request.server_url, tenant: request.tenant, username: request.username,
-          user_id: "mock-user", display_name: request.username, role: "agent",
+          user_id: "mock-user", display_name: request.username,
+          role: request.username === "lead" ? "supervisor" : "agent",
           teams: [{ id: "mock-team", name: "Front line" }] },
         signed_in: true, keychain_warning: null, sync: syncView(),
       };

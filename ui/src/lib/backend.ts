@@ -138,6 +138,7 @@ export const tauriBackend: Backend = {
   callFigures: (since) => call<DayFigures>("call_figures", { since }),
   callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
   playbook: () => call<Playbook>("playbook"),
+  savePlaybook: (edit) => call<Playbook>("playbook_save", { edit }),
   customerHistory: (id) => call<CallHistory>("customer_history", { id }),
   customerCreate: (customer, callId) => call<CustomerCard>("customer_create", { customer, call: callId }),
   onPlaybook: async (handler) => listen<Playbook>(PLAYBOOK_EVENT, (event) => handler(event.payload)),

@@ -151,6 +151,9 @@ export interface PopBackend {
   customerHistory(id: string): Promise<CallHistory>;
   /** The center's playbook in use (wrap-up codes, reasons, phrases). */
   playbook(): Promise<Playbook>;
+  /** A supervisor's edit, saved on the server (code `conflict` when someone saved since it was
+   * loaded, `invalid` with every problem, `forbidden` for an agent) and in use at once. */
+  savePlaybook(edit: Playbook): Promise<Playbook>;
   /** Calls `handler` when a pull brought a new playbook; resolves to an unsubscribe function. */
   onPlaybook(handler: (book: Playbook) => void): Promise<() => void>;
 }
