@@ -290,6 +290,42 @@ test("the agent signs in to a real server, creates a work order and it reaches t
   await wd("POST", s(`/element/${await find("[data-testid=order-detail] button")}/click`), {});
 });
 
+test("a supervisor edits the center's playbook in the window and the server holds the new revision", async () => {
+  // The agent of the previous test leaves (everything synced: no warning).
+  await wd("POST", s(`/element/${await find("[data-testid=logout]")}/click`), {});
+  await find("[data-testid=login-form]");
+  await typeInto("[data-testid=login-server]", serverUrl);
+  await typeInto("[data-testid=login-tenant]", "demo");
+  await typeInto("[data-testid=login-user]", "supervisor");
+  await typeInto("[data-testid=login-password]", DEMO_PASSWORD);
+  await wd("POST", s(`/element/${await find("[data-testid=login-submit]")}/click`), {});
+  await waitForText("[data-testid=signed-in-as]", /demo/, 20_000);
+
+  const section = await find("[data-testid=playbook-section]");
+  await wd("POST", s("/execute/sync"), {
+    script: "arguments[0].open = true; arguments[0].scrollIntoView({ block: 'start' });",
+    args: [{ [ELEMENT]: section }],
+  });
+  await find("[data-testid=playbook-editor]");
+  const before = await waitForText("[data-testid=playbook-revision]", /./);
+  await wd("POST", s(`/element/${await find("[data-testid=wrap-up-add]")}/click`), {});
+  await typeInto("[data-testid=wrap-up-row]:last-child [data-testid=wrap-up-code]", "smoke_lead");
+  await typeInto("[data-testid=wrap-up-row]:last-child [data-testid=wrap-up-label-zh-CN]", "冒烟线索");
+  await typeInto("[data-testid=acw-limit]", "75");
+  await wd("POST", s(`/element/${await find("[data-testid=playbook-save]")}/click`), {});
+  const saved = await waitForText("[data-testid=playbook-saved]", /revision \d+/, 15_000);
+  await screenshot("playbook-editor-saved.png");
+
+  const login = await serverApi("POST", "/api/v1/login", null,
+    { tenant: "demo", username: "supervisor", password: DEMO_PASSWORD });
+  const book = await serverApi("GET", "/api/v1/playbook", login.token);
+  assert.equal(`revision ${book.revision}`, saved.match(/revision \d+/)[0], `${before} → ${saved}`);
+  assert.equal(book.after_call_work_limit_s, 75);
+  const added = book.wrap_up_codes.find((c) => c.code === "smoke_lead");
+  assert.deepEqual(added?.labels, { "zh-CN": "冒烟线索" });
+  await wd("POST", s("/execute/sync"), { script: "arguments[0].open = false;", args: [{ [ELEMENT]: section }] });
+});
+
 test("switching to Chinese re-renders the frame and saves the choice", async () => {
   const option = await find("[data-testid=language] option[value='zh-CN']");
   await wd("POST", s(`/element/${option}/click`), {});
