@@ -5,11 +5,12 @@
 
 use crate::{AppState, CommandError, AGENT_EVENT};
 use seatline_desk_habits::{
-    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id, tooltip,
-    DeskEvent, DialLink, LinkError, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth, TrayCommand,
+    decide, link_argument, menu_entries, minutes_until, parse_dial_link, parse_menu_id,
+    reason_labels, tooltip, DeskEvent, DialLink, LinkError, NoticeAction, NoticeKind, NotifyPrefs,
+    ReasonLabels, SyncHealth, TrayCommand,
 };
 use seatline_secrets::{SecretName, SecretStore};
-use seatline_settings::{DesktopSettings, HotkeyAction};
+use seatline_settings::{DesktopSettings, HotkeyAction, Language};
 use seatline_workspace::desk::{OrderQuery, SyncState, SyncView};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -497,38 +498,52 @@ pub fn on_tick<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// What the tray shows depends on: the agent's state, the UI language and the center's words for
+/// its Not-ready reasons (its playbook, when the screen pop is up).
+fn tray_words<R: Runtime>(
+    app: &AppHandle<R>,
+) -> (seatline_workspace::AgentView, Language, ReasonLabels) {
+    let state = app.state::<AppState>();
+    let language = state.workspace().language();
+    let labels = app
+        .try_state::<crate::customers::PopState>()
+        .map(|pop| reason_labels(&pop.0.playbook(), language))
+        .unwrap_or_default();
+    (state.agent_view(), language, labels)
+}
+
 fn tray_key<R: Runtime>(app: &AppHandle<R>) -> String {
     let visible = app
         .get_webview_window("main")
         .and_then(|w| w.is_visible().ok())
         .unwrap_or(false);
-    let (agent, language) = {
-        let state = app.state::<AppState>();
-        let language = state.workspace().language();
-        (state.agent_view(), language)
-    };
+    let (agent, language, labels) = tray_words(app);
     format!(
-        "{}|{visible}|{}",
-        tooltip(&agent.state, language),
+        "{}|{visible}|{}|{labels:?}",
+        tooltip(&agent.state, language, &labels),
         agent.not_ready_reasons.join(",")
     )
 }
 
 fn tray_text<R: Runtime>(app: &AppHandle<R>) -> String {
-    let state = app.state::<AppState>();
-    let language = state.workspace().language();
-    tooltip(&state.agent_view().state, language)
+    let (agent, language, labels) = tray_words(app);
+    tooltip(&agent.state, language, &labels)
 }
 
 fn tray_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
-    let agent = app.state::<AppState>().agent_view();
-    let language = app.state::<AppState>().workspace().language();
+    let (agent, language, labels) = tray_words(app);
     let visible = app
         .get_webview_window("main")
         .and_then(|w| w.is_visible().ok())
         .unwrap_or(true);
     let menu = Menu::new(app)?;
-    for entry in menu_entries(&agent.state, &agent.not_ready_reasons, visible, language) {
+    for entry in menu_entries(
+        &agent.state,
+        &agent.not_ready_reasons,
+        visible,
+        language,
+        &labels,
+    ) {
         match entry {
             Some(entry) => {
                 let item =

@@ -14,5 +14,6 @@ pub use notify::{
     decide, minutes_until, DeskEvent, Notice, NoticeAction, NoticeKind, NotifyPrefs, SyncHealth,
 };
 pub use tray::{
-    menu_entries, parse_menu_id, reason_text, state_text, tooltip, MenuEntry, TrayCommand,
+    menu_entries, parse_menu_id, reason_labels, reason_text, state_text, tooltip, MenuEntry,
+    ReasonLabels, TrayCommand,
 };

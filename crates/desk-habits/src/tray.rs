@@ -3,12 +3,39 @@
 //! back into a command with [`parse_menu_id`]. Every text is in the UI's language, with the
 //! words the window uses for the same states (ui/src/lib/locales).
 
+use std::collections::BTreeMap;
+
 use seatline_agent_state::{AgentEvent, AgentState};
+use seatline_playbook::Playbook;
 use seatline_settings::Language;
 
-/// A not-ready reason in words: the reasons the default policy names get the window's labels,
-/// any other reason (a center's own) is shown as it is.
-pub fn reason_text(reason: &str, language: Language) -> String {
+/// The center's words for its Not-ready reasons in the UI language, by code (from its playbook).
+pub type ReasonLabels = BTreeMap<String, String>;
+
+/// The labels `book` gives its Not-ready reasons in `language` (with the playbook's fallback
+/// between languages); a reason with no label at all is left out (it gets the built-in word or
+/// its code).
+pub fn reason_labels(book: &Playbook, language: Language) -> ReasonLabels {
+    let lang = match language {
+        Language::En => "en",
+        Language::ZhCn => "zh-CN",
+    };
+    book.not_ready_reasons
+        .iter()
+        .filter(|r| !r.labels.is_empty())
+        .map(|r| {
+            let text = seatline_playbook::label(&r.labels, &r.code, lang);
+            (r.code.clone(), text.to_owned())
+        })
+        .collect()
+}
+
+/// A not-ready reason in words: the center's label when its playbook has one, else the window's
+/// word for the reasons the built-in playbook names (and `login`), else the code as it is.
+pub fn reason_text(reason: &str, language: Language, labels: &ReasonLabels) -> String {
+    if let Some(label) = labels.get(reason) {
+        return label.clone();
+    }
     let known = match (reason, language) {
         ("login", Language::En) => "Just logged in",
         ("break", Language::En) => "Break",
@@ -28,7 +55,7 @@ pub fn reason_text(reason: &str, language: Language) -> String {
 }
 
 /// The agent's state in words for the tray tooltip and the menu's first line.
-pub fn state_text(state: &AgentState, language: Language) -> String {
+pub fn state_text(state: &AgentState, language: Language, labels: &ReasonLabels) -> String {
     let zh = language == Language::ZhCn;
     match state {
         AgentState::Ready => if zh { "示闲" } else { "Ready" }.to_owned(),
@@ -36,7 +63,7 @@ pub fn state_text(state: &AgentState, language: Language) -> String {
             if zh { "示忙" } else { "Not ready" }.to_owned()
         }
         AgentState::NotReady { reason } => {
-            let reason = reason_text(reason, language);
+            let reason = reason_text(reason, language, labels);
             if zh {
                 format!("示忙（{reason}）")
             } else {
@@ -54,10 +81,10 @@ pub fn state_text(state: &AgentState, language: Language) -> String {
 }
 
 /// The tray icon's tooltip (also the menu's first line): the app and the agent's state.
-pub fn tooltip(state: &AgentState, language: Language) -> String {
+pub fn tooltip(state: &AgentState, language: Language, labels: &ReasonLabels) -> String {
     match language {
-        Language::ZhCn => format!("Seatline：{}", state_text(state, language)),
-        Language::En => format!("Seatline: {}", state_text(state, language)),
+        Language::ZhCn => format!("Seatline：{}", state_text(state, language, labels)),
+        Language::En => format!("Seatline: {}", state_text(state, language, labels)),
     }
 }
 
@@ -92,13 +119,14 @@ pub fn menu_entries(
     reasons: &[String],
     window_visible: bool,
     language: Language,
+    labels: &ReasonLabels,
 ) -> Vec<Option<MenuEntry>> {
     let zh = language == Language::ZhCn;
     let busy = matches!(state, AgentState::OnCall | AgentState::AfterCallWork);
     let mut entries = vec![
         Some(MenuEntry {
             id: STATE_LINE.to_owned(),
-            text: tooltip(state, language),
+            text: tooltip(state, language, labels),
             enabled: false,
         }),
         None,
@@ -113,9 +141,9 @@ pub fn menu_entries(
         entries.push(Some(MenuEntry {
             id: format!("{NOT_READY}{reason}"),
             text: if zh {
-                format!("示忙：{}", reason_text(reason, language))
+                format!("示忙：{}", reason_text(reason, language, labels))
             } else {
-                format!("Not ready: {}", reason_text(reason, language))
+                format!("Not ready: {}", reason_text(reason, language, labels))
             },
             enabled: !busy && !current,
         }));
@@ -180,37 +208,40 @@ mod tests {
     }
 
     const EN: Language = Language::En;
+    const NONE: ReasonLabels = BTreeMap::new();
     const ZH: Language = Language::ZhCn;
 
     #[test]
     fn state_texts() {
-        assert_eq!(state_text(&AgentState::Ready, EN), "Ready");
+        assert_eq!(state_text(&AgentState::Ready, EN, &NONE), "Ready");
         assert_eq!(
             state_text(
                 &AgentState::NotReady {
                     reason: "lunch".into()
                 },
-                EN
+                EN,
+                &NONE
             ),
             "Not ready (Lunch)"
         );
-        assert_eq!(state_text(&AgentState::OnCall, EN), "On call");
+        assert_eq!(state_text(&AgentState::OnCall, EN, &NONE), "On call");
         assert_eq!(
-            state_text(&AgentState::AfterCallWork, EN),
+            state_text(&AgentState::AfterCallWork, EN, &NONE),
             "After-call work"
         );
-        assert_eq!(tooltip(&AgentState::OnCall, EN), "Seatline: On call");
+        assert_eq!(tooltip(&AgentState::OnCall, EN, &NONE), "Seatline: On call");
     }
 
     #[test]
     fn state_texts_in_chinese() {
-        assert_eq!(state_text(&AgentState::Ready, ZH), "示闲");
+        assert_eq!(state_text(&AgentState::Ready, ZH, &NONE), "示闲");
         assert_eq!(
             state_text(
                 &AgentState::NotReady {
                     reason: "lunch".into()
                 },
-                ZH
+                ZH,
+                &NONE
             ),
             "示忙（用餐）"
         );
@@ -219,20 +250,59 @@ mod tests {
                 &AgentState::NotReady {
                     reason: String::new()
                 },
-                ZH
+                ZH,
+                &NONE
             ),
             "示忙"
         );
-        assert_eq!(state_text(&AgentState::OnCall, ZH), "通话中");
-        assert_eq!(state_text(&AgentState::AfterCallWork, ZH), "话后处理");
-        assert_eq!(tooltip(&AgentState::Ready, ZH), "Seatline：示闲");
+        assert_eq!(state_text(&AgentState::OnCall, ZH, &NONE), "通话中");
+        assert_eq!(
+            state_text(&AgentState::AfterCallWork, ZH, &NONE),
+            "话后处理"
+        );
+        assert_eq!(tooltip(&AgentState::Ready, ZH, &NONE), "Seatline：示闲");
+    }
+
+    #[test]
+    fn the_centers_playbook_names_its_reasons_in_the_tray() {
+        let mut book = Playbook::default();
+        book.not_ready_reasons.push(seatline_playbook::CodeLabel {
+            code: "coaching".into(),
+            labels: BTreeMap::from([
+                ("zh-TW".into(), "輔導".into()),
+                ("en".into(), "Coaching".into()),
+            ]),
+        });
+        book.not_ready_reasons.push(seatline_playbook::CodeLabel {
+            code: "unlabelled".into(),
+            labels: BTreeMap::new(),
+        });
+        let zh = reason_labels(&book, ZH);
+        // zh-CN falls back to zh-TW before English, as in the window.
+        assert_eq!(zh.get("coaching").map(String::as_str), Some("輔導"));
+        assert_eq!(zh.get("lunch").map(String::as_str), Some("用餐"));
+        assert!(!zh.contains_key("unlabelled"));
+        let en = reason_labels(&book, EN);
+        let state = AgentState::NotReady {
+            reason: "coaching".into(),
+        };
+        assert_eq!(tooltip(&state, EN, &en), "Seatline: Not ready (Coaching)");
+        assert_eq!(tooltip(&state, ZH, &zh), "Seatline：示忙（輔導）");
+        assert_eq!(reason_text("unlabelled", EN, &en), "unlabelled");
+        // `login` is not a playbook reason: the built-in words.
+        assert_eq!(reason_text("login", ZH, &zh), "刚登录");
+        let reasons: Vec<String> = book.reason_codes();
+        let menu = menu_entries(&AgentState::Ready, &reasons, true, ZH, &zh);
+        let texts: Vec<&str> = menu.iter().flatten().map(|e| e.text.as_str()).collect();
+        assert!(texts.contains(&"示忙：輔導"), "{texts:?}");
+        assert!(texts.contains(&"示忙：unlabelled"), "{texts:?}");
     }
 
     #[test]
     fn a_centers_own_reason_is_shown_as_it_is() {
-        assert_eq!(reason_text("coaching", ZH), "coaching");
-        assert_eq!(reason_text("coaching", EN), "coaching");
-        assert_eq!(reason_text("outbound", ZH), "外呼工作");
+        assert_eq!(reason_text("coaching", ZH, &NONE), "coaching");
+        assert_eq!(reason_text("coaching", EN, &NONE), "coaching");
+        assert_eq!(reason_text("outbound", ZH, &NONE), "外呼工作");
     }
 
     #[test]
@@ -240,8 +310,8 @@ mod tests {
         let state = AgentState::NotReady {
             reason: "break".into(),
         };
-        let en = menu_entries(&state, &reasons(), false, EN);
-        let zh = menu_entries(&state, &reasons(), false, ZH);
+        let en = menu_entries(&state, &reasons(), false, EN, &NONE);
+        let zh = menu_entries(&state, &reasons(), false, ZH, &NONE);
         // Same ids, same enabled flags, same separators: only the words differ.
         let shape = |entries: &[Option<MenuEntry>]| {
             entries
@@ -262,7 +332,7 @@ mod tests {
                 "退出 Seatline"
             ]
         );
-        let visible = menu_entries(&state, &reasons(), true, ZH);
+        let visible = menu_entries(&state, &reasons(), true, ZH, &NONE);
         assert!(visible.iter().flatten().any(|e| e.text == "隐藏窗口"));
     }
 
@@ -275,6 +345,7 @@ mod tests {
             &reasons(),
             true,
             EN,
+            &NONE,
         );
         assert_eq!(
             entries[0].as_ref().unwrap().text,
@@ -295,7 +366,7 @@ mod tests {
     #[test]
     fn a_call_disables_every_state_change() {
         for state in [AgentState::OnCall, AgentState::AfterCallWork] {
-            let entries = menu_entries(&state, &reasons(), false, EN);
+            let entries = menu_entries(&state, &reasons(), false, EN, &NONE);
             assert_eq!(enabled(&entries), vec!["window:toggle", "app:quit"]);
             assert!(entries.iter().flatten().any(|e| e.text == "Show window"));
         }
@@ -303,7 +374,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip_to_commands() {
-        for entry in menu_entries(&AgentState::Ready, &reasons(), true, EN)
+        for entry in menu_entries(&AgentState::Ready, &reasons(), true, EN, &NONE)
             .into_iter()
             .flatten()
         {

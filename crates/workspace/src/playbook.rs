@@ -40,7 +40,10 @@ impl PlaybookError {
             Self::Save { .. } => "storage",
             Self::Network(_) => "unreachable",
             Self::Server { status: 409, .. } => "conflict",
-            Self::Server { status: 400 | 422, .. } | Self::Invalid(_) => "invalid",
+            Self::Server {
+                status: 400 | 422, ..
+            }
+            | Self::Invalid(_) => "invalid",
             Self::Server {
                 status: 401 | 403, ..
             } => "forbidden",
