@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 
 #[derive(Subcommand, Debug)]
 pub enum OrdersCommand {
-    /// Create a complaint offline; prints its id.
+    /// Create a work order offline (an ordinary complaint unless --kind says otherwise); prints
+    /// its id.
     Create {
         #[arg(long)]
         team: String,
@@ -26,6 +27,25 @@ pub enum OrdersCommand {
         customer: String,
         #[arg(long)]
         category: String,
+        /// complaint, complex_complaint, repair, inquiry or callback.
+        #[arg(long, default_value = "complaint")]
+        kind: String,
+        /// low, normal, high or urgent.
+        #[arg(long, default_value = "normal")]
+        priority: String,
+        #[arg(long, default_value = "")]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The number to reach the customer on for this order.
+        #[arg(long)]
+        phone: Option<String>,
+        /// The user id the order is assigned to.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// When it is due (a callback's time), RFC 3339: 2026-12-02T10:30:00+08:00.
+        #[arg(long)]
+        due: Option<String>,
     },
     /// Add a note to an order.
     Note { id: String, text: String },
@@ -45,6 +65,12 @@ pub enum OrdersError {
     AccountFile { path: PathBuf, detail: String },
     #[error("unknown status {0:?}")]
     BadStatus(String),
+    #[error("unknown kind {0:?}: complaint, complex_complaint, repair, inquiry or callback")]
+    BadKind(String),
+    #[error("unknown priority {0:?}: low, normal, high or urgent")]
+    BadPriority(String),
+    #[error("--due {0:?} is not an RFC 3339 time (2026-12-02T10:30:00+08:00)")]
+    BadTime(String),
     #[error("invalid order id {0:?}")]
     BadId(String),
     #[error("cannot read the password from standard input: {0}")]
@@ -129,6 +155,31 @@ fn runtime() -> Result<tokio::runtime::Runtime, OrdersError> {
         .map_err(OrdersError::Runtime)
 }
 
+fn parse_kind(kind: &str) -> Result<OrderKind, OrdersError> {
+    Ok(match kind {
+        "complaint" => OrderKind::Complaint {
+            complexity: Complexity::Ordinary,
+        },
+        "complex_complaint" => OrderKind::Complaint {
+            complexity: Complexity::Complex,
+        },
+        "repair" => OrderKind::Repair,
+        "inquiry" => OrderKind::Inquiry,
+        "callback" => OrderKind::Callback,
+        other => return Err(OrdersError::BadKind(other.to_owned())),
+    })
+}
+
+fn parse_priority(priority: &str) -> Result<Priority, OrdersError> {
+    serde_json::from_value(serde_json::Value::String(priority.to_owned()))
+        .map_err(|_| OrdersError::BadPriority(priority.to_owned()))
+}
+
+fn parse_time(at: &str) -> Result<OffsetDateTime, OrdersError> {
+    OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| OrdersError::BadTime(at.to_owned()))
+}
+
 fn parse_id(id: &str) -> Result<WorkOrderId, OrdersError> {
     uuid::Uuid::from_str(id)
         .map(WorkOrderId)
@@ -145,21 +196,26 @@ pub fn orders(data_dir: &Path, command: OrdersCommand) -> Result<(), OrdersError
                 team,
                 customer,
                 category,
+                kind,
+                priority,
+                title,
+                description,
+                phone,
+                assignee,
+                due,
             } => {
                 let new = NewWorkOrder {
                     team,
-                    kind: OrderKind::Complaint {
-                        complexity: Complexity::Ordinary,
-                    },
+                    kind: parse_kind(&kind)?,
                     customer_id: customer,
                     call_id: None,
                     category,
-                    priority: Priority::Normal,
-                    assignee: None,
-                    title: String::new(),
-                    description: String::new(),
-                    contact_phone: None,
-                    due_at: None,
+                    priority: parse_priority(&priority)?,
+                    assignee,
+                    title,
+                    description,
+                    contact_phone: phone,
+                    due_at: due.as_deref().map(parse_time).transpose()?,
                 };
                 let recorded = store.create_order(new, now).await?;
                 println!("{}", serde_json::json!({"id": recorded.order.id}));

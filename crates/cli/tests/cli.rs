@@ -152,3 +152,95 @@ fn kb_import_of_a_missing_folder_fails_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
 }
+
+/// `orders create` takes every field the app's form has; bad values are refused before anything
+/// is written. (The account file is the one `seatline sync` writes after a login: ids only.)
+#[test]
+fn orders_create_takes_kind_priority_title_phone_and_due_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = seatline(dir.path(), &["orders", "list"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no account"));
+    std::fs::write(
+        dir.path().join("account.json"),
+        r#"{"server_url":"http://127.0.0.1:9","tenant":"demo","username":"agent","tenant_id":"t-1","user_id":"u-1"}"#,
+    )
+    .unwrap();
+    let out = seatline(
+        dir.path(),
+        &[
+            "orders",
+            "create",
+            "--team",
+            "team-1",
+            "--customer",
+            "c-42",
+            "--category",
+            "billing",
+            "--kind",
+            "callback",
+            "--priority",
+            "high",
+            "--title",
+            "回电：账单疑问",
+            "--description",
+            "Customer asked for a call back",
+            "--phone",
+            "+8613800138000",
+            "--due",
+            "2026-12-02T10:30:00+08:00",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let list = seatline(dir.path(), &["orders", "list"]);
+    assert!(list.status.success());
+    let orders: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let text = orders.to_string();
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{text}");
+    for expected in [
+        id.as_str(),
+        "回电：账单疑问",
+        "Customer asked for a call back",
+        "+8613800138000",
+        "\"callback\"",
+        "\"high\"",
+        "\"due_at\":\"2026-12-02T10:30:00+08:00\"",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+
+    for (flag, value, says) in [
+        ("--kind", "complain", "unknown kind"),
+        ("--priority", "asap", "unknown priority"),
+        ("--due", "tomorrow", "RFC 3339"),
+    ] {
+        let out = seatline(
+            dir.path(),
+            &[
+                "orders",
+                "create",
+                "--team",
+                "t",
+                "--customer",
+                "c",
+                "--category",
+                "x",
+                flag,
+                value,
+            ],
+        );
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+    let list = seatline(dir.path(), &["orders", "list"]);
+    let orders: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1);
+}
