@@ -81,6 +81,21 @@ describe("playbook editor", () => {
     expect((await screen.findByTestId("playbook-saved")).textContent).toContain("revision 2");
   });
 
+  it("reorders reasons and removes one, as saved", async () => {
+    const backend = await signedIn("lead");
+    render(PlaybookEditor, { backend });
+    await screen.findByTestId("playbook-editor");
+    const before = (await backend.playbook()).not_ready_reasons.map((r) => r.code);
+    const first = screen.getAllByTestId("reason-row")[0]!;
+    await fireEvent.click(first.querySelector("button[aria-label='Move down']")!);
+    const last = screen.getAllByTestId("reason-row").at(-1)!;
+    await fireEvent.click(last.querySelector("[data-testid=reason-remove]")!);
+    await fireEvent.click(screen.getByTestId("playbook-save"));
+    await screen.findByTestId("playbook-saved");
+    const after = (await backend.playbook()).not_ready_reasons.map((r) => r.code);
+    expect(after).toEqual([before[1], before[0], ...before.slice(2, -1)]);
+  });
+
   it("says an agent may not change the playbook", async () => {
     const backend = await signedIn("agent");
     render(PlaybookEditor, { backend });
