@@ -31,6 +31,8 @@ pub mod g711;
 pub mod jitter;
 pub mod opus;
 pub mod plc;
+pub mod quality;
+pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod sim;
