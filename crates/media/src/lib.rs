@@ -33,6 +33,7 @@ pub mod opus;
 pub mod plc;
 pub mod quality;
 pub mod rtcp;
+pub mod rtcp_runtime;
 pub mod rtp;
 pub mod session;
 pub mod sim;

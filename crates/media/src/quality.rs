@@ -386,7 +386,9 @@ mod tests {
         let mut rng = 12345u64;
         let mut now = t.next();
         for _ in 0..200 {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             assert!(t.poll(now, rng >> 33));
             let gap = t.next() - now;
             assert!(gap >= REPORT_INTERVAL / 2 && gap < REPORT_INTERVAL * 3 / 2);
@@ -419,7 +421,10 @@ mod tests {
         // 5 of 100: floor(5 * 256 / 100) = 12.
         assert_eq!(b1.fraction_lost, 12);
         // 65500 + 99 crosses the wrap: one cycle.
-        assert_eq!(b1.highest_seq, (1 << 16) | u32::from(65500u16.wrapping_add(99)));
+        assert_eq!(
+            b1.highest_seq,
+            (1 << 16) | u32::from(65500u16.wrapping_add(99))
+        );
         assert_eq!((b1.lsr, b1.dlsr), (0, 0));
         send(&mut rx, 50, &[]);
         let b2 = s.report_block(&rx.reception().unwrap(), 0);
@@ -469,7 +474,10 @@ mod tests {
         assert!((jitter - 10.0).abs() < 1e-9, "{jitter}");
         assert_eq!(a.remote().reports, 1);
         let bye = b.build_bye(at(2000), None, None);
-        a.on_compound(&parse_compound(&build_compound(&bye).unwrap()).unwrap(), at(2040));
+        a.on_compound(
+            &parse_compound(&build_compound(&bye).unwrap()).unwrap(),
+            at(2040),
+        );
         assert!(a.remote().bye);
         assert_eq!(b.reports_sent(), 2);
     }

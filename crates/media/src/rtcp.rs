@@ -641,16 +641,7 @@ mod tests {
             round_trip(&block, arrival),
             Some(Duration::from_micros(6_125_000))
         );
-        assert_eq!(
-            round_trip(
-                &ReportBlock {
-                    lsr: 0,
-                    ..block
-                },
-                arrival
-            ),
-            None
-        );
+        assert_eq!(round_trip(&ReportBlock { lsr: 0, ..block }, arrival), None);
         // A DLSR longer than the time since our SR: not a round trip.
         assert_eq!(
             round_trip(
