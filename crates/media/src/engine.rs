@@ -139,6 +139,9 @@ pub struct MediaConfig {
     pub stats_interval: Duration,
     /// SRTP keys agreed in SDP (SDES); `None` for plain RTP.
     pub srtp: Option<SrtpConfig>,
+    /// Where RTCP goes when rtcp-mux was not agreed (the peer's RTCP port); `None`: to the
+    /// RTP address. Either way it leaves from, and is only received on, the RTP socket.
+    pub rtcp_remote: Option<SocketAddr>,
 }
 
 /// One call's SRTP: our key protects what we send, the peer's unprotects what we receive.
@@ -178,6 +181,7 @@ impl MediaConfig {
             echo_cancellation: true,
             stats_interval: Duration::from_secs(5),
             srtp: None,
+            rtcp_remote: None,
         }
     }
 }
@@ -246,6 +250,7 @@ struct Control {
     direction: Direction,
     muted: bool,
     dtmf: VecDeque<(char, Duration)>,
+    rtcp_remote: Option<SocketAddr>,
 }
 
 struct RxState {
@@ -408,6 +413,7 @@ impl MediaEngine {
                 direction: config.direction,
                 muted: false,
                 dtmf: VecDeque::new(),
+                rtcp_remote: config.rtcp_remote,
             }),
             jitter: Mutex::new(JitterBuffer::new(JitterConfig {
                 clock_rate: rate,
@@ -761,7 +767,10 @@ fn send_rtcp(socket: &UdpSocket, shared: &Shared, bye: bool) {
         },
         None => bytes,
     };
-    let remote = lock(&shared.control).remote;
+    let remote = {
+        let c = lock(&shared.control);
+        c.rtcp_remote.unwrap_or(c.remote)
+    };
     if let Err(e) = socket.send_to(&bytes, remote) {
         tracing::debug!(error = %e, %remote, "RTCP send failed");
     }
