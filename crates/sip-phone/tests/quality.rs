@@ -129,13 +129,18 @@ async fn seatline_calling_baresip_gets_its_rtcp_reports_and_rtt() {
     let mut p = phone(&proxy, "1001").await;
     let call = p.handle.dial(None, "1002").await.unwrap();
     let mut live = Vec::new();
-    next_event(&mut p.events, "a round trip from baresip's report", Duration::from_secs(25), |e| {
-        if let PhoneEvent::Quality { quality, .. } = e {
-            live.push(quality.clone());
-            return quality.rtt_ms.is_some();
-        }
-        false
-    })
+    next_event(
+        &mut p.events,
+        "a round trip from baresip's report",
+        Duration::from_secs(25),
+        |e| {
+            if let PhoneEvent::Quality { quality, .. } = e {
+                live.push(quality.clone());
+                return quality.rtt_ms.is_some();
+            }
+            false
+        },
+    )
     .await;
     p.handle.hangup(&call).await.unwrap();
     let (_, last) = qualities_until_ended(&mut p.events, &call, T).await;
