@@ -177,7 +177,7 @@ fn ringing(call: String, caller: &seatline_sip_phone::identity::CallerIdentity) 
 fn logged_quality(
     q: &seatline_sip_phone::CallQuality,
 ) -> Option<seatline_workspace::call_quality::CallQuality> {
-    (q.packets_received > 0).then(|| seatline_workspace::call_quality::CallQuality {
+    (q.packets_received > 0).then_some(seatline_workspace::call_quality::CallQuality {
         mos: q.mos,
         loss_percent: Some(q.loss_percent),
         remote_loss_percent: q.remote_loss_percent,
