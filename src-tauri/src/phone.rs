@@ -143,7 +143,15 @@ async fn follow_call<R: Runtime>(
         }
         PhoneEvent::Held { call, .. } => CallSignal::Held { call },
         PhoneEvent::Resumed { call, .. } => CallSignal::Resumed { call },
-        PhoneEvent::Ended { call, reason, .. } => {
+        PhoneEvent::Ended {
+            call,
+            reason,
+            quality,
+            ..
+        } => {
+            if let Some(q) = quality.as_ref().and_then(logged_quality) {
+                log_call(screen.set_call_quality(&call, &q).await);
+            }
             let answered = matches!(screen.call(&call).await, Ok(Some(c)) if c.answer_at.is_some());
             if answered {
                 agent(app, AgentEvent::CallEnded, now);
@@ -162,6 +170,20 @@ fn ringing(call: String, caller: &seatline_sip_phone::identity::CallerIdentity) 
         display_name: caller.display_name.clone(),
         ivr: caller.ivr.clone(),
     }
+}
+
+/// The figures the call log keeps of a call's final quality; none when no audio arrived (a
+/// loss or jitter of 0 would then be a guess).
+fn logged_quality(
+    q: &seatline_sip_phone::CallQuality,
+) -> Option<seatline_workspace::call_quality::CallQuality> {
+    (q.packets_received > 0).then_some(seatline_workspace::call_quality::CallQuality {
+        mos: q.mos,
+        loss_percent: Some(q.loss_percent),
+        remote_loss_percent: q.remote_loss_percent,
+        jitter_ms: Some(q.jitter_ms),
+        rtt_ms: q.rtt_ms,
+    })
 }
 
 fn log_call(result: Result<(), PopError>) {

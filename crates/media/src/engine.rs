@@ -25,6 +25,10 @@ use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
+use crate::quality::CallQuality;
+use crate::rtcp_runtime::{
+    pack_last_sent, unpack_last_sent, QualityInputs, RtcpRuntime, SendCounters,
+};
 use crate::rtp::{classify, PacketKind, RtpPacket};
 use crate::session::{ReceiveStats, RtpReceiver, RtpSender};
 use crate::srtp::{SrtpContext, SrtpError, SrtpKey, SrtpProfile};
@@ -135,6 +139,9 @@ pub struct MediaConfig {
     pub stats_interval: Duration,
     /// SRTP keys agreed in SDP (SDES); `None` for plain RTP.
     pub srtp: Option<SrtpConfig>,
+    /// Where RTCP goes when rtcp-mux was not agreed (the peer's RTCP port); `None`: to the
+    /// RTP address. Either way it leaves from, and is only received on, the RTP socket.
+    pub rtcp_remote: Option<SocketAddr>,
 }
 
 /// One call's SRTP: our key protects what we send, the peer's unprotects what we receive.
@@ -174,6 +181,7 @@ impl MediaConfig {
             echo_cancellation: true,
             stats_interval: Duration::from_secs(5),
             srtp: None,
+            rtcp_remote: None,
         }
     }
 }
@@ -232,6 +240,8 @@ pub struct MediaStats {
     /// Whether the call's media is encrypted (SRTP).
     pub encrypted: bool,
     pub device: DeviceStats,
+    /// Loss both ways, jitter, RTT and estimated MOS, from RTP and RTCP (see [`crate::quality`]).
+    pub quality: CallQuality,
 }
 
 struct Control {
@@ -240,6 +250,7 @@ struct Control {
     direction: Direction,
     muted: bool,
     dtmf: VecDeque<(char, Duration)>,
+    rtcp_remote: Option<SocketAddr>,
 }
 
 struct RxState {
@@ -266,6 +277,10 @@ struct Shared {
     /// Unprotects what the receive thread reads (the peer's key).
     srtp_rx: Mutex<Option<SrtpContext>>,
     srtp_rejected: AtomicU64,
+    /// RTCP reports and the quality snapshot; only the receive thread and `stats` take it.
+    rtcp: Mutex<RtcpRuntime>,
+    /// The last RTP packet's timestamp and send time ([`pack_last_sent`]), for the SR.
+    last_sent: AtomicU64,
 }
 
 /// A poisoned lock only means another media thread panicked; its data is still usable.
@@ -281,8 +296,19 @@ impl Shared {
         let mut received = rx.receiver.stats();
         received.late = jitter.late;
         received.duplicates = jitter.duplicates;
+        let packets_sent = self.packets_sent.load(Ordering::Relaxed);
+        let reception = rx.receiver.reception();
+        let quality = lock(&self.rtcp).quality(QualityInputs {
+            reception: reception.as_ref(),
+            lost: received.lost,
+            late: jitter.late,
+            jitter_ms: received.jitter_ms,
+            jitter_buffer: jb.target_delay(),
+            packets_sent,
+            packets_received: received.packets,
+        });
         MediaStats {
-            packets_sent: self.packets_sent.load(Ordering::Relaxed),
+            packets_sent,
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             dtmf_sent: self.dtmf_sent.load(Ordering::Relaxed),
             fec_recovered: self.fec_recovered.load(Ordering::Relaxed),
@@ -295,6 +321,15 @@ impl Shared {
             srtp_rejected: self.srtp_rejected.load(Ordering::Relaxed),
             encrypted: lock(&self.srtp_rx).is_some(),
             device: lock(&self.device).clone(),
+            quality,
+        }
+    }
+
+    fn send_counters(&self) -> SendCounters {
+        SendCounters {
+            packets: self.packets_sent.load(Ordering::Relaxed),
+            octets: self.bytes_sent.load(Ordering::Relaxed),
+            last: unpack_last_sent(self.last_sent.load(Ordering::Relaxed)),
         }
     }
 }
@@ -369,6 +404,7 @@ impl MediaEngine {
             None => (None, None),
         };
 
+        let sender = RtpSender::new(config.codec.payload_type, frame_samples as u32);
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             control: Mutex::new(Control {
@@ -377,6 +413,7 @@ impl MediaEngine {
                 direction: config.direction,
                 muted: false,
                 dtmf: VecDeque::new(),
+                rtcp_remote: config.rtcp_remote,
             }),
             jitter: Mutex::new(JitterBuffer::new(JitterConfig {
                 clock_rate: rate,
@@ -400,6 +437,13 @@ impl MediaEngine {
             srtp_tx: Mutex::new(srtp_tx),
             srtp_rx: Mutex::new(srtp_rx),
             srtp_rejected: AtomicU64::new(0),
+            rtcp: Mutex::new(RtcpRuntime::new(
+                sender.ssrc(),
+                config.codec,
+                config.ptime,
+                Duration::ZERO,
+            )),
+            last_sent: AtomicU64::new(0),
         });
         let (events_tx, events) = channel();
         for e in device_errors {
@@ -444,7 +488,7 @@ impl MediaEngine {
             aec,
             encoder,
             decoder,
-            sender: RtpSender::new(codec.payload_type, frame_samples as u32),
+            sender,
             stats_interval: config.stats_interval,
             recording_error: None,
         };
@@ -585,6 +629,10 @@ fn receive_loop(
 ) {
     let mut buf = [0u8; 2048];
     while !shared.stop.load(Ordering::Relaxed) {
+        // RTCP goes out from here, off the audio clock (at most a read timeout late).
+        if lock(&shared.rtcp).due(shared.epoch.elapsed()) {
+            send_rtcp(socket, shared, false);
+        }
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
             Err(e)
@@ -631,6 +679,9 @@ fn receive_loop(
         match classify(data) {
             PacketKind::Rtcp => {
                 lock(&shared.rx).rtcp += 1;
+                if let Err(e) = lock(&shared.rtcp).on_datagram(data, arrival) {
+                    tracing::debug!(error = %e, %from, "malformed RTCP ignored");
+                }
                 continue;
             }
             PacketKind::Other => {
@@ -689,6 +740,39 @@ fn receive_loop(
                 Err(_) => rx.discarded += 1,
             }
         }
+    }
+    send_rtcp(socket, shared, true);
+}
+
+/// Sends our SR/RR (with a BYE at the end of the call) to the peer's RTP address (rtcp-mux),
+/// through SRTCP when the call is encrypted.
+fn send_rtcp(socket: &UdpSocket, shared: &Shared, bye: bool) {
+    let reception = lock(&shared.rx).receiver.reception();
+    let now = shared.epoch.elapsed();
+    let built = lock(&shared.rtcp).build(now, shared.send_counters(), reception.as_ref(), bye);
+    let bytes = match built {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not build an RTCP report");
+            return;
+        }
+    };
+    let bytes = match lock(&shared.srtp_tx).as_mut() {
+        Some(srtp) => match srtp.protect_rtcp(&bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not protect an RTCP report");
+                return;
+            }
+        },
+        None => bytes,
+    };
+    let remote = {
+        let c = lock(&shared.control);
+        c.rtcp_remote.unwrap_or(c.remote)
+    };
+    if let Err(e) = socket.send_to(&bytes, remote) {
+        tracing::debug!(error = %e, %remote, "RTCP send failed");
     }
 }
 
@@ -1008,6 +1092,11 @@ impl ClockThread {
         };
         match self.socket.send_to(&bytes, remote) {
             Ok(_) => {
+                // One atomic store: the SR's RTP timestamp is extrapolated from it.
+                self.shared.last_sent.store(
+                    pack_last_sent(self.sender.timestamp(), self.shared.epoch.elapsed()),
+                    Ordering::Relaxed,
+                );
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
                 self.shared
                     .bytes_sent

@@ -199,6 +199,33 @@ impl RtpReceiver {
     pub fn stats(&self) -> ReceiveStats {
         self.stats
     }
+
+    /// The current stream's counters for an RTCP report block (RFC 3550 A.3), once a packet
+    /// has arrived.
+    pub fn reception(&self) -> Option<Reception> {
+        let (ssrc, highest) = (self.ssrc?, self.highest?);
+        Some(Reception {
+            ssrc,
+            // `base` is the first sequence number (cycle 0), so `highest` counts the cycles.
+            extended_highest: highest as u32,
+            expected: highest - self.base + 1,
+            received: self.received_in_stream,
+            jitter: self.jitter,
+        })
+    }
+}
+
+/// What one received stream looks like to an RTCP report (see [`RtpReceiver::reception`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reception {
+    pub ssrc: u32,
+    /// Extended highest sequence number (cycles in the high 16 bits).
+    pub extended_highest: u32,
+    /// Packets expected since the first one of this SSRC.
+    pub expected: i64,
+    pub received: u64,
+    /// Interarrival jitter in timestamp units (RFC 3550 A.8).
+    pub jitter: f64,
 }
 
 #[cfg(test)]

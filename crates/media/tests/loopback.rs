@@ -608,8 +608,8 @@ fn jitter_buffer_grows_to_absorb_network_jitter() {
     assert!(windowed > 0.9, "windowed correlation {windowed:.4}");
 }
 
-/// A relay from A to B that, after every 10th genuine packet, also sends B a copy with one bit
-/// of its payload flipped, the previous packet again (a replay) and a plain RTP packet.
+/// A relay from A to B that, after every 10th genuine RTP packet, also sends B a copy with one
+/// bit of its payload flipped, the previous packet again (a replay) and a plain RTP packet.
 /// Returns the relay's address, its stop flag and the counts (genuine, forged, sizes seen).
 #[allow(clippy::type_complexity)]
 fn forging_relay(
@@ -641,6 +641,10 @@ fn forging_relay(
             }
             let pkt = buf[..len].to_vec();
             let _ = sock.send_to(&pkt, b);
+            // SRTCP reports pass untouched; only RTP is counted and forged.
+            if matches!(pkt[1], 192..=223) {
+                continue;
+            }
             let mut c = counts2.lock().unwrap();
             c.0 += 1;
             c.2.push(len);

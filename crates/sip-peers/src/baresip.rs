@@ -79,6 +79,8 @@ pub struct BaresipConfig {
     pub sip_trace: bool,
     /// The account's `mediaenc` (`srtp`, `srtp-mand`...): loads the srtp module.
     pub mediaenc: Option<String>,
+    /// baresip's `rtcp_mux` (RFC 5761, RTCP on the RTP port); default off.
+    pub rtcp_mux: bool,
 }
 
 impl BaresipConfig {
@@ -106,6 +108,7 @@ impl BaresipConfig {
             extra_config: Vec::new(),
             sip_trace: true,
             mediaenc: None,
+            rtcp_mux: false,
         }
     }
 
@@ -125,6 +128,11 @@ impl BaresipConfig {
 
     /// Media encryption for the account: `srtp` (best effort: keys on RTP/AVP), `srtp-mand`
     /// (RTP/SAVP only) or `srtp-mandf`; Debian's baresip-core ships `srtp.so`.
+    pub fn rtcp_mux(mut self, on: bool) -> Self {
+        self.rtcp_mux = on;
+        self
+    }
+
     pub fn mediaenc(mut self, mode: &str) -> Self {
         self.mediaenc = Some(mode.into());
         self
@@ -219,7 +227,7 @@ impl BaresipConfig {
                 "jitter_buffer_delay {}-{}",
                 self.jitter_buffer.0, self.jitter_buffer.1
             ),
-            "rtcp_mux no".into(),
+            format!("rtcp_mux {}", if self.rtcp_mux { "yes" } else { "no" }),
             "module_path /usr/lib/baresip/modules".into(),
             "module g711.so".into(),
             "module opus.so".into(),

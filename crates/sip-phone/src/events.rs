@@ -56,6 +56,50 @@ pub struct MediaInfo {
     pub srtp: Option<String>,
 }
 
+/// A call's media quality from RTP and RTCP (see `seatline_media::quality`): `loss_percent`
+/// and `jitter_ms` are what we measure on the peer's stream, `remote_*` what the peer's
+/// reports say about ours, `mos` an E-model estimate (1-4.5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallQuality {
+    pub mos: Option<f64>,
+    pub loss_percent: f64,
+    pub remote_loss_percent: Option<f64>,
+    pub jitter_ms: f64,
+    pub remote_jitter_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub jitter_buffer_ms: u64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    pub reports_sent: u64,
+    pub reports_received: u64,
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (x * k).round() / k
+}
+
+impl From<&seatline_media::quality::CallQuality> for CallQuality {
+    /// Rounded for the wire: nobody reads a MOS past two decimals.
+    fn from(q: &seatline_media::quality::CallQuality) -> Self {
+        CallQuality {
+            mos: q.mos.map(|m| round(m, 2)),
+            loss_percent: round(q.loss_percent, 2),
+            remote_loss_percent: q.remote_loss_percent.map(|v| round(v, 2)),
+            jitter_ms: round(q.jitter_ms, 1),
+            remote_jitter_ms: q.remote_jitter_ms.map(|v| round(v, 1)),
+            rtt_ms: q.rtt_ms.map(|v| round(v, 1)),
+            jitter_buffer_ms: q.jitter_buffer_ms,
+            packets_sent: q.packets_sent,
+            packets_received: q.packets_received,
+            packets_lost: q.packets_lost,
+            reports_sent: q.reports_sent,
+            reports_received: q.reports_received,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PhoneEvent {
@@ -146,6 +190,14 @@ pub enum PhoneEvent {
         /// SIP status when the call failed or was refused.
         code: Option<u16>,
         duration_ms: Option<u64>,
+        /// The media quality over the whole call, when media ran.
+        quality: Option<CallQuality>,
+    },
+    /// The live media quality of an established call, about every 2 s.
+    Quality {
+        call: String,
+        #[serde(flatten)]
+        quality: CallQuality,
     },
     /// Something failed that the agent should know about (not a call end).
     Error {
@@ -170,7 +222,8 @@ impl PhoneEvent {
             | PhoneEvent::DtmfReceived { call, .. }
             | PhoneEvent::TransferRequested { call, .. }
             | PhoneEvent::TransferProgress { call, .. }
-            | PhoneEvent::Ended { call, .. } => Some(call),
+            | PhoneEvent::Ended { call, .. }
+            | PhoneEvent::Quality { call, .. } => Some(call),
             PhoneEvent::Error { call, .. } => call.as_deref(),
             PhoneEvent::Started { .. }
             | PhoneEvent::Registration { .. }
@@ -182,6 +235,7 @@ impl PhoneEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn json_shape_is_stable() {
@@ -212,5 +266,22 @@ mod tests {
         assert_eq!(v["type"], "network_changed");
         assert_eq!(v["reason"], "local address changed");
         assert_eq!(n.call_id(), None);
+        let q = PhoneEvent::Quality {
+            call: "c2".into(),
+            quality: CallQuality::from(&seatline_media::quality::CallQuality {
+                mos: Some(4.123_456),
+                loss_percent: 1.234_5,
+                rtt_ms: Some(42.04),
+                ..Default::default()
+            }),
+        };
+        let v = serde_json::to_value(&q).unwrap();
+        assert_eq!(v["type"], "quality");
+        assert_eq!(v["call"], "c2");
+        assert_eq!(v["mos"], 4.12);
+        assert_eq!(v["loss_percent"], 1.23);
+        assert_eq!(v["rtt_ms"], 42.0);
+        assert_eq!(v["remote_loss_percent"], Value::Null);
+        assert_eq!(q.call_id(), Some("c2"));
     }
 }

@@ -23,7 +23,7 @@ pub mod tls;
 pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
-pub use events::{MediaInfo, PhoneEvent, RegistrationState};
+pub use events::{CallQuality, MediaInfo, PhoneEvent, RegistrationState};
 pub use feature_code::FeatureCodeOutcome;
 pub use ua::{Phone, PhoneHandle};
 

@@ -3,7 +3,7 @@
 //! new address), and turns the engine's DTMF events into phone events.
 
 use crate::config::AudioIo;
-use crate::events::PhoneEvent;
+use crate::events::{CallQuality, PhoneEvent};
 use seatline_media::codec::Codec as RtpCodec;
 use seatline_media::engine::{
     Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source, SrtpConfig,
@@ -13,7 +13,7 @@ use seatline_sdp::{Codec, CryptoSuite, Host, KeyParam, NegotiatedMedia, SrtpKey}
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::warn;
 
@@ -68,6 +68,24 @@ fn srtp_config(neg: &NegotiatedMedia) -> Result<Option<SrtpConfig>, String> {
         local: key(&s.local_key, "our")?,
         remote: key(&s.remote_key, "the peer's")?,
     }))
+}
+
+/// How often a live `PhoneEvent::Quality` goes out during a call.
+const QUALITY_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Where our RTCP goes without rtcp-mux: the peer's RTCP port (`a=rtcp` or RTP + 1). We only
+/// listen on the RTP port, so such a peer's own reports reach us only if it sends them there.
+fn rtcp_target(neg: &NegotiatedMedia) -> Option<SocketAddr> {
+    if neg.rtcp_mux {
+        return None;
+    }
+    match &neg.remote.rtcp_host {
+        Host::Ip(ip) => Some(SocketAddr::new(*ip, neg.remote.rtcp_port)),
+        Host::Name(name) => (name.as_str(), neg.remote.rtcp_port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next()),
+    }
 }
 
 fn direction(neg: &NegotiatedMedia) -> Direction {
@@ -128,6 +146,7 @@ impl CallMedia {
         config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
         config.direction = direction(neg);
         config.srtp = srtp_config(neg)?;
+        config.rtcp_remote = rtcp_target(neg);
         let srtp = config.srtp.clone();
         if let AudioIo::Devices { input, output } = audio {
             // The sound card's clock paces the call (crates/media); a device that cannot open
@@ -158,16 +177,29 @@ impl CallMedia {
         // threads and forward what the agent must see.
         let shared = handle.clone();
         let call = call_id.to_string();
+        let mut next_quality = Instant::now() + QUALITY_INTERVAL;
         std::thread::Builder::new()
             .name("media-events".into())
             .spawn(move || loop {
-                let next = match shared.lock() {
+                let (next, quality) = match shared.lock() {
                     Ok(guard) => match guard.as_ref() {
-                        Some(h) => h.events().try_recv().ok(),
+                        Some(h) => {
+                            let quality = (Instant::now() >= next_quality).then(|| {
+                                next_quality += QUALITY_INTERVAL;
+                                h.stats().quality
+                            });
+                            (h.events().try_recv().ok(), quality)
+                        }
                         None => return,
                     },
                     Err(_) => return,
                 };
+                if let Some(q) = quality {
+                    let _ = events.send(PhoneEvent::Quality {
+                        call: call.clone(),
+                        quality: CallQuality::from(&q),
+                    });
+                }
                 match next {
                     Some(MediaEvent::DtmfReceived(digit)) => {
                         let _ = events.send(PhoneEvent::DtmfReceived {
@@ -240,13 +272,15 @@ impl CallMedia {
         });
     }
 
-    /// Stops the engine (finalizing the recording).
-    pub(crate) fn stop(self) {
-        let taken = self.handle.lock().ok().and_then(|mut g| g.take());
-        if let Some(h) = taken {
-            if let Err(e) = h.stop() {
-                warn!(error = %e, "media stopped with an error");
-            }
+    /// Stops the engine (finalizing the recording, sending the RTCP BYE) and returns the
+    /// call's final quality.
+    pub(crate) fn stop(self) -> Option<CallQuality> {
+        let taken = self.handle.lock().ok().and_then(|mut g| g.take())?;
+        // Read before stopping: a failed recording must not lose the call's figures.
+        let quality = CallQuality::from(&taken.stats().quality);
+        if let Err(e) = taken.stop() {
+            warn!(error = %e, "media stopped with an error");
         }
+        Some(quality)
     }
 }

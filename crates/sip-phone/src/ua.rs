@@ -691,6 +691,8 @@ impl Core {
         encryption: MediaEncryption,
     ) -> Result<LocalCaps, PhoneError> {
         let mut caps = LocalCaps::new(rtp.ip(), rtp.port());
+        // RTCP shares the RTP socket (RFC 5761): the engine listens on no second port.
+        caps.rtcp_mux = true;
         if encryption != MediaEncryption::Off {
             caps.srtp = crate::media::fresh_srtp_keys().map_err(PhoneError::Media)?;
             caps.require_srtp = encryption == MediaEncryption::Required;
@@ -1453,9 +1455,7 @@ impl Core {
 
     fn finish_call(&self, call: Call, reason: &str, code: Option<u16>) {
         let duration_ms = call.answered_at.map(|t| t.elapsed().as_millis() as u64);
-        if let Some(media) = call.media {
-            media.stop();
-        }
+        let quality = call.media.and_then(|m| m.stop());
         self.dialog_layer.remove_dialog(&call.dialog_id);
         self.dialog_layer.remove_dialog(&call.dialog.id());
         self.emit(PhoneEvent::Ended {
@@ -1463,6 +1463,7 @@ impl Core {
             reason: reason.to_string(),
             code,
             duration_ms,
+            quality,
         });
     }
 

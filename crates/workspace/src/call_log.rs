@@ -61,6 +61,12 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("sync_error", "TEXT"),
     // The caller's survey score (1-5), read back from the server.
     ("satisfaction", "INTEGER"),
+    // The call's final media quality (crate::call_quality), NULL when unknown.
+    ("mos", "REAL"),
+    ("loss_percent", "REAL"),
+    ("remote_loss_percent", "REAL"),
+    ("jitter_ms", "REAL"),
+    ("rtt_ms", "REAL"),
 ];
 
 /// Longest wrap-up note kept (the rest of a paste is refused, not cut silently).
@@ -109,7 +115,7 @@ pub enum CallSignal {
 }
 
 /// One call as the log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallRecord {
     pub id: String,
     /// `incoming` or `outgoing`.
@@ -136,6 +142,9 @@ pub struct CallRecord {
     /// Handled at a colleague's desk (read from the server's call log, not this desk's).
     #[serde(default)]
     pub colleague: bool,
+    /// The call's final media quality, when the phone reported one (this desk's calls only).
+    #[serde(default)]
+    pub quality: Option<crate::call_quality::CallQuality>,
 }
 
 impl CallRecord {
@@ -181,7 +190,7 @@ pub fn check_wrap_up(code: &str, notes: &str) -> Result<(), CallLogError> {
 }
 
 /// A call with the revision the server should store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingCall {
     pub record: CallRecord,
     pub revision: i64,
@@ -256,6 +265,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
         sync_error: row.try_get("sync_error")?,
         satisfaction: row.try_get("satisfaction")?,
         colleague: false,
+        quality: crate::call_quality::CallQuality::from_row(row)?,
     })
 }
 
@@ -354,6 +364,29 @@ impl CallLog {
             .bind(call),
         };
         query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Stores a call's final media quality. Not a change the server is told about (its call
+    /// log has no quality columns), so the revision stays.
+    pub async fn set_quality(
+        &self,
+        call: &str,
+        quality: &crate::call_quality::CallQuality,
+    ) -> Result<(), CallLogError> {
+        sqlx::query(
+            "UPDATE calls SET mos = ?, loss_percent = ?, remote_loss_percent = ?, jitter_ms = ?,
+                 rtt_ms = ?
+             WHERE id = ?",
+        )
+        .bind(quality.mos)
+        .bind(quality.loss_percent)
+        .bind(quality.remote_loss_percent)
+        .bind(quality.jitter_ms)
+        .bind(quality.rtt_ms)
+        .bind(call)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod call_log;
+pub mod call_quality;
 pub mod call_sync;
 pub mod desk;
 pub mod host;

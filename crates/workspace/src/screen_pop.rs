@@ -164,7 +164,7 @@ pub struct NewCustomer {
 }
 
 /// A customer's call history for the card: this desk's calls merged with the center's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CallHistory {
     pub calls: Vec<CallRecord>,
     /// Whether the server's call log was read (otherwise: this desk's calls only).
@@ -595,6 +595,15 @@ impl ScreenPop {
             .await?;
         self.inner.wake.notify_one();
         Ok(record)
+    }
+
+    /// Stores a call's final media quality in the call log.
+    pub async fn set_call_quality(
+        &self,
+        call: &str,
+        quality: &crate::call_quality::CallQuality,
+    ) -> Result<(), PopError> {
+        Ok(self.call_log().await?.set_quality(call, quality).await?)
     }
 
     /// One call from the log.

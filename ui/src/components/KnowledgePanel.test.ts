@@ -36,6 +36,7 @@ const call: CallView = {
   transfer: null,
   endReason: null,
   endCode: null,
+  quality: null,
 };
 
 const openOrder = {

@@ -142,6 +142,33 @@ describe("phone panel", () => {
     await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
   });
 
+  it("shows the live line quality with its figures, good to poor, in Chinese too", async () => {
+    const { phone } = await connected();
+    const call = phone.ring({ number: "+8613800138000" });
+    await screen.findByTestId("incoming-call");
+    await fireEvent.click(screen.getByTestId("answer"));
+    // The pretend phone reports a clean line after answering, as the real one does every 2 s.
+    const indicator = await screen.findByTestId("call-quality");
+    expect(indicator.dataset.level).toBe("good");
+    expect(indicator.textContent).toContain("Good line");
+    expect(indicator.title).toBe("MOS 4.4 · loss 0.0% (caller's side 0.0%) · jitter 1 ms · round trip 12 ms");
+    expect(indicator.querySelectorAll(".bar.on")).toHaveLength(3);
+
+    phone.quality(call, { mos: 3.41, loss_percent: 9.25, remote_loss_percent: null, jitter_ms: 24.6, rtt_ms: null });
+    await waitFor(() => expect(screen.getByTestId("call-quality").dataset.level).toBe("poor"));
+    const poor = screen.getByTestId("call-quality");
+    expect(poor.title).toBe("MOS 3.4 · loss 9.3% (caller's side n/a) · jitter 25 ms · round trip n/a");
+    expect(poor.querySelectorAll(".bar.on")).toHaveLength(1);
+
+    phone.quality(call, { mos: 3.8 });
+    await waitFor(() => expect(screen.getByTestId("call-quality").dataset.level).toBe("fair"));
+    i18n.set("zh-CN");
+    await waitFor(() => expect(screen.getByTestId("call-quality").textContent).toContain("通话质量一般"));
+    expect(screen.getByTestId("call-quality").title).toContain("往返时延 12 ms");
+    await fireEvent.click(screen.getByTestId("hangup"));
+    await waitFor(() => expect(screen.queryByTestId("call-quality")).toBeNull());
+  });
+
   it("declines a ringing call from the notification's button", async () => {
     const { phone, desk } = await connected();
     const call = phone.ring({ number: "10086" });

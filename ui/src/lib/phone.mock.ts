@@ -1,12 +1,30 @@
 // A pretend phone for `vite --mode mock` and UI tests: it answers the phone commands with the
 // event sequences the real one sends (crates/sip-phone), without SIP.
-import type { CallerIdentity, PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
+import type { CallQuality, CallerIdentity, PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { Pop } from "./pop";
 
 export interface MockPhone extends PhoneBackend {
   /** Makes a call ring in, as the PBX would deliver it. */
   ring(caller: Partial<CallerIdentity>): string;
+  /** Reports a call's live media quality, as the phone does every 2 s. */
+  quality(call: string, quality: Partial<CallQuality>): void;
 }
+
+/** A clean LAN call's figures (what two Seatline phones measure on loopback, rounded). */
+export const goodQuality: CallQuality = {
+  mos: 4.38,
+  loss_percent: 0,
+  remote_loss_percent: 0,
+  jitter_ms: 1.2,
+  remote_jitter_ms: 0.8,
+  rtt_ms: 12,
+  jitter_buffer_ms: 40,
+  packets_sent: 100,
+  packets_received: 100,
+  packets_lost: 0,
+  reports_sent: 1,
+  reports_received: 1,
+};
 
 /** `popFor` plays the screen pop's part: the pop a ringing call gets, if any. */
 export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: CallerIdentity) => Pop | null): MockPhone {
@@ -40,11 +58,13 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
       later({ type: "dialing", call, account: "default", target }, 0);
       later({ type: "remote_ringing", call, early_media: false });
       later({ type: "established", call, direction: "outgoing", media: null }, delayMs * 2);
+      later({ type: "quality", call, ...goodQuality }, delayMs * 3);
       return call;
     },
     phoneAnswer: async (call) => {
       need(call);
       later({ type: "established", call, direction: "incoming", media: null }, 0);
+      later({ type: "quality", call, ...goodQuality });
     },
     phoneDecline: async (call) => {
       need(call);
@@ -81,6 +101,10 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
       calls.delete(consult);
       later({ type: "ended", call, reason: "local_hangup", code: null, duration_ms: 1000 });
       later({ type: "ended", call: consult, reason: "remote_hangup", code: null, duration_ms: 1000 });
+    },
+    quality: (call, quality) => {
+      need(call);
+      emit?.({ type: "quality", call, ...goodQuality, ...quality });
     },
     ring: (caller) => {
       const call = `mock-${next++}`;

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { callerLabel, formatDuration, initialPhone, reducePhone, type CallerIdentity, type PhoneEvent } from "./phone";
+import {
+  callerLabel,
+  formatDuration,
+  initialPhone,
+  qualityLevel,
+  reducePhone,
+  type CallerIdentity,
+  type PhoneEvent,
+} from "./phone";
+import { goodQuality } from "./phone.mock";
 
 const caller = (over: Partial<CallerIdentity> = {}): CallerIdentity => ({
   display_name: "李四",
@@ -18,6 +27,25 @@ function run(events: PhoneEvent[], now = 1_000) {
 }
 
 describe("phone reducer", () => {
+  it("keeps the latest quality of its call only, and grades it from the MOS", () => {
+    let v = run([
+      { type: "dialing", call: "c1", account: "default", target: "1002" },
+      { type: "dialing", call: "c2", account: "default", target: "1003" },
+      { type: "established", call: "c1", direction: "outgoing", media: null },
+    ]);
+    expect(v.calls[0]!.quality).toBeNull();
+    v = reducePhone(v, { type: "quality", call: "c1", ...goodQuality, mos: 3.7, rtt_ms: 80 }, 2_000);
+    expect(v.calls[0]!.quality).toEqual({ ...goodQuality, mos: 3.7, rtt_ms: 80 });
+    expect(v.calls[1]!.quality).toBeNull();
+    expect(qualityLevel(v.calls[0]!.quality)).toBe("fair");
+    expect(qualityLevel({ ...goodQuality, mos: 4.0 })).toBe("good");
+    expect(qualityLevel({ ...goodQuality, mos: 3.59 })).toBe("poor");
+    expect(qualityLevel({ ...goodQuality, mos: null })).toBe("unknown");
+    expect(qualityLevel(null)).toBe("unknown");
+    v = reducePhone(v, { type: "ended", call: "c1", reason: "local_hangup", code: null, duration_ms: 9, quality: goodQuality }, 3_000);
+    expect(v.calls.map((c) => c.id)).toEqual(["c2"]);
+  });
+
   it("follows an incoming call from ringing to answered, hold and end", () => {
     let v = run([
       { type: "registration", account: "default", state: "registered", expires: 300, public_address: null },

@@ -55,6 +55,34 @@ export type RegistrationEvent =
   | { state: "failed"; code: number | null; reason: string; retry_in_ms: number }
   | { state: "unregistered" };
 
+/** A call's media quality (crates/sip-phone `CallQuality`): our loss and jitter of the peer's
+ * audio, the peer's view of ours from its RTCP reports, the round trip and an estimated MOS. */
+export interface CallQuality {
+  mos: number | null;
+  loss_percent: number;
+  remote_loss_percent: number | null;
+  jitter_ms: number;
+  remote_jitter_ms: number | null;
+  rtt_ms: number | null;
+  jitter_buffer_ms: number;
+  packets_sent: number;
+  packets_received: number;
+  packets_lost: number;
+  reports_sent: number;
+  reports_received: number;
+}
+
+export type QualityLevel = "good" | "fair" | "poor" | "unknown";
+
+/** Good from MOS 4.0 (G.107's "satisfied"), fair from 3.6 ("some users dissatisfied"), poor
+ * below. */
+export function qualityLevel(q: CallQuality | null): QualityLevel {
+  if (!q || q.mos === null) return "unknown";
+  if (q.mos >= 4.0) return "good";
+  if (q.mos >= 3.6) return "fair";
+  return "poor";
+}
+
 export type PhoneEvent =
   | { type: "started"; sip_addresses: string[] }
   /** The local address changed or the computer woke up: every account registers again. */
@@ -81,7 +109,17 @@ export type PhoneEvent =
   | { type: "dtmf_received"; call: string; digit: string; method: string }
   | { type: "transfer_requested"; call: string; target: string }
   | { type: "transfer_progress"; call: string; status: number; done: boolean }
-  | { type: "ended"; call: string; reason: string; code: number | null; duration_ms: number | null }
+  | {
+      type: "ended";
+      call: string;
+      reason: string;
+      code: number | null;
+      duration_ms: number | null;
+      /** The whole call's media quality, when media ran. */
+      quality?: CallQuality | null;
+    }
+  /** The live quality of an established call, about every 2 s. */
+  | ({ type: "quality"; call: string } & CallQuality)
   | { type: "error"; call: string | null; message: string };
 
 export type CallPhase = "ringing" | "dialing" | "remote_ringing" | "active" | "ended";
@@ -105,6 +143,8 @@ export interface CallView {
   transfer: { status: number; done: boolean } | null;
   endReason: string | null;
   endCode: number | null;
+  /** The latest live media quality. */
+  quality: CallQuality | null;
 }
 
 export interface PhoneView {
@@ -145,6 +185,7 @@ function newCall(id: string, direction: CallView["direction"], phase: CallPhase,
     transfer: null,
     endReason: null,
     endCode: null,
+    quality: null,
   };
 }
 
@@ -187,6 +228,10 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
       return updateCall(view, event.call, (c) => ({ ...c, muted: event.muted }));
     case "dtmf_received":
       return updateCall(view, event.call, (c) => ({ ...c, dtmfReceived: (c.dtmfReceived + event.digit).slice(-32) }));
+    case "quality": {
+      const { type: _t, call: _c, ...quality } = event;
+      return updateCall(view, event.call, (c) => ({ ...c, quality }));
+    }
     case "transfer_progress":
       return updateCall(view, event.call, (c) => ({ ...c, transfer: { status: event.status, done: event.done } }));
     case "ended":

@@ -50,6 +50,7 @@ const call = (over: Partial<CallView> = {}): CallView => ({
   transfer: null,
   endReason: null,
   endCode: null,
+  quality: null,
   ...over,
 });
 
