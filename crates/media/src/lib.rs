@@ -31,6 +31,7 @@ pub mod g711;
 pub mod jitter;
 pub mod opus;
 pub mod plc;
+pub mod recorder;
 pub mod rtp;
 pub mod session;
 pub mod sim;
