@@ -36,6 +36,8 @@ const call: CallView = {
   transfer: null,
   endReason: null,
   endCode: null,
+  recording: "off",
+  recordingError: null,
 };
 
 const openOrder = {

@@ -55,6 +55,17 @@ export type RegistrationEvent =
   | { state: "failed"; code: number | null; reason: string; retry_in_ms: number }
   | { state: "unregistered" };
 
+/** A call recording's progress (crates/sip-phone `RecordingState`). */
+export type RecordingEvent =
+  | { state: "started"; file: string }
+  | { state: "paused" }
+  | { state: "resumed" }
+  | { state: "stopped"; file: string }
+  | { state: "failed"; message: string };
+
+/** What the active call view shows about the recording. */
+export type RecordingStatus = "off" | "recording" | "paused" | "failed";
+
 export type PhoneEvent =
   | { type: "started"; sip_addresses: string[] }
   /** The local address changed or the computer woke up: every account registers again. */
@@ -82,6 +93,7 @@ export type PhoneEvent =
   | { type: "transfer_requested"; call: string; target: string }
   | { type: "transfer_progress"; call: string; status: number; done: boolean }
   | { type: "ended"; call: string; reason: string; code: number | null; duration_ms: number | null }
+  | ({ type: "recording"; call: string } & RecordingEvent)
   | { type: "error"; call: string | null; message: string };
 
 export type CallPhase = "ringing" | "dialing" | "remote_ringing" | "active" | "ended";
@@ -105,6 +117,9 @@ export interface CallView {
   transfer: { status: number; done: boolean } | null;
   endReason: string | null;
   endCode: number | null;
+  recording: RecordingStatus;
+  /** Why the recording failed (disk full...); the call goes on. */
+  recordingError: string | null;
 }
 
 export interface PhoneView {
@@ -145,6 +160,8 @@ function newCall(id: string, direction: CallView["direction"], phase: CallPhase,
     transfer: null,
     endReason: null,
     endCode: null,
+    recording: "off",
+    recordingError: null,
   };
 }
 
@@ -196,6 +213,20 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
         calls: view.calls.filter((c) => c.id !== event.call),
         lastError: event.code !== null && event.code >= 400 ? `${event.reason} (${event.code})` : view.lastError,
       };
+    case "recording":
+      return updateCall(view, event.call, (c) => {
+        switch (event.state) {
+          case "started":
+          case "resumed":
+            return { ...c, recording: "recording" };
+          case "paused":
+            return { ...c, recording: "paused" };
+          case "failed":
+            return { ...c, recording: "failed", recordingError: event.message };
+          case "stopped":
+            return { ...c, recording: "off" };
+        }
+      });
     case "error":
       return { ...view, lastError: event.message };
     case "dtmf_sent":
@@ -234,6 +265,8 @@ export interface PhoneBackend {
   phoneHangup(call: string): Promise<void>;
   phoneHold(call: string, hold: boolean): Promise<void>;
   phoneMute(call: string, muted: boolean): Promise<void>;
+  /** Pauses (card payments) or resumes the call's recording; the pause is kept as silence. */
+  phonePauseRecording(call: string, paused: boolean): Promise<void>;
   phoneDtmf(call: string, digits: string): Promise<void>;
   phoneTransfer(call: string, target: string): Promise<void>;
   phoneAttendedTransfer(call: string, consult: string): Promise<void>;

@@ -50,6 +50,8 @@ const call = (over: Partial<CallView> = {}): CallView => ({
   transfer: null,
   endReason: null,
   endCode: null,
+  recording: "off",
+  recordingError: null,
   ...over,
 });
 
