@@ -147,6 +147,26 @@ pub fn write_sidecar(wav: &Path, meta: &RecordingMeta) -> Result<(), RecordingsE
     Ok(())
 }
 
+/// Reads a sidecar, changes it and writes it back atomically (filling in what the call log
+/// learned: the customer, the caller's name, the E.164 number).
+pub fn update_sidecar(
+    wav: &Path,
+    change: impl FnOnce(&mut RecordingMeta),
+) -> Result<(), RecordingsError> {
+    let path = sidecar_path(wav);
+    let text = fs::read(&path).map_err(|source| RecordingsError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut meta: RecordingMeta =
+        serde_json::from_slice(&text).map_err(|source| RecordingsError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    change(&mut meta);
+    write_sidecar(wav, &meta)
+}
+
 /// One listed recording.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
@@ -586,6 +606,11 @@ mod tests {
         assert_eq!(back, m);
         // No temporary file left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        update_sidecar(&p, |m| m.customer_id = Some("C-1".into())).unwrap();
+        let back: RecordingMeta =
+            serde_json::from_slice(&fs::read(sidecar_path(&p)).unwrap()).unwrap();
+        assert_eq!(back.customer_id.as_deref(), Some("C-1"));
+        assert_eq!(back.paused, m.paused);
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub async fn customer_calls(
             notes: c.notes,
             sync_error: None,
             satisfaction: c.satisfaction,
+            recording: None,
             colleague: true,
         })
         .collect())
