@@ -301,10 +301,9 @@ impl WriterJob {
                 self.control.failed.store(true, Ordering::Relaxed);
                 let _ = self.events.send(MediaEvent::RecordingFailed(e.to_string()));
                 error = Some(e.to_string());
-                // Dropping hound's writer would try to finalize again on a failing disk.
-                if let Some(w) = self.writer.take() {
-                    std::mem::forget(w);
-                }
+                // hound's drop tries to finalize once more and ignores the error: the header
+                // then counts what did reach the disk, and the file is closed.
+                drop(self.writer.take());
                 break;
             }
             if finished {
