@@ -400,6 +400,10 @@ fn a_window_without_a_capability_is_refused() {
         "phone_hangup",
         "phone_hold",
         "phone_mute",
+        "phone_pause_recording",
+        "recordings_list",
+        "recording_audio",
+        "recording_delete",
         "phone_dtmf",
         "phone_transfer",
         "phone_attended_transfer",
@@ -530,6 +534,102 @@ fn main_window_reaches_the_phone_commands() {
     .unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
     invoke(&main, own_origin(), "phone_disconnect", json!({})).unwrap();
+}
+
+#[test]
+fn main_window_lists_plays_and_deletes_recordings() {
+    use seatline_recordings::{file_name, write_sidecar, CallDirection, RecordingMeta};
+    let h = app();
+    let main = window(&h.app, "main");
+    // No folder yet: an empty list, not an error.
+    let list = invoke(&main, own_origin(), "recordings_list", json!({})).unwrap();
+    assert_eq!(list["entries"], json!([]));
+    // One recording as the phone leaves it: a stereo WAV and its sidecar.
+    let folder = h._dir.path().join("recordings");
+    std::fs::create_dir_all(&folder).unwrap();
+    let started = time::macros::datetime!(2026-11-30 09:00 UTC);
+    let wav = folder.join(file_name("c1@pbx", started));
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..16_000i16 {
+        w.write_sample(i % 50).unwrap();
+    }
+    w.finalize().unwrap();
+    let meta = RecordingMeta {
+        version: 1,
+        call_id: "c1@pbx".into(),
+        direction: CallDirection::Inbound,
+        remote_number: "+8613800138000".into(),
+        display_name: Some("张伟".into()),
+        customer_id: Some("c-1".into()),
+        started_at: started,
+        ended_at: None,
+        codec: "PCMU/8000".into(),
+        sample_rate: 8000,
+        paused: vec![],
+        error: None,
+    };
+    write_sidecar(&wav, &meta).unwrap();
+    std::fs::write(folder.join("junk.wav.json"), b"{").unwrap();
+
+    let list = invoke(
+        &main,
+        own_origin(),
+        "recordings_list",
+        json!({"query": {"text": "138 0013"}}),
+    )
+    .unwrap();
+    assert_eq!(list["entries"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["entries"][0]["duration_ms"], 1000);
+    assert_eq!(list["problems"][0]["file"], "junk.wav");
+    let id = list["entries"][0]["id"].as_str().unwrap().to_string();
+
+    // The audio comes back as raw bytes (an ArrayBuffer in the window).
+    let body = get_ipc_response(
+        &main,
+        InvokeRequest {
+            cmd: "recording_audio".into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: own_origin().parse().unwrap(),
+            body: InvokeBody::Json(json!({"id": id})),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .unwrap();
+    match body {
+        tauri::ipc::InvokeResponseBody::Raw(bytes) => {
+            assert_eq!(&bytes[..4], b"RIFF");
+            assert_eq!(bytes.len(), 44 + 32_000);
+        }
+        other => panic!("expected raw bytes, got {other:?}"),
+    }
+    let err = invoke(
+        &main,
+        own_origin(),
+        "recording_audio",
+        json!({"id": "../settings.toml"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    invoke(&main, own_origin(), "recording_delete", json!({"id": id})).unwrap();
+    let err = invoke(&main, own_origin(), "recording_delete", json!({"id": id})).unwrap_err();
+    assert_eq!(err["code"], "not_found", "{err}");
+    // Pausing needs a connected phone.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "phone_pause_recording",
+        json!({"call": "x", "paused": true}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod commands;
 mod customers;
 mod desktop;
 mod phone;
+mod recordings;
 pub mod updates;
 
 use seatline_secrets::KeychainStore;
@@ -78,6 +79,10 @@ pub fn builder<R: Runtime>(
             phone::phone_hangup,
             phone::phone_hold,
             phone::phone_mute,
+            phone::phone_pause_recording,
+            recordings::recordings_list,
+            recordings::recording_audio,
+            recordings::recording_delete,
             phone::phone_dtmf,
             phone::phone_transfer,
             phone::phone_attended_transfer,
@@ -271,6 +276,12 @@ pub fn run() -> std::process::ExitCode {
         Arc::new(KeychainStore::new(host::keychain_service())),
         phone_audio(std::env::var("SEATLINE_PHONE_AUDIO").ok().as_deref()),
     ));
+    phone.0.set_call_recording_dir(
+        workspace
+            .settings()
+            .recording
+            .active_folder(&workspace.info().data_dir),
+    );
     let normalizer = match normalizer_for(workspace.settings()) {
         Ok(normalizer) => normalizer,
         Err(error) => {

@@ -6,7 +6,7 @@ use crate::customers::PopState;
 use seatline_agent_state::AgentEvent;
 use seatline_phone_session::queue_pause::QueuePauseReport;
 use seatline_phone_session::{PhoneAccount, PhoneSession, SessionError};
-use seatline_sip_phone::{PhoneError, PhoneEvent};
+use seatline_sip_phone::{PhoneError, PhoneEvent, RecordingState};
 use seatline_workspace::call_log::CallSignal;
 use seatline_workspace::screen_pop::{Pop, PopError, PopRequest, ScreenPop};
 use tauri::ipc::Channel;
@@ -158,6 +158,18 @@ async fn follow_call<R: Runtime>(
             }
             CallSignal::Ended { call, reason }
         }
+        PhoneEvent::Recording { call, state } => {
+            match state {
+                RecordingState::Started { file } => {
+                    log_call(screen.link_recording(&call, &file, false).await)
+                }
+                RecordingState::Stopped { file } => {
+                    log_call(screen.link_recording(&call, &file, true).await)
+                }
+                _ => {}
+            }
+            return;
+        }
         _ => return,
     };
     log_call(screen.record(&signal, now).await);
@@ -297,6 +309,21 @@ pub async fn phone_mute(
     muted: bool,
 ) -> Result<(), CommandError> {
     Ok(state.0.phone().await?.mute(&call, muted).await?)
+}
+
+/// Pauses (card payments) or resumes the call's recording; the pause is recorded as silence.
+#[tauri::command]
+pub async fn phone_pause_recording(
+    state: State<'_, PhoneState>,
+    call: String,
+    paused: bool,
+) -> Result<(), CommandError> {
+    Ok(state
+        .0
+        .phone()
+        .await?
+        .pause_recording(&call, paused)
+        .await?)
 }
 
 #[tauri::command]

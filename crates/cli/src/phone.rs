@@ -80,6 +80,10 @@ pub struct PhoneArgs {
     /// Folder where what each call hears is recorded, one WAV per call.
     #[arg(long, value_name = "DIR")]
     record_dir: Option<PathBuf>,
+    /// Call recording: both sides of each call to a stereo WAV with a JSON sidecar in this
+    /// folder (`pause-recording` / `resume-recording` during a call).
+    #[arg(long, value_name = "DIR")]
+    call_recording_dir: Option<PathBuf>,
     /// Call this target at start (after the first registration when registering).
     #[arg(long, value_name = "TARGET")]
     call: Option<String>,
@@ -181,6 +185,7 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         },
         keepalive_secs: args.keepalive,
         tls_ca_file: args.tls_ca.clone(),
+        call_recording_dir: args.call_recording_dir.clone(),
         ..PhoneConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -341,6 +346,8 @@ async fn command(handle: &PhoneHandle, line: &str, current: Option<&str>) -> ser
             ("resume", _) => handle.hold(&need_call()?, false).await.map(|_| None),
             ("mute", _) => handle.mute(&need_call()?, true).await.map(|_| None),
             ("unmute", _) => handle.mute(&need_call()?, false).await.map(|_| None),
+            ("pause-recording", _) => handle.pause_recording(&need_call()?, true).await.map(|_| None),
+            ("resume-recording", _) => handle.pause_recording(&need_call()?, false).await.map(|_| None),
             ("dtmf", Some(digits)) => handle.send_dtmf(&need_call()?, digits).await.map(|_| None),
             ("transfer", Some(target)) => handle.blind_transfer(&need_call()?, target).await.map(|_| None),
             ("attended", Some(consult)) => handle.attended_transfer(&need_call()?, consult).await.map(|_| None),

@@ -26,6 +26,7 @@ use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
 use crate::quality::CallQuality;
+use crate::recorder::{RecordingControl, RecordingSummary, RecordingTap, RecordingWriter};
 use crate::rtcp_runtime::{
     pack_last_sent, unpack_last_sent, QualityInputs, RtcpRuntime, SendCounters,
 };
@@ -142,6 +143,9 @@ pub struct MediaConfig {
     /// Where RTCP goes when rtcp-mux was not agreed (the peer's RTCP port); `None`: to the
     /// RTP address. Either way it leaves from, and is only received on, the RTP socket.
     pub rtcp_remote: Option<SocketAddr>,
+    /// Call recording: both sides to this stereo WAV (see [`crate::recorder`]), whatever the
+    /// sink is. A file that cannot be written is reported and the call runs unrecorded.
+    pub recording: Option<PathBuf>,
 }
 
 /// One call's SRTP: our key protects what we send, the peer's unprotects what we receive.
@@ -182,6 +186,7 @@ impl MediaConfig {
             stats_interval: Duration::from_secs(5),
             srtp: None,
             rtcp_remote: None,
+            recording: None,
         }
     }
 }
@@ -199,6 +204,10 @@ pub enum MediaEvent {
     /// A sound device could not be opened or failed mid-call (unplugged...): the call goes on
     /// with silence in its place. The text is the `MediaError` message.
     DeviceError(String),
+    /// The call recording (`MediaConfig::recording`) started writing to this file.
+    RecordingStarted(PathBuf),
+    /// The call recording stopped on an error (disk full...); the call goes on unrecorded.
+    RecordingFailed(String),
 }
 
 /// Sound-device counters (all zero without devices).
@@ -451,6 +460,14 @@ impl MediaEngine {
         }
         let codec = config.codec;
         let te_pt = config.telephone_event_pt;
+        let (tap, recorder) = match &config.recording {
+            Some(path) => match crate::recorder::start_or_report(path, rate, &events_tx) {
+                Some((tap, writer)) => (Some(tap), Some(writer)),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        let recording_control = recorder.as_ref().map(|w| Arc::clone(w.control()));
 
         let rx_thread = {
             let shared = Arc::clone(&shared);
@@ -491,6 +508,7 @@ impl MediaEngine {
             sender,
             stats_interval: config.stats_interval,
             recording_error: None,
+            tap,
         };
         let clock_thread = match std::thread::Builder::new()
             .name("media-clock".into())
@@ -516,6 +534,8 @@ impl MediaEngine {
             local,
             clock: Some(clock_thread),
             rx: Some(rx_thread),
+            recorder,
+            recording_control,
         })
     }
 }
@@ -527,9 +547,42 @@ pub struct MediaHandle {
     local: SocketAddr,
     clock: Option<JoinHandle<Result<(), MediaError>>>,
     rx: Option<JoinHandle<()>>,
+    recorder: Option<RecordingWriter>,
+    recording_control: Option<Arc<RecordingControl>>,
 }
 
 impl MediaHandle {
+    /// Pauses (card payments) or resumes the call recording: a paused span is recorded as
+    /// silence of its length. Returns false when the call is not being recorded (none asked
+    /// for, or it failed).
+    pub fn set_recording_paused(&self, paused: bool) -> bool {
+        match &self.recording_control {
+            Some(c) if !c.has_failed() => {
+                c.set_paused(paused);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the recording is paused (`None`: not recording).
+    pub fn recording_paused(&self) -> Option<bool> {
+        self.recording_control
+            .as_ref()
+            .filter(|c| !c.has_failed())
+            .map(|c| c.is_paused())
+    }
+
+    /// Like [`MediaHandle::stop`], and also waits for the recording to be finalized and says
+    /// what it holds (`None`: no recording was asked for or it never started).
+    pub fn stop_with_recording(
+        mut self,
+    ) -> (Result<MediaStats, MediaError>, Option<RecordingSummary>) {
+        let result = self.join().map(|()| self.shared.stats());
+        let summary = self.recorder.take().and_then(|r| r.finish());
+        (result, summary)
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
@@ -803,6 +856,8 @@ struct ClockThread {
     stats_interval: Duration,
     /// A recording that failed (disk full...): the call goes on, `stop` reports it.
     recording_error: Option<WavError>,
+    /// Both sides of the call to the recorder's ring (no I/O on this thread).
+    tap: Option<RecordingTap>,
 }
 
 /// A device that delivers nothing for this long has failed (unplugged, suspended).
@@ -907,6 +962,8 @@ const MAX_BEHIND_TICKS: u32 = 10;
 impl ClockThread {
     fn run(mut self) -> Result<(), MediaError> {
         self.run_ticks();
+        // Lets the recorder drain and finalize.
+        self.tap = None;
         // Finalize the recording even when a tick failed.
         let finalized = match self.sink.take() {
             Some(sink) => sink.finalize().map_err(MediaError::from),
@@ -995,7 +1052,11 @@ impl ClockThread {
                 (None, Some(src)) => src.next_frame(self.frame_samples),
                 (None, None) => vec![0; self.frame_samples],
             };
+            let sent_audio = direction.sends() && !muted;
             if direction.sends() {
+                if let Some(tap) = &mut self.tap {
+                    tap.stage_mic(sent_audio.then_some(mic.as_slice()));
+                }
                 self.send_frame(remote, mic, muted, &mut dtmf);
             } else {
                 dtmf = None;
@@ -1014,6 +1075,9 @@ impl ClockThread {
                 self.decoder.silence()
             };
             was_receiving = receiving;
+            if let Some(tap) = &mut self.tap {
+                tap.push_staged(&out);
+            }
             if let Some(sink) = &mut self.sink {
                 if let Err(e) = sink.write(&out) {
                     tracing::warn!(error = %e, "recording failed; the call goes on unrecorded");

@@ -32,6 +32,7 @@ pub mod jitter;
 pub mod opus;
 pub mod plc;
 pub mod quality;
+pub mod recorder;
 pub mod rtcp;
 pub mod rtcp_runtime;
 pub mod rtp;

@@ -106,6 +106,8 @@ pub struct PhoneSession {
     /// When the OS keychain is unavailable (a Linux desktop without a Secret Service), the
     /// password typed this session is kept in memory only — never written to a file.
     session_password: std::sync::Mutex<Option<(String, String)>>,
+    /// Where calls are recorded (`[recording]` in the settings); `None`: not recorded.
+    recording_dir: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl PhoneSession {
@@ -117,6 +119,14 @@ impl PhoneSession {
             audio,
             running: Mutex::new(None),
             session_password: std::sync::Mutex::new(None),
+            recording_dir: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records the calls of the phone started by the next `connect` to `dir` (`None`: off).
+    pub fn set_call_recording_dir(&self, dir: Option<PathBuf>) {
+        if let Ok(mut g) = self.recording_dir.lock() {
+            *g = dir;
         }
     }
 
@@ -206,6 +216,7 @@ impl PhoneSession {
         self.disconnect().await;
         let config = PhoneConfig {
             audio: self.audio.clone(),
+            call_recording_dir: self.recording_dir.lock().ok().and_then(|g| g.clone()),
             ..PhoneConfig::default()
         };
         let Phone { handle, mut events } =

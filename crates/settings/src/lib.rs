@@ -8,11 +8,13 @@ mod data_dir;
 mod desktop;
 mod language;
 mod queue_pause;
+mod recording;
 
 pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
 pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError, Hotkeys};
 pub use language::{Language, LanguagePref};
 pub use queue_pause::{QueuePauseError, QueuePauseSettings, DEFAULT_QUEUE_PAUSE_TIMEOUT_SECS};
+pub use recording::{RecordingSettings, DEFAULT_RECORDINGS_DIR};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -45,7 +47,7 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
@@ -53,6 +55,8 @@ pub enum SettingsError {
     InvalidRegion(String),
     #[error("invalid area code {0:?}: expected 1-4 digits without the trunk 0, e.g. 21")]
     InvalidAreaCode(String),
+    #[error("invalid value {0:?} for recording.enabled: expected true or false")]
+    InvalidBool(String),
     #[error(transparent)]
     Hotkey(#[from] HotkeyError),
     #[error(transparent)]
@@ -77,6 +81,8 @@ pub struct Settings {
     /// The PBX's queue pause/unpause feature codes, dialled on Not ready / Ready
     /// (`[queue_pause]`, off by default).
     pub queue_pause: QueuePauseSettings,
+    /// Call recording (`[recording]`, off by default).
+    pub recording: RecordingSettings,
 }
 
 /// The region caller numbers are read in when none is configured.
@@ -117,6 +123,17 @@ impl Settings {
                     return Err(SettingsError::InvalidAreaCode(value.to_owned()));
                 }
             }
+            "recording.enabled" => {
+                self.recording.enabled = match value.trim() {
+                    "true" | "on" | "1" => true,
+                    "false" | "off" | "0" => false,
+                    v => return Err(SettingsError::InvalidBool(v.to_owned())),
+                }
+            }
+            "recording.folder" => {
+                let value = value.trim();
+                self.recording.folder = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
             other => return Err(SettingsError::UnknownKey(other.to_owned())),
         }
         Ok(())
@@ -132,6 +149,13 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_PHONE_REGION.to_owned())),
             "area_code" => Ok(self.area_code.clone().unwrap_or_default()),
+            "recording.enabled" => Ok(self.recording.enabled.to_string()),
+            "recording.folder" => Ok(self
+                .recording
+                .folder
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()),
             other => Err(SettingsError::UnknownKey(other.to_owned())),
         }
     }
@@ -388,6 +412,33 @@ mod tests {
             reason.contains("queue_pause") && reason.contains("*6 2"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn the_recording_section_round_trips_and_defaults_to_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = store.load().unwrap().settings;
+        assert_eq!(settings.recording.active_folder(dir.path()), None);
+        settings.set_by_name("recording.enabled", "true").unwrap();
+        assert_eq!(
+            settings.recording.active_folder(dir.path()),
+            Some(dir.path().join("recordings"))
+        );
+        settings
+            .set_by_name("recording.folder", "/srv/rec")
+            .unwrap();
+        store.save(&settings).unwrap();
+        let back = store.load().unwrap().settings;
+        assert_eq!(back.get_by_name("recording.folder").unwrap(), "/srv/rec");
+        assert_eq!(back.get_by_name("recording.enabled").unwrap(), "true");
+        assert!(matches!(
+            settings.set_by_name("recording.enabled", "maybe"),
+            Err(SettingsError::InvalidBool(_))
+        ));
+        // A file from before the section existed still loads.
+        fs::write(store.path(), "language = \"en\"\n").unwrap();
+        assert!(!store.load().unwrap().settings.recording.enabled);
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub struct PhoneConfig {
     /// instead of the system's roots. The server's certificate is always verified, including
     /// that it names the account's domain (or outbound proxy).
     pub tls_ca_file: Option<PathBuf>,
+    /// Call recording: each answered call's both sides to a stereo WAV with a JSON sidecar in
+    /// this folder (crates/recordings); `None`: calls are not recorded.
+    pub call_recording_dir: Option<PathBuf>,
 }
 
 impl Default for PhoneConfig {
@@ -185,6 +188,7 @@ impl Default for PhoneConfig {
             user_agent: format!("Seatline/{}", env!("CARGO_PKG_VERSION")),
             keepalive_secs: 25,
             tls_ca_file: None,
+            call_recording_dir: None,
         }
     }
 }

@@ -39,6 +39,26 @@ pub enum HoldParty {
     Remote,
 }
 
+/// A call recording's progress (`PhoneEvent::Recording`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RecordingState {
+    Started {
+        file: String,
+    },
+    Paused,
+    Resumed,
+    /// The call ended and the file (and its sidecar) are complete.
+    Stopped {
+        file: String,
+    },
+    /// The recording stopped or never started (disk full, folder not writable); the call
+    /// goes on unrecorded.
+    Failed {
+        message: String,
+    },
+}
+
 /// Media as agreed for a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MediaInfo {
@@ -199,6 +219,12 @@ pub enum PhoneEvent {
         #[serde(flatten)]
         quality: CallQuality,
     },
+    /// The call recording started, paused (card payment), resumed, stopped or failed.
+    Recording {
+        call: String,
+        #[serde(flatten)]
+        state: RecordingState,
+    },
     /// Something failed that the agent should know about (not a call end).
     Error {
         call: Option<String>,
@@ -224,6 +250,7 @@ impl PhoneEvent {
             | PhoneEvent::TransferProgress { call, .. }
             | PhoneEvent::Ended { call, .. }
             | PhoneEvent::Quality { call, .. } => Some(call),
+            PhoneEvent::Recording { call, .. } => Some(call),
             PhoneEvent::Error { call, .. } => call.as_deref(),
             PhoneEvent::Started { .. }
             | PhoneEvent::Registration { .. }

@@ -17,13 +17,14 @@ pub mod identity;
 pub mod keepalive;
 mod media;
 pub mod netwatch;
+mod recording;
 mod refer_notify;
 pub mod replaces;
 pub mod tls;
 pub mod ua;
 
 pub use config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
-pub use events::{CallQuality, MediaInfo, PhoneEvent, RegistrationState};
+pub use events::{CallQuality, MediaInfo, PhoneEvent, RecordingState, RegistrationState};
 pub use feature_code::FeatureCodeOutcome;
 pub use ua::{Phone, PhoneHandle};
 

@@ -3,7 +3,8 @@
 //! new address), and turns the engine's DTMF events into phone events.
 
 use crate::config::AudioIo;
-use crate::events::{CallQuality, PhoneEvent};
+use crate::events::{CallQuality, PhoneEvent, RecordingState};
+use crate::recording::CallRecording;
 use seatline_media::codec::Codec as RtpCodec;
 use seatline_media::engine::{
     Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source, SrtpConfig,
@@ -124,6 +125,10 @@ pub(crate) struct CallMedia {
     handle: Arc<Mutex<Option<MediaHandle>>>,
     /// The SRTP keys the engine runs with, to notice new ones in a re-negotiation.
     srtp: Mutex<Option<SrtpConfig>>,
+    /// The call recording, completed when the call ends.
+    recording: Option<CallRecording>,
+    call_id: String,
+    events: UnboundedSender<PhoneEvent>,
 }
 
 impl CallMedia {
@@ -133,6 +138,7 @@ impl CallMedia {
         audio: &AudioIo,
         call_id: &str,
         muted: bool,
+        recording: Option<CallRecording>,
         events: UnboundedSender<PhoneEvent>,
     ) -> Result<CallMedia, String> {
         let codec = RtpCodec::from_rtpmap(
@@ -170,6 +176,7 @@ impl CallMedia {
             }
             config.sink = Sink::Wav(path);
         }
+        config.recording = recording.as_ref().map(|r| r.wav.clone());
         let handle = MediaEngine::start(config).map_err(|e| e.to_string())?;
         handle.set_muted(muted);
         let handle = Arc::new(Mutex::new(Some(handle)));
@@ -178,6 +185,7 @@ impl CallMedia {
         let shared = handle.clone();
         let call = call_id.to_string();
         let mut next_quality = Instant::now() + QUALITY_INTERVAL;
+        let events_out = events.clone();
         std::thread::Builder::new()
             .name("media-events".into())
             .spawn(move || loop {
@@ -214,6 +222,20 @@ impl CallMedia {
                             message: format!("sound device: {message}"),
                         });
                     }
+                    Some(MediaEvent::RecordingStarted(path)) => {
+                        let _ = events.send(PhoneEvent::Recording {
+                            call: call.clone(),
+                            state: RecordingState::Started {
+                                file: path.display().to_string(),
+                            },
+                        });
+                    }
+                    Some(MediaEvent::RecordingFailed(message)) => {
+                        let _ = events.send(PhoneEvent::Recording {
+                            call: call.clone(),
+                            state: RecordingState::Failed { message },
+                        });
+                    }
                     Some(_) => {}
                     None => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -222,6 +244,9 @@ impl CallMedia {
         Ok(CallMedia {
             handle,
             srtp: Mutex::new(srtp),
+            recording,
+            call_id: call_id.to_string(),
+            events: events_out,
         })
     }
 
@@ -272,14 +297,34 @@ impl CallMedia {
         });
     }
 
-    /// Stops the engine (finalizing the recording, sending the RTCP BYE) and returns the
-    /// call's final quality.
+    /// Pauses or resumes the call recording; false when the call is not being recorded.
+    pub(crate) fn set_recording_paused(&self, paused: bool) -> bool {
+        self.with(|h| h.set_recording_paused(paused))
+            .unwrap_or(false)
+    }
+
+    /// Stops the engine (finalizing the recordings and the sidecar, sending the RTCP BYE) and
+    /// returns the call's final quality.
     pub(crate) fn stop(self) -> Option<CallQuality> {
         let taken = self.handle.lock().ok().and_then(|mut g| g.take())?;
         // Read before stopping: a failed recording must not lose the call's figures.
         let quality = CallQuality::from(&taken.stats().quality);
-        if let Err(e) = taken.stop() {
+        let (result, summary) = taken.stop_with_recording();
+        if let Err(e) = result {
             warn!(error = %e, "media stopped with an error");
+        }
+        if let Some(rec) = self.recording {
+            let file = rec.wav.display().to_string();
+            let written = summary.as_ref().is_some_and(|s| s.error.is_none());
+            if let Err(e) = rec.finish(summary) {
+                warn!(error = %e, "recording sidecar not completed");
+            }
+            if written {
+                let _ = self.events.send(PhoneEvent::Recording {
+                    call: self.call_id,
+                    state: RecordingState::Stopped { file },
+                });
+            }
         }
         Some(quality)
     }

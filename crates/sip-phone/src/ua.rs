@@ -5,7 +5,9 @@
 
 use crate::auto_answer::auto_answer_delay;
 use crate::config::{AccountConfig, MediaEncryption, PhoneConfig, SipTransport};
-use crate::events::{CallDirection, HoldParty, MediaInfo, PhoneEvent, RegistrationState};
+use crate::events::{
+    CallDirection, HoldParty, MediaInfo, PhoneEvent, RecordingState, RegistrationState,
+};
 use crate::feature_code::FeatureCodeOutcome;
 use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::CallMedia;
@@ -64,6 +66,11 @@ enum Command {
     Mute {
         call: String,
         muted: bool,
+        reply: oneshot::Sender<Result<(), PhoneError>>,
+    },
+    PauseRecording {
+        call: String,
+        paused: bool,
         reply: oneshot::Sender<Result<(), PhoneError>>,
     },
     Dtmf {
@@ -222,6 +229,17 @@ impl PhoneHandle {
     pub async fn mute(&self, call: &str, muted: bool) -> Result<(), PhoneError> {
         let call = call.to_string();
         self.ask(|reply| Command::Mute { call, muted, reply }).await
+    }
+    /// Pauses (card payments) or resumes a call's recording: the paused span is recorded as
+    /// silence of its length. An error when the call is not being recorded.
+    pub async fn pause_recording(&self, call: &str, paused: bool) -> Result<(), PhoneError> {
+        let call = call.to_string();
+        self.ask(|reply| Command::PauseRecording {
+            call,
+            paused,
+            reply,
+        })
+        .await
     }
     pub async fn send_dtmf(&self, call: &str, digits: &str) -> Result<(), PhoneError> {
         let call = call.to_string();
@@ -830,6 +848,30 @@ impl Core {
             } => {
                 let _ = reply.send(self.send_dtmf(&call, &digits));
             }
+            Command::PauseRecording {
+                call,
+                paused,
+                reply,
+            } => {
+                let result = match self.calls.get(&call) {
+                    Some(c) => match &c.media {
+                        Some(m) if m.set_recording_paused(paused) => Ok(()),
+                        _ => Err(PhoneError::WrongState(
+                            "the call is not being recorded".into(),
+                        )),
+                    },
+                    None => Err(PhoneError::NoSuchCall(call.clone())),
+                };
+                if result.is_ok() {
+                    let state = if paused {
+                        RecordingState::Paused
+                    } else {
+                        RecordingState::Resumed
+                    };
+                    self.emit(PhoneEvent::Recording { call, state });
+                }
+                let _ = reply.send(result);
+            }
             Command::BlindTransfer {
                 call,
                 target,
@@ -1398,8 +1440,33 @@ impl Core {
         let Some(neg) = call.sdp.negotiated().cloned() else {
             return;
         };
-        let recording =
-            crate::media::recording_path(&audio, &call.id).map(|p| p.display().to_string());
+        // The call recording starts with the media (an answered call): its file is chosen now.
+        let call_recording = match (&self.config.call_recording_dir, &call.media) {
+            (Some(dir), None) if call.rtp_socket.is_some() => {
+                match crate::recording::CallRecording::begin(
+                    dir,
+                    &call.id,
+                    call.direction,
+                    &call.remote_uri,
+                    neg.codec.kind.name(),
+                    neg.codec.clock_rate,
+                ) {
+                    Ok(r) => Some(r),
+                    Err(message) => {
+                        tracing::warn!(%message, "call recording not started");
+                        let _ = self.events.send(PhoneEvent::Recording {
+                            call: id.to_string(),
+                            state: RecordingState::Failed { message },
+                        });
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let recording = crate::media::recording_path(&audio, &call.id)
+            .or_else(|| call_recording.as_ref().map(|r| r.wav.clone()))
+            .map(|p| p.display().to_string());
         let info = media_info(&neg, call.local_rtp, recording);
         let first = call.media.is_none();
         if let Some(media) = &call.media {
@@ -1411,6 +1478,7 @@ impl Core {
                 &audio,
                 &call.id,
                 call.muted,
+                call_recording,
                 self.events.clone(),
             ) {
                 Ok(m) => call.media = Some(m),

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS calls (
     revision INTEGER NOT NULL DEFAULT 1,
     synced_revision INTEGER NOT NULL DEFAULT 0,
     sync_error TEXT,
-    satisfaction INTEGER
+    satisfaction INTEGER,
+    recording TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_by_customer ON calls (customer_id, ring_at);
 CREATE INDEX IF NOT EXISTS calls_by_number ON calls (e164, ring_at);
@@ -67,6 +68,8 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("remote_loss_percent", "REAL"),
     ("jitter_ms", "REAL"),
     ("rtt_ms", "REAL"),
+    // The call's recording (a WAV path on this desk; crates/recordings), never synced.
+    ("recording", "TEXT"),
 ];
 
 /// Longest wrap-up note kept (the rest of a paste is refused, not cut silently).
@@ -139,6 +142,9 @@ pub struct CallRecord {
     pub sync_error: Option<String>,
     /// The caller's satisfaction score from the center's survey (1-5), once the server has one.
     pub satisfaction: Option<i64>,
+    /// This desk's recording of the call (WAV path), if it was recorded.
+    #[serde(default)]
+    pub recording: Option<String>,
     /// Handled at a colleague's desk (read from the server's call log, not this desk's).
     #[serde(default)]
     pub colleague: bool,
@@ -264,6 +270,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, CallLogError> {
         notes: row.try_get("notes")?,
         sync_error: row.try_get("sync_error")?,
         satisfaction: row.try_get("satisfaction")?,
+        recording: row.try_get("recording")?,
         colleague: false,
         quality: crate::call_quality::CallQuality::from_row(row)?,
     })
@@ -387,6 +394,16 @@ impl CallLog {
         .bind(call)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Notes the call's recording file. Local only: no new revision for the server.
+    pub async fn set_recording(&self, call: &str, path: &str) -> Result<(), CallLogError> {
+        sqlx::query("UPDATE calls SET recording = ? WHERE id = ?")
+            .bind(path)
+            .bind(call)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -753,6 +770,13 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].record.id, "old");
         assert_eq!(pending[0].revision, 1);
+        // The recording column was added too: an old call takes a recording reference.
+        assert_eq!(pending[0].record.recording, None);
+        log.set_recording("old", "/rec/old.wav").await.unwrap();
+        let old = log.get("old").await.unwrap().unwrap();
+        assert_eq!(old.recording.as_deref(), Some("/rec/old.wav"));
+        // Local only: the server has nothing new to take.
+        assert_eq!(log.unsynced(10).await.unwrap()[0].revision, 1);
     }
 
     #[tokio::test]

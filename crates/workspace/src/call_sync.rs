@@ -189,6 +189,7 @@ pub async fn customer_calls(
             sync_error: None,
             satisfaction: c.satisfaction,
             quality: None,
+            recording: None,
             colleague: true,
         })
         .collect())

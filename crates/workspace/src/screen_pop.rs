@@ -607,6 +607,39 @@ impl ScreenPop {
     }
 
     /// One call from the log.
+    /// Notes a call's recording in the call log; once the call is over (`finished`), fills the
+    /// recording's sidecar with what the log knows (customer, E.164 number, caller name). A
+    /// sidecar that cannot be updated is logged: the recording stays listed with what it has.
+    pub async fn link_recording(
+        &self,
+        call: &str,
+        file: &str,
+        finished: bool,
+    ) -> Result<(), PopError> {
+        let log = self.call_log().await?;
+        log.set_recording(call, file).await?;
+        if !finished {
+            return Ok(());
+        }
+        if let Some(record) = log.get(call).await? {
+            let updated = seatline_recordings::update_sidecar(Path::new(file), |m| {
+                if record.customer_id.is_some() {
+                    m.customer_id = record.customer_id.clone();
+                }
+                if let Some(name) = record.customer_name.clone().or(record.display_name.clone()) {
+                    m.display_name = Some(name);
+                }
+                if let Some(e164) = record.e164.clone().or(record.number.clone()) {
+                    m.remote_number = e164;
+                }
+            });
+            if let Err(error) = updated {
+                tracing::warn!(%error, "recording sidecar not completed from the call log");
+            }
+        }
+        Ok(())
+    }
+
     pub async fn call(&self, call: &str) -> Result<Option<CallRecord>, PopError> {
         Ok(self.call_log().await?.get(call).await?)
     }

@@ -37,6 +37,8 @@ const call: CallView = {
   endReason: null,
   endCode: null,
   quality: null,
+  recording: "off",
+  recordingError: null,
 };
 
 const openOrder = {

@@ -88,6 +88,46 @@ describe("phone panel", () => {
     expect(sent[0]).toMatchObject({ transport: "tls", media_encryption: "required" });
   });
 
+  it("pauses and resumes the call recording, and offers nothing when calls are not recorded", async () => {
+    const phone = createMockPhone(5);
+    render(PhonePanel, { backend: phone });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "pw" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-registration").dataset.state).toBe("registered"));
+    phone.ring({ number: "+8613800138000" });
+    await waitFor(() => expect(screen.getByTestId("answer")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("answer"));
+    await waitFor(() => expect(screen.getByTestId("recording-state").dataset.state).toBe("recording"));
+    const button = screen.getByTestId("pause-recording");
+    expect(button.textContent).toContain("Pause recording");
+    expect(button.getAttribute("aria-pressed")).toBe("false");
+
+    await fireEvent.click(button);
+    await waitFor(() => expect(screen.getByTestId("recording-state").dataset.state).toBe("paused"));
+    expect(screen.getByTestId("recording-state").textContent).toBe("Recording paused");
+    expect(screen.getByTestId("pause-recording").textContent).toContain("Resume recording");
+    expect(screen.getByTestId("pause-recording").getAttribute("aria-pressed")).toBe("true");
+
+    i18n.set("zh-CN");
+    await waitFor(() => expect(screen.getByTestId("recording-state").textContent).toBe("录音已暂停"));
+    await fireEvent.click(screen.getByTestId("pause-recording"));
+    await waitFor(() => expect(screen.getByTestId("recording-state").dataset.state).toBe("recording"));
+    expect(screen.getByTestId("pause-recording").textContent).toContain("暂停录音");
+    await fireEvent.click(screen.getByTestId("hangup"));
+    await waitFor(() => expect(screen.queryByTestId("current-call")).toBeNull());
+
+    // Recording off: no button, nothing claims the call is recorded.
+    i18n.set("en");
+    phone.recording = false;
+    for (const key of ["1", "0", "0", "2"]) await fireEvent.click(screen.getByRole("button", { name: key }));
+    await fireEvent.click(screen.getByTestId("dial"));
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+    expect(screen.queryByTestId("pause-recording")).toBeNull();
+    expect(screen.queryByTestId("recording-state")).toBeNull();
+  });
+
   it("says so when no password is stored", async () => {
     const phone = createMockPhone(5);
     render(PhonePanel, { backend: phone });

@@ -3,6 +3,33 @@
 // the transitions the UI offers, and remembers the language choice for the page's lifetime.
 import type { Backend } from "./backend";
 import { createMockPhone } from "./phone.mock";
+import { createMockRecordings, type RecordingEntry } from "./recordings";
+
+/** The demo desk's recordings (what crates/recordings lists from sidecars). */
+export const demoRecordings: RecordingEntry[] = [
+  {
+    id: "20261130T123000Z-a1.wav",
+    bytes: 480_044,
+    duration_ms: 30_000,
+    unfinished: false,
+    meta: {
+      version: 1, call_id: "a1@pbx", direction: "inbound", remote_number: "+8613800138000", display_name: "张伟",
+      customer_id: "c-1", started_at: "2026-11-30T12:30:00Z", ended_at: "2026-11-30T12:30:30Z", codec: "PCMU/8000",
+      sample_rate: 8000, paused: [{ start_ms: 10_000, end_ms: 18_000 }], error: null,
+    },
+  },
+  {
+    id: "20261129T080000Z-b2.wav",
+    bytes: 160_044,
+    duration_ms: 10_000,
+    unfinished: true,
+    meta: {
+      version: 1, call_id: "b2@pbx", direction: "outbound", remote_number: "+862155550000", display_name: "李娜",
+      customer_id: "c-2", started_at: "2026-11-29T08:00:00Z", ended_at: null, codec: "opus/48000",
+      sample_rate: 48000, paused: [], error: null,
+    },
+  },
+];
 import { createMockDesktop } from "./desktop.mock";
 import type { CallerIdentity } from "./phone";
 import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
@@ -192,6 +219,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
   const backend: Backend = {
     ...phone,
     ...createMockDesktop(),
+    ...createMockRecordings(demoRecordings, [{ file: "broken.wav", reason: "sidecar is not valid: EOF while parsing" }]),
     customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
     customerCard: async (id) => {
       const card = customers.find((c) => c.customer.id === id);

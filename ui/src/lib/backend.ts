@@ -2,6 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
+import type { RecordingScan, RecordingsBackend } from "./recordings";
 import type { CallHistory, CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
@@ -38,7 +39,7 @@ export const DIAL_LINK_EVENT = "dial-link";
 /** The event a global hotkey or a notification button sends to the phone panel. */
 export const DESK_ACTION_EVENT = "desk-action";
 
-export interface Backend extends PhoneBackend, PopBackend, DesktopBackend {
+export interface Backend extends PhoneBackend, PopBackend, DesktopBackend, RecordingsBackend {
   appInfo(): Promise<AppInfo>;
   /** Tells the shell the first render with the workspace loaded is on screen (startup benchmark). */
   uiReady(): Promise<void>;
@@ -149,6 +150,10 @@ export const tauriBackend: Backend = {
   phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
   phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
   phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),
+  phonePauseRecording: (callId, paused) => call<void>("phone_pause_recording", { call: callId, paused }),
+  recordingsList: (query) => call<RecordingScan>("recordings_list", { query }),
+  recordingAudio: (id) => call<ArrayBuffer>("recording_audio", { id }),
+  recordingDelete: (id) => call<void>("recording_delete", { id }),
   phoneDtmf: (callId, digits) => call<void>("phone_dtmf", { call: callId, digits }),
   phoneTransfer: (callId, target) => call<void>("phone_transfer", { call: callId, target }),
   phoneAttendedTransfer: (callId, consult) => call<void>("phone_attended_transfer", { call: callId, consult }),

@@ -4,6 +4,8 @@ import type { CallQuality, CallerIdentity, PhoneAccount, PhoneBackend, PhoneEven
 import type { Pop } from "./pop";
 
 export interface MockPhone extends PhoneBackend {
+  /** Whether answered calls are recorded (as with `[recording] enabled = true`). */
+  recording: boolean;
   /** Makes a call ring in, as the PBX would deliver it. */
   ring(caller: Partial<CallerIdentity>): string;
   /** Reports a call's live media quality, as the phone does every 2 s. */
@@ -32,13 +34,23 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
   let emitPop: ((pop: Pop) => void) | null = null;
   let saved: PhoneAccount | null = null;
   let next = 1;
-  const calls = new Map<string, { held: boolean }>();
+  const calls = new Map<string, { held: boolean; recorded: boolean }>();
   const later = (e: PhoneEvent, ms = delayMs) => setTimeout(() => emit?.(e), ms);
   const need = (call: string) => {
     if (!calls.has(call)) throw { code: "no_such_call", message: `no call "${call}"` };
   };
 
-  return {
+  const established = (call: string, direction: "incoming" | "outgoing", ms: number) => {
+    later({ type: "established", call, direction, media: null }, ms);
+    const c = calls.get(call);
+    if (phone.recording && c) {
+      c.recorded = true;
+      later({ type: "recording", call, state: "started", file: `/recordings/${call}.wav` }, ms);
+    }
+  };
+
+  const phone: MockPhone = {
+    recording: true,
     phoneAccount: async () => saved,
     phoneConnect: async (account, password, onEvent, onPop) => {
       if (!password && !saved) throw { code: "no_password", message: "no password stored for this account" };
@@ -54,16 +66,16 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
     },
     phoneDial: async (target) => {
       const call = `mock-${next++}`;
-      calls.set(call, { held: false });
+      calls.set(call, { held: false, recorded: false });
       later({ type: "dialing", call, account: "default", target }, 0);
       later({ type: "remote_ringing", call, early_media: false });
-      later({ type: "established", call, direction: "outgoing", media: null }, delayMs * 2);
+      established(call, "outgoing", delayMs * 2);
       later({ type: "quality", call, ...goodQuality }, delayMs * 3);
       return call;
     },
     phoneAnswer: async (call) => {
       need(call);
-      later({ type: "established", call, direction: "incoming", media: null }, 0);
+      established(call, "incoming", 0);
       later({ type: "quality", call, ...goodQuality });
     },
     phoneDecline: async (call) => {
@@ -83,6 +95,11 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
     phoneMute: async (call, muted) => {
       need(call);
       later({ type: "muted", call, muted }, 0);
+    },
+    phonePauseRecording: async (call, paused) => {
+      need(call);
+      if (!calls.get(call)?.recorded) throw { code: "wrong_state", message: "not now: the call is not being recorded" };
+      later({ type: "recording", call, state: paused ? "paused" : "resumed" }, 0);
     },
     phoneDtmf: async (call, digits) => {
       need(call);
@@ -108,7 +125,7 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
     },
     ring: (caller) => {
       const call = `mock-${next++}`;
-      calls.set(call, { held: false });
+      calls.set(call, { held: false, recorded: false });
       const identity: CallerIdentity = {
         display_name: null,
         number: null,
@@ -133,4 +150,5 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
       return call;
     },
   };
+  return phone;
 }

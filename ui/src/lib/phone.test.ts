@@ -95,6 +95,25 @@ describe("phone reducer", () => {
     expect(v.calls[1]!.peer).toBe("1003");
   });
 
+  it("follows the call recording: started, paused, resumed, failed", () => {
+    let v = run([
+      { type: "incoming_call", call: "r", account: "default", caller: caller(), auto_answer_in_ms: null, waiting: false },
+      { type: "established", call: "r", direction: "incoming", media: null },
+    ]);
+    expect(v.calls[0]!.recording).toBe("off");
+    v = reducePhone(v, { type: "recording", call: "r", state: "started", file: "/rec/r.wav" }, 1);
+    expect(v.calls[0]!.recording).toBe("recording");
+    v = reducePhone(v, { type: "recording", call: "r", state: "paused" }, 2);
+    expect(v.calls[0]!.recording).toBe("paused");
+    v = reducePhone(v, { type: "recording", call: "r", state: "resumed" }, 3);
+    expect(v.calls[0]!.recording).toBe("recording");
+    v = reducePhone(v, { type: "recording", call: "r", state: "failed", message: "No space left on device" }, 4);
+    expect(v.calls[0]!.recording).toBe("failed");
+    expect(v.calls[0]!.recordingError).toContain("No space");
+    // The call itself goes on.
+    expect(v.calls[0]!.phase).toBe("active");
+  });
+
   it("labels withheld callers and formats the call timer", () => {
     expect(callerLabel(caller({ withheld: true, number: null, display_name: null }), "x")).toBe("");
     expect(callerLabel(null, "1002")).toBe("1002");

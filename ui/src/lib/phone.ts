@@ -83,6 +83,17 @@ export function qualityLevel(q: CallQuality | null): QualityLevel {
   return "poor";
 }
 
+/** A call recording's progress (crates/sip-phone `RecordingState`). */
+export type RecordingEvent =
+  | { state: "started"; file: string }
+  | { state: "paused" }
+  | { state: "resumed" }
+  | { state: "stopped"; file: string }
+  | { state: "failed"; message: string };
+
+/** What the active call view shows about the recording. */
+export type RecordingStatus = "off" | "recording" | "paused" | "failed";
+
 export type PhoneEvent =
   | { type: "started"; sip_addresses: string[] }
   /** The local address changed or the computer woke up: every account registers again. */
@@ -120,6 +131,7 @@ export type PhoneEvent =
     }
   /** The live quality of an established call, about every 2 s. */
   | ({ type: "quality"; call: string } & CallQuality)
+  | ({ type: "recording"; call: string } & RecordingEvent)
   | { type: "error"; call: string | null; message: string };
 
 export type CallPhase = "ringing" | "dialing" | "remote_ringing" | "active" | "ended";
@@ -145,6 +157,9 @@ export interface CallView {
   endCode: number | null;
   /** The latest live media quality. */
   quality: CallQuality | null;
+  recording: RecordingStatus;
+  /** Why the recording failed (disk full...); the call goes on. */
+  recordingError: string | null;
 }
 
 export interface PhoneView {
@@ -186,6 +201,8 @@ function newCall(id: string, direction: CallView["direction"], phase: CallPhase,
     endReason: null,
     endCode: null,
     quality: null,
+    recording: "off",
+    recordingError: null,
   };
 }
 
@@ -241,6 +258,20 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
         calls: view.calls.filter((c) => c.id !== event.call),
         lastError: event.code !== null && event.code >= 400 ? `${event.reason} (${event.code})` : view.lastError,
       };
+    case "recording":
+      return updateCall(view, event.call, (c) => {
+        switch (event.state) {
+          case "started":
+          case "resumed":
+            return { ...c, recording: "recording" };
+          case "paused":
+            return { ...c, recording: "paused" };
+          case "failed":
+            return { ...c, recording: "failed", recordingError: event.message };
+          case "stopped":
+            return { ...c, recording: "off" };
+        }
+      });
     case "error":
       return { ...view, lastError: event.message };
     case "dtmf_sent":
@@ -279,6 +310,8 @@ export interface PhoneBackend {
   phoneHangup(call: string): Promise<void>;
   phoneHold(call: string, hold: boolean): Promise<void>;
   phoneMute(call: string, muted: boolean): Promise<void>;
+  /** Pauses (card payments) or resumes the call's recording; the pause is kept as silence. */
+  phonePauseRecording(call: string, paused: boolean): Promise<void>;
   phoneDtmf(call: string, digits: string): Promise<void>;
   phoneTransfer(call: string, target: string): Promise<void>;
   phoneAttendedTransfer(call: string, consult: string): Promise<void>;

@@ -51,6 +51,8 @@ const call = (over: Partial<CallView> = {}): CallView => ({
   endReason: null,
   endCode: null,
   quality: null,
+  recording: "off",
+  recordingError: null,
   ...over,
 });
 
