@@ -12,6 +12,11 @@
 #                                 (app + WebKit processes) and installer size, against the targets
 #                                 1.5 s / 150 MB / 20 MB (--debug for the debug profile, --runs N,
 #                                 --settle S, --json; builds the app and its .deb with tauri first)
+#   scripts/bench.sh pop-e2e [ARGS]  the screen pop end to end in the real app (release, WebKit
+#                                 under Xvfb, tauri-driver): sipp rings it through Kamailio once
+#                                 per caller with N customers in its cache; p50/p99 of INVITE →
+#                                 card painted against the 50 ms target (--customers N --calls N
+#                                 --warmup N --dir PATH --json; default 1,000,000 and 100 calls)
 #   scripts/bench.sh list         the benchmarks
 #
 # A release target directory of its own, so benchmarks do not evict the debug build of the tests.
@@ -21,7 +26,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seatline/target-release}"
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 # One function per benchmark: bench_<name> ARGS.
@@ -33,6 +38,21 @@ bench_kb() {
 bench_pop() {
   cargo build --release --locked -q -p seatline-pop-bench
   "$CARGO_TARGET_DIR/release/seatline-pop-bench" "$@"
+}
+
+# The release app (no bundle), the lookup benchmark's generator for the cache and the SIP peers,
+# then scripts/bench-pop-e2e.mjs under Xvfb (see there for what each figure means).
+bench_pop_e2e() {
+  cargo build --release --locked -q -p seatline-pop-bench -p seatline-sip-peers --bins
+  ui/node_modules/.bin/tauri build --no-bundle --ci --config tests/native/tauri.test.conf.json >&2
+  local out="$CARGO_TARGET_DIR/release"
+  local cmd=(node scripts/bench-pop-e2e.mjs --app "$out/seatline-desktop"
+    --pop-bench "$out/seatline-pop-bench" --sip-peer "$out/sip-peer" "$@")
+  if [ -n "${DISPLAY:-}" ]; then
+    "${cmd[@]}"
+  else
+    NO_AT_BRIDGE=1 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "${cmd[@]}"
+  fi
 }
 
 # The real app built and bundled as a .deb by tauri (release unless --debug), then started under
@@ -70,10 +90,11 @@ case "$name" in
     [ -n "$name" ]
     ;;
   list)
-    declare -F | sed -n 's/^declare -f bench_//p'
+    declare -F | sed -n 's/^declare -f bench_//p' | tr _ -
     ;;
   *)
     shift
+    name=${name//-/_}
     if ! declare -F "bench_$name" >/dev/null; then
       echo "bench.sh: no benchmark named '$name'" >&2
       usage

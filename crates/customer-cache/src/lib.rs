@@ -116,6 +116,12 @@ impl CustomerCache {
         Ok(Self { pool, normalizer })
     }
 
+    /// Closes the cache's connections, checkpointing the write-ahead log, so the file can be
+    /// copied whole.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
     /// Applies one page of the server's customer feed in one transaction and saves the cursor,
     /// so an interrupted sync resumes where it stopped.
     pub async fn apply_page(

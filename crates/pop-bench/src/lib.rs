@@ -15,7 +15,7 @@ use seatline_kb_bench::rng::Rng;
 use seatline_kb_bench::stats::Latency;
 use seatline_phone_numbers::{Normalizer, NormalizerOptions};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The target of issue #7 is p99 ≤ 50 ms from INVITE to the rendered pop; the lookup gets a
@@ -204,6 +204,77 @@ fn matches(lookup: &Lookup) -> usize {
     }
 }
 
+/// The cache file of `customers` customers from `seed` in `dir`.
+pub fn cache_path(dir: &Path, customers: usize, seed: u64) -> PathBuf {
+    dir.join(format!("customers-{customers}-{seed}.db"))
+}
+
+/// The normalizer the benchmark's cache is filled with: a mainland-China center in Beijing
+/// (`phone_region = "CN"`, `area_code = "10"` in the app's settings).
+pub fn normalizer() -> Result<Normalizer, BenchError> {
+    Normalizer::new("CN", NormalizerOptions::with_area_code("10"))
+        .map_err(|e| BenchError::Normalizer(e.to_string()))
+}
+
+/// Opens the cache of `customers` generated customers in `dir`, filling it unless a full one is
+/// already there; returns it with the customers and the seconds the fill took.
+pub async fn fill(
+    dir: &Path,
+    customers: usize,
+    seed: u64,
+) -> Result<(CustomerCache, Vec<Customer>, f64), BenchError> {
+    let path = cache_path(dir, customers, seed);
+    let rows = generate_customers(customers, seed);
+    let cache = CustomerCache::open(&path, normalizer()?).await?;
+    let started = Instant::now();
+    if cache.count().await? as usize != customers {
+        for batch in rows.chunks(FILL_BATCH) {
+            cache.apply_page(batch, None).await?;
+        }
+    }
+    Ok((cache, rows, started.elapsed().as_secs_f64()))
+}
+
+/// A ringing call of the end-to-end benchmark (`scripts/bench.sh pop-e2e`): the caller's number
+/// as a PBX puts it in the user part of P-Asserted-Identity, and the customer who must pop.
+#[derive(Debug, Clone, Serialize)]
+pub struct PbxCaller {
+    pub user: String,
+    pub customer_id: String,
+    pub name: String,
+}
+
+/// `count` callers, each a different customer's mobile in one of the forms mainland PBXs send
+/// (E.164, trunk `0` + national, bare national).
+pub fn pbx_callers(customers: &[Customer], count: usize, seed: u64) -> Vec<PbxCaller> {
+    let mut rng = Rng::new(seed, 3);
+    (0..count.min(customers.len()))
+        .map(|_| {
+            let customer = &customers[rng.below(customers.len())];
+            let mobile: String = customer
+                .phones
+                .first()
+                .map(|p| {
+                    p.trim_start_matches("+86")
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let user = match rng.below(3) {
+                0 => format!("+86{mobile}"),
+                1 => format!("0{mobile}"),
+                _ => mobile,
+            };
+            PbxCaller {
+                user,
+                customer_id: customer.id.clone(),
+                name: customer.name.clone(),
+            }
+        })
+        .collect()
+}
+
 /// Fills a cache in `dir` with `customers` generated customers (reusing one already there of
 /// that size), times `calls` lookups and `peer_calls` peer scans.
 pub async fn run(
@@ -213,18 +284,8 @@ pub async fn run(
     peer_calls: usize,
     seed: u64,
 ) -> Result<Report, BenchError> {
-    let normalizer = Normalizer::new("CN", NormalizerOptions::with_area_code("10"))
-        .map_err(|e| BenchError::Normalizer(e.to_string()))?;
-    let path = dir.join(format!("customers-{customers}-{seed}.db"));
-    let rows = generate_customers(customers, seed);
-    let cache = CustomerCache::open(&path, normalizer).await?;
-    let started = Instant::now();
-    if cache.count().await? as usize != customers {
-        for batch in rows.chunks(FILL_BATCH) {
-            cache.apply_page(batch, None).await?;
-        }
-    }
-    let fill_s = started.elapsed().as_secs_f64();
+    let (cache, rows, fill_s) = fill(dir, customers, seed).await?;
+    let path = cache_path(dir, customers, seed);
     let cache_mib = file_mib(&path);
     let plan = generate_calls(&rows, calls, seed);
     drop(rows);
@@ -363,6 +424,33 @@ mod tests {
             .collect();
         assert!(unreadable.is_empty(), "{unreadable:?}");
         assert!(calls.iter().filter(|c| c.known).count() > 300);
+    }
+
+    #[tokio::test]
+    async fn the_end_to_end_callers_pop_their_own_customer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, rows, _) = fill(dir.path(), 1_000, 5).await.unwrap();
+        let callers = pbx_callers(&rows, 60, 5);
+        assert_eq!(callers.len(), 60);
+        // All three forms are used.
+        assert!(callers.iter().any(|c| c.user.starts_with("+86")));
+        assert!(callers.iter().any(|c| c.user.starts_with('0')));
+        assert!(callers.iter().any(|c| c.user.starts_with('1')));
+        for caller in &callers {
+            match cache.lookup(&caller.user).await.unwrap() {
+                Lookup::Number { matches, .. } => assert!(
+                    matches.iter().any(|m| m.id == caller.customer_id),
+                    "{caller:?} -> {matches:?}"
+                ),
+                other => panic!("{caller:?} -> {other:?}"),
+            }
+        }
+        cache.close().await;
+        // Closed and opened again (as the end-to-end benchmark copies it): all there.
+        let again = CustomerCache::open(&cache_path(dir.path(), 1_000, 5), normalizer().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(again.count().await.unwrap(), 1_000);
     }
 
     #[tokio::test]

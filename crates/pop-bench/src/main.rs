@@ -24,6 +24,10 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Only fill the cache (in --dir) and print, as JSON, its path and this many callers in the
+    /// PBX's forms with the customer each must pop: the input of `scripts/bench.sh pop-e2e`.
+    #[arg(long, value_name = "N")]
+    e2e_callers: Option<usize>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -49,6 +53,25 @@ async fn main() -> ExitCode {
             }
         },
     };
+    if let Some(n) = args.e2e_callers {
+        return match seatline_pop_bench::fill(&dir, args.customers, args.seed).await {
+            Ok((cache, rows, fill_s)) => {
+                cache.close().await;
+                let plan = serde_json::json!({
+                    "cache": seatline_pop_bench::cache_path(&dir, args.customers, args.seed),
+                    "customers": rows.len(),
+                    "fill_s": fill_s,
+                    "callers": seatline_pop_bench::pbx_callers(&rows, n, args.seed),
+                });
+                println!("{plan}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("seatline-pop-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match seatline_pop_bench::run(&dir, args.customers, args.calls, args.peer_calls, args.seed)
         .await
     {
