@@ -16,28 +16,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+mod common;
+use common::next_event;
+
 const T: Duration = Duration::from_secs(10);
 /// Real-time audio on two cores: one call at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn next_event(
-    events: &mut UnboundedReceiver<PhoneEvent>,
-    what: &str,
-    timeout: Duration,
-    mut pred: impl FnMut(&PhoneEvent) -> bool,
-) -> PhoneEvent {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {timeout:?}"))
-            .expect("phone events ended");
-        eprintln!("phone: {event:?}");
-        if pred(&event) {
-            return event;
-        }
-    }
-}
 
 async fn phone(proxy: &Kamailio, user: &str) -> Phone {
     let account = AccountConfig {

@@ -16,28 +16,11 @@ use seatline_sip_phone::{
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
+
+mod common;
+use common::next_event;
 
 const T: Duration = Duration::from_secs(10);
-
-async fn next_event(
-    events: &mut UnboundedReceiver<PhoneEvent>,
-    what: &str,
-    timeout: Duration,
-    mut pred: impl FnMut(&PhoneEvent) -> bool,
-) -> PhoneEvent {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {timeout:?}"))
-            .expect("phone events ended");
-        eprintln!("phone: {event:?}");
-        if pred(&event) {
-            return event;
-        }
-    }
-}
 
 /// Share of a signal's energy at `hz` (Goertzel), 0..1.
 fn tone_share(x: &[i16], rate: u32, hz: f64) -> f64 {

@@ -684,8 +684,34 @@ impl CallLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A `calls.db` as the first desktops wrote it (before sync, scores, quality, recordings),
+    /// holding one incoming call `old`.
+    pub(crate) async fn write_pre_sync_call_log(path: &std::path::Path) {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE calls (id TEXT PRIMARY KEY, direction TEXT NOT NULL, number TEXT,
+             display_name TEXT, e164 TEXT, customer_id TEXT, customer_name TEXT,
+             ivr TEXT NOT NULL DEFAULT '{}', ring_at INTEGER NOT NULL, answer_at INTEGER,
+             end_at INTEGER, hold_ms INTEGER NOT NULL DEFAULT 0, hold_since INTEGER,
+             transferred_to TEXT, end_reason TEXT, wrap_up_code TEXT, wrap_up_at INTEGER,
+             notes TEXT NOT NULL DEFAULT '');
+             INSERT INTO calls (id, direction, ring_at) VALUES ('old', 'incoming', 5);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
 
     async fn log(dir: &tempfile::TempDir) -> CallLog {
         CallLog::open(&dir.path().join("calls.db")).await.unwrap()
@@ -743,28 +769,7 @@ mod tests {
     async fn a_call_log_from_before_sync_opens_with_its_calls_waiting_for_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.db");
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePoolOptions::new()
-                .connect_with(options)
-                .await
-                .unwrap();
-            sqlx::raw_sql(
-                "CREATE TABLE calls (id TEXT PRIMARY KEY, direction TEXT NOT NULL, number TEXT,
-                 display_name TEXT, e164 TEXT, customer_id TEXT, customer_name TEXT,
-                 ivr TEXT NOT NULL DEFAULT '{}', ring_at INTEGER NOT NULL, answer_at INTEGER,
-                 end_at INTEGER, hold_ms INTEGER NOT NULL DEFAULT 0, hold_since INTEGER,
-                 transferred_to TEXT, end_reason TEXT, wrap_up_code TEXT, wrap_up_at INTEGER,
-                 notes TEXT NOT NULL DEFAULT '');
-                 INSERT INTO calls (id, direction, ring_at) VALUES ('old', 'incoming', 5);",
-            )
-            .execute(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-        }
+        write_pre_sync_call_log(&path).await;
         let log = CallLog::open(&path).await.unwrap();
         let pending = log.unsynced(10).await.unwrap();
         assert_eq!(pending.len(), 1);

@@ -48,7 +48,6 @@ impl CallQuality {
 mod tests {
     use super::*;
     use crate::call_log::{CallLog, CallSignal};
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     /// A `calls.db` from before quality (and before sync and scores) opens, keeps its call
     /// without quality, and takes the quality of a new call.
@@ -56,28 +55,7 @@ mod tests {
     async fn an_old_call_log_gains_the_quality_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.db");
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePoolOptions::new()
-                .connect_with(options)
-                .await
-                .unwrap();
-            sqlx::raw_sql(
-                "CREATE TABLE calls (id TEXT PRIMARY KEY, direction TEXT NOT NULL, number TEXT,
-                 display_name TEXT, e164 TEXT, customer_id TEXT, customer_name TEXT,
-                 ivr TEXT NOT NULL DEFAULT '{}', ring_at INTEGER NOT NULL, answer_at INTEGER,
-                 end_at INTEGER, hold_ms INTEGER NOT NULL DEFAULT 0, hold_since INTEGER,
-                 transferred_to TEXT, end_reason TEXT, wrap_up_code TEXT, wrap_up_at INTEGER,
-                 notes TEXT NOT NULL DEFAULT '');
-                 INSERT INTO calls (id, direction, ring_at) VALUES ('old', 'incoming', 5);",
-            )
-            .execute(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-        }
+        crate::call_log::tests::write_pre_sync_call_log(&path).await;
         let log = CallLog::open(&path).await.unwrap();
         let old = log.get("old").await.unwrap().unwrap();
         assert_eq!(old.quality, None);
