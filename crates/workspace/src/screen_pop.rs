@@ -606,7 +606,6 @@ impl ScreenPop {
         Ok(self.call_log().await?.set_quality(call, quality).await?)
     }
 
-    /// One call from the log.
     /// Notes a call's recording in the call log; once the call is over (`finished`), fills the
     /// recording's sidecar with what the log knows (customer, E.164 number, caller name). A
     /// sidecar that cannot be updated is logged: the recording stays listed with what it has.
@@ -640,6 +639,7 @@ impl ScreenPop {
         Ok(())
     }
 
+    /// One call from the log.
     pub async fn call(&self, call: &str) -> Result<Option<CallRecord>, PopError> {
         Ok(self.call_log().await?.get(call).await?)
     }
