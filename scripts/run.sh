@@ -52,7 +52,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 "$CARGO_TARGET_DIR/debug/seatline" --data-dir "$data_dir" settings set server_url "$url"
-# Demo knowledge base (our own articles, zh-CN/zh-TW/en), imported once per data directory.
+# Demo knowledge base (our own articles, zh-CN/zh-TW/en): published to the center as the
+# supervisor (a second run changes nothing), which every signed-in desk pulls; imported locally
+# too, once per data directory, so search works before signing in.
+echo "$demo_password" | "$CARGO_TARGET_DIR/debug/seatline" --data-dir "$data_dir" kb publish \
+  crates/kb-search/tests/own-corpus --server "$url" --tenant demo --user supervisor --replace >/dev/null
 if [ ! -e "$data_dir/demo-kb-imported" ]; then
   "$CARGO_TARGET_DIR/debug/seatline" --data-dir "$data_dir" kb import crates/kb-search/tests/own-corpus >/dev/null
   touch "$data_dir/demo-kb-imported"

@@ -149,6 +149,13 @@ pub fn builder<R: Runtime>(
                 }
             });
             let screen = app.state::<PopState>().0.clone();
+            // The cache opens at start-up, beside the account's resume, not on the first ring.
+            let warm = screen.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(error) = warm.warm_up().await {
+                    tracing::error!(%error, "cannot open the customer cache");
+                }
+            });
             tauri::async_runtime::spawn(async move {
                 if let Err(error) = desk.resume().await {
                     tracing::error!(%error, "cannot open the saved account");
@@ -296,6 +303,10 @@ pub fn run() -> std::process::ExitCode {
         normalizer,
         desk.clone(),
     ));
+    // The feed keeps the knowledge base on the center's articles once it publishes some.
+    if let Ok(kb) = workspace.kb() {
+        pop.0.follow_kb(kb);
+    }
     let state = AppState::new(Mutex::new(workspace), desk).with_state_log(pop.0.clone());
     let desktop = DesktopState::new(Some(Arc::new(KeychainStore::new(host::keychain_service()))));
     let app = desktop::plugins(tauri::Builder::default());

@@ -67,6 +67,21 @@ enum KbCommand {
     /// line, body; optional front matter), HTML exports and JSON. Bad files are reported and
     /// skipped. A `synonyms.txt` in DIR replaces the editors' synonym rules.
     Import { dir: PathBuf },
+    /// Publish the articles of DIR (Markdown, HTML exports, JSON) to the center's knowledge base,
+    /// which every desktop pulls and searches offline (supervisor or admin; password on
+    /// standard input). Prints what the server stored, left unchanged, deleted and rejected.
+    Publish {
+        dir: PathBuf,
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        /// Also delete the server's articles that DIR no longer has.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Search the local knowledge base; results in rank order.
     Search {
         query: String,
@@ -116,6 +131,12 @@ enum CliError {
     EmptySecret,
     #[error(transparent)]
     Kb(#[from] seatline_kb_search::Error),
+    #[error(transparent)]
+    KbSync(#[from] seatline_workspace::kb_sync::KbSyncError),
+    #[error("cannot log in to the server: {0}")]
+    Login(String),
+    #[error("no async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("{0} is not a folder")]
     NotADirectory(PathBuf),
     #[error("unknown language `{0}` (use zh-CN, zh-TW or en)")]
@@ -157,6 +178,36 @@ fn kb(index: &KbIndex, command: KbCommand) -> Result<(), CliError> {
                 eprintln!("seatline: skipped {}: {}", skipped.file, skipped.reason);
             }
             println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        KbCommand::Publish {
+            dir,
+            server,
+            tenant,
+            user,
+            replace,
+        } => {
+            if !dir.is_dir() {
+                return Err(CliError::NotADirectory(dir));
+            }
+            let (articles, read) = seatline_kb_search::read_article_dir(&dir)?;
+            for skipped in &read.skipped {
+                eprintln!("seatline: skipped {}: {}", skipped.file, skipped.reason);
+            }
+            let report = publish_kb(&server, &tenant, &user, &articles, replace)?;
+            for rejected in &report.rejected {
+                eprintln!(
+                    "seatline: the server refused {}: {}",
+                    rejected.id, rejected.reason
+                );
+            }
+            println!(
+                "{}",
+                serde_json::json!({
+                    "stored": report.stored, "unchanged": report.unchanged,
+                    "deleted": report.deleted, "rejected": report.rejected,
+                    "skipped": read.skipped, "revision": report.revision,
+                })
+            );
         }
         KbCommand::Search {
             query,
@@ -246,4 +297,44 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Logs in (password on standard input) and publishes `articles`; with `replace`, the server's
+/// articles missing from them are deleted.
+fn publish_kb(
+    server: &str,
+    tenant: &str,
+    user: &str,
+    articles: &[seatline_kb_search::Article],
+    replace: bool,
+) -> Result<seatline_workspace::kb_sync::PublishReport, CliError> {
+    use seatline_workspace::kb_sync;
+    let mut password = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut password).map_err(CliError::Stdin)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let mut client = seatline_sync_client::ServerClient::new(server)
+            .map_err(|e| CliError::Login(e.to_string()))?;
+        let session = client
+            .login(tenant, user, password)
+            .await
+            .map_err(|e| CliError::Login(e.to_string()))?;
+        let http = kb_sync::http_client()?;
+        let delete = if replace {
+            let keep: std::collections::BTreeSet<&str> =
+                articles.iter().map(|a| a.id.as_str()).collect();
+            kb_sync::server_ids(&http, server, &session.token)
+                .await?
+                .into_iter()
+                .filter(|id| !keep.contains(id.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(kb_sync::publish(&http, server, &session.token, articles, &delete).await?)
+    })
 }

@@ -60,6 +60,7 @@ async fn a_caller_matches_whatever_form_the_crm_and_the_pbx_use() {
     assert!(names(&c.lookup("+8613700137000").await.unwrap()).is_empty());
     assert_eq!(c.cursor().await.unwrap().as_deref(), Some("cur-1"));
     assert_eq!(c.count().await.unwrap(), 3);
+    assert!(!c.is_empty().await.unwrap());
 }
 
 #[tokio::test]
@@ -95,6 +96,7 @@ async fn updates_move_the_keys_and_tombstones_remove_the_customer() {
     c.apply_page(&[gone], Some("c")).await.unwrap();
     assert!(names(&c.lookup("13900139000").await.unwrap()).is_empty());
     assert_eq!(c.count().await.unwrap(), 0);
+    assert!(c.is_empty().await.unwrap());
     assert_eq!(c.cursor().await.unwrap().as_deref(), Some("c"));
 }
 

@@ -34,7 +34,7 @@ pub const MAX_FIELD: usize = 256;
 pub const MAX_IVR_FIELDS: usize = 32;
 
 /// One call as a desktop uploads it (times: unix milliseconds on the desktop's clock).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallUpload {
     /// The phone's id of the call (the SIP Call-ID).
@@ -70,10 +70,65 @@ pub struct CallUpload {
     pub wrap_up_at: Option<i64>,
     #[serde(default)]
     pub notes: String,
+    /// The call's final media quality as the phone measured it, once the call ended.
+    #[serde(default)]
+    pub quality: Option<CallQuality>,
+}
+
+/// A call's media quality (every figure optional: a peer that never sent an RTCP report
+/// leaves the remote loss and the RTT unknown).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallQuality {
+    /// Estimated MOS (E-model), 1-5.
+    #[serde(default)]
+    pub mos: Option<f64>,
+    /// What the agent's side lost of the caller's audio, percent.
+    #[serde(default)]
+    pub loss_percent: Option<f64>,
+    /// What the caller's side lost of the agent's audio (its RTCP reports), percent.
+    #[serde(default)]
+    pub remote_loss_percent: Option<f64>,
+    #[serde(default)]
+    pub jitter_ms: Option<f64>,
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
+}
+
+/// The longest jitter or round-trip time taken as a measurement (a minute): beyond it a
+/// figure is a desktop's bug, not a call's quality.
+pub const MAX_QUALITY_MS: f64 = 60_000.0;
+
+impl CallQuality {
+    fn check(&self) -> std::result::Result<(), String> {
+        let in_range = |what: &str, value: Option<f64>, low: f64, high: f64| match value {
+            Some(v) if !(v.is_finite() && (low..=high).contains(&v)) => {
+                Err(format!("{what} {v} is outside {low}-{high}"))
+            }
+            _ => Ok(()),
+        };
+        in_range("the MOS", self.mos, 1.0, 5.0)?;
+        in_range("the loss", self.loss_percent, 0.0, 100.0)?;
+        in_range("the remote loss", self.remote_loss_percent, 0.0, 100.0)?;
+        in_range("the jitter", self.jitter_ms, 0.0, MAX_QUALITY_MS)?;
+        in_range("the round-trip time", self.rtt_ms, 0.0, MAX_QUALITY_MS)
+    }
+
+    fn is_known(&self) -> bool {
+        [
+            self.mos,
+            self.loss_percent,
+            self.remote_loss_percent,
+            self.jitter_ms,
+            self.rtt_ms,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
 }
 
 /// A stored call, as reads return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCall {
     /// The agent whose desktop logged the call.
     pub agent_id: String,
@@ -285,6 +340,9 @@ pub fn validate_call(call: &CallUpload) -> std::result::Result<(), String> {
     if call.hold_ms < 0 {
         return Err("hold time cannot be negative".into());
     }
+    if let Some(quality) = &call.quality {
+        quality.check()?;
+    }
     Ok(())
 }
 
@@ -336,6 +394,16 @@ fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
             wrap_up_code: opt_text(row, "wrap_up_code")?,
             wrap_up_at: row.try_get("wrap_up_at")?,
             notes: row.try_get("notes")?,
+            quality: {
+                let quality = CallQuality {
+                    mos: row.try_get("mos")?,
+                    loss_percent: row.try_get("loss_percent")?,
+                    remote_loss_percent: row.try_get("remote_loss_percent")?,
+                    jitter_ms: row.try_get("jitter_ms")?,
+                    rtt_ms: row.try_get("rtt_ms")?,
+                };
+                quality.is_known().then_some(quality)
+            },
         },
         satisfaction: row.try_get("satisfaction")?,
     })
@@ -343,7 +411,8 @@ fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
 
 const CALL_COLUMNS: &str = "agent_id, call_id, revision, direction, number, display_name, e164, \
      customer_id, ivr, ring_at, answer_at, end_at, hold_ms, transferred_to, end_reason, \
-     wrap_up_code, wrap_up_at, notes, \
+     wrap_up_code, wrap_up_at, notes, mos, loss_percent, remote_loss_percent, jitter_ms, \
+     rtt_ms, \
      (SELECT s.score FROM call_scores s WHERE s.tenant_id = calls.tenant_id \
       AND s.call_id = calls.call_id) AS satisfaction";
 
@@ -424,18 +493,21 @@ pub async fn upload_calls(
         }
         let ivr = serde_json::to_string(&call.ivr)
             .map_err(|e| Error::Internal(format!("cannot encode IVR data: {e}")))?;
+        let quality = call.quality.clone().unwrap_or_default();
         let sql = if held.is_some() {
             "UPDATE calls SET revision = $4, direction = $5, number = $6, display_name = $7, \
              e164 = $8, customer_id = $9, ivr = $10, ring_at = $11, answer_at = $12, end_at = $13, \
              hold_ms = $14, transferred_to = $15, end_reason = $16, wrap_up_code = $17, \
-             wrap_up_at = $18, notes = $19, received_at = $20 \
+             wrap_up_at = $18, notes = $19, received_at = $20, mos = $21, loss_percent = $22, \
+             remote_loss_percent = $23, jitter_ms = $24, rtt_ms = $25 \
              WHERE tenant_id = $1 AND agent_id = $2 AND call_id = $3"
         } else {
             "INSERT INTO calls (tenant_id, agent_id, call_id, revision, direction, number, \
              display_name, e164, customer_id, ivr, ring_at, answer_at, end_at, hold_ms, \
-             transferred_to, end_reason, wrap_up_code, wrap_up_at, notes, received_at) \
+             transferred_to, end_reason, wrap_up_code, wrap_up_at, notes, received_at, mos, \
+             loss_percent, remote_loss_percent, jitter_ms, rtt_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20)"
+             $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         };
         sqlx::query(sql)
             .bind(&principal.tenant_id)
@@ -458,6 +530,11 @@ pub async fn upload_calls(
             .bind(call.wrap_up_at)
             .bind(&call.notes)
             .bind(received)
+            .bind(quality.mos)
+            .bind(quality.loss_percent)
+            .bind(quality.remote_loss_percent)
+            .bind(quality.jitter_ms)
+            .bind(quality.rtt_ms)
             .execute(tx.conn())
             .await?;
         report.stored.push(call.id.clone());
@@ -684,6 +761,13 @@ mod tests {
             wrap_up_code: Some("resolved".into()),
             wrap_up_at: Some(1_700_000_090_000),
             notes: "refund explained".into(),
+            quality: Some(CallQuality {
+                mos: Some(4.1),
+                loss_percent: Some(0.5),
+                remote_loss_percent: None,
+                jitter_ms: Some(12.0),
+                rtt_ms: None,
+            }),
         }
     }
 
@@ -704,6 +788,18 @@ mod tests {
             (|c| c.ring_at = 0, "after 1970"),
             (|c| c.notes = "x".repeat(MAX_NOTES + 1), "notes are longer"),
             (|c| c.number = Some("12\u{0}3".into()), "control characters"),
+            (
+                |c| c.quality.get_or_insert_default().mos = Some(7.0),
+                "the MOS 7 is outside",
+            ),
+            (
+                |c| c.quality.get_or_insert_default().loss_percent = Some(f64::NAN),
+                "the loss NaN",
+            ),
+            (
+                |c| c.quality.get_or_insert_default().rtt_ms = Some(-1.0),
+                "the round-trip time -1",
+            ),
             (
                 |c| {
                     c.ivr = (0..=MAX_IVR_FIELDS)

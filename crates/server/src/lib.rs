@@ -9,6 +9,7 @@ pub mod calls;
 pub mod clock;
 pub mod customers;
 pub mod error;
+pub mod kb;
 pub mod live;
 pub mod playbook;
 pub mod seed;

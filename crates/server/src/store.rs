@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "call_scores",
         include_str!("../migrations/0006_call_scores.sql"),
     ),
+    (
+        7,
+        "call_quality",
+        include_str!("../migrations/0007_call_quality.sql"),
+    ),
+    (8, "kb", include_str!("../migrations/0008_kb.sql")),
 ];
 
 /// Lock id for `pg_advisory_xact_lock`, serialising migrations of concurrent instances.

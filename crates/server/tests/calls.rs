@@ -97,6 +97,8 @@ async fn uploads_are_idempotent_and_the_newest_revision_wins(kind: Kind) {
     wrapped["wrap_up_code"] = json!("resolved");
     wrapped["wrap_up_at"] = json!(1_700_000_070_000_i64);
     wrapped["notes"] = json!("退款已说明 refund explained");
+    // The phone's final quality: the peer sent no RTCP report, so no remote loss nor RTT.
+    wrapped["quality"] = json!({"mos": 3.62, "loss_percent": 4.5, "jitter_ms": 31.25});
     let mut stale = call("c1", 2, None);
     stale["end_at"] = json!(1_700_000_050_000_i64);
     let (_, report) = w
@@ -119,6 +121,11 @@ async fn uploads_are_idempotent_and_the_newest_revision_wins(kind: Kind) {
     assert_eq!(items[0]["wrap_up_code"], "resolved");
     assert_eq!(items[0]["notes"], "退款已说明 refund explained");
     assert_eq!(items[0]["ivr"], json!({"account": "A-1", "menu": "1>3"}));
+    assert_eq!(
+        items[0]["quality"],
+        json!({"mos": 3.62, "loss_percent": 4.5, "remote_loss_percent": null,
+               "jitter_ms": 31.25, "rtt_ms": null})
+    );
 }
 
 async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
@@ -134,6 +141,8 @@ async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
         .await;
     let mut backwards = call("bad-times", 1, None);
     backwards["end_at"] = json!(5);
+    let mut bad_quality = call("bad-quality", 1, None);
+    bad_quality["quality"] = json!({"mos": 9.5});
     let (status, report) = w
         .api
         .post(
@@ -144,6 +153,7 @@ async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
                 backwards,
                 call("foreign", 1, Some(other["id"].as_str().unwrap())),
                 {"id": "sideways", "revision": 1, "direction": "sideways", "ring_at": 1_700_000_000_000_i64},
+                bad_quality,
             ]}),
         )
         .await;
@@ -160,10 +170,11 @@ async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
             )
         })
         .collect();
-    assert_eq!(rejected.len(), 3, "{rejected:?}");
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
     assert!(rejected[0].0 == "bad-times" && rejected[0].1.contains("end_at is before"));
     assert!(rejected[1].0 == "foreign" && rejected[1].1.contains("no customer"));
     assert!(rejected[2].0 == "sideways" && rejected[2].1.contains("neither incoming"));
+    assert!(rejected[3].0 == "bad-quality" && rejected[3].1.contains("the MOS 9.5 is outside"));
 
     // A body that is not a call list at all is a clear 400, and too many calls a 413.
     let (status, body) = w

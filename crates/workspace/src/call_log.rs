@@ -148,7 +148,8 @@ pub struct CallRecord {
     /// Handled at a colleague's desk (read from the server's call log, not this desk's).
     #[serde(default)]
     pub colleague: bool,
-    /// The call's final media quality, when the phone reported one (this desk's calls only).
+    /// The call's final media quality, when the phone reported one (a colleague's from the
+    /// server's call log).
     #[serde(default)]
     pub quality: Option<crate::call_quality::CallQuality>,
 }
@@ -374,8 +375,8 @@ impl CallLog {
         Ok(())
     }
 
-    /// Stores a call's final media quality. Not a change the server is told about (its call
-    /// log has no quality columns), so the revision stays.
+    /// Stores a call's final media quality: a change the server is told about (supervisors
+    /// find poor calls there), so the revision grows.
     pub async fn set_quality(
         &self,
         call: &str,
@@ -383,7 +384,7 @@ impl CallLog {
     ) -> Result<(), CallLogError> {
         sqlx::query(
             "UPDATE calls SET mos = ?, loss_percent = ?, remote_loss_percent = ?, jitter_ms = ?,
-                 rtt_ms = ?
+                 rtt_ms = ?, revision = revision + 1
              WHERE id = ?",
         )
         .bind(quality.mos)

@@ -86,8 +86,13 @@ mod tests {
         log.set_quality("new", &q).await.unwrap();
         let new = log.get("new").await.unwrap().unwrap();
         assert_eq!(new.quality, Some(q.clone()));
-        // Not a change for the server: the pending revisions are the same.
-        assert_eq!(revisions(log.unsynced(10).await.unwrap()), before);
+        // A change for the server: the call is pending at the next revision.
+        let after = revisions(log.unsynced(10).await.unwrap());
+        let bumped: Vec<_> = before
+            .iter()
+            .map(|(id, r)| (id.clone(), if id == "new" { r + 1 } else { *r }))
+            .collect();
+        assert_eq!(after, bumped);
         // Serialized for the window as a nested object.
         let v = serde_json::to_value(&new).unwrap();
         assert_eq!(v["quality"]["mos"], 4.38);

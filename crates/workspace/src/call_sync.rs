@@ -148,6 +148,8 @@ struct ServerCall {
     notes: String,
     #[serde(default)]
     satisfaction: Option<i64>,
+    #[serde(default)]
+    quality: Option<crate::call_quality::CallQuality>,
 }
 
 /// A customer's latest calls at every desk of the center (the server's call log), newest
@@ -188,7 +190,7 @@ pub async fn customer_calls(
             notes: c.notes,
             sync_error: None,
             satisfaction: c.satisfaction,
-            quality: None,
+            quality: c.quality,
             recording: None,
             colleague: true,
         })
@@ -220,6 +222,7 @@ pub async fn push(
                     "answer_at": r.answer_at, "end_at": r.end_at, "hold_ms": r.hold_ms,
                     "transferred_to": r.transferred_to, "end_reason": r.end_reason,
                     "wrap_up_code": r.wrap_up_code, "wrap_up_at": r.wrap_up_at, "notes": r.notes,
+                    "quality": r.quality,
                 })
             })
             .collect();

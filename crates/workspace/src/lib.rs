@@ -8,6 +8,7 @@ pub mod call_quality;
 pub mod call_sync;
 pub mod desk;
 pub mod host;
+pub mod kb_sync;
 pub mod playbook;
 pub mod screen_pop;
 mod server_api;

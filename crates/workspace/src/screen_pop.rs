@@ -11,6 +11,7 @@ use crate::call_log::{
 };
 use crate::call_sync;
 use crate::desk::{CreateOrder, OrderQuery, OrderView};
+use crate::kb_sync::{KbMirror, KbPullReport};
 use crate::playbook::{self, PlaybookCache};
 use crate::server_api::{send_json, ApiFailure};
 use crate::Desk;
@@ -21,6 +22,7 @@ use seatline_settings::{Settings, DEFAULT_PHONE_REGION};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OnceCell};
@@ -121,8 +123,9 @@ pub struct Pop {
     /// Several when a number is shared: the agent picks one.
     pub cards: Vec<CustomerCard>,
     pub ivr: Vec<IvrField>,
-    /// Customers in the local cache (0 = never synced: say so rather than "unknown caller").
-    pub cached_customers: u64,
+    /// Customers in the local cache (0 = never synced: say so rather than "unknown caller");
+    /// `None` while the first count after start-up is still running on a non-empty cache.
+    pub cached_customers: Option<u64>,
     /// Microseconds spent finding the customers and their orders.
     pub lookup_us: u64,
     pub received_at_ms: Option<u64>,
@@ -148,6 +151,11 @@ pub struct FeedView {
     pub playbook_revision: i64,
     /// Why the playbook could not be loaded or pulled, if it could not.
     pub playbook_error: Option<String>,
+    /// The center's knowledge base on this desk: the server revision held (0: none pulled),
+    /// its articles, and the last pull's failure.
+    pub kb_revision: i64,
+    pub kb_articles: u64,
+    pub kb_error: Option<String>,
 }
 
 /// A new caller the agent adds from the pop (pre-filled with the caller's number, the name
@@ -251,11 +259,17 @@ struct Inner {
     normalizer: Normalizer,
     desk: Desk,
     cache: OnceCell<Arc<CustomerCache>>,
+    /// Whether `view.customers` holds a count yet (the first is made after start-up).
+    counted: AtomicBool,
     wake: Notify,
     view: std::sync::Mutex<FeedView>,
     playbook: PlaybookCache,
     /// The HTTP client of on-demand reads (a card's call history), made once.
     http: OnceCell<reqwest::Client>,
+    /// The knowledge-base index the center's articles go to, once the shell hands it over.
+    kb_index: std::sync::OnceLock<Arc<seatline_kb_search::KbIndex>>,
+    kb_mirror: OnceCell<KbMirror>,
+    kb_path: PathBuf,
 }
 
 /// The screen pop and its customer cache. Cheap to clone.
@@ -281,10 +295,14 @@ impl ScreenPop {
                 normalizer,
                 desk,
                 cache: OnceCell::new(),
+                counted: AtomicBool::new(false),
                 wake: Notify::new(),
                 view: std::sync::Mutex::new(view),
                 playbook,
                 http: OnceCell::new(),
+                kb_index: std::sync::OnceLock::new(),
+                kb_mirror: OnceCell::new(),
+                kb_path: data_dir.join(crate::kb_sync::MIRROR_FILE),
             }),
         }
     }
@@ -294,16 +312,35 @@ impl ScreenPop {
             .inner
             .cache
             .get_or_try_init(|| async {
+                // Opening only: a ringing call that arrives while the cache opens waits for
+                // this, so the COUNT(*) of the panel's figure is done by `warm_up` and the
+                // feed, never here.
                 let cache =
                     CustomerCache::open(&self.inner.path, self.inner.normalizer.clone()).await?;
-                // Counted once here and after each pull: a COUNT(*) over a million rows has
-                // no place on the ringing path.
-                let customers = cache.count().await?;
-                self.set_view(|v| v.customers = customers);
                 Ok::<_, CacheError>(Arc::new(cache))
             })
             .await?;
         Ok(cache.clone())
+    }
+
+    /// Opens the customer cache and the call log at start-up, so the first ringing call does
+    /// not pay for it (once >15 s on a cold 1M-customer cache), then counts the customers for
+    /// the panel. A pop that arrives during the count runs beside it (the cache has a pool).
+    pub async fn warm_up(&self) -> Result<(), PopError> {
+        let started = Instant::now();
+        let cache = self.cache().await?;
+        self.call_log().await?;
+        let opened = started.elapsed();
+        let customers = cache.count().await?;
+        self.inner.counted.store(true, Ordering::Relaxed);
+        self.set_view(|v| v.customers = customers);
+        tracing::info!(
+            opened_ms = opened.as_millis() as u64,
+            counted_ms = started.elapsed().as_millis() as u64,
+            customers,
+            "customer cache ready"
+        );
+        Ok(())
     }
 
     async fn call_log(&self) -> Result<Arc<CallLog>, PopError> {
@@ -556,6 +593,43 @@ impl ScreenPop {
         }
     }
 
+    /// Lets the feed keep `index` on the center's knowledge base (see [`crate::kb_sync`]).
+    /// Only the first index handed over counts.
+    pub fn follow_kb(&self, index: Arc<seatline_kb_search::KbIndex>) {
+        let _ = self.inner.kb_index.set(index);
+    }
+
+    /// One pull of the center's knowledge base, if signed in and an index is followed; a
+    /// failure keeps the articles in use and is shown in the feed view.
+    pub async fn pull_kb(&self, http: &reqwest::Client) -> Option<KbPullReport> {
+        let index = self.inner.kb_index.get()?;
+        let (server_url, token) = self.inner.desk.server_access().await?;
+        let result = async {
+            let mirror = self
+                .inner
+                .kb_mirror
+                .get_or_try_init(|| KbMirror::open(&self.inner.kb_path))
+                .await?;
+            crate::kb_sync::pull(http, &server_url, token.expose(), mirror, index).await
+        }
+        .await;
+        match result {
+            Ok(report) => {
+                self.set_view(|v| {
+                    v.kb_revision = report.revision;
+                    v.kb_articles = report.articles;
+                    v.kb_error = None;
+                });
+                Some(report)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot update the knowledge base");
+                self.set_view(|v| v.kb_error = Some(e.to_string()));
+                None
+            }
+        }
+    }
+
     /// A supervisor's edit of the center's playbook, saved on the server and put in use here at
     /// once (the other desks take it at their next pull). A stale edit is refused by the server
     /// (`PlaybookError` code `conflict`) and changes nothing.
@@ -677,6 +751,7 @@ impl ScreenPop {
         let cache = self.cache().await?;
         let Some((server_url, token)) = self.inner.desk.server_access().await else {
             let customers = cache.count().await?;
+            self.inner.counted.store(true, Ordering::Relaxed);
             self.set_view(|v| {
                 v.signed_in = false;
                 v.customers = customers;
@@ -685,6 +760,7 @@ impl ScreenPop {
         };
         let result = feed::pull(http, &server_url, token.expose(), &cache).await;
         let customers = cache.count().await?;
+        self.inner.counted.store(true, Ordering::Relaxed);
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -741,6 +817,7 @@ impl ScreenPop {
                     self.set_view(|v| v.last_error = Some(e.to_string()));
                 }
                 self.pull_playbook(&http).await;
+                self.pull_kb(&http).await;
                 if let Err(e) = self.push_calls(&http).await {
                     tracing::error!(error = %e, "the local call log failed");
                     self.set_view(|v| v.calls_error = Some(e.to_string()));
@@ -813,7 +890,13 @@ impl ScreenPop {
             }
         }
         let cards = self.cards(customers).await;
-        let cached_customers = self.feed_view().customers;
+        let cached_customers = if self.inner.counted.load(Ordering::Relaxed) {
+            Some(self.feed_view().customers)
+        } else if cache.is_empty().await? {
+            Some(0)
+        } else {
+            None
+        };
         Ok(Pop {
             call: request.call,
             caller,
@@ -940,6 +1023,7 @@ impl ScreenPop {
             .apply_page(std::slice::from_ref(&customer), None)
             .await?;
         let customers = cache.count().await?;
+        self.inner.counted.store(true, Ordering::Relaxed);
         self.set_view(|v| v.customers = customers);
         if let Some(call) = call {
             self.choose_customer(call, &customer.id).await?;

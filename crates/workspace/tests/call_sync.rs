@@ -16,6 +16,7 @@ use seatline_server::customers::{self, CustomerInput};
 use seatline_server::Store;
 use seatline_settings::Settings;
 use seatline_workspace::call_log::{CallSignal, StateEntry};
+use seatline_workspace::call_quality::CallQuality;
 use seatline_workspace::desk::LoginRequest;
 use seatline_workspace::screen_pop::{normalizer_for, CallbackPromise, PopRequest, ScreenPop};
 use seatline_workspace::Desk;
@@ -230,8 +231,17 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
     let first_revision = held[0].call.revision;
     assert_eq!(pop.feed_view().calls.calls_waiting, 0);
 
-    // The server goes down; the call ends and is wrapped up offline.
+    // The server goes down; the call ends (with the phone's final quality, as the shell
+    // stores it just before the end) and is wrapped up offline.
     server.stop().await;
+    let quality = CallQuality {
+        mos: Some(3.9),
+        loss_percent: Some(1.5),
+        remote_loss_percent: Some(0.75),
+        jitter_ms: Some(18.5),
+        rtt_ms: Some(120.0),
+    };
+    pop.set_call_quality("call-1@pbx", &quality).await.unwrap();
     pop.record(
         &CallSignal::Ended {
             call: "call-1@pbx".into(),
@@ -287,6 +297,20 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
     assert_eq!(call.wrap_up_code.as_deref(), Some("resolved"));
     assert_eq!(call.notes, "宽带已恢复");
     assert_eq!(call.ivr.get("X-IVR-Menu").map(String::as_str), Some("1>2"));
+    let held_quality = call
+        .quality
+        .clone()
+        .expect("the call's quality reached the server");
+    assert_eq!(
+        (
+            held_quality.mos,
+            held_quality.loss_percent,
+            held_quality.remote_loss_percent,
+            held_quality.jitter_ms,
+            held_quality.rtt_ms
+        ),
+        (Some(3.9), Some(1.5), Some(0.75), Some(18.5), Some(120.0))
+    );
     let states = calls::list_states(&store, &me, &StateQuery::default())
         .await
         .unwrap();
@@ -736,6 +760,14 @@ async fn the_card_history_holds_colleagues_calls_from_the_server() {
         wrap_up_code: Some("complaint_logged".into()),
         wrap_up_at: Some(t0 + 90_000),
         notes: "账单重复扣费，已登记投诉".into(),
+        // A poor line at the colleague's desk: the card shows it with the call.
+        quality: Some(calls::CallQuality {
+            mos: Some(2.8),
+            loss_percent: Some(9.0),
+            remote_loss_percent: None,
+            jitter_ms: Some(45.0),
+            rtt_ms: None,
+        }),
     };
     let report = calls::upload_calls(&w.store, &agent(&colleague.id, &w.tenant_id), &[theirs])
         .await
@@ -776,6 +808,11 @@ async fn the_card_history_holds_colleagues_calls_from_the_server() {
         Some("complaint_logged")
     );
     assert_eq!(history.calls[1].notes, "账单重复扣费，已登记投诉");
+    let line = history.calls[1]
+        .quality
+        .clone()
+        .expect("the colleague's line quality");
+    assert_eq!((line.mos, line.loss_percent), (Some(2.8), Some(9.0)));
 
     // The server goes away: this desk's calls, and why the rest is missing.
     w.server.stop().await;

@@ -117,7 +117,7 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     assert_eq!(pop.pull_once(&http).await.unwrap(), 0);
     assert!(!pop.feed_view().signed_in);
     let empty = pop.pop(ringing("13800138000")).await.unwrap();
-    assert_eq!(empty.cached_customers, 0);
+    assert_eq!(empty.cached_customers, Some(0));
     assert_eq!(empty.matched_by, MatchedBy::Nothing);
 
     desk.login(LoginRequest {
@@ -201,7 +201,20 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     // Unknown caller, a colleague, garbage.
     let unknown = pop.pop(ringing("+44 20 7946 0958")).await.unwrap();
     assert_eq!(unknown.matched_by, MatchedBy::Nothing);
-    assert_eq!(unknown.cached_customers, 4);
+    assert_eq!(unknown.cached_customers, Some(4));
+
+    // The app after a restart: until the start-up count is in, a pop of an unknown caller on
+    // a filled cache says "not counted yet", never "the cache is empty"; warm_up opens the
+    // cache and counts it.
+    let restarted = ScreenPop::new(dir.path(), normalizer_for(&settings).unwrap(), desk.clone());
+    let early = restarted.pop(ringing("+44 20 7946 0958")).await.unwrap();
+    assert_eq!(early.cached_customers, None);
+    assert_eq!(restarted.feed_view().customers, 0);
+    restarted.warm_up().await.unwrap();
+    assert_eq!(restarted.feed_view().customers, 4);
+    let known = restarted.pop(ringing("13800138000")).await.unwrap();
+    assert_eq!(names(&known), ["张伟"]);
+    assert_eq!(known.cached_customers, Some(4));
     assert_eq!(unknown.caller.display.as_deref(), Some("+442079460958"));
     let colleague = pop.pop(ringing("8001")).await.unwrap();
     assert!(colleague.caller.internal && colleague.cards.is_empty());

@@ -88,8 +88,10 @@ describe("customer panel", () => {
     expect(screen.getByTestId("pop-recent-calls").querySelectorAll("li")).toHaveLength(1);
     expect(screen.getAllByTestId("call-score")[0]?.textContent).toBe("2/5 分");
     expect(screen.queryByTestId("call-colleague")).toBeNull();
+    // The colleague's call had a poor line (the server shares its measured quality).
     const theirs: CallRecord = { ...past, id: "their-1", ring_at: past.ring_at + 3_600_000, satisfaction: null,
-      wrap_up_code: "complaint_logged", notes: "已登记投诉", colleague: true };
+      wrap_up_code: "complaint_logged", notes: "已登记投诉", colleague: true,
+      quality: { mos: 2.9, loss_percent: 8.5, remote_loss_percent: null, jitter_ms: 41.2, rtt_ms: 180 } };
     answer({ calls: [theirs, past], from_server: true, error: null });
     await waitFor(() => expect(screen.getByTestId("pop-recent-calls").dataset.fromServer).toBe("yes"));
     const rows = screen.getByTestId("pop-recent-calls").querySelectorAll("li");
@@ -97,6 +99,11 @@ describe("customer panel", () => {
     expect(rows[0]?.textContent).toContain("同事接听");
     expect(rows[0]?.textContent).toContain("已登记投诉");
     expect(screen.getAllByTestId("call-score")).toHaveLength(1);
+    const lines = screen.getAllByTestId("call-line-quality");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.dataset.level).toBe("poor");
+    expect(lines[0]?.textContent).toBe("通话质量差");
+    expect(lines[0]?.title).toBe("MOS 2.9 · 丢包 8.5%（对方 未知） · 抖动 41 毫秒 · 往返时延 180 ms");
     expect(screen.queryByTestId("history-local-only")).toBeNull();
     i18n.set("en");
   });
@@ -163,6 +170,25 @@ describe("customer panel", () => {
     render(CustomerPanel, { backend, pop: null });
     await screen.findByTestId("customer-feed");
     expect(screen.queryByTestId("calls-sync")).toBeNull();
+  });
+
+  it("says where the knowledge base comes from and when its update failed", async () => {
+    const backend = createMockBackend("en");
+    backend.customerFeed = async () => ({
+      customers: 3, last_synced: null, last_error: null, signed_in: true,
+      kb_revision: 12, kb_articles: 54, kb_error: "cannot reach the server for the knowledge base: timed out",
+    });
+    render(CustomerPanel, { backend, pop: null });
+    const line = await screen.findByTestId("kb-feed");
+    expect(line.dataset.revision).toBe("12");
+    expect(line.textContent).toContain("Knowledge base: 54 articles from the center");
+    expect(line.textContent).toContain("knowledge base not updated: cannot reach the server for the knowledge base: timed out");
+
+    cleanup();
+    backend.customerFeed = async () => ({ customers: 3, last_synced: null, last_error: null, signed_in: true, kb_revision: 0, kb_articles: 0, kb_error: null });
+    render(CustomerPanel, { backend, pop: null });
+    await screen.findByTestId("customer-feed");
+    expect(screen.queryByTestId("kb-feed")).toBeNull();
   });
 
   it("asks who is calling when a number is shared, and goes back to the choice", async () => {

@@ -1,6 +1,8 @@
 // The phone panel's model: the events the Rust phone sends (crates/sip-phone/src/events.rs,
 // JSON with a `type` tag) and a pure reducer that turns them into what the panel shows.
 import type { Pop } from "./pop";
+import { t } from "./i18n.svelte";
+import type { MessageKey } from "./locales/en";
 
 export type SipTransport = "udp" | "tcp" | "tls";
 
@@ -74,13 +76,44 @@ export interface CallQuality {
 
 export type QualityLevel = "good" | "fair" | "poor" | "unknown";
 
+/** The figures the call log keeps of a call's quality (and the server shares for colleagues'
+ * calls); a peer without RTCP reports leaves the remote loss and the round trip unknown. */
+export interface LoggedQuality {
+  mos: number | null;
+  loss_percent: number | null;
+  remote_loss_percent: number | null;
+  jitter_ms: number | null;
+  rtt_ms: number | null;
+}
+
 /** Good from MOS 4.0 (G.107's "satisfied"), fair from 3.6 ("some users dissatisfied"), poor
  * below. */
-export function qualityLevel(q: CallQuality | null): QualityLevel {
+export function qualityLevel(q: { mos: number | null } | null | undefined): QualityLevel {
   if (!q || q.mos === null) return "unknown";
   if (q.mos >= 4.0) return "good";
   if (q.mos >= 3.6) return "fair";
   return "poor";
+}
+
+export const qualityLabel: Record<QualityLevel, MessageKey> = {
+  good: "phone.quality.good",
+  fair: "phone.quality.fair",
+  poor: "phone.quality.poor",
+  unknown: "phone.quality.unknown",
+};
+
+/** "MOS 4.4 · loss 0% (caller's side 0%) · jitter 1 ms · round trip 12 ms". */
+export function qualityTooltip(q: LoggedQuality): string {
+  const na = t("phone.quality.na");
+  return [
+    t("phone.quality.mos", { mos: q.mos === null ? na : q.mos.toFixed(1) }),
+    t("phone.quality.loss", {
+      ours: q.loss_percent === null ? na : q.loss_percent.toFixed(1),
+      theirs: q.remote_loss_percent === null ? na : `${q.remote_loss_percent.toFixed(1)}%`,
+    }),
+    t("phone.quality.jitter", { ms: q.jitter_ms === null ? na : Math.round(q.jitter_ms) }),
+    t("phone.quality.rtt", { ms: q.rtt_ms === null ? na : `${Math.round(q.rtt_ms)} ms` }),
+  ].join(" · ");
 }
 
 /** A call recording's progress (crates/sip-phone `RecordingState`). */

@@ -2,6 +2,7 @@
 // (crates/workspace/src/screen_pop.rs) and small pure helpers the customer panel uses.
 import type { AgentView, OrderView } from "./types";
 import type { Playbook } from "./playbook.svelte";
+import type { LoggedQuality } from "./phone";
 
 export interface Customer {
   id: string;
@@ -38,6 +39,8 @@ export interface CallRecord {
   satisfaction?: number | null;
   /** Handled at a colleague's desk (from the server's call log). */
   colleague?: boolean;
+  /** The call's final media quality, when the phone measured one. */
+  quality?: LoggedQuality | null;
 }
 
 /** An unknown caller to add as a customer (pre-filled from the call). */
@@ -97,7 +100,8 @@ export interface Pop {
   matched_by: MatchedBy;
   cards: CustomerCard[];
   ivr: { name: string; value: string }[];
-  cached_customers: number;
+  /** null: the first count after start-up is still running (the cache is not empty). */
+  cached_customers: number | null;
   lookup_us: number;
   received_at_ms: number | null;
 }
@@ -133,6 +137,10 @@ export interface FeedView {
   /** The call log's upload to the server. */
   calls?: { calls_waiting: number; calls_refused: number; states_waiting: number };
   calls_error?: string | null;
+  /** The center's knowledge base on this desk: server revision held (0: none), articles. */
+  kb_revision?: number;
+  kb_articles?: number;
+  kb_error?: string | null;
 }
 
 export interface PopBackend {

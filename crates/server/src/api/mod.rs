@@ -4,6 +4,7 @@
 mod accounts;
 mod calls;
 mod customers;
+mod kb;
 mod sync;
 
 use std::future::Future;
@@ -104,6 +105,8 @@ pub fn router(state: AppState) -> Router {
             get(calls::list_states).post(calls::upload_states),
         )
         .route("/call-scores", post(calls::upload_scores))
+        .route("/kb/articles", post(kb::publish))
+        .route("/kb/changes", get(kb::changes))
         .route(
             "/playbook",
             get(calls::get_playbook).put(calls::put_playbook),

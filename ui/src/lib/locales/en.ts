@@ -215,6 +215,8 @@ export const en = {
   "figures.callbacks": "Callbacks due today: {due}, kept on time {kept}, late {late}",
   "figures.callbacks_overdue": " · {count} open past their time — call now",
   "figures.scores": " · satisfaction {average}/5 from {count} surveys",
+  "customer.kb_feed": "Knowledge base: {count} articles from the center",
+  "customer.kb_feed_error": "knowledge base not updated: {message}",
   "customer.call_score": "{score}/5",
   "customer.call_score_title": "The caller's survey score",
   "customer.call_colleague": "colleague",

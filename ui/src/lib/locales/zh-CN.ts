@@ -217,6 +217,8 @@ export const zhCN: Record<MessageKey, string> = {
   "figures.callbacks": "今日应回电 {due} 个，按时 {kept} 个，逾期 {late} 个",
   "figures.callbacks_overdue": " · {count} 个已过约定时间未回电，请尽快回电",
   "figures.scores": " · 满意度 {average}/5（{count} 份评价）",
+  "customer.kb_feed": "知识库：中心下发 {count} 篇文章",
+  "customer.kb_feed_error": "知识库未能更新：{message}",
   "customer.call_score": "{score}/5 分",
   "customer.call_score_title": "客户满意度评价",
   "customer.call_colleague": "同事接听",

@@ -1,0 +1,398 @@
+//! The center's knowledge base on this desktop: the articles the server distributes
+//! (`GET /api/v1/kb/changes`), mirrored in `kb-server.db` and searched offline through the
+//! local index (crates/kb-search). The mirror pulls the changes after the revision it holds,
+//! one page per transaction, so an interrupted pull resumes where it stopped; the index is
+//! rebuilt from the mirror when the mirror is ahead of it (also after a crash between the two).
+//!
+//! Once the center has published articles, they are this desk's knowledge base: a folder
+//! imported locally (`seatline kb import`, the demo) is replaced at the next pull. A center that
+//! publishes nothing leaves the local index alone. Publishing (`seatline kb publish`) is here
+//! too: the server checks that the user may.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use seatline_kb_search::{Article, KbIndex, Lang};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+
+use crate::server_api::{send_json, ApiFailure};
+
+/// The mirror's file in the data directory.
+pub const MIRROR_FILE: &str = "kb-server.db";
+/// Articles per pull page and per publish request (the server's limit is 500).
+pub const PAGE: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KbSyncError {
+    #[error("the knowledge-base mirror failed: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error("cannot reach the server for the knowledge base: {0}")]
+    Network(String),
+    #[error("the server refused the knowledge-base request ({status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("the server's knowledge-base answer cannot be read: {0}")]
+    Unreadable(String),
+    #[error("the knowledge-base index failed: {0}")]
+    Index(#[from] seatline_kb_search::Error),
+    #[error("the index rebuild stopped: {0}")]
+    Join(String),
+}
+
+impl From<ApiFailure> for KbSyncError {
+    fn from(failure: ApiFailure) -> Self {
+        match failure {
+            ApiFailure::Unreachable(e) => Self::Network(e),
+            ApiFailure::Refused { status, message } => Self::Server { status, message },
+            ApiFailure::Unreadable(e) => Self::Unreadable(e),
+        }
+    }
+}
+
+/// One article change as the server sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServerArticle {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub lang: String,
+    pub revision: i64,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesPage {
+    articles: Vec<ServerArticle>,
+    next_since: i64,
+    has_more: bool,
+}
+
+/// What one pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KbPullReport {
+    /// Changes taken from the server.
+    pub changes: usize,
+    /// The server revision the mirror holds now.
+    pub revision: i64,
+    /// Live articles in the mirror.
+    pub articles: u64,
+    /// Whether the search index was rebuilt from the mirror.
+    pub reindexed: bool,
+}
+
+/// A refused article of a publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub id: String,
+    pub reason: String,
+}
+
+/// What a publish did, summed over its requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishReport {
+    pub stored: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub deleted: Vec<String>,
+    pub rejected: Vec<Rejected>,
+    pub revision: i64,
+}
+
+/// The local copy of the server's articles.
+#[derive(Debug, Clone)]
+pub struct KbMirror {
+    pool: SqlitePool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+impl KbMirror {
+    pub async fn open(path: &Path) -> Result<Self, KbSyncError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn meta(&self, key: &str) -> Result<i64, KbSyncError> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT value FROM meta WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    async fn set_meta(&self, key: &str, value: i64) -> Result<(), KbSyncError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The server revision the mirror holds (0: nothing pulled yet).
+    pub async fn revision(&self) -> Result<i64, KbSyncError> {
+        self.meta("revision").await
+    }
+
+    /// The mirror revision the search index was last built from.
+    pub async fn indexed_revision(&self) -> Result<i64, KbSyncError> {
+        self.meta("indexed_revision").await
+    }
+
+    /// Applies one page of changes and its revision in one transaction.
+    pub async fn apply(&self, changes: &[ServerArticle], revision: i64) -> Result<(), KbSyncError> {
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            if change.deleted {
+                sqlx::query("DELETE FROM articles WHERE id = ?")
+                    .bind(&change.id)
+                    .execute(&mut *tx)
+                    .await?;
+                continue;
+            }
+            let tags = serde_json::to_string(&change.tags)
+                .map_err(|e| KbSyncError::Unreadable(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO articles (id, title, body, tags, lang, revision) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body,
+                 tags = excluded.tags, lang = excluded.lang, revision = excluded.revision",
+            )
+            .bind(&change.id)
+            .bind(&change.title)
+            .bind(&change.body)
+            .bind(tags)
+            .bind(&change.lang)
+            .bind(change.revision)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('revision', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(revision)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Live articles held.
+    pub async fn count(&self) -> Result<u64, KbSyncError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Every live article, as the search index takes them. A language the index does not
+    /// know is detected from the text instead.
+    pub async fn articles(&self) -> Result<Vec<Article>, KbSyncError> {
+        let rows = sqlx::query("SELECT id, title, body, tags, lang FROM articles ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let tags: String = row.try_get("tags")?;
+                let title: String = row.try_get("title")?;
+                let body: String = row.try_get("body")?;
+                let lang: String = row.try_get("lang")?;
+                let lang =
+                    Lang::parse(&lang).unwrap_or_else(|| Lang::detect(&format!("{title}\n{body}")));
+                Ok(Article {
+                    id: row.try_get("id")?,
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
+                    title,
+                    body,
+                    lang,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Pulls the changes after the mirror's revision, page by page, then rebuilds `index` when
+/// the mirror is ahead of it and holds articles.
+pub async fn pull(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    mirror: &KbMirror,
+    index: &Arc<KbIndex>,
+) -> Result<KbPullReport, KbSyncError> {
+    let url = format!("{}/api/v1/kb/changes", base.trim_end_matches('/'));
+    let mut report = KbPullReport::default();
+    let mut since = mirror.revision().await?;
+    loop {
+        let request = http
+            .get(&url)
+            .query(&[("since", since.to_string()), ("limit", PAGE.to_string())]);
+        let page: ChangesPage = send_json(request, token).await?;
+        if page.next_since < since {
+            return Err(KbSyncError::Unreadable(format!(
+                "the server went back from revision {since} to {}",
+                page.next_since
+            )));
+        }
+        if !page.articles.is_empty() {
+            mirror.apply(&page.articles, page.next_since).await?;
+            report.changes += page.articles.len();
+        }
+        since = page.next_since;
+        if !page.has_more || page.articles.is_empty() {
+            break;
+        }
+    }
+    report.revision = since;
+    report.articles = mirror.count().await?;
+    // Also when the index is empty: a deleted or rebuilt index folder is filled again.
+    let behind = mirror.indexed_revision().await? != since || index.num_docs() == 0;
+    if report.articles > 0 && behind {
+        let articles = mirror.articles().await?;
+        let index = index.clone();
+        tokio::task::spawn_blocking(move || index.replace_all(&articles))
+            .await
+            .map_err(|e| KbSyncError::Join(e.to_string()))??;
+        mirror.set_meta("indexed_revision", since).await?;
+        report.reindexed = true;
+        tracing::info!(
+            revision = since,
+            articles = report.articles,
+            "knowledge base updated from the server"
+        );
+    }
+    Ok(report)
+}
+
+/// An HTTP client for the knowledge-base calls (the customer feed's settings).
+pub fn http_client() -> Result<reqwest::Client, KbSyncError> {
+    seatline_customer_cache::feed::client().map_err(|e| KbSyncError::Network(e.to_string()))
+}
+
+/// Publishes `articles` and the deletions to the server, in requests of at most [`PAGE`].
+pub async fn publish(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    articles: &[Article],
+    delete: &[String],
+) -> Result<PublishReport, KbSyncError> {
+    let url = format!("{}/api/v1/kb/articles", base.trim_end_matches('/'));
+    let mut total = PublishReport::default();
+    let inputs: Vec<serde_json::Value> = articles
+        .iter()
+        .map(|a| {
+            serde_json::json!({"id": a.id, "title": a.title, "body": a.body, "tags": a.tags,
+                               "lang": a.lang.as_str()})
+        })
+        .collect();
+    let deletions: Vec<serde_json::Value> = delete.iter().map(|id| serde_json::json!(id)).collect();
+    let batches = inputs
+        .chunks(PAGE as usize)
+        .map(|c| (c, &[][..]))
+        .chain(deletions.chunks(PAGE as usize).map(|d| (&[][..], d)));
+    for (articles, delete) in batches {
+        let request = http
+            .post(&url)
+            .json(&serde_json::json!({"articles": articles, "delete": delete}));
+        let report: PublishReport = send_json(request, token).await?;
+        total.stored.extend(report.stored);
+        total.unchanged.extend(report.unchanged);
+        total.deleted.extend(report.deleted);
+        total.rejected.extend(report.rejected);
+        total.revision = report.revision;
+    }
+    Ok(total)
+}
+
+/// The ids the server holds live (for a publish that replaces the whole knowledge base).
+pub async fn server_ids(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<Vec<String>, KbSyncError> {
+    let url = format!("{}/api/v1/kb/changes", base.trim_end_matches('/'));
+    let mut live = std::collections::BTreeSet::new();
+    let mut since = 0;
+    loop {
+        let request = http
+            .get(&url)
+            .query(&[("since", since.to_string()), ("limit", PAGE.to_string())]);
+        let page: ChangesPage = send_json(request, token).await?;
+        for a in &page.articles {
+            if a.deleted {
+                live.remove(&a.id);
+            } else {
+                live.insert(a.id.clone());
+            }
+        }
+        if !page.has_more || page.articles.is_empty() || page.next_since <= since {
+            break;
+        }
+        since = page.next_since;
+    }
+    Ok(live.into_iter().collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn change(id: &str, revision: i64, deleted: bool) -> ServerArticle {
+        ServerArticle {
+            id: id.into(),
+            title: format!("{id} title"),
+            body: "正文".into(),
+            tags: vec!["t".into()],
+            lang: "xx".into(),
+            revision,
+            deleted,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_mirror_applies_pages_and_keeps_its_revision_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MIRROR_FILE);
+        let mirror = KbMirror::open(&path).await.unwrap();
+        assert_eq!(mirror.revision().await.unwrap(), 0);
+        mirror
+            .apply(&[change("a", 1, false), change("b", 2, false)], 2)
+            .await
+            .unwrap();
+        mirror
+            .apply(&[change("a", 3, true), change("c", 4, false)], 4)
+            .await
+            .unwrap();
+        drop(mirror);
+        let mirror = KbMirror::open(&path).await.unwrap();
+        assert_eq!(mirror.revision().await.unwrap(), 4);
+        let articles = mirror.articles().await.unwrap();
+        let ids: Vec<&str> = articles.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"]);
+        // "xx" is no language the index knows: detected from the Chinese text.
+        assert_eq!(articles[0].lang, Lang::ZhCn);
+        assert_eq!(articles[0].tags, ["t"]);
+    }
+}
