@@ -76,6 +76,8 @@ const BLOCK: usize = (TONE_RATE / 100) as usize;
 const QUEUE_AHEAD: Duration = Duration::from_millis(30);
 /// A card that takes nothing for this long has failed.
 const STALL: Duration = Duration::from_millis(500);
+/// Fresh streams tried after a device failure, per sound.
+const MAX_REOPENS: u32 = 3;
 
 impl TonePlayer {
     /// Starts playing at once; the device opens on the player's thread, so this never waits.
@@ -199,8 +201,27 @@ fn to_device(
     let ahead = (device.native_rate() as usize * QUEUE_AHEAD.as_millis() as usize / 1000)
         .max(2 * device.period());
     let mut block = vec![0i16; BLOCK];
+    let mut reopens = 0;
     while !stop.load(Ordering::Relaxed) {
         if let Err(e) = device.check(STALL) {
+            // A sound server sometimes fails a stream as it starts (the ALSA pulse plugin
+            // answering errors round and round): a fresh stream usually works, as in calls.
+            if reopens < MAX_REOPENS {
+                reopens += 1;
+                tracing::warn!(error = %e, reopens, "the ringer's sound device failed; reopening");
+                drop(device);
+                match open_or_default(id.as_deref(), TONE_RATE, OutputDevice::open) {
+                    Ok((d, _)) => {
+                        device = d;
+                        continue;
+                    }
+                    Err(e2) => {
+                        tracing::warn!(error = %e2, "reopening the ringer's device failed");
+                        notify(PlayerNotice::Failed(e.to_string()));
+                        break;
+                    }
+                }
+            }
             tracing::warn!(error = %e, "the ringer's sound device failed");
             notify(PlayerNotice::Failed(e.to_string()));
             break;
