@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "phone_answer",
     "phone_decline",
     "phone_hangup",
+    "phone_silence_ringer",
     "phone_hold",
     "phone_mute",
     "phone_pause_recording",

@@ -79,6 +79,7 @@ pub fn builder<R: Runtime>(
             phone::phone_answer,
             phone::phone_decline,
             phone::phone_hangup,
+            phone::phone_silence_ringer,
             phone::phone_hold,
             phone::phone_mute,
             phone::phone_pause_recording,

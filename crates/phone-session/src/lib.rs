@@ -107,6 +107,8 @@ pub struct PhoneSession {
     audio: std::sync::Mutex<AudioIo>,
     /// Where and how incoming calls ring; `None` without sound devices.
     ringer: SharedSetup,
+    /// Asks the running phone's ringer to fall silent (`silence_ringer`).
+    silence: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<()>>>,
     running: Mutex<Option<PhoneHandle>>,
     /// When the OS keychain is unavailable (a Linux desktop without a Secret Service), the
     /// password typed this session is kept in memory only — never written to a file.
@@ -127,6 +129,7 @@ impl PhoneSession {
             secrets,
             audio: std::sync::Mutex::new(audio),
             ringer,
+            silence: std::sync::Mutex::new(None),
             running: Mutex::new(None),
             session_password: std::sync::Mutex::new(None),
             recording_dir: std::sync::Mutex::new(None),
@@ -167,6 +170,14 @@ impl PhoneSession {
             *g = ringer_setup(&audio, settings);
         }
         audio
+    }
+
+    /// Silences the ring of the calls ringing now (they keep ringing on screen and can still
+    /// be answered); the next call rings again.
+    pub fn silence_ringer(&self) {
+        if let Some(tx) = self.silence.lock().ok().and_then(|g| g.clone()) {
+            let _ = tx.send(());
+        }
     }
 
     /// Where calls' sound goes now.
@@ -270,6 +281,10 @@ impl PhoneSession {
         // The ringer hears each event before the front end, so an answer silences it first;
         // its device notices join the same stream of events.
         let (notice_tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
+        let (silence_tx, mut silence) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut g) = self.silence.lock() {
+            *g = Some(silence_tx);
+        }
         let mut ringer = Ringer::new(
             Arc::clone(&self.ringer),
             Arc::new(move |n: RingerNotice| {
@@ -285,6 +300,7 @@ impl PhoneSession {
                         on_event(event);
                     }
                     Some(notice) = notices.recv() => on_event(ringer_event(notice)),
+                    Some(()) = silence.recv() => ringer.silence(),
                 }
             }
             ringer.reset();

@@ -148,6 +148,7 @@ export const tauriBackend: Backend = {
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),
   phoneDecline: (callId) => call<void>("phone_decline", { call: callId }),
+  phoneSilenceRinger: () => call<void>("phone_silence_ringer"),
   phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
   phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
   phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),

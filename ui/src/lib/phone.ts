@@ -314,6 +314,8 @@ export interface PhoneBackend {
   phoneDial(target: string): Promise<string>;
   phoneAnswer(call: string): Promise<void>;
   phoneDecline(call: string): Promise<void>;
+  /** Silences the ring of the calls ringing now; they can still be answered. */
+  phoneSilenceRinger(): Promise<void>;
   phoneHangup(call: string): Promise<void>;
   phoneHold(call: string, hold: boolean): Promise<void>;
   phoneMute(call: string, muted: boolean): Promise<void>;

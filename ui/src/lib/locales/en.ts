@@ -129,6 +129,8 @@ export const en = {
   "phone.diverted_from": "Forwarded from {number}",
   "phone.answer": "Answer",
   "phone.decline": "Decline",
+  "phone.silence_ringer": "Silence",
+  "phone.ringer_silenced": "Silenced",
   "phone.on_hold": "On hold",
   "phone.held_by_remote": "Held by caller",
   "phone.muted": "Muted",

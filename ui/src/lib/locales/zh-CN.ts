@@ -131,6 +131,8 @@ export const zhCN: Record<MessageKey, string> = {
   "phone.diverted_from": "由 {number} 转来",
   "phone.answer": "接听",
   "phone.decline": "拒接",
+  "phone.silence_ringer": "静音铃声",
+  "phone.ringer_silenced": "铃声已静音",
   "phone.on_hold": "保持中",
   "phone.held_by_remote": "对方已保持",
   "phone.muted": "已静音",
