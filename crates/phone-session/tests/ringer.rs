@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The app's phone session rings for a real incoming call (Kamailio, a second phone calling)
 //! on a real sound device (a PulseAudio null sink, heard back through its monitor) and falls
-//! silent when the agent answers.
+//! silent when the agent answers, or silences the ring of a call that goes on ringing.
 
 use seatline_media::device::InputDevice;
 use seatline_phone_session::{PhoneAccount, PhoneSession};
@@ -99,6 +99,43 @@ fn listen(stop: Arc<AtomicBool>) -> (Heard, std::thread::JoinHandle<()>) {
     (heard, thread)
 }
 
+/// When the ring was first heard after `after` (the stream takes a moment to start).
+async fn wait_ring(heard: &Heard, after: Instant, rx: &mpsc::Receiver<PhoneEvent>) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let first = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(t, p)| *t > after && *p > 3000)
+            .map(|(t, _)| *t);
+        if let Some(t) = first {
+            return t;
+        }
+        if Instant::now() > deadline {
+            let (frames, max) = {
+                let h = heard.lock().unwrap();
+                (h.len(), h.iter().map(|(_, p)| *p).max())
+            };
+            let events: Vec<_> = rx.try_iter().collect();
+            panic!("the ring was never heard: {frames} frames captured, loudest {max:?}; events {events:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The last time anything sounded after `after`.
+fn last_sound(heard: &Heard, after: Instant) -> Instant {
+    heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, p)| *t > after && *p > 300)
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap()
+}
+
 fn wait_for(
     rx: &mpsc::Receiver<PhoneEvent>,
     what: &str,
@@ -116,7 +153,7 @@ fn wait_for(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incoming_call_rings_on_the_device_until_answered() {
+async fn an_incoming_call_rings_on_the_device_until_answered_or_silenced() {
     let _pulse = NullSink::start();
     let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -198,29 +235,7 @@ async fn an_incoming_call_rings_on_the_device_until_answered() {
     let PhoneEvent::IncomingCall { call, .. } = incoming else {
         unreachable!()
     };
-    // Rings: wait until the device has played a burst (the stream takes a moment to start).
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let rang_at = loop {
-        let first = heard
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(t, p)| *t > quiet_until && *p > 3000)
-            .map(|(t, _)| *t);
-        if let Some(t) = first {
-            break t;
-        }
-        if Instant::now() > deadline {
-            let h = heard.lock().unwrap();
-            let max = h.iter().map(|(_, p)| *p).max();
-            let events: Vec<_> = rx.try_iter().collect();
-            panic!(
-                "the ring was never heard: {} frames captured, loudest {max:?}; events {events:?}",
-                h.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let rang_at = wait_ring(&heard, quiet_until, &rx).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let answered_at = Instant::now();
     session.phone().await.unwrap().answer(&call).await.unwrap();
@@ -229,21 +244,15 @@ async fn an_incoming_call_rings_on_the_device_until_answered() {
     });
     // A whole ring cycle (3 s) after the answer: a ring still going would have sounded.
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    stop.store(true, Ordering::Relaxed);
-    listener.join().unwrap();
-    let heard = heard.lock().unwrap().clone();
     let before: Vec<u16> = heard
+        .lock()
+        .unwrap()
         .iter()
         .filter(|(t, _)| *t < quiet_until)
         .map(|(_, p)| *p)
         .collect();
     assert!(before.iter().all(|p| *p < 300), "sound before the call");
-    let last_ring = heard
-        .iter()
-        .filter(|(_, p)| *p > 300)
-        .map(|(t, _)| *t)
-        .max()
-        .unwrap();
+    let last_ring = last_sound(&heard, quiet_until);
     eprintln!(
         "ring heard {:?} after the INVITE went out; last ring sound {:?} after the answer was asked for",
         rang_at - quiet_until,
@@ -257,6 +266,46 @@ async fn an_incoming_call_rings_on_the_device_until_answered() {
         last_ring - answered_at
     );
     caller.handle.hangup(&call_a).await.unwrap();
+    wait_for(&rx, "ended", |e| matches!(e, PhoneEvent::Ended { .. }));
+
+    // A second call: the agent silences the ring; the call goes on ringing on screen.
+    let second_from = Instant::now();
+    caller.handle.dial(None, "1002").await.unwrap();
+    let incoming = wait_for(&rx, "incoming call", |e| {
+        matches!(e, PhoneEvent::IncomingCall { .. })
+    });
+    let PhoneEvent::IncomingCall { call, .. } = incoming else {
+        unreachable!()
+    };
+    wait_ring(&heard, second_from, &rx).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let silenced_at = Instant::now();
+    session.silence_ringer();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let last = last_sound(&heard, second_from);
+    eprintln!(
+        "last ring sound {:?} after silencing",
+        last.saturating_duration_since(silenced_at)
+    );
+    assert!(
+        last < silenced_at + Duration::from_millis(300),
+        "the ring went on {:?} after silencing",
+        last - silenced_at
+    );
+    let ended: Vec<_> = rx
+        .try_iter()
+        .filter(|e| matches!(e, PhoneEvent::Ended { .. }))
+        .collect();
+    assert!(ended.is_empty(), "silencing ended the call: {ended:?}");
+    session
+        .phone()
+        .await
+        .unwrap()
+        .decline(&call, 486)
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    listener.join().unwrap();
     caller.handle.shutdown().await;
     session.disconnect().await;
 }
