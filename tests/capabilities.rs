@@ -398,6 +398,7 @@ fn a_window_without_a_capability_is_refused() {
         "phone_answer",
         "phone_decline",
         "phone_hangup",
+        "phone_silence_ringer",
         "phone_hold",
         "phone_mute",
         "phone_pause_recording",
@@ -418,6 +419,11 @@ fn a_window_without_a_capability_is_refused() {
         "playbook",
         "customer_history",
         "customer_create",
+        "audio_settings",
+        "set_audio_settings",
+        "audio_test_speaker",
+        "audio_meter_start",
+        "audio_meter_stop",
         "desktop_settings",
         "set_desktop_settings",
         "collect_diagnostics",
@@ -533,6 +539,8 @@ fn main_window_reaches_the_phone_commands() {
     )
     .unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
+    // Nothing rings without a phone: silencing is a no-op, not an error.
+    invoke(&main, own_origin(), "phone_silence_ringer", json!({})).unwrap();
     invoke(&main, own_origin(), "phone_disconnect", json!({})).unwrap();
 }
 
@@ -681,6 +689,50 @@ fn desktop_settings_are_checked_saved_and_problems_reported() {
     );
     let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
     assert!(text.contains("Ctrl+Shift+F8"), "{text}");
+}
+
+#[test]
+fn audio_settings_are_checked_saved_and_reach_the_phone() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let view = invoke(&main, own_origin(), "audio_settings", json!({})).unwrap();
+    assert_eq!(view["settings"]["ring_volume"], 80);
+    assert_eq!(view["settings"]["input"], Value::Null);
+    // Without a sound system the list is empty with a reason, or lists what there is.
+    assert!(view["devices"].is_array(), "{view}");
+
+    let mut settings = view["settings"].clone();
+    settings["ring_volume"] = json!(101);
+    let err = invoke(
+        &main,
+        own_origin(),
+        "set_audio_settings",
+        json!({ "settings": settings }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "settings", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("101"), "{err}");
+
+    let mut settings = view["settings"].clone();
+    settings["ring"] = json!("alsa:default");
+    settings["output"] = json!(" alsa:hw:CARD=Headset,DEV=0 ");
+    settings["ring_volume"] = json!(30);
+    let saved = invoke(
+        &main,
+        own_origin(),
+        "set_audio_settings",
+        json!({ "settings": settings }),
+    )
+    .unwrap();
+    assert_eq!(saved["settings"]["output"], "alsa:hw:CARD=Headset,DEV=0");
+    assert_eq!(saved["settings"]["ring_volume"], 30);
+    let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
+    assert!(
+        text.contains("[audio]") && text.contains("ring = \"alsa:default\""),
+        "{text}"
+    );
+    // Stopping a microphone test that never started is fine.
+    invoke(&main, own_origin(), "audio_meter_stop", json!({})).unwrap();
 }
 
 #[test]

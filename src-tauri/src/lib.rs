@@ -1,6 +1,7 @@
 //! The desktop shell: thin Tauri commands over the library crates, and the app's wiring.
 //! No business logic lives here.
 
+mod audio;
 mod commands;
 mod customers;
 mod desktop;
@@ -46,6 +47,7 @@ pub fn builder<R: Runtime>(
         .manage(phone)
         .manage(pop)
         .manage(desktop)
+        .manage(audio::AudioState::default())
         .plugin(updates::plugin())
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -77,6 +79,7 @@ pub fn builder<R: Runtime>(
             phone::phone_answer,
             phone::phone_decline,
             phone::phone_hangup,
+            phone::phone_silence_ringer,
             phone::phone_hold,
             phone::phone_mute,
             phone::phone_pause_recording,
@@ -98,6 +101,11 @@ pub fn builder<R: Runtime>(
             customers::playbook_save,
             customers::customer_history,
             customers::customer_create,
+            audio::audio_settings,
+            audio::set_audio_settings,
+            audio::audio_test_speaker,
+            audio::audio_meter_start,
+            audio::audio_meter_stop,
             desktop::desktop_settings,
             desktop::set_desktop_settings,
             desktop::collect_diagnostics,
@@ -216,8 +224,8 @@ fn data_dir_argument(args: impl Iterator<Item = String>) -> Option<PathBuf> {
     None
 }
 
-/// Where calls' sound goes: the default devices, or none (`SEATLINE_PHONE_AUDIO=null`, for
-/// machines without a sound card such as CI).
+/// Where calls' sound goes: sound devices (which ones: `[audio]` in the settings), or none
+/// (`SEATLINE_PHONE_AUDIO=null`, for machines without a sound card such as CI).
 fn phone_audio(setting: Option<&str>) -> seatline_sip_phone::AudioIo {
     match setting {
         Some("null") => seatline_sip_phone::AudioIo::Null,
@@ -283,6 +291,8 @@ pub fn run() -> std::process::ExitCode {
         Arc::new(KeychainStore::new(host::keychain_service())),
         phone_audio(std::env::var("SEATLINE_PHONE_AUDIO").ok().as_deref()),
     ));
+    // The devices chosen in `[audio]` (the system defaults until the agent picks others).
+    phone.0.set_audio_settings(&workspace.settings().audio);
     phone.0.set_call_recording_dir(
         workspace
             .settings()

@@ -288,6 +288,12 @@ pub async fn phone_decline(state: State<'_, PhoneState>, call: String) -> Result
     Ok(state.0.phone().await?.decline(&call, 486).await?)
 }
 
+/// Silences the ring of the calls ringing now; they can still be answered.
+#[tauri::command]
+pub fn phone_silence_ringer(state: State<'_, PhoneState>) {
+    state.0.silence_ringer();
+}
+
 #[tauri::command]
 pub async fn phone_hangup(state: State<'_, PhoneState>, call: String) -> Result<(), CommandError> {
     Ok(state.0.phone().await?.hangup(&call).await?)

@@ -158,6 +158,53 @@ fn find_device(id: Option<&str>, input: bool) -> Result<cpal::Device, DeviceErro
     }
 }
 
+/// A chosen device that is gone (unplugged headset, a stale id in the settings) gives way to
+/// the system default: the call or the ringer still sounds, and the caller reports why.
+/// `open` is `InputDevice::open` or `OutputDevice::open`.
+pub fn open_or_default<D>(
+    id: Option<&str>,
+    codec_rate: u32,
+    open: impl Fn(Option<&str>, u32) -> Result<D, DeviceError>,
+) -> Result<(D, Option<DeviceFallback>), DeviceError> {
+    match open(id, codec_rate) {
+        Ok(d) => Ok((d, None)),
+        Err(e @ DeviceError::NotFound { .. }) if id.is_some() => {
+            let kind = match &e {
+                DeviceError::NotFound { kind, .. } => *kind,
+                _ => "output",
+            };
+            tracing::warn!(error = %e, kind, "chosen sound device is gone; using the system default");
+            // When the default fails too, the device asked for is what the agent must hear of.
+            let d = match open(None, codec_rate) {
+                Ok(d) => d,
+                Err(e2) => {
+                    tracing::warn!(error = %e2, kind, "the default sound device failed too");
+                    return Err(e);
+                }
+            };
+            Ok((
+                d,
+                Some(DeviceFallback {
+                    kind,
+                    wanted: id.unwrap_or_default().to_string(),
+                    reason: e.to_string(),
+                }),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The chosen device was not found and the system default is used instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFallback {
+    /// `"input"` or `"output"`.
+    pub kind: &'static str,
+    /// The id that was asked for.
+    pub wanted: String,
+    pub reason: String,
+}
+
 /// Error kinds reported by a device's error callback, as atomics (no allocation there).
 const ERR_NONE: u8 = 0;
 const ERR_GONE: u8 = 1;

@@ -21,7 +21,9 @@
 
 use crate::aec::EchoCanceller;
 use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CodecName};
-use crate::device::{DeviceCounters, DeviceError, InputDevice, OutputDevice};
+use crate::device::{
+    open_or_default, DeviceCounters, DeviceError, DeviceFallback, InputDevice, OutputDevice,
+};
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
@@ -204,6 +206,8 @@ pub enum MediaEvent {
     /// A sound device could not be opened or failed mid-call (unplugged...): the call goes on
     /// with silence in its place. The text is the `MediaError` message.
     DeviceError(String),
+    /// A chosen sound device was not found: the system default plays or captures instead.
+    DeviceFallback(DeviceFallback),
     /// The call recording (`MediaConfig::recording`) started writing to this file.
     RecordingStarted(PathBuf),
     /// The call recording stopped on an error (disk full...); the call goes on unrecorded.
@@ -260,6 +264,8 @@ struct Control {
     muted: bool,
     dtmf: VecDeque<(char, Duration)>,
     rtcp_remote: Option<SocketAddr>,
+    /// Other sound devices asked for mid-call (input, output): see `MediaHandle::set_devices`.
+    switch: Option<(Option<String>, Option<String>)>,
 }
 
 struct RxState {
@@ -359,28 +365,36 @@ impl MediaEngine {
         // A device that cannot be opened does not fail the call: it is reported as an event
         // and replaced by silence.
         let mut device_errors = Vec::new();
-        let mut device_failed = |e: DeviceError| {
+        let device_failed = |events: &mut Vec<MediaEvent>, e: DeviceError| {
             tracing::warn!(error = %e, "sound device unavailable; using silence");
-            device_errors.push(MediaEvent::DeviceError(MediaError::from(e).to_string()));
+            events.push(MediaEvent::DeviceError(MediaError::from(e).to_string()));
         };
         let (source, mic) = match &config.source {
             Source::Wav { path, looped } => (Some(WavSource::open(path, rate, *looped)?), None),
             Source::Silence => (None, None),
-            Source::Device { id } => match InputDevice::open(id.as_deref(), rate) {
-                Ok(d) => (None, Some(d)),
-                Err(e) => {
-                    device_failed(e);
-                    (None, None)
+            Source::Device { id } => {
+                match open_or_default(id.as_deref(), rate, InputDevice::open) {
+                    Ok((d, fallback)) => {
+                        device_errors.extend(fallback.map(MediaEvent::DeviceFallback));
+                        (None, Some(d))
+                    }
+                    Err(e) => {
+                        device_failed(&mut device_errors, e);
+                        (None, None)
+                    }
                 }
-            },
+            }
         };
         let (sink, speaker) = match &config.sink {
             Sink::Wav(path) => (Some(WavSink::create(path, rate)?), None),
             Sink::Discard => (None, None),
-            Sink::Device { id } => match OutputDevice::open(id.as_deref(), rate) {
-                Ok(d) => (None, Some(d)),
+            Sink::Device { id } => match open_or_default(id.as_deref(), rate, OutputDevice::open) {
+                Ok((d, fallback)) => {
+                    device_errors.extend(fallback.map(MediaEvent::DeviceFallback));
+                    (None, Some(d))
+                }
                 Err(e) => {
-                    device_failed(e);
+                    device_failed(&mut device_errors, e);
                     (None, None)
                 }
             },
@@ -423,6 +437,7 @@ impl MediaEngine {
                 muted: false,
                 dtmf: VecDeque::new(),
                 rtcp_remote: config.rtcp_remote,
+                switch: None,
             }),
             jitter: Mutex::new(JitterBuffer::new(JitterConfig {
                 clock_rate: rate,
@@ -488,6 +503,8 @@ impl MediaEngine {
             sink,
             mic,
             speaker,
+            mic_device: matches!(config.source, Source::Device { .. }),
+            speaker_device: matches!(config.sink, Sink::Device { .. }),
             mic_id: match &config.source {
                 Source::Device { id } => id.clone(),
                 _ => None,
@@ -623,6 +640,14 @@ impl MediaHandle {
 
     pub fn set_muted(&self, muted: bool) {
         lock(&self.shared.control).muted = muted;
+    }
+
+    /// Moves a call that runs on sound devices to other ones (`None`: the system default), as
+    /// when the agent picks another headset mid-call: the clock thread closes the old devices
+    /// and opens these between two frames (a gone one gives way to the default, with a
+    /// `DeviceFallback` event). A source or sink that is a file or silence is left alone.
+    pub fn set_devices(&self, input: Option<String>, output: Option<String>) {
+        lock(&self.shared.control).switch = Some((input, output));
     }
 
     /// Queues an RFC 4733 digit (0-9, *, #, A-D); digits go out one after another.
@@ -841,6 +866,9 @@ struct ClockThread {
     sink: Option<WavSink>,
     mic: Option<InputDevice>,
     speaker: Option<OutputDevice>,
+    /// The call runs on a sound card input / output (not a file or silence).
+    mic_device: bool,
+    speaker_device: bool,
     mic_id: Option<String>,
     speaker_id: Option<String>,
     device_reopens: u64,
@@ -982,6 +1010,12 @@ impl ClockThread {
         let mut dtmf: Option<DtmfSender> = None;
         let mut was_receiving = true;
         while !self.shared.stop.load(Ordering::Relaxed) {
+            let switch = lock(&self.shared.control).switch.take();
+            if let Some((input, output)) = switch {
+                self.switch_devices(input, output);
+                // The timer paces from here if no device opened.
+                (start, tick) = (Instant::now(), 0);
+            }
             // Pacing: the microphone's clock, else the speaker's, else the timer.
             let mut captured = None;
             if let Some(mic) = &mut self.mic {
@@ -1181,8 +1215,15 @@ impl ClockThread {
         tracing::warn!(error = %e, "microphone failed; reopening");
         if self.device_reopens < MAX_REOPENS {
             self.device_reopens += 1;
-            match InputDevice::open(self.mic_id.as_deref(), self.codec.clock_rate) {
-                Ok(d) => {
+            match open_or_default(
+                self.mic_id.as_deref(),
+                self.codec.clock_rate,
+                InputDevice::open,
+            ) {
+                Ok((d, fallback)) => {
+                    if let Some(f) = fallback {
+                        let _ = self.events.send(MediaEvent::DeviceFallback(f));
+                    }
                     self.mic = Some(d);
                     return true;
                 }
@@ -1202,8 +1243,15 @@ impl ClockThread {
         self.playout_underruns = 0;
         if self.device_reopens < MAX_REOPENS {
             self.device_reopens += 1;
-            match OutputDevice::open(self.speaker_id.as_deref(), self.codec.clock_rate) {
-                Ok(d) => {
+            match open_or_default(
+                self.speaker_id.as_deref(),
+                self.codec.clock_rate,
+                OutputDevice::open,
+            ) {
+                Ok((d, fallback)) => {
+                    if let Some(f) = fallback {
+                        let _ = self.events.send(MediaEvent::DeviceFallback(f));
+                    }
                     self.speaker = Some(d);
                     return true;
                 }
@@ -1212,6 +1260,45 @@ impl ClockThread {
         }
         self.device_failed(e);
         false
+    }
+
+    /// Closes the devices and opens the ones asked for (`set_devices`).
+    fn switch_devices(&mut self, input: Option<String>, output: Option<String>) {
+        let rate = self.codec.clock_rate;
+        if self.mic_device && (input != self.mic_id || self.mic.is_none()) {
+            tracing::info!(from = ?self.mic_id, to = ?input, "switching the microphone");
+            if let Some(old) = self.mic.take() {
+                self.retire(old.counters());
+            }
+            self.mic_id = input;
+            match open_or_default(self.mic_id.as_deref(), rate, InputDevice::open) {
+                Ok((d, fallback)) => {
+                    if let Some(f) = fallback {
+                        let _ = self.events.send(MediaEvent::DeviceFallback(f));
+                    }
+                    self.mic = Some(d);
+                }
+                Err(e) => self.device_failed(e),
+            }
+        }
+        if self.speaker_device && (output != self.speaker_id || self.speaker.is_none()) {
+            tracing::info!(from = ?self.speaker_id, to = ?output, "switching the speaker");
+            if let Some(old) = self.speaker.take() {
+                self.retire(old.counters());
+            }
+            self.drift.primed = false;
+            self.playout_underruns = 0;
+            self.speaker_id = output;
+            match open_or_default(self.speaker_id.as_deref(), rate, OutputDevice::open) {
+                Ok((d, fallback)) => {
+                    if let Some(f) = fallback {
+                        let _ = self.events.send(MediaEvent::DeviceFallback(f));
+                    }
+                    self.speaker = Some(d);
+                }
+                Err(e) => self.device_failed(e),
+            }
+        }
     }
 
     /// Keeps a closed device's counters in the totals.

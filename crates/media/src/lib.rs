@@ -29,6 +29,7 @@ pub mod dtmf;
 pub mod engine;
 pub mod g711;
 pub mod jitter;
+pub mod meter;
 pub mod opus;
 pub mod plc;
 pub mod quality;

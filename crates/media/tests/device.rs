@@ -238,6 +238,23 @@ fn median_delay(reference: &[i16], rec: &[i16], rate: u32, max_delay: Duration) 
     lags[lags.len() / 2]
 }
 
+/// Waits (up to 10 s: a loaded machine's sound server is slow to start streams) until `a`
+/// has sent `n` packets, which a microphone-paced engine only does once its device runs.
+fn wait_sent(a: &seatline_media::MediaHandle, n: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sent = a.stats().packets_sent;
+        if sent >= n {
+            return sent;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {sent} packets sent, waiting for {n}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn device_errors(events: &[MediaEvent]) -> Vec<String> {
     events
         .iter()
@@ -385,6 +402,9 @@ fn speech_loops_through_the_null_sink_between_engines() {
 
 #[test]
 fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
+    // No sound server either, so the fallback to the default device fails as well.
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("PULSE_SERVER", "unix:/nonexistent/seatline-no-pulse");
     let codec = Codec::PCMU;
     let (sa, sb) = (bind(), bind());
     let (aa, ab) = (addr(&sa), addr(&sb));
@@ -407,6 +427,175 @@ fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
     // Timer-paced silence: ~25 packets in 500 ms.
     assert!(a_stats.packets_sent >= 20, "{a_stats:?}");
     assert!(b_stats.received.packets >= 20);
+    std::env::remove_var("PULSE_SERVER");
+}
+
+/// A device chosen in the settings that is gone at call time (an unplugged headset): the call
+/// uses the system default devices and says so, instead of going on in silence.
+#[test]
+fn a_gone_device_falls_back_to_the_default_with_an_event() {
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let codec = Codec::PCMU;
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let mut ca = MediaConfig::new(sa, ab, codec);
+    ca.source = Source::Device {
+        id: Some("alsa:unplugged-headset".into()),
+    };
+    ca.sink = Sink::Device {
+        id: Some("alsa:unplugged-headset".into()),
+    };
+    let b = MediaEngine::start(MediaConfig::new(sb, aa, codec)).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    // The default devices run: the microphone paces the sending.
+    wait_sent(&a, 25);
+    let events = drain(&a);
+    assert!(device_errors(&events).is_empty(), "{events:?}");
+    let fallbacks: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DeviceFallback(f) => Some((f.kind, f.wanted.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fallbacks,
+        [
+            ("input", "alsa:unplugged-headset".to_string()),
+            ("output", "alsa:unplugged-headset".to_string())
+        ]
+    );
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
+
+/// The agent picks other devices mid-call: the engine moves the call to them between two
+/// frames; one that is gone gives way to the default with an event, and the call goes on.
+#[test]
+fn a_call_moves_to_other_devices_mid_call() {
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let codec = Codec::PCMU;
+    let (sa, sb) = (bind(), bind());
+    let (aa, ab) = (addr(&sa), addr(&sb));
+    let mut ca = MediaConfig::new(sa, ab, codec);
+    ca.source = Source::Device { id: None };
+    ca.sink = Sink::Device { id: None };
+    let b = MediaEngine::start(MediaConfig::new(sb, aa, codec)).unwrap();
+    let a = MediaEngine::start(ca).unwrap();
+    let before = wait_sent(&a, 10);
+    assert!(drain(&a)
+        .iter()
+        .all(|e| !matches!(e, MediaEvent::DeviceFallback(_))));
+
+    a.set_devices(
+        Some("alsa:unplugged-headset".into()),
+        Some("alsa:unplugged-headset".into()),
+    );
+    // The microphone keeps pacing the call after the switch.
+    wait_sent(&a, before + 25);
+    let events = drain(&a);
+    assert!(device_errors(&events).is_empty(), "{events:?}");
+    let kinds: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DeviceFallback(f) => Some(f.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["input", "output"], "{events:?}");
+
+    // Back to the defaults: no fallback this time.
+    a.set_devices(None, None);
+    let now = a.stats().packets_sent;
+    wait_sent(&a, now + 10);
+    assert!(drain(&a)
+        .iter()
+        .all(|e| !matches!(e, MediaEvent::DeviceFallback(_))));
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
+
+/// The microphone test's level meter on the null sink's monitor: a tone played to the sink
+/// reads at its level, and silence reads as silence.
+#[test]
+fn the_level_meter_reads_the_input_device() {
+    use seatline_media::device::OutputDevice;
+    use seatline_media::meter::{LevelMeter, FLOOR_DBFS};
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let levels = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = levels.clone();
+    let meter = LevelMeter::start(
+        None,
+        Duration::from_millis(50),
+        Box::new(move |l| seen.lock().unwrap().push(l)),
+    )
+    .unwrap();
+    assert!(meter.fallback().is_none());
+    // Silence first, once the sound server runs the stream.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while levels.lock().unwrap().len() < 8 {
+        assert!(Instant::now() < deadline, "no readings from the meter");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let quiet = levels.lock().unwrap().len();
+    // A 1 kHz tone at half scale (-9 dBFS RMS) for 1.5 s, paced by the speaker.
+    let mut speaker = OutputDevice::open(None, 16_000).unwrap();
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_millis(1500) {
+        while speaker.queued() < 2400 {
+            let frame: Vec<i16> = (0..160)
+                .map(|i| {
+                    let t = (n + i) as f64 / 16_000.0;
+                    (16384.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            n += 160;
+            speaker.push_frame(&frame);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(speaker);
+    std::thread::sleep(Duration::from_millis(300));
+    meter.stop();
+    let levels = levels.lock().unwrap();
+    // 50 ms readings: about 20 a second.
+    assert!(levels.len() >= quiet + 25, "{} after {quiet}", levels.len());
+    assert!(
+        levels[..quiet].iter().all(|l| l.peak_dbfs < -60.0),
+        "{:?}",
+        &levels[..quiet]
+    );
+    let loud: Vec<_> = levels[quiet..]
+        .iter()
+        .filter(|l| (l.rms_dbfs + 9.0).abs() < 1.5)
+        .collect();
+    // Most of the 1.5 s of tone reads at -9 dBFS RMS (the edges are partial blocks).
+    assert!(loud.len() >= 20, "{:?}", &levels[quiet..]);
+    assert!(levels.iter().all(|l| l.rms_dbfs >= FLOOR_DBFS));
+}
+
+#[test]
+fn the_level_meter_falls_back_from_a_gone_input() {
+    use seatline_media::meter::LevelMeter;
+    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _pulse = NullSink::start();
+    let meter = LevelMeter::start(
+        Some("alsa:unplugged-headset".into()),
+        Duration::from_millis(50),
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    let f = meter.fallback().cloned().unwrap();
+    assert_eq!(
+        (f.kind, f.wanted.as_str()),
+        ("input", "alsa:unplugged-headset")
+    );
+    assert!(!meter.device().is_empty());
+    meter.stop();
 }
 
 /// The desktop configuration: one engine with the default microphone and speaker (E) calls a

@@ -4,7 +4,9 @@
 
 pub mod queue_pause;
 
+use seatline_ringer::{PlayerNotice, Ringer, RingerNotice, RingerSetup, SharedSetup, ToneOutput};
 use seatline_secrets::{Secret, SecretName, SecretStore, SecretsError};
+use seatline_settings::AudioSettings;
 use seatline_sip_phone::{
     AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,
     SipTransport,
@@ -101,7 +103,12 @@ pub enum SessionError {
 pub struct PhoneSession {
     data_dir: PathBuf,
     secrets: Arc<dyn SecretStore>,
-    audio: AudioIo,
+    /// Where calls' sound goes; the device ids follow `[audio]` (`apply_audio_settings`).
+    audio: std::sync::Mutex<AudioIo>,
+    /// Where and how incoming calls ring; `None` without sound devices.
+    ringer: SharedSetup,
+    /// Asks the running phone's ringer to fall silent (`silence_ringer`).
+    silence: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<()>>>,
     running: Mutex<Option<PhoneHandle>>,
     /// When the OS keychain is unavailable (a Linux desktop without a Secret Service), the
     /// password typed this session is kept in memory only — never written to a file.
@@ -113,10 +120,16 @@ pub struct PhoneSession {
 impl PhoneSession {
     /// `audio`: where calls' sound comes from and goes to (devices in the app, files in tests).
     pub fn new(data_dir: &Path, secrets: Arc<dyn SecretStore>, audio: AudioIo) -> Self {
+        let ringer = Arc::new(std::sync::Mutex::new(ringer_setup(
+            &audio,
+            &AudioSettings::default(),
+        )));
         PhoneSession {
             data_dir: data_dir.to_path_buf(),
             secrets,
-            audio,
+            audio: std::sync::Mutex::new(audio),
+            ringer,
+            silence: std::sync::Mutex::new(None),
             running: Mutex::new(None),
             session_password: std::sync::Mutex::new(None),
             recording_dir: std::sync::Mutex::new(None),
@@ -128,6 +141,48 @@ impl PhoneSession {
         if let Ok(mut g) = self.recording_dir.lock() {
             *g = dir;
         }
+    }
+
+    /// Applies the `[audio]` settings: the devices of every call whose media starts from now
+    /// on (the running phone too, without reconnecting) and the ringer's device, volume and
+    /// tone for the next ring. A phone without sound devices (`AudioIo::Null`, files in tests)
+    /// keeps its audio and has no ringer.
+    pub async fn apply_audio_settings(&self, settings: &AudioSettings) {
+        let audio = self.set_audio_settings(settings);
+        if let Some(phone) = self.running.lock().await.as_ref() {
+            if let Err(e) = phone.set_audio(audio) {
+                tracing::warn!(error = %e, "sound devices not passed to the phone");
+            }
+        }
+    }
+
+    /// `apply_audio_settings` before any phone runs (at start); returns the calls' audio.
+    pub fn set_audio_settings(&self, settings: &AudioSettings) -> AudioIo {
+        let audio = {
+            let mut g = self.audio.lock().unwrap_or_else(|e| e.into_inner());
+            if let AudioIo::Devices { input, output } = &mut *g {
+                input.clone_from(&settings.input);
+                output.clone_from(&settings.output);
+            }
+            g.clone()
+        };
+        if let Ok(mut g) = self.ringer.lock() {
+            *g = ringer_setup(&audio, settings);
+        }
+        audio
+    }
+
+    /// Silences the ring of the calls ringing now (they keep ringing on screen and can still
+    /// be answered); the next call rings again.
+    pub fn silence_ringer(&self) {
+        if let Some(tx) = self.silence.lock().ok().and_then(|g| g.clone()) {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Where calls' sound goes now.
+    pub fn audio(&self) -> AudioIo {
+        self.audio.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn account_path(&self) -> PathBuf {
@@ -215,7 +270,7 @@ impl PhoneSession {
         };
         self.disconnect().await;
         let config = PhoneConfig {
-            audio: self.audio.clone(),
+            audio: self.audio(),
             call_recording_dir: self.recording_dir.lock().ok().and_then(|g| g.clone()),
             ..PhoneConfig::default()
         };
@@ -223,10 +278,32 @@ impl PhoneSession {
             Phone::start(config, vec![(account.to_config(), password)]).await?;
         self.save_account(&account)?;
         *self.running.lock().await = Some(handle);
+        // The ringer hears each event before the front end, so an answer silences it first;
+        // its device notices join the same stream of events.
+        let (notice_tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
+        let (silence_tx, mut silence) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut g) = self.silence.lock() {
+            *g = Some(silence_tx);
+        }
+        let mut ringer = Ringer::new(
+            Arc::clone(&self.ringer),
+            Arc::new(move |n: RingerNotice| {
+                let _ = notice_tx.send(n);
+            }),
+        );
         tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                on_event(event);
+            loop {
+                tokio::select! {
+                    event = events.recv() => {
+                        let Some(event) = event else { break };
+                        ringer.on_event(&event);
+                        on_event(event);
+                    }
+                    Some(notice) = notices.recv() => on_event(ringer_event(notice)),
+                    Some(()) = silence.recv() => ringer.silence(),
+                }
             }
+            ringer.reset();
         });
         Ok(())
     }
@@ -268,10 +345,95 @@ impl PhoneSession {
     }
 }
 
+/// The ringer's setup for this audio: the ring on the `ring` device, call waiting on the
+/// calls' `output` device. None without sound devices.
+fn ringer_setup(audio: &AudioIo, settings: &AudioSettings) -> Option<RingerSetup> {
+    match audio {
+        AudioIo::Devices { output, .. } => Some(RingerSetup {
+            ring: ToneOutput::Device {
+                id: settings.ring.clone(),
+            },
+            call: ToneOutput::Device { id: output.clone() },
+            volume: settings.ring_volume,
+            ringtone: settings.ringtone.clone(),
+        }),
+        AudioIo::Null | AudioIo::Files { .. } => None,
+    }
+}
+
+/// A ringer notice as the front end's phone event.
+fn ringer_event(n: RingerNotice) -> PhoneEvent {
+    let device = match n.cue {
+        seatline_ringer::Cue::Ring => "ring",
+        seatline_ringer::Cue::CallWaiting => "call_waiting",
+    };
+    match n.notice {
+        PlayerNotice::Fallback(f) => PhoneEvent::DeviceFallback {
+            call: None,
+            device: device.into(),
+            wanted: f.wanted,
+            message: format!("{}; using the system default", f.reason),
+        },
+        PlayerNotice::Failed(message) => PhoneEvent::Error {
+            call: None,
+            message: format!("no {device} sound: {message}"),
+        },
+        PlayerNotice::RingtoneUnusable(message) => PhoneEvent::Error {
+            call: None,
+            message: format!("{message}; ringing with the built-in tone"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use seatline_secrets::MemoryStore;
+
+    #[tokio::test]
+    async fn audio_settings_choose_the_devices_and_the_ringer() {
+        let dir = tempfile::tempdir().unwrap();
+        let devices = AudioIo::Devices {
+            input: None,
+            output: None,
+        };
+        let s = PhoneSession::new(dir.path(), Arc::new(MemoryStore::new()), devices);
+        let settings = AudioSettings {
+            input: Some("alsa:hw:CARD=Headset,DEV=0".into()),
+            output: Some("alsa:hw:CARD=Headset,DEV=0".into()),
+            ring: Some("alsa:default".into()),
+            ring_volume: 40,
+            ringtone: None,
+        };
+        s.apply_audio_settings(&settings).await;
+        assert_eq!(
+            s.audio(),
+            AudioIo::Devices {
+                input: settings.input.clone(),
+                output: settings.output.clone(),
+            }
+        );
+        let ringer = s.ringer.lock().unwrap().clone().unwrap();
+        assert_eq!(
+            ringer.ring,
+            ToneOutput::Device {
+                id: Some("alsa:default".into())
+            }
+        );
+        assert_eq!(
+            ringer.call,
+            ToneOutput::Device {
+                id: settings.output.clone()
+            }
+        );
+        assert_eq!(ringer.volume, 40);
+
+        // Without sound devices (CI, files) the audio stays and nothing rings.
+        let null = PhoneSession::new(dir.path(), Arc::new(MemoryStore::new()), AudioIo::Null);
+        null.apply_audio_settings(&settings).await;
+        assert_eq!(null.audio(), AudioIo::Null);
+        assert!(null.ringer.lock().unwrap().is_none());
+    }
 
     fn account() -> PhoneAccount {
         PhoneAccount {

@@ -4,12 +4,14 @@
 //! OS data directory. The settings file is TOML, written atomically; a file that does not parse
 //! is never overwritten silently: it is set aside under a new name and reported.
 
+mod audio;
 mod data_dir;
 mod desktop;
 mod language;
 mod queue_pause;
 mod recording;
 
+pub use audio::{AudioSettings, AudioSettingsError, DEFAULT_RING_VOLUME};
 pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
 pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError, Hotkeys};
 pub use language::{Language, LanguagePref};
@@ -47,7 +49,7 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
@@ -61,6 +63,8 @@ pub enum SettingsError {
     Hotkey(#[from] HotkeyError),
     #[error(transparent)]
     QueuePause(#[from] QueuePauseError),
+    #[error(transparent)]
+    Audio(#[from] AudioSettingsError),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
@@ -83,6 +87,8 @@ pub struct Settings {
     pub queue_pause: QueuePauseSettings,
     /// Call recording (`[recording]`, off by default).
     pub recording: RecordingSettings,
+    /// Sound devices for calls and the ringer, ring volume and tone (`[audio]`).
+    pub audio: AudioSettings,
 }
 
 /// The region caller numbers are read in when none is configured.
@@ -134,7 +140,10 @@ impl Settings {
                 let value = value.trim();
                 self.recording.folder = (!value.is_empty()).then(|| PathBuf::from(value));
             }
-            other => return Err(SettingsError::UnknownKey(other.to_owned())),
+            other => match other.strip_prefix("audio.") {
+                Some(field) if self.audio.set_field(field, value)? => {}
+                _ => return Err(SettingsError::UnknownKey(other.to_owned())),
+            },
         }
         Ok(())
     }
@@ -156,7 +165,10 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()),
-            other => Err(SettingsError::UnknownKey(other.to_owned())),
+            other => other
+                .strip_prefix("audio.")
+                .and_then(|field| self.audio.get_field(field))
+                .ok_or_else(|| SettingsError::UnknownKey(other.to_owned())),
         }
     }
 }
@@ -218,6 +230,10 @@ impl SettingsStore {
                     .queue_pause
                     .validated()
                     .map_err(|e| format!("[queue_pause]: {e}"))?;
+                settings.audio = settings
+                    .audio
+                    .validated()
+                    .map_err(|e| format!("[audio]: {e}"))?;
                 Ok(settings)
             });
         match parsed {
@@ -439,6 +455,62 @@ mod tests {
         // A file from before the section existed still loads.
         fs::write(store.path(), "language = \"en\"\n").unwrap();
         assert!(!store.load().unwrap().settings.recording.enabled);
+    }
+
+    #[test]
+    fn the_audio_section_round_trips_and_a_bad_volume_sets_the_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = store.load().unwrap().settings;
+        assert_eq!(settings.get_by_name("audio.ring_volume").unwrap(), "80");
+        assert_eq!(settings.get_by_name("audio.input").unwrap(), "");
+        settings
+            .set_by_name("audio.input", "alsa:hw:CARD=Headset,DEV=0")
+            .unwrap();
+        settings
+            .set_by_name("audio.output", "alsa:hw:CARD=Headset,DEV=0")
+            .unwrap();
+        settings.set_by_name("audio.ring", "alsa:default").unwrap();
+        settings.set_by_name("audio.ring_volume", "35").unwrap();
+        settings
+            .set_by_name("audio.ringtone", "/srv/tones/ring.wav")
+            .unwrap();
+        store.save(&settings).unwrap();
+        let back = store.load().unwrap().settings;
+        assert_eq!(back, settings);
+        for (key, value) in [
+            ("audio.input", "alsa:hw:CARD=Headset,DEV=0"),
+            ("audio.output", "alsa:hw:CARD=Headset,DEV=0"),
+            ("audio.ring", "alsa:default"),
+            ("audio.ring_volume", "35"),
+            ("audio.ringtone", "/srv/tones/ring.wav"),
+        ] {
+            assert_eq!(back.get_by_name(key).unwrap(), value, "{key}");
+        }
+        assert!(matches!(
+            settings.set_by_name("audio.ring_volume", "150"),
+            Err(SettingsError::Audio(AudioSettingsError::RingVolume(_)))
+        ));
+        assert!(matches!(
+            settings.set_by_name("audio.speaker", "x"),
+            Err(SettingsError::UnknownKey(_))
+        ));
+        assert!(settings.get_by_name("audio.speaker").is_err());
+
+        fs::write(store.path(), "[audio]\nring_volume = 250\n").unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+        let reason = loaded.set_aside.unwrap().reason;
+        assert!(
+            reason.contains("audio") && reason.contains("250"),
+            "{reason}"
+        );
+        // A file from before the section existed loads with the defaults.
+        fs::write(store.path(), "language = \"en\"\n").unwrap();
+        assert_eq!(
+            store.load().unwrap().settings.audio,
+            AudioSettings::default()
+        );
     }
 
     #[test]

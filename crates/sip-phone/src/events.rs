@@ -225,6 +225,15 @@ pub enum PhoneEvent {
         #[serde(flatten)]
         state: RecordingState,
     },
+    /// A chosen sound device was not found, so the system default is used instead (an
+    /// unplugged headset, a stale id in the settings). `device` says which role: `input`,
+    /// `output` (a call's), `ring` or `call_waiting`; `wanted` is the id that was asked for.
+    DeviceFallback {
+        call: Option<String>,
+        device: String,
+        wanted: String,
+        message: String,
+    },
     /// Something failed that the agent should know about (not a call end).
     Error {
         call: Option<String>,
@@ -251,7 +260,9 @@ impl PhoneEvent {
             | PhoneEvent::Ended { call, .. }
             | PhoneEvent::Quality { call, .. } => Some(call),
             PhoneEvent::Recording { call, .. } => Some(call),
-            PhoneEvent::Error { call, .. } => call.as_deref(),
+            PhoneEvent::Error { call, .. } | PhoneEvent::DeviceFallback { call, .. } => {
+                call.as_deref()
+            }
             PhoneEvent::Started { .. }
             | PhoneEvent::Registration { .. }
             | PhoneEvent::NetworkChanged { .. } => None,
@@ -310,5 +321,16 @@ mod tests {
         assert_eq!(v["rtt_ms"], 42.0);
         assert_eq!(v["remote_loss_percent"], Value::Null);
         assert_eq!(q.call_id(), Some("c2"));
+        let f = PhoneEvent::DeviceFallback {
+            call: Some("c3".into()),
+            device: "output".into(),
+            wanted: "alsa:hw:CARD=Headset,DEV=0".into(),
+            message: "no output device; using the system default".into(),
+        };
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["type"], "device_fallback");
+        assert_eq!(v["device"], "output");
+        assert_eq!(v["wanted"], "alsa:hw:CARD=Headset,DEV=0");
+        assert_eq!(f.call_id(), Some("c3"));
     }
 }

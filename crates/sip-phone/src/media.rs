@@ -222,6 +222,14 @@ impl CallMedia {
                             message: format!("sound device: {message}"),
                         });
                     }
+                    Some(MediaEvent::DeviceFallback(f)) => {
+                        let _ = events.send(PhoneEvent::DeviceFallback {
+                            call: Some(call.clone()),
+                            device: f.kind.to_string(),
+                            wanted: f.wanted,
+                            message: format!("{}; using the system default", f.reason),
+                        });
+                    }
                     Some(MediaEvent::RecordingStarted(path)) => {
                         let _ = events.send(PhoneEvent::Recording {
                             call: call.clone(),
@@ -287,6 +295,11 @@ impl CallMedia {
 
     pub(crate) fn set_muted(&self, muted: bool) {
         self.with(|h| h.set_muted(muted));
+    }
+
+    /// Moves the call to other sound devices (only a call running on devices moves).
+    pub(crate) fn set_devices(&self, input: Option<String>, output: Option<String>) {
+        self.with(|h| h.set_devices(input, output));
     }
 
     pub(crate) fn send_dtmf(&self, digit: char) {

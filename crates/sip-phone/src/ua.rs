@@ -4,7 +4,7 @@
 //! core never blocks on the network and state changes happen in one place.
 
 use crate::auto_answer::auto_answer_delay;
-use crate::config::{AccountConfig, MediaEncryption, PhoneConfig, SipTransport};
+use crate::config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
 use crate::events::{
     CallDirection, HoldParty, MediaInfo, PhoneEvent, RecordingState, RegistrationState,
 };
@@ -95,6 +95,8 @@ enum Command {
         timeout: Duration,
         reply: oneshot::Sender<Result<FeatureCodeOutcome, PhoneError>>,
     },
+    /// New sound devices (or files) for the calls whose media starts from now on.
+    SetAudio(AudioIo),
     Reregister,
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -292,6 +294,15 @@ impl PhoneHandle {
         .await
     }
     /// Re-register every account now (after a network change or wake from sleep).
+    /// Uses `audio` for every call whose media starts from now on (the next call picks up a
+    /// new device choice without reconnecting); calls in progress that run on sound devices
+    /// move to the new devices.
+    pub fn set_audio(&self, audio: AudioIo) -> Result<(), PhoneError> {
+        self.commands
+            .send(Command::SetAudio(audio))
+            .map_err(|_| PhoneError::Stopped)
+    }
+
     pub fn reregister(&self) {
         let _ = self.commands.send(Command::Reregister);
     }
@@ -906,6 +917,16 @@ impl Core {
                     let _ = reply.send(Err(e));
                 }
             },
+            Command::SetAudio(audio) => {
+                info!(?audio, "sound devices for the calls");
+                // Calls in progress on sound devices move to the new ones too.
+                if let AudioIo::Devices { input, output } = &audio {
+                    for media in self.calls.values().filter_map(|c| c.media.as_ref()) {
+                        media.set_devices(input.clone(), output.clone());
+                    }
+                }
+                self.config.audio = audio;
+            }
             Command::Reregister => {
                 for n in &self.reregister {
                     n.notify_one();

@@ -246,6 +246,19 @@ impl Workspace {
         Ok(self.settings.desktop.clone())
     }
 
+    /// Checks the audio section (device ids, ring volume 0-100, a .wav ringtone), saves it and
+    /// returns it normalised; on an invalid value or a failed save nothing changes.
+    pub fn set_audio(
+        &mut self,
+        audio: &seatline_settings::AudioSettings,
+    ) -> Result<seatline_settings::AudioSettings, WorkspaceError> {
+        let mut next = self.settings.clone();
+        next.audio = audio.validated().map_err(SettingsError::from)?;
+        self.store.save(&next)?;
+        self.settings = next;
+        Ok(self.settings.audio.clone())
+    }
+
     /// Sets the UI language preference, saves it and returns the language now shown.
     pub fn set_language(&mut self, pref: LanguagePref) -> Result<Language, WorkspaceError> {
         self.set_setting("language", &pref.to_string())?;

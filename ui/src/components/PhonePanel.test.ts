@@ -44,6 +44,25 @@ describe("phone panel", () => {
     expect(seen).toEqual(expect.arrayContaining(["registration", "incoming_call", "established", "held", "muted", "ended"]));
   });
 
+  it("silences the ring of a ringing call, which can still be answered", async () => {
+    const phone = createMockPhone(5);
+    render(PhonePanel, { backend: phone });
+    await fireEvent.input(screen.getByTestId("sip-domain"), { target: { value: "pbx.test" } });
+    await fireEvent.input(screen.getByTestId("sip-user"), { target: { value: "1001" } });
+    await fireEvent.input(screen.getByTestId("sip-password"), { target: { value: "pw" } });
+    await fireEvent.click(screen.getByTestId("phone-connect"));
+    await waitFor(() => expect(screen.getByTestId("phone-registration").dataset.state).toBe("registered"));
+    phone.ring({ display_name: "王五", number: "+8613900139000" });
+    const silence = await screen.findByTestId("silence-ringer");
+    expect(silence.textContent).toContain("Silence");
+    await fireEvent.click(silence);
+    await waitFor(() => expect(screen.getByTestId("silence-ringer").textContent).toContain("Silenced"));
+    expect(phone.silenced).toBe(1);
+    expect((screen.getByTestId("silence-ringer") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("answer"));
+    await waitFor(() => expect(screen.getByTestId("current-call").dataset.phase).toBe("active"));
+  });
+
   it("dials from the pad and shows a withheld caller as withheld, in Chinese too", async () => {
     const phone = createMockPhone(5);
     render(PhonePanel, { backend: phone });

@@ -31,6 +31,7 @@ export const demoRecordings: RecordingEntry[] = [
   },
 ];
 import { createMockDesktop } from "./desktop.mock";
+import { createMockAudio } from "./audio.mock";
 import type { CallerIdentity } from "./phone";
 import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
 import type { Playbook } from "./playbook.svelte";
@@ -219,6 +220,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
   const backend: Backend = {
     ...phone,
     ...createMockDesktop(),
+    ...createMockAudio(),
     ...createMockRecordings(demoRecordings, [{ file: "broken.wav", reason: "sidecar is not valid: EOF while parsing" }]),
     customerSearch: async (text) => customers.filter((c) => c.customer.name.includes(text) || c.customer.phones.some((p) => digits(p).includes(digits(text) || "\u0000"))).map(withOrders),
     customerCard: async (id) => {

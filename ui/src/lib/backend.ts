@@ -7,6 +7,7 @@ import type { CallHistory, CallbackFigures, CustomerCard, DayFigures, FeedView, 
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
 import type { DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
+import { AUDIO_LEVEL_EVENT, type AudioBackend, type AudioLevel, type AudioView, type DeviceTest } from "./audio";
 import type {
   AgentEvent,
   AgentView,
@@ -39,7 +40,7 @@ export const DIAL_LINK_EVENT = "dial-link";
 /** The event a global hotkey or a notification button sends to the phone panel. */
 export const DESK_ACTION_EVENT = "desk-action";
 
-export interface Backend extends PhoneBackend, PopBackend, DesktopBackend, RecordingsBackend {
+export interface Backend extends PhoneBackend, PopBackend, DesktopBackend, RecordingsBackend, AudioBackend {
   appInfo(): Promise<AppInfo>;
   /** Tells the shell the first render with the workspace loaded is on screen (startup benchmark). */
   uiReady(): Promise<void>;
@@ -147,6 +148,7 @@ export const tauriBackend: Backend = {
   phoneDial: (target) => call<string>("phone_dial", { target }),
   phoneAnswer: (callId) => call<void>("phone_answer", { call: callId }),
   phoneDecline: (callId) => call<void>("phone_decline", { call: callId }),
+  phoneSilenceRinger: () => call<void>("phone_silence_ringer"),
   phoneHangup: (callId) => call<void>("phone_hangup", { call: callId }),
   phoneHold: (callId, hold) => call<void>("phone_hold", { call: callId, hold }),
   phoneMute: (callId, muted) => call<void>("phone_mute", { call: callId, muted }),
@@ -157,6 +159,12 @@ export const tauriBackend: Backend = {
   phoneDtmf: (callId, digits) => call<void>("phone_dtmf", { call: callId, digits }),
   phoneTransfer: (callId, target) => call<void>("phone_transfer", { call: callId, target }),
   phoneAttendedTransfer: (callId, consult) => call<void>("phone_attended_transfer", { call: callId, consult }),
+  audioSettings: () => call<AudioView>("audio_settings"),
+  setAudioSettings: (settings) => call<AudioView>("set_audio_settings", { settings }),
+  audioTestSpeaker: (device, volume) => call<DeviceTest>("audio_test_speaker", { device, volume }),
+  audioMeterStart: (device) => call<DeviceTest>("audio_meter_start", { device }),
+  audioMeterStop: () => call<void>("audio_meter_stop"),
+  onAudioLevel: async (handler) => listen<AudioLevel>(AUDIO_LEVEL_EVENT, (event) => handler(event.payload)),
   desktopSettings: () => call<DesktopView>("desktop_settings"),
   setDesktopSettings: (settings) => call<DesktopView>("set_desktop_settings", { settings }),
   collectDiagnostics: () => call<string>("collect_diagnostics"),

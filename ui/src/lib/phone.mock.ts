@@ -10,6 +10,8 @@ export interface MockPhone extends PhoneBackend {
   ring(caller: Partial<CallerIdentity>): string;
   /** Reports a call's live media quality, as the phone does every 2 s. */
   quality(call: string, quality: Partial<CallQuality>): void;
+  /** How many times the ringer was silenced. */
+  silenced: number;
 }
 
 /** A clean LAN call's figures (what two Seatline phones measure on loopback, rounded). */
@@ -50,6 +52,7 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
   };
 
   const phone: MockPhone = {
+    silenced: 0,
     recording: true,
     phoneAccount: async () => saved,
     phoneConnect: async (account, password, onEvent, onPop) => {
@@ -77,6 +80,9 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
       need(call);
       established(call, "incoming", 0);
       later({ type: "quality", call, ...goodQuality });
+    },
+    phoneSilenceRinger: async () => {
+      phone.silenced += 1;
     },
     phoneDecline: async (call) => {
       need(call);

@@ -122,3 +122,14 @@ describe("phone reducer", () => {
     expect(formatDuration(null, 1)).toBe("");
   });
 });
+
+describe("sound device fallback", () => {
+  it("shows which device was replaced by the system default", () => {
+    const view = reducePhone(
+      initialPhone,
+      { type: "device_fallback", call: "c1", device: "output", wanted: "alsa:hw:CARD=Headset,DEV=0", message: "no output device \"alsa:hw:CARD=Headset,DEV=0\"; using the system default" },
+      0,
+    );
+    expect(view.lastError).toBe('output: no output device "alsa:hw:CARD=Headset,DEV=0"; using the system default');
+  });
+});

@@ -165,7 +165,12 @@ export type PhoneEvent =
   /** The live quality of an established call, about every 2 s. */
   | ({ type: "quality"; call: string } & CallQuality)
   | ({ type: "recording"; call: string } & RecordingEvent)
-  | { type: "error"; call: string | null; message: string };
+  | { type: "error"; call: string | null; message: string }
+  /**
+   * A chosen sound device was not found and the system default plays instead; `device` is the
+   * role: input, output, ring or call_waiting.
+   */
+  | { type: "device_fallback"; call: string | null; device: string; wanted: string; message: string };
 
 export type CallPhase = "ringing" | "dialing" | "remote_ringing" | "active" | "ended";
 
@@ -307,6 +312,8 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
       });
     case "error":
       return { ...view, lastError: event.message };
+    case "device_fallback":
+      return { ...view, lastError: `${event.device}: ${event.message}` };
     case "dtmf_sent":
     case "transfer_requested":
     // The registration events that follow show the new state.
@@ -340,6 +347,8 @@ export interface PhoneBackend {
   phoneDial(target: string): Promise<string>;
   phoneAnswer(call: string): Promise<void>;
   phoneDecline(call: string): Promise<void>;
+  /** Silences the ring of the calls ringing now; they can still be answered. */
+  phoneSilenceRinger(): Promise<void>;
   phoneHangup(call: string): Promise<void>;
   phoneHold(call: string, hold: boolean): Promise<void>;
   phoneMute(call: string, muted: boolean): Promise<void>;
