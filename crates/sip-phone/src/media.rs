@@ -359,3 +359,65 @@ impl CallMedia {
         Some(quality)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use seatline_sdp::{
+        create_answer, Direction as SdpDirection, LocalCaps, Origin, SessionDescription,
+    };
+
+    /// Our answer to a peer's G.711 offer from `ip:port`, with or without rtcp-mux.
+    fn agree(ours: SocketAddr, ip: &str, port: u16, mux: bool) -> NegotiatedMedia {
+        let offer = format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n{}",
+            if mux { "a=rtcp-mux\r\n" } else { "" }
+        );
+        let offer = SessionDescription::parse(offer.as_bytes()).unwrap();
+        let mut caps = LocalCaps::new(ours.ip(), ours.port());
+        caps.rtcp_mux = true;
+        caps.rtcp_port = Some(ours.port() + 1);
+        let origin = Origin::new(1, 1, ours.ip());
+        create_answer(&offer, &caps, &origin, SdpDirection::SendRecv)
+            .unwrap()
+            .1
+    }
+
+    fn ports() -> MediaPorts {
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rtcp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = rtp.local_addr().unwrap();
+        MediaPorts { rtp, rtcp, addr }
+    }
+
+    /// Re-INVITEs that turn mux on and off or move the peer reach the running engine; a hold
+    /// with c=0.0.0.0 keeps the RTCP target.
+    #[test]
+    fn renegotiation_moves_the_rtcp_path() {
+        let p = ports();
+        let ours = p.addr;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let first = agree(ours, "127.0.0.1", 40000, false);
+        let media = CallMedia::start(p, &first, &AudioIo::Null, "call", false, None, tx).unwrap();
+        let rtcp = || media.with(|h| h.rtcp_remote()).unwrap();
+        assert_eq!(rtcp(), Some("127.0.0.1:40001".parse().unwrap()));
+        assert!(media.with(|h| h.local_rtcp_addr().is_some()).unwrap());
+        // Mux agreed in a re-INVITE.
+        media.update(&agree(ours, "127.0.0.1", 40000, true));
+        assert_eq!(rtcp(), None);
+        assert!(media.with(|h| h.stats().rtcp_mux).unwrap());
+        // Mux dropped, the peer moved.
+        media.update(&agree(ours, "127.0.0.2", 41000, false));
+        assert_eq!(rtcp(), Some("127.0.0.2:41001".parse().unwrap()));
+        assert_eq!(
+            media.with(|h| h.remote()).unwrap(),
+            "127.0.0.2:41000".parse().unwrap()
+        );
+        // An RFC 2543 hold (c=0.0.0.0) keeps both targets.
+        media.update(&agree(ours, "0.0.0.0", 41000, false));
+        assert_eq!(rtcp(), Some("127.0.0.2:41001".parse().unwrap()));
+        assert!(media.stop().is_some());
+    }
+}
