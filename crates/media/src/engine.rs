@@ -14,6 +14,9 @@
 //! * The receive thread reads the socket, demultiplexes RTP/RTCP, latches the remote address to
 //!   the peer's real source (symmetric RTP, for peers behind NAT) and feeds the jitter buffer and
 //!   the DTMF receiver.
+//! * With [`MediaConfig::rtcp_socket`] (RTP port + 1, for peers without rtcp-mux) a third
+//!   thread reads the peer's RTCP there (SRTCP on encrypted calls) and the receive thread sends
+//!   our reports from it (symmetric RTCP, RFC 4961); see [`crate::rtcp_route`].
 //! * With [`MediaConfig::srtp`] every RTP packet is protected with our key just before it is
 //!   sent, and every datagram is unprotected with the peer's key before anything else looks at
 //!   it (latching included): what fails (bad tag, replay, garbage) is dropped and counted in
@@ -25,10 +28,11 @@ use crate::device::{
     open_or_default, DeviceCounters, DeviceError, DeviceFallback, InputDevice, OutputDevice,
 };
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::jitter::{FrameKind, JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::opus::{packet_has_lbrr, OpusSettings};
 use crate::quality::CallQuality;
 use crate::recorder::{RecordingControl, RecordingSummary, RecordingTap, RecordingWriter};
+use crate::rtcp_route::{check_rtcp_datagram, RtcpPort, RtcpPortError, RtcpPortStats, RtcpRoute};
 use crate::rtcp_runtime::{
     pack_last_sent, unpack_last_sent, QualityInputs, RtcpRuntime, SendCounters,
 };
@@ -126,6 +130,9 @@ pub struct MediaConfig {
     pub codec: Codec,
     /// The negotiated `telephone-event` payload type (at the codec's clock rate), if any.
     pub telephone_event_pt: Option<u8>,
+    /// The negotiated comfort-noise payload type (`CN/8000`, RFC 3389; 13), if any: received
+    /// CN packets count as received (not loss) and fill the peer's silence with noise.
+    pub comfort_noise_pt: Option<u8>,
     pub ptime: Duration,
     pub direction: Direction,
     pub source: Source,
@@ -142,9 +149,14 @@ pub struct MediaConfig {
     pub stats_interval: Duration,
     /// SRTP keys agreed in SDP (SDES); `None` for plain RTP.
     pub srtp: Option<SrtpConfig>,
-    /// Where RTCP goes when rtcp-mux was not agreed (the peer's RTCP port); `None`: to the
-    /// RTP address. Either way it leaves from, and is only received on, the RTP socket.
+    /// Where RTCP goes when rtcp-mux was not agreed (the peer's RTCP port); `None`: rtcp-mux,
+    /// to the RTP address from the RTP socket.
     pub rtcp_remote: Option<SocketAddr>,
+    /// Our RTCP socket (RTP port + 1, advertised in SDP) for peers without rtcp-mux: the peer's
+    /// reports are read there, and ours leave from it while `rtcp_remote` is set. Idle (read,
+    /// never sent from) while mux is agreed, so a re-INVITE can turn mux off. `None`: RTCP
+    /// only on the RTP socket.
+    pub rtcp_socket: Option<UdpSocket>,
     /// Call recording: both sides to this stereo WAV (see [`crate::recorder`]), whatever the
     /// sink is. A file that cannot be written is reported and the call runs unrecorded.
     pub recording: Option<PathBuf>,
@@ -177,6 +189,7 @@ impl MediaConfig {
             remote,
             codec,
             telephone_event_pt: Some(101),
+            comfort_noise_pt: None,
             ptime: Duration::from_millis(20),
             direction: Direction::SendRecv,
             source: Source::Silence,
@@ -188,6 +201,7 @@ impl MediaConfig {
             stats_interval: Duration::from_secs(5),
             srtp: None,
             rtcp_remote: None,
+            rtcp_socket: None,
             recording: None,
         }
     }
@@ -252,6 +266,10 @@ pub struct MediaStats {
     pub srtp_rejected: u64,
     /// Whether the call's media is encrypted (SRTP).
     pub encrypted: bool,
+    /// Whether RTCP shares the RTP port now (rtcp-mux agreed).
+    pub rtcp_mux: bool,
+    /// What arrived on our RTCP socket (peers without rtcp-mux).
+    pub rtcp_port: RtcpPortStats,
     pub device: DeviceStats,
     /// Loss both ways, jitter, RTT and estimated MOS, from RTP and RTCP (see [`crate::quality`]).
     pub quality: CallQuality,
@@ -263,7 +281,7 @@ struct Control {
     direction: Direction,
     muted: bool,
     dtmf: VecDeque<(char, Duration)>,
-    rtcp_remote: Option<SocketAddr>,
+    rtcp: RtcpRoute,
     /// Other sound devices asked for mid-call (input, output): see `MediaHandle::set_devices`.
     switch: Option<(Option<String>, Option<String>)>,
 }
@@ -296,6 +314,8 @@ struct Shared {
     rtcp: Mutex<RtcpRuntime>,
     /// The last RTP packet's timestamp and send time ([`pack_last_sent`]), for the SR.
     last_sent: AtomicU64,
+    /// Only the RTCP thread and `stats` take it.
+    rtcp_port: Mutex<RtcpPortStats>,
 }
 
 /// A poisoned lock only means another media thread panicked; its data is still usable.
@@ -335,6 +355,8 @@ impl Shared {
             discarded: rx.discarded,
             srtp_rejected: self.srtp_rejected.load(Ordering::Relaxed),
             encrypted: lock(&self.srtp_rx).is_some(),
+            rtcp_mux: lock(&self.control).rtcp.is_mux(),
+            rtcp_port: lock(&self.rtcp_port).clone(),
             device: lock(&self.device).clone(),
             quality,
         }
@@ -419,6 +441,14 @@ impl MediaEngine {
             .socket
             .set_read_timeout(Some(Duration::from_millis(50)))?;
         let rx_socket = config.socket.try_clone()?;
+        // The RTCP thread reads it; the receive thread sends our reports from a clone.
+        let rtcp_sockets = match &config.rtcp_socket {
+            Some(s) => {
+                s.set_read_timeout(Some(Duration::from_millis(100)))?;
+                Some((s.try_clone()?, s.local_addr()?))
+            }
+            None => None,
+        };
         let (srtp_tx, srtp_rx) = match &config.srtp {
             Some(c) => {
                 let (tx, rx) = c.contexts()?;
@@ -436,7 +466,7 @@ impl MediaEngine {
                 direction: config.direction,
                 muted: false,
                 dtmf: VecDeque::new(),
-                rtcp_remote: config.rtcp_remote,
+                rtcp: RtcpRoute::new(config.rtcp_remote, config.rtcp_socket.is_some()),
                 switch: None,
             }),
             jitter: Mutex::new(JitterBuffer::new(JitterConfig {
@@ -468,6 +498,7 @@ impl MediaEngine {
                 Duration::ZERO,
             )),
             last_sent: AtomicU64::new(0),
+            rtcp_port: Mutex::new(RtcpPortStats::default()),
         });
         let (events_tx, events) = channel();
         for e in device_errors {
@@ -475,6 +506,11 @@ impl MediaEngine {
         }
         let codec = config.codec;
         let te_pt = config.telephone_event_pt;
+        let payload_types = PayloadTypes {
+            audio: codec.payload_type,
+            telephone_event: te_pt,
+            comfort_noise: config.comfort_noise_pt,
+        };
         let (tap, recorder) = match &config.recording {
             Some(path) => match crate::recorder::start_or_report(path, rate, &events_tx) {
                 Some((tap, writer)) => (Some(tap), Some(writer)),
@@ -484,12 +520,43 @@ impl MediaEngine {
         };
         let recording_control = recorder.as_ref().map(|w| Arc::clone(w.control()));
 
+        let rtcp_thread = match (config.rtcp_socket, &rtcp_sockets) {
+            (Some(socket), Some(_)) => {
+                let shared = Arc::clone(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("media-rtcp".into())
+                        .spawn(move || rtcp_receive_loop(&socket, &shared))?,
+                )
+            }
+            _ => None,
+        };
+        let local_rtcp = rtcp_sockets.as_ref().map(|(_, a)| *a);
         let rx_thread = {
-            let shared = Arc::clone(&shared);
+            let rx_shared = Arc::clone(&shared);
             let events_tx = events_tx.clone();
-            std::thread::Builder::new()
+            let rtcp_socket = rtcp_sockets.map(|(s, _)| s);
+            match std::thread::Builder::new()
                 .name("media-rx".into())
-                .spawn(move || receive_loop(&rx_socket, &shared, codec, te_pt, &events_tx))?
+                .spawn(move || {
+                    receive_loop(
+                        &rx_socket,
+                        rtcp_socket.as_ref(),
+                        &rx_shared,
+                        codec,
+                        payload_types,
+                        &events_tx,
+                    )
+                }) {
+                Ok(t) => t,
+                Err(e) => {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    if let Some(t) = rtcp_thread {
+                        let _ = t.join();
+                    }
+                    return Err(e.into());
+                }
+            }
         };
         let clock = ClockThread {
             socket: config.socket,
@@ -535,12 +602,17 @@ impl MediaEngine {
             Err(e) => {
                 shared.stop.store(true, Ordering::Relaxed);
                 let _ = rx_thread.join();
+                if let Some(t) = rtcp_thread {
+                    let _ = t.join();
+                }
                 return Err(e.into());
             }
         };
         tracing::info!(
             %local,
             remote = %config.remote,
+            rtcp_local = ?local_rtcp,
+            rtcp_remote = ?config.rtcp_remote,
             ?codec,
             srtp = config.srtp.as_ref().map(|c| c.profile.name()),
             "media engine started"
@@ -549,8 +621,10 @@ impl MediaEngine {
             shared,
             events,
             local,
+            local_rtcp,
             clock: Some(clock_thread),
             rx: Some(rx_thread),
+            rtcp: rtcp_thread,
             recorder,
             recording_control,
         })
@@ -562,8 +636,10 @@ pub struct MediaHandle {
     shared: Arc<Shared>,
     events: Receiver<MediaEvent>,
     local: SocketAddr,
+    local_rtcp: Option<SocketAddr>,
     clock: Option<JoinHandle<Result<(), MediaError>>>,
     rx: Option<JoinHandle<()>>,
+    rtcp: Option<JoinHandle<()>>,
     recorder: Option<RecordingWriter>,
     recording_control: Option<Arc<RecordingControl>>,
 }
@@ -609,6 +685,22 @@ impl MediaHandle {
         let mut c = lock(&self.shared.control);
         c.remote = addr;
         c.latched = false;
+    }
+
+    /// Our RTCP socket's address, when the engine has one.
+    pub fn local_rtcp_addr(&self) -> Option<SocketAddr> {
+        self.local_rtcp
+    }
+
+    /// A re-negotiation changed RTCP: `None` when rtcp-mux is agreed now (reports go with RTP),
+    /// else the peer's RTCP address. Latching starts over.
+    pub fn set_rtcp_remote(&self, addr: Option<SocketAddr>) {
+        lock(&self.shared.control).rtcp.set_remote(addr);
+    }
+
+    /// Where RTCP goes without mux (after latching, the peer's real source); `None` with mux.
+    pub fn rtcp_remote(&self) -> Option<SocketAddr> {
+        lock(&self.shared.control).rtcp.remote()
     }
 
     /// The address packets go to now (after latching, the peer's real source).
@@ -679,7 +771,8 @@ impl MediaHandle {
         self.shared.stop.store(true, Ordering::Relaxed);
         let clock = self.clock.take().map(|t| t.join());
         let rx = self.rx.take().map(|t| t.join());
-        if rx.is_some_and(|r| r.is_err()) {
+        let rtcp = self.rtcp.take().map(|t| t.join());
+        if rx.is_some_and(|r| r.is_err()) || rtcp.is_some_and(|r| r.is_err()) {
             return Err(MediaError::ThreadPanicked);
         }
         match clock {
@@ -698,18 +791,45 @@ impl Drop for MediaHandle {
     }
 }
 
+/// The payload types the receive thread accepts.
+#[derive(Debug, Clone, Copy)]
+struct PayloadTypes {
+    audio: u8,
+    telephone_event: Option<u8>,
+    comfort_noise: Option<u8>,
+}
+
+impl PayloadTypes {
+    fn accepts(&self, pt: u8) -> bool {
+        pt == self.audio || Some(pt) == self.telephone_event || Some(pt) == self.comfort_noise
+    }
+}
+
+/// What a received media packet is to the jitter buffer: CN by its payload type, Opus DTX by
+/// its size (libopus's DTX frames are 2 bytes or less), audio otherwise.
+fn frame_kind(codec: Codec, pts: PayloadTypes, pt: u8, payload: &[u8]) -> FrameKind {
+    if Some(pt) == pts.comfort_noise {
+        FrameKind::ComfortNoise
+    } else if codec.name == CodecName::Opus && payload.len() <= 2 {
+        FrameKind::Dtx
+    } else {
+        FrameKind::Audio
+    }
+}
+
 fn receive_loop(
     socket: &UdpSocket,
+    rtcp_socket: Option<&UdpSocket>,
     shared: &Shared,
     codec: Codec,
-    te_pt: Option<u8>,
+    pts: PayloadTypes,
     events: &Sender<MediaEvent>,
 ) {
     let mut buf = [0u8; 2048];
     while !shared.stop.load(Ordering::Relaxed) {
         // RTCP goes out from here, off the audio clock (at most a read timeout late).
         if lock(&shared.rtcp).due(shared.epoch.elapsed()) {
-            send_rtcp(socket, shared, false);
+            send_rtcp(socket, rtcp_socket, shared, false);
         }
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
@@ -769,7 +889,7 @@ fn receive_loop(
             PacketKind::Rtp => {}
         }
         let packet = match RtpPacket::parse(data) {
-            Ok(p) if p.payload_type == codec.payload_type || Some(p.payload_type) == te_pt => p,
+            Ok(p) if pts.accepts(p.payload_type) => p,
             Ok(_) | Err(_) => {
                 lock(&shared.rx).discarded += 1;
                 continue;
@@ -790,16 +910,27 @@ fn receive_loop(
         if !receiving {
             continue;
         }
-        if packet.payload_type == codec.payload_type {
+        if packet.payload_type == pts.audio || Some(packet.payload_type) == pts.comfort_noise {
+            // CN packets share the stream's sequence numbers: counted, they are not loss.
             lock(&shared.rx).receiver.on_packet(&packet, arrival);
-            lock(&shared.jitter).push(
-                packet.ssrc,
-                packet.sequence,
-                packet.timestamp,
-                packet.marker,
-                packet.payload,
-                arrival,
-            );
+            match frame_kind(codec, pts, packet.payload_type, &packet.payload) {
+                FrameKind::Audio => lock(&shared.jitter).push(
+                    packet.ssrc,
+                    packet.sequence,
+                    packet.timestamp,
+                    packet.marker,
+                    packet.payload,
+                    arrival,
+                ),
+                kind => lock(&shared.jitter).push_silence(
+                    packet.ssrc,
+                    packet.sequence,
+                    packet.timestamp,
+                    packet.payload,
+                    arrival,
+                    kind,
+                ),
+            }
         } else {
             let mut rx = lock(&shared.rx);
             match rx.dtmf.on_packet(
@@ -819,12 +950,76 @@ fn receive_loop(
             }
         }
     }
-    send_rtcp(socket, shared, true);
+    send_rtcp(socket, rtcp_socket, shared, true);
 }
 
-/// Sends our SR/RR (with a BYE at the end of the call) to the peer's RTP address (rtcp-mux),
-/// through SRTCP when the call is encrypted.
-fn send_rtcp(socket: &UdpSocket, shared: &Shared, bye: bool) {
+/// The RTCP socket's thread (peers without rtcp-mux): reads the peer's reports (through SRTCP
+/// on encrypted calls) into the session and latches our RTCP target to their source. It never
+/// touches the audio path; the receive thread still sends our reports. Whatever is not a
+/// valid report is counted in `MediaStats::rtcp_port` with its reason, and dropped.
+fn rtcp_receive_loop(socket: &UdpSocket, shared: &Shared) {
+    let mut buf = [0u8; 2048];
+    while !shared.stop.load(Ordering::Relaxed) {
+        let (n, from) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "RTCP receive failed");
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let arrival = shared.epoch.elapsed();
+        match read_rtcp_port(&buf[..n], shared, arrival) {
+            Ok(()) => {
+                lock(&shared.rtcp_port).received += 1;
+                lock(&shared.rx).rtcp += 1;
+                let latched = lock(&shared.control).rtcp.on_report(RtcpPort::Rtcp, from);
+                if let Some(to) = latched {
+                    tracing::info!(actual = %to, "latching RTCP to the peer's source");
+                }
+            }
+            Err(e) => {
+                if matches!(e, RtcpPortError::Srtcp(_)) {
+                    shared.srtp_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                let count = lock(&shared.rtcp_port).reject(&e);
+                // Rate-limited: a flood must not flood the log.
+                if count.is_power_of_two() {
+                    tracing::warn!(error = %e, %from, rejected = count, "datagram on the RTCP port dropped");
+                }
+            }
+        }
+    }
+}
+
+/// One datagram from the RTCP port into the session (no lock held across another).
+fn read_rtcp_port(data: &[u8], shared: &Shared, arrival: Duration) -> Result<(), RtcpPortError> {
+    // The SRTCP header is in the clear: RTP or garbage is refused before any crypto.
+    check_rtcp_datagram(data)?;
+    let plain = match lock(&shared.srtp_rx).as_mut() {
+        Some(srtp) => Some(srtp.unprotect_rtcp(data)?),
+        None => None,
+    };
+    let data = plain.as_deref().unwrap_or(data);
+    lock(&shared.rtcp).on_datagram(data, arrival)?;
+    Ok(())
+}
+
+/// Sends our SR/RR (with a BYE at the end of the call) to the peer's RTP address from the RTP
+/// socket (rtcp-mux), else to its RTCP address from our RTCP socket; through SRTCP when the
+/// call is encrypted.
+fn send_rtcp(socket: &UdpSocket, rtcp_socket: Option<&UdpSocket>, shared: &Shared, bye: bool) {
     let reception = lock(&shared.rx).receiver.reception();
     let now = shared.epoch.elapsed();
     let built = lock(&shared.rtcp).build(now, shared.send_counters(), reception.as_ref(), bye);
@@ -845,9 +1040,13 @@ fn send_rtcp(socket: &UdpSocket, shared: &Shared, bye: bool) {
         },
         None => bytes,
     };
-    let remote = {
+    let (port, remote) = {
         let c = lock(&shared.control);
-        c.rtcp_remote.unwrap_or(c.remote)
+        c.rtcp.target(c.remote)
+    };
+    let socket = match (port, rtcp_socket) {
+        (RtcpPort::Rtcp, Some(s)) => s,
+        _ => socket,
     };
     if let Err(e) = socket.send_to(&bytes, remote) {
         tracing::debug!(error = %e, %remote, "RTCP send failed");

@@ -40,6 +40,26 @@ pub struct Frame {
     pub timestamp: u32,
     pub marker: bool,
     pub payload: Vec<u8>,
+    pub kind: FrameKind,
+}
+
+/// What a buffered packet carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameKind {
+    #[default]
+    Audio,
+    /// An RFC 3389 comfort-noise packet (`CN/8000`): the peer's silence starts, fill it with
+    /// noise at the packet's level.
+    ComfortNoise,
+    /// An Opus DTX packet (2 bytes or less): the peer's silence, its decoder makes the noise.
+    Dtx,
+}
+
+impl FrameKind {
+    /// Whether silence (no packets) is expected after this one.
+    pub fn starts_silence(self) -> bool {
+        self != FrameKind::Audio
+    }
 }
 
 /// What to play this tick.
@@ -74,6 +94,9 @@ pub struct JitterStats {
     /// Ticks concealed while waiting for a missing packet to grow the delay to its target.
     pub held: u64,
     pub resets: u64,
+    /// Empty ticks after a comfort-noise or DTX packet: the peer's silence, filled with
+    /// noise and not counted as `concealed`.
+    pub comfort_noise: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +105,7 @@ struct Stored {
     timestamp: u32,
     marker: bool,
     payload: Vec<u8>,
+    kind: FrameKind,
 }
 
 /// Frames above target for this many ticks before one frame is dropped (hysteresis).
@@ -107,6 +131,9 @@ pub struct JitterBuffer {
     /// Frames of delay late arrivals have asked for and the buffer has not added yet.
     late_credit: u32,
     above_target: u32,
+    /// The last frame played was comfort noise or DTX: the peer is silent on purpose, so
+    /// nothing arriving is not loss.
+    in_comfort_noise: bool,
     /// RFC 3550 A.8: previous relative transit time and the jitter estimate, in clock units.
     transit: Option<i64>,
     jitter: f64,
@@ -125,6 +152,7 @@ impl JitterBuffer {
             holding: 0,
             late_credit: 0,
             above_target: 0,
+            in_comfort_noise: false,
             transit: None,
             jitter: 0.0,
             stats: JitterStats::default(),
@@ -168,6 +196,7 @@ impl JitterBuffer {
         self.holding = 0;
         self.late_credit = 0;
         self.above_target = 0;
+        self.in_comfort_noise = false;
         self.transit = None;
         self.stats.resets += 1;
     }
@@ -181,6 +210,42 @@ impl JitterBuffer {
         marker: bool,
         payload: Vec<u8>,
         arrival: Duration,
+    ) {
+        self.insert(
+            ssrc,
+            sequence,
+            timestamp,
+            marker,
+            payload,
+            arrival,
+            FrameKind::Audio,
+        );
+    }
+
+    /// Accepts a comfort-noise (RFC 3389) or DTX packet of the same stream: it plays in its
+    /// turn, and the silence after it is the peer's, not loss.
+    pub fn push_silence(
+        &mut self,
+        ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        payload: Vec<u8>,
+        arrival: Duration,
+        kind: FrameKind,
+    ) {
+        self.insert(ssrc, sequence, timestamp, false, payload, arrival, kind);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: Vec<u8>,
+        arrival: Duration,
+        kind: FrameKind,
     ) {
         if self.ssrc != Some(ssrc) {
             if self.ssrc.is_some() {
@@ -201,7 +266,7 @@ impl JitterBuffer {
                     "jitter buffer: sequence jump, new stream"
                 );
                 self.reset();
-                return self.push(ssrc, sequence, timestamp, marker, payload, arrival);
+                return self.insert(ssrc, sequence, timestamp, marker, payload, arrival, kind);
             }
         }
         self.update_jitter(timestamp, marker, arrival);
@@ -223,6 +288,7 @@ impl JitterBuffer {
                 timestamp,
                 marker,
                 payload,
+                kind,
             },
         );
         // Bound memory: never hold more than twice the maximum delay.
@@ -277,6 +343,11 @@ impl JitterBuffer {
                 self.starving = 0;
                 return Playout::Empty;
             }
+            if self.in_comfort_noise {
+                // The peer's silence: the decoder keeps playing its noise.
+                self.stats.comfort_noise += 1;
+                return Playout::Empty;
+            }
             self.stats.concealed += 1;
             return Playout::Lost;
         }
@@ -299,6 +370,7 @@ impl JitterBuffer {
         if let Some(p) = self.packets.remove(&next) {
             self.holding = 0;
             self.stats.played += 1;
+            self.in_comfort_noise = p.kind.starts_silence();
             return Playout::Frame(frame(p));
         }
         self.stats.concealed += 1;
@@ -351,6 +423,7 @@ fn frame(p: Stored) -> Frame {
         timestamp: p.timestamp,
         marker: p.marker,
         payload: p.payload,
+        kind: p.kind,
     }
 }
 

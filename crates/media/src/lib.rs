@@ -23,6 +23,7 @@
 //! ```
 
 pub mod aec;
+pub mod cn;
 pub mod codec;
 pub mod device;
 pub mod dtmf;
@@ -35,6 +36,7 @@ pub mod plc;
 pub mod quality;
 pub mod recorder;
 pub mod rtcp;
+pub mod rtcp_route;
 pub mod rtcp_runtime;
 pub mod rtp;
 pub mod session;

@@ -175,6 +175,13 @@ pub struct LocalCaps {
     pub srtp_best_effort: bool,
     /// Offer and accept `a=rtcp-mux` (RFC 5761).
     pub rtcp_mux: bool,
+    /// Our RTCP port when RTCP is not multiplexed, stated as `a=rtcp:<port>` (RFC 3605) in
+    /// every offer (next to `a=rtcp-mux`, the fallback should the answer not mux, as RFC 5761
+    /// 5.1.3 suggests) and in answers that do not mux. `None`: no `a=rtcp` (RTP port + 1).
+    pub rtcp_port: Option<u16>,
+    /// Offer and accept comfort noise (`CN/8000`, RFC 3389, static payload type 13) with the
+    /// 8 kHz codecs (G.711).
+    pub comfort_noise: bool,
     /// Answer with every common codec in our order instead of only the best one.
     pub answer_all_common: bool,
 }
@@ -192,6 +199,8 @@ impl LocalCaps {
             require_srtp: false,
             srtp_best_effort: false,
             rtcp_mux: false,
+            rtcp_port: None,
+            comfort_noise: false,
             answer_all_common: false,
         }
     }
@@ -319,6 +328,9 @@ pub struct NegotiatedMedia {
     pub remote: RtpTarget,
     pub rtcp_mux: bool,
     pub srtp: Option<SrtpParams>,
+    /// Comfort noise (`CN/8000`) agreed with an 8 kHz codec: the payload type the peer sends
+    /// it with.
+    pub comfort_noise_pt: Option<u8>,
 }
 
 /// An encoding as described by rtpmap or the static payload type table.
@@ -340,6 +352,7 @@ fn encoding(m: &MediaDescription, pt: u8) -> Option<Encoding<'_>> {
     let name = match pt {
         0 => "PCMU",
         8 => "PCMA",
+        13 => "CN",
         _ => return None,
     };
     Some(Encoding {
@@ -351,6 +364,10 @@ fn encoding(m: &MediaDescription, pt: u8) -> Option<Encoding<'_>> {
 
 fn is_telephone_event(enc: &Encoding<'_>, clock_rate: u32) -> bool {
     enc.name.eq_ignore_ascii_case("telephone-event") && enc.clock_rate == clock_rate
+}
+
+fn is_comfort_noise(enc: &Encoding<'_>) -> bool {
+    enc.name.eq_ignore_ascii_case("CN") && enc.clock_rate == 8000
 }
 
 fn find_pt(m: &MediaDescription, pred: impl Fn(&Encoding<'_>) -> bool) -> Option<u8> {
@@ -505,6 +522,16 @@ impl Entry {
         }
     }
 
+    fn comfort_noise(pt: u8) -> Self {
+        Entry {
+            pt,
+            name: "CN",
+            clock_rate: 8000,
+            channels: None,
+            fmtp: None,
+        }
+    }
+
     fn telephone_event(pt: u8, clock_rate: u32) -> Self {
         let fmtp = Some("0-16".to_string());
         Entry {
@@ -517,13 +544,14 @@ impl Entry {
     }
 }
 
-/// Our audio m= section: rtpmap/fmtp for every payload type, then ptime, direction, mux, crypto.
+/// Our audio m= section: rtpmap/fmtp for every payload type, then ptime, direction, the RTCP
+/// port (`a=rtcp`), mux, crypto.
 pub(crate) fn audio_section(
     caps: &LocalCaps,
     proto: &str,
     entries: &[Entry],
     direction: Direction,
-    rtcp_mux: bool,
+    (rtcp_port, rtcp_mux): (Option<u16>, bool),
     crypto: Vec<Crypto>,
 ) -> MediaDescription {
     let mut attributes = Vec::new();
@@ -543,6 +571,12 @@ pub(crate) fn audio_section(
     }
     attributes.push(Attribute::Ptime(caps.ptime));
     attributes.push(Attribute::Direction(direction));
+    if let Some(port) = rtcp_port {
+        attributes.push(Attribute::Rtcp(RtcpAttr {
+            port,
+            connection: None,
+        }));
+    }
     if rtcp_mux {
         attributes.push(Attribute::RtcpMux);
     }
@@ -693,6 +727,10 @@ pub(crate) fn offer_section(
             entries.push(Entry::telephone_event(plan.te_48000, 48000));
         }
     }
+    // Last in the m= line: CN is no codec of its own, only the silence of the 8 kHz ones.
+    if caps.comfort_noise && seen.iter().any(|k| k.clock_rate() == 8000) {
+        entries.push(Entry::comfort_noise(13));
+    }
     let crypto = caps
         .srtp
         .iter()
@@ -709,7 +747,7 @@ pub(crate) fn offer_section(
         caps.proto(),
         &entries,
         direction,
-        caps.rtcp_mux,
+        (caps.rtcp_port, caps.rtcp_mux),
         crypto,
     )
 }
@@ -862,6 +900,15 @@ fn answer_stream(
         }
     }
 
+    let comfort_noise_pt = if caps.comfort_noise && chosen.kind().clock_rate() == 8000 {
+        find_pt(m, is_comfort_noise)
+    } else {
+        None
+    };
+    if let Some(pt) = comfort_noise_pt {
+        entries.push(Entry::comfort_noise(pt));
+    }
+
     let offer_dir = stream_direction(offer, m);
     let send = remote_receives(offer, m) && wish.sends();
     let receive = offer_dir.sends() && wish.receives();
@@ -878,7 +925,9 @@ fn answer_stream(
             session_params: vec![],
         })
         .collect();
-    let section = audio_section(caps, &m.proto, &entries, direction, rtcp_mux, crypto);
+    // A muxed answer states no RTCP port: RTCP is on the RTP port (RFC 5761 5.1.3).
+    let rtcp = (caps.rtcp_port.filter(|_| !rtcp_mux), rtcp_mux);
+    let section = audio_section(caps, &m.proto, &entries, direction, rtcp, crypto);
     let kind = chosen.kind();
     let neg = NegotiatedMedia {
         media_index: idx,
@@ -899,6 +948,7 @@ fn answer_stream(
         remote,
         rtcp_mux,
         srtp,
+        comfort_noise_pt,
     };
     Ok((section, neg))
 }
@@ -1007,6 +1057,12 @@ pub fn process_answer(
         remote: rtp_target(answer, am, rtcp_mux)?,
         rtcp_mux,
         srtp,
+        // The peer sends CN with the payload type of our offer (13 unless mapped otherwise).
+        comfort_noise_pt: if rate == 8000 && find_pt(am, is_comfort_noise).is_some() {
+            find_pt(om, is_comfort_noise)
+        } else {
+            None
+        },
     })
 }
 
@@ -1576,6 +1632,109 @@ mod tests {
         assert_eq!(neg.remote.rtcp_port, neg.remote.rtp_port);
         let (ans, neg) = answer(fixtures::ASTERISK, &c);
         assert!(!neg.rtcp_mux && !ans.media[0].has_attribute("rtcp-mux"));
+    }
+
+    #[test]
+    fn rtcp_port_stated_in_offers_and_non_mux_answers_only() {
+        let mut c = caps();
+        c.rtcp_mux = true;
+        c.rtcp_port = Some(40001);
+        let offer = create_offer(&c, &origin(), Direction::SendRecv);
+        let text = offer.to_string();
+        // The fallback port comes with the mux offer.
+        assert!(
+            text.contains("a=sendrecv\r\na=rtcp:40001\r\na=rtcp-mux\r\n"),
+            "{text}"
+        );
+        assert_eq!(
+            SessionDescription::parse(&offer.to_bytes()),
+            Ok(offer.clone())
+        );
+        // A peer without mux (no a=rtcp of its own) reads our RTCP port from it.
+        let mut remote = LocalCaps::new("198.51.100.1".parse().unwrap(), 30000);
+        remote.codecs = vec![Codec::Pcmu];
+        let (_, theirs) = create_answer(&offer, &remote, &origin(), Direction::SendRecv).unwrap();
+        assert!(!theirs.rtcp_mux);
+        assert_eq!(theirs.remote.rtcp_port, 40001);
+        // Answering a non-mux offer (Asterisk's default): a=rtcp, no mux.
+        let (ans, neg) = answer(fixtures::ASTERISK, &c);
+        assert!(!neg.rtcp_mux);
+        assert!(!ans.media[0].has_attribute("rtcp-mux"));
+        assert!(ans.to_string().contains("a=rtcp:40001\r\n"), "{ans}");
+        // Answering a mux offer: mux, and no RTCP port of ours.
+        let (ans, neg) = answer(fixtures::BARESIP, &c);
+        assert!(neg.rtcp_mux && ans.media[0].has_attribute("rtcp-mux"));
+        assert!(!ans.media[0].has_attribute("rtcp"), "{ans}");
+    }
+
+    #[test]
+    fn comfort_noise_with_g711_only() {
+        let mut c = caps();
+        c.comfort_noise = true;
+        c.codecs = vec![Codec::Opus(OpusConfig::default()), Codec::Pcmu];
+        let offer = create_offer(&c, &origin(), Direction::SendRecv);
+        let text = offer.to_string();
+        assert!(
+            text.contains("m=audio 40000 RTP/AVP 111 0 101 110 13\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("a=rtpmap:13 CN/8000\r\n"), "{text}");
+        // Opus only: no CN.
+        c.codecs = vec![Codec::Opus(OpusConfig::default())];
+        let text = create_offer(&c, &origin(), Direction::SendRecv).to_string();
+        assert!(!text.contains("CN/8000"), "{text}");
+
+        // A G.711 offer with CN as static 13 (rtpmap optional), or mapped to another number.
+        let with_cn = |formats: &str, extra: &str| {
+            format!(
+                "v=0\r\no=- 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\n\
+                 t=0 0\r\nm=audio 14590 RTP/AVP {formats}\r\na=rtpmap:0 PCMU/8000\r\n\
+                 a=rtpmap:101 telephone-event/8000\r\n{extra}a=ptime:20\r\na=sendrecv\r\n"
+            )
+        };
+        c.codecs = vec![Codec::Pcma, Codec::Pcmu];
+        let (ans, neg) = answer(with_cn("0 8 101 13", "").as_bytes(), &c);
+        assert_eq!(neg.codec.kind, CodecKind::Pcma);
+        assert_eq!(neg.comfort_noise_pt, Some(13));
+        assert_eq!(ans.media[0].formats, vec!["8", "101", "13"]);
+        let (_, neg) = answer(
+            with_cn("0 8 101 13", "a=rtpmap:13 CN/8000\r\n").as_bytes(),
+            &c,
+        );
+        assert_eq!(neg.comfort_noise_pt, Some(13));
+        assert!(ans.to_string().contains("a=rtpmap:13 CN/8000\r\n"));
+        let (_, neg) = answer(
+            with_cn("0 101 98", "a=rtpmap:98 CN/8000\r\n").as_bytes(),
+            &c,
+        );
+        assert_eq!(neg.comfort_noise_pt, Some(98));
+        // Not offered, not wanted, or only CN at another rate: none.
+        assert_eq!(answer(fixtures::ASTERISK, &c).1.comfort_noise_pt, None);
+        let (ans, neg) = answer(with_cn("0 8 101 13", "").as_bytes(), &caps());
+        assert_eq!(neg.comfort_noise_pt, None);
+        assert!(!ans.media[0].formats.contains(&"13".to_string()));
+        let (_, neg) = answer(
+            with_cn("0 101 98", "a=rtpmap:98 CN/16000\r\n").as_bytes(),
+            &c,
+        );
+        assert_eq!(neg.comfort_noise_pt, None);
+
+        // Our offer, an answer with CN: agreed; without: not.
+        let offer = create_offer(&c, &origin(), Direction::SendRecv);
+        let mut remote = LocalCaps::new("198.51.100.1".parse().unwrap(), 30000);
+        remote.codecs = vec![Codec::Pcmu];
+        remote.comfort_noise = true;
+        let theirs = remote_answer(&offer, &remote, Direction::SendRecv);
+        assert_eq!(
+            process_answer(&offer, &theirs).unwrap().comfort_noise_pt,
+            Some(13)
+        );
+        remote.comfort_noise = false;
+        let theirs = remote_answer(&offer, &remote, Direction::SendRecv);
+        assert_eq!(
+            process_answer(&offer, &theirs).unwrap().comfort_noise_pt,
+            None
+        );
     }
 
     /// The remote side's caps, answering our offer.

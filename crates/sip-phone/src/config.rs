@@ -154,7 +154,7 @@ pub struct PhoneConfig {
     /// The address written into SDP and Contact. `None`: the local address the OS routes
     /// towards the registrar.
     pub advertised_ip: Option<IpAddr>,
-    /// RTP ports are taken from this range (even ports, RTP only; RTCP rides port+1).
+    /// RTP/RTCP port pairs are taken from this range: RTP on an even port, RTCP on the next.
     pub rtp_ports: (u16, u16),
     /// Codec preference, by name: "opus", "PCMU", "PCMA".
     pub codecs: Vec<String>,

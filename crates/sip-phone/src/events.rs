@@ -68,6 +68,12 @@ pub struct MediaInfo {
     pub ptime: u32,
     pub local_rtp: String,
     pub remote_rtp: String,
+    /// RTCP shares the RTP port (RFC 5761); else it uses `local_rtcp` / `remote_rtcp`.
+    pub rtcp_mux: bool,
+    /// Where our RTCP is sent from and received (the RTP address with mux, else RTP + 1).
+    pub local_rtcp: String,
+    /// Where the peer's RTCP is as signalled (`a=rtcp` or RTP + 1; the RTP address with mux).
+    pub remote_rtcp: String,
     pub direction: String,
     pub telephone_event: bool,
     /// The WAV file this call's received audio is recorded to, when recording.

@@ -74,8 +74,8 @@ fn srtp_config(neg: &NegotiatedMedia) -> Result<Option<SrtpConfig>, String> {
 /// How often a live `PhoneEvent::Quality` goes out during a call.
 const QUALITY_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Where our RTCP goes without rtcp-mux: the peer's RTCP port (`a=rtcp` or RTP + 1). We only
-/// listen on the RTP port, so such a peer's own reports reach us only if it sends them there.
+/// Where our RTCP goes without rtcp-mux: the peer's RTCP port (`a=rtcp` or RTP + 1), from our
+/// RTCP socket (RTP + 1), where the peer's reports arrive too. `None`: mux.
 fn rtcp_target(neg: &NegotiatedMedia) -> Option<SocketAddr> {
     if neg.rtcp_mux {
         return None;
@@ -121,10 +121,21 @@ pub(crate) fn recording_path(audio: &AudioIo, call_id: &str) -> Option<PathBuf> 
     }
 }
 
+/// A call's reserved media sockets: RTP on an even port, RTCP on the next.
+pub(crate) struct MediaPorts {
+    pub(crate) rtp: UdpSocket,
+    pub(crate) rtcp: UdpSocket,
+    /// The RTP socket's address.
+    pub(crate) addr: SocketAddr,
+}
+
 pub(crate) struct CallMedia {
     handle: Arc<Mutex<Option<MediaHandle>>>,
     /// The SRTP keys the engine runs with, to notice new ones in a re-negotiation.
     srtp: Mutex<Option<SrtpConfig>>,
+    /// The peer's RTCP address as last signalled (`None`: mux), to notice a change; the
+    /// engine's may have latched elsewhere since.
+    rtcp_signalled: Mutex<Option<SocketAddr>>,
     /// The call recording, completed when the call ends.
     recording: Option<CallRecording>,
     call_id: String,
@@ -133,7 +144,7 @@ pub(crate) struct CallMedia {
 
 impl CallMedia {
     pub(crate) fn start(
-        socket: UdpSocket,
+        ports: MediaPorts,
         neg: &NegotiatedMedia,
         audio: &AudioIo,
         call_id: &str,
@@ -147,13 +158,18 @@ impl CallMedia {
             neg.codec.clock_rate,
         )
         .map_err(|e| e.to_string())?;
-        let mut config = MediaConfig::new(socket, remote_addr(neg)?, codec);
+        let mut config = MediaConfig::new(ports.rtp, remote_addr(neg)?, codec);
         config.telephone_event_pt = neg.telephone_event.as_ref().map(|t| t.send_pt);
+        config.comfort_noise_pt = neg.comfort_noise_pt;
         config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
         config.direction = direction(neg);
         config.srtp = srtp_config(neg)?;
         config.rtcp_remote = rtcp_target(neg);
+        // Kept (idle) while mux is agreed: a re-INVITE may turn mux off, and our offers keep
+        // stating this port.
+        config.rtcp_socket = Some(ports.rtcp);
         let srtp = config.srtp.clone();
+        let rtcp_signalled = config.rtcp_remote;
         if let AudioIo::Devices { input, output } = audio {
             // The sound card's clock paces the call (crates/media); a device that cannot open
             // leaves the call running with silence and a DeviceError event.
@@ -252,6 +268,7 @@ impl CallMedia {
         Ok(CallMedia {
             handle,
             srtp: Mutex::new(srtp),
+            rtcp_signalled: Mutex::new(rtcp_signalled),
             recording,
             call_id: call_id.to_string(),
             events: events_out,
@@ -262,7 +279,8 @@ impl CallMedia {
         self.handle.lock().ok().and_then(|g| g.as_ref().map(f))
     }
 
-    /// A new offer/answer completed: new direction (hold/resume) or remote address.
+    /// A new offer/answer completed: new direction (hold/resume), remote address, or rtcp-mux
+    /// turned on or off.
     /// A codec change mid-call is not applied (the engine keeps the first codec).
     pub(crate) fn update(&self, neg: &NegotiatedMedia) {
         let remote = remote_addr(neg);
@@ -289,6 +307,18 @@ impl CallMedia {
                 Ok(addr) if !addr.ip().is_unspecified() && addr != h.remote() => h.set_remote(addr),
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "re-negotiated media address unusable"),
+            }
+            // Only a changed signal moves the RTCP target: a latched one stays otherwise.
+            let rtcp = rtcp_target(neg);
+            let hold_address = rtcp.is_some_and(|a| a.ip().is_unspecified());
+            let mut signalled = self
+                .rtcp_signalled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if rtcp != *signalled && !hold_address {
+                tracing::info!(mux = rtcp.is_none(), remote = ?rtcp, "RTCP path re-negotiated");
+                h.set_rtcp_remote(rtcp);
+                *signalled = rtcp;
             }
         });
     }
@@ -340,5 +370,67 @@ impl CallMedia {
             }
         }
         Some(quality)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use seatline_sdp::{
+        create_answer, Direction as SdpDirection, LocalCaps, Origin, SessionDescription,
+    };
+
+    /// Our answer to a peer's G.711 offer from `ip:port`, with or without rtcp-mux.
+    fn agree(ours: SocketAddr, ip: &str, port: u16, mux: bool) -> NegotiatedMedia {
+        let offer = format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n{}",
+            if mux { "a=rtcp-mux\r\n" } else { "" }
+        );
+        let offer = SessionDescription::parse(offer.as_bytes()).unwrap();
+        let mut caps = LocalCaps::new(ours.ip(), ours.port());
+        caps.rtcp_mux = true;
+        caps.rtcp_port = Some(ours.port() + 1);
+        let origin = Origin::new(1, 1, ours.ip());
+        create_answer(&offer, &caps, &origin, SdpDirection::SendRecv)
+            .unwrap()
+            .1
+    }
+
+    fn ports() -> MediaPorts {
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rtcp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = rtp.local_addr().unwrap();
+        MediaPorts { rtp, rtcp, addr }
+    }
+
+    /// Re-INVITEs that turn mux on and off or move the peer reach the running engine; a hold
+    /// with c=0.0.0.0 keeps the RTCP target.
+    #[test]
+    fn renegotiation_moves_the_rtcp_path() {
+        let p = ports();
+        let ours = p.addr;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let first = agree(ours, "127.0.0.1", 40000, false);
+        let media = CallMedia::start(p, &first, &AudioIo::Null, "call", false, None, tx).unwrap();
+        let rtcp = || media.with(|h| h.rtcp_remote()).unwrap();
+        assert_eq!(rtcp(), Some("127.0.0.1:40001".parse().unwrap()));
+        assert!(media.with(|h| h.local_rtcp_addr().is_some()).unwrap());
+        // Mux agreed in a re-INVITE.
+        media.update(&agree(ours, "127.0.0.1", 40000, true));
+        assert_eq!(rtcp(), None);
+        assert!(media.with(|h| h.stats().rtcp_mux).unwrap());
+        // Mux dropped, the peer moved.
+        media.update(&agree(ours, "127.0.0.2", 41000, false));
+        assert_eq!(rtcp(), Some("127.0.0.2:41001".parse().unwrap()));
+        assert_eq!(
+            media.with(|h| h.remote()).unwrap(),
+            "127.0.0.2:41000".parse().unwrap()
+        );
+        // An RFC 2543 hold (c=0.0.0.0) keeps both targets.
+        media.update(&agree(ours, "0.0.0.0", 41000, false));
+        assert_eq!(rtcp(), Some("127.0.0.2:41001".parse().unwrap()));
+        assert!(media.stop().is_some());
     }
 }

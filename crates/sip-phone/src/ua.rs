@@ -10,7 +10,7 @@ use crate::events::{
 };
 use crate::feature_code::FeatureCodeOutcome;
 use crate::identity::{caller_identity, parse_name_addr, percent_decode};
-use crate::media::CallMedia;
+use crate::media::{CallMedia, MediaPorts};
 use crate::replaces::parse_replaces;
 use crate::{dtmf_info, PhoneError};
 use rsipstack::dialog::authenticate::Credential;
@@ -160,8 +160,8 @@ struct Call {
     sdp: MediaSession,
     /// The remote offer of an incoming INVITE, answered when the agent picks up.
     remote_offer: Option<SessionDescription>,
-    /// Reserved before the offer/answer so the SDP carries a port we own.
-    rtp_socket: Option<UdpSocket>,
+    /// Reserved before the offer/answer so the SDP carries ports we own (RTP and RTCP).
+    rtp_socket: Option<MediaPorts>,
     local_rtp: SocketAddr,
     media: Option<CallMedia>,
     muted: bool,
@@ -636,6 +636,17 @@ fn media_info(neg: &NegotiatedMedia, local: SocketAddr, recording: Option<String
             seatline_sdp::Host::Ip(ip) => SocketAddr::new(*ip, neg.remote.rtp_port).to_string(),
             seatline_sdp::Host::Name(name) => format!("{name}:{}", neg.remote.rtp_port),
         },
+        rtcp_mux: neg.rtcp_mux,
+        local_rtcp: if neg.rtcp_mux {
+            local
+        } else {
+            SocketAddr::new(local.ip(), local.port().saturating_add(1))
+        }
+        .to_string(),
+        remote_rtcp: match &neg.remote.rtcp_host {
+            seatline_sdp::Host::Ip(ip) => SocketAddr::new(*ip, neg.remote.rtcp_port).to_string(),
+            seatline_sdp::Host::Name(name) => format!("{name}:{}", neg.remote.rtcp_port),
+        },
         direction: neg.direction.as_str().to_string(),
         telephone_event: neg.telephone_event.is_some(),
         srtp: neg.srtp.as_ref().map(|s| s.suite.as_str().to_string()),
@@ -691,25 +702,37 @@ impl Core {
         }
     }
 
-    /// Reserves an even RTP port on the advertised address.
-    fn reserve_rtp(&mut self) -> Result<(UdpSocket, SocketAddr), PhoneError> {
+    /// Reserves an RTP/RTCP port pair on the advertised address: RTP on an even port, RTCP on
+    /// the next (RFC 3550 §11), both inside the configured range. The RTCP socket serves peers
+    /// that do not agree to rtcp-mux.
+    fn reserve_rtp(&mut self) -> Result<MediaPorts, PhoneError> {
         let (lo, hi) = self.config.rtp_ports;
         let span = u32::from(hi.saturating_sub(lo)) / 2 + 1;
         for _ in 0..span.min(2000) {
             let port = self.next_rtp_port;
-            self.next_rtp_port = if port.saturating_add(2) > hi {
+            self.next_rtp_port = if port.saturating_add(3) > hi {
                 lo & !1
             } else {
                 port + 2
             };
-            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.advertised_ip, port)) {
-                let addr = socket
-                    .local_addr()
-                    .map_err(|e| PhoneError::Media(e.to_string()))?;
-                return Ok((socket, addr));
-            }
+            let Some(rtcp_port) = port.checked_add(1).filter(|p| *p <= hi && port >= lo) else {
+                continue;
+            };
+            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.advertised_ip, port)) else {
+                continue;
+            };
+            // Taken by someone else: this pair is not ours, the RTP socket closes with it.
+            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.advertised_ip, rtcp_port)) else {
+                continue;
+            };
+            let addr = rtp
+                .local_addr()
+                .map_err(|e| PhoneError::Media(e.to_string()))?;
+            return Ok(MediaPorts { rtp, rtcp, addr });
         }
-        Err(PhoneError::Media(format!("no free RTP port in {lo}-{hi}")))
+        Err(PhoneError::Media(format!(
+            "no free RTP/RTCP port pair in {lo}-{hi}"
+        )))
     }
 
     /// What we offer/accept on a new call of `account`, with fresh SRTP keys when the account
@@ -720,8 +743,12 @@ impl Core {
         encryption: MediaEncryption,
     ) -> Result<LocalCaps, PhoneError> {
         let mut caps = LocalCaps::new(rtp.ip(), rtp.port());
-        // RTCP shares the RTP socket (RFC 5761): the engine listens on no second port.
+        // RTCP shares the RTP socket when the peer agrees (RFC 5761); otherwise it uses the
+        // reserved RTP + 1 socket, stated as a=rtcp in offers and non-mux answers (RFC 3605).
         caps.rtcp_mux = true;
+        caps.rtcp_port = rtp.port().checked_add(1);
+        // G.711 peers with silence suppression send CN (RFC 3389): the engine plays its noise.
+        caps.comfort_noise = true;
         if encryption != MediaEncryption::Off {
             caps.srtp = crate::media::fresh_srtp_keys().map_err(PhoneError::Media)?;
             caps.require_srtp = encryption == MediaEncryption::Required;
@@ -956,8 +983,8 @@ impl Core {
         ))?;
         // A real offer on a port we hold (PBXs want SDP and may answer with a prompt), but no
         // media engine: nothing is played to the agent or sent to the PBX.
-        let (socket, local_rtp) = self.reserve_rtp()?;
-        let caps = self.local_caps(local_rtp, account.config.media_encryption)?;
+        let ports = self.reserve_rtp()?;
+        let caps = self.local_caps(ports.addr, account.config.media_encryption)?;
         let offer = MediaSession::new(caps, session_id()).create_offer();
         let call_id = new_call_id(&self.advertised_ip);
         let option = InviteOption {
@@ -979,7 +1006,7 @@ impl Core {
             .map_err(|e| PhoneError::Sip(e.to_string()))?;
         info!(call = %call_id, uri = %callee_text, "feature code dialled");
         Ok(async move {
-            let _rtp = socket;
+            let _ports = ports;
             // Keep the dialog's state channel open (rsipstack reports to it) until the end.
             let drain = tokio::spawn(async move { while state_rx.recv().await.is_some() {} });
             let started = Instant::now();
@@ -1039,7 +1066,8 @@ impl Core {
             "sip:{}@{}",
             account.config.user, account.config.domain
         ))?;
-        let (socket, local_rtp) = self.reserve_rtp()?;
+        let ports = self.reserve_rtp()?;
+        let local_rtp = ports.addr;
         let caps = self.local_caps(local_rtp, account.config.media_encryption)?;
         let mut sdp = MediaSession::new(caps, session_id());
         let offer = sdp.create_offer();
@@ -1088,7 +1116,7 @@ impl Core {
                 state: CallState::Dialing,
                 sdp,
                 remote_offer: None,
-                rtp_socket: Some(socket),
+                rtp_socket: Some(ports),
                 local_rtp,
                 media: None,
                 muted: false,
@@ -1492,9 +1520,9 @@ impl Core {
         let first = call.media.is_none();
         if let Some(media) = &call.media {
             media.update(&neg);
-        } else if let Some(socket) = call.rtp_socket.take() {
+        } else if let Some(ports) = call.rtp_socket.take() {
             match CallMedia::start(
-                socket,
+                ports,
                 &neg,
                 &audio,
                 &call.id,
@@ -2008,7 +2036,7 @@ impl Core {
                 }
             }
         };
-        let (socket, local_rtp) = match self.reserve_rtp() {
+        let ports = match self.reserve_rtp() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "no RTP port for an incoming call");
@@ -2018,6 +2046,7 @@ impl Core {
                 return;
             }
         };
+        let local_rtp = ports.addr;
         let caps = match self.local_caps(local_rtp, account.config.media_encryption) {
             Ok(c) => c,
             Err(e) => {
@@ -2093,7 +2122,7 @@ impl Core {
                 state: CallState::Ringing,
                 sdp,
                 remote_offer: offer,
-                rtp_socket: Some(socket),
+                rtp_socket: Some(ports),
                 local_rtp,
                 media: None,
                 muted: false,

@@ -12,7 +12,7 @@ use seatline_sip_peers::{
 use seatline_sip_phone::{
     AccountConfig, AudioIo, CallQuality, Phone, PhoneConfig, PhoneEvent, RegistrationState,
 };
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -103,7 +103,7 @@ async fn seatline_calling_baresip_gets_its_rtcp_reports_and_rtt() {
         .auto_answer(true)
         .audio(AudioMode::Sine(440))
         .codecs(&[Codec::Pcmu])
-        // We only receive RTCP on the RTP port (see crates/sip-phone/README.md).
+        // The mux path; baresip's default (no mux) is the next tests'.
         .rtcp_mux(true);
     let baresip = tokio::task::block_in_place(|| {
         let mut b = Baresip::start(config).unwrap();
@@ -137,6 +137,150 @@ async fn seatline_calling_baresip_gets_its_rtcp_reports_and_rtt() {
     // Live events every 2 s until (and including) the one with the round trip.
     assert!(!live.is_empty(), "{live:?}");
     check_final("Seatline (baresip's reports)", &last);
+    drop(baresip);
+    p.handle.shutdown().await;
+}
+
+async fn baresip_without_mux(proxy: &Kamailio) -> Baresip {
+    // rtcp_mux is off by default, as in baresip's own default config (and Asterisk's).
+    let config = BaresipConfig::new("1002")
+        .registrar(proxy)
+        .auto_answer(true)
+        .audio(AudioMode::Sine(440))
+        .codecs(&[Codec::Pcmu]);
+    assert!(!config.rtcp_mux);
+    tokio::task::block_in_place(|| {
+        let mut b = Baresip::start(config).unwrap();
+        b.wait_registered(T).unwrap();
+        b
+    })
+}
+
+/// The media of the call once established: no mux, RTCP on our RTP port + 1.
+async fn established_without_mux(
+    events: &mut UnboundedReceiver<PhoneEvent>,
+) -> seatline_sip_phone::MediaInfo {
+    let e = next_event(events, "established", T, |e| {
+        matches!(e, PhoneEvent::Established { .. })
+    })
+    .await;
+    let PhoneEvent::Established {
+        media: Some(media), ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(!media.rtcp_mux, "{media:?}");
+    let rtp: SocketAddr = media.local_rtp.parse().unwrap();
+    let rtcp: SocketAddr = media.local_rtcp.parse().unwrap();
+    assert_eq!(rtp.port() % 2, 0, "{media:?}");
+    assert_eq!(rtcp, SocketAddr::new(rtp.ip(), rtp.port() + 1), "{media:?}");
+    media
+}
+
+/// Waits for a live quality event `pred` accepts; returns it.
+async fn quality_where(
+    events: &mut UnboundedReceiver<PhoneEvent>,
+    what: &str,
+    pred: impl Fn(&CallQuality) -> bool,
+) -> CallQuality {
+    let e = next_event(
+        events,
+        what,
+        Duration::from_secs(25),
+        |e| matches!(e, PhoneEvent::Quality { quality, .. } if pred(quality)),
+    )
+    .await;
+    let PhoneEvent::Quality { quality, .. } = e else {
+        unreachable!()
+    };
+    quality
+}
+
+/// baresip's default, no rtcp-mux: it answers our mux offer without mux, reports to the
+/// a=rtcp port we offered, and we read them there (before the RTCP socket, RTT and the remote
+/// loss stayed None with such a peer). Garbage on the RTCP port changes nothing, and a hold /
+/// resume re-INVITE keeps the reports coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seatline_calling_baresip_without_rtcp_mux_reads_its_reports_on_the_rtcp_port() {
+    let _s = SERIAL.lock().await;
+    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
+    let baresip = baresip_without_mux(&proxy).await;
+    let mut p = phone(&proxy, "1001").await;
+    let call = p.handle.dial(None, "1002").await.unwrap();
+    let media = established_without_mux(&mut p.events).await;
+    // Garbage and a stray RTP packet at our RTCP port: dropped and counted in the engine.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for d in [
+        &b"junk"[..],
+        &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xff][..],
+        &[0x80, 201, 0, 60][..],
+    ] {
+        junk.send_to(d, &media.local_rtcp).unwrap();
+    }
+    let q = quality_where(&mut p.events, "a round trip from baresip's reports", |q| {
+        q.rtt_ms.is_some()
+    })
+    .await;
+    assert!(q.remote_loss_percent.is_some(), "{q:?}");
+    // Hold and resume: re-INVITEs on the same ports; baresip's reports keep arriving.
+    p.handle.hold(&call, true).await.unwrap();
+    next_event(&mut p.events, "held", T, |e| {
+        matches!(e, PhoneEvent::Held { .. })
+    })
+    .await;
+    p.handle.hold(&call, false).await.unwrap();
+    next_event(&mut p.events, "resumed", T, |e| {
+        matches!(e, PhoneEvent::Resumed { .. })
+    })
+    .await;
+    let before = q.reports_received;
+    let later = quality_where(&mut p.events, "a report after the re-INVITEs", |q| {
+        q.reports_received > before
+    })
+    .await;
+    eprintln!("after hold/resume: {later:?}");
+    p.handle.hangup(&call).await.unwrap();
+    let (_, last) = qualities_until_ended(&mut p.events, &call, T).await;
+    let last = last.expect("quality with the end of a call that had media");
+    eprintln!(
+        "Seatline -> baresip without mux: final {last:?}; log {}",
+        log_dir().unwrap().display()
+    );
+    check_final("Seatline (baresip's reports on the RTCP port)", &last);
+    assert_eq!(last.remote_loss_percent, Some(0.0), "{last:?}");
+    drop(baresip);
+    p.handle.shutdown().await;
+}
+
+/// baresip calls us with its default offer (no rtcp-mux): our answer has no mux and states
+/// our RTCP port; its reports reach us there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_calling_seatline_without_rtcp_mux_gets_its_reports_read() {
+    let _s = SERIAL.lock().await;
+    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
+    let mut baresip = baresip_without_mux(&proxy).await;
+    let mut p = phone(&proxy, "1001").await;
+    let target = format!("sip:1001@{}", proxy.addr());
+    tokio::task::block_in_place(|| baresip.ctrl().dial(&target).unwrap());
+    let incoming = next_event(&mut p.events, "incoming call", T, |e| {
+        matches!(e, PhoneEvent::IncomingCall { .. })
+    })
+    .await;
+    let PhoneEvent::IncomingCall { call, .. } = incoming else {
+        unreachable!()
+    };
+    p.handle.answer(&call).await.unwrap();
+    established_without_mux(&mut p.events).await;
+    quality_where(&mut p.events, "a round trip from baresip's reports", |q| {
+        q.rtt_ms.is_some()
+    })
+    .await;
+    p.handle.hangup(&call).await.unwrap();
+    let (_, last) = qualities_until_ended(&mut p.events, &call, T).await;
+    let last = last.expect("quality with the end of a call that had media");
+    eprintln!("baresip -> Seatline without mux: final {last:?}");
+    check_final("Seatline answering baresip", &last);
     drop(baresip);
     p.handle.shutdown().await;
 }

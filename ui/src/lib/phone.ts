@@ -44,6 +44,10 @@ export interface MediaInfo {
   ptime: number;
   local_rtp: string;
   remote_rtp: string;
+  /** RTCP shares the RTP port (rtcp-mux); else it runs on local_rtcp / remote_rtcp. */
+  rtcp_mux: boolean;
+  local_rtcp: string;
+  remote_rtcp: string;
   direction: string;
   telephone_event: boolean;
   recording: string | null;

@@ -3,13 +3,15 @@
 //! DTMF receiver, and playout pops once per 20 ms of arrival time, as the engine does. Nothing
 //! may panic, playout never outruns what was accepted, and the target delay stays in bounds.
 //! Played frames are decoded as PCMU (with its concealment) and as Opus (libopus with FEC and
-//! PLC) — garbage payloads must come back as errors or audio, never a crash.
+//! PLC) — garbage payloads must come back as errors or audio, never a crash. Payload type 13
+//! goes in as comfort noise (RFC 3389) and short payloads as Opus DTX, played through
+//! `AudioDecoder::play` as the engine does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use seatline_media::codec::{AudioDecoder, Codec};
 use seatline_media::dtmf::DtmfReceiver;
-use seatline_media::jitter::{JitterBuffer, JitterConfig, Playout};
+use seatline_media::jitter::{FrameKind, JitterBuffer, JitterConfig, Playout};
 use seatline_media::rtp::{classify, PacketKind, RtpPacket};
 use std::time::Duration;
 
@@ -38,6 +40,14 @@ fuzz_target!(|data: &[u8]| {
         while next_tick <= now {
             next_tick += cfg.frame;
             match jb.pop() {
+                Playout::Frame(f) if f.kind != FrameKind::Audio => {
+                    assert!(f.payload.len() <= longest_pushed);
+                    assert_eq!(pcmu.play(Playout::Frame(f.clone())).len(), 160);
+                    let _ = opus.play(Playout::Frame(f));
+                    // The silence after it: noise, never a panic.
+                    assert_eq!(pcmu.play(Playout::Empty).len(), 160);
+                    let _ = opus.play(Playout::Lost);
+                }
                 Playout::Frame(f) => {
                     assert!(f.payload.len() <= longest_pushed);
                     let _ = pcmu.decode(&f.payload);
@@ -64,6 +74,14 @@ fuzz_target!(|data: &[u8]| {
         let Ok(p) = RtpPacket::parse(datagram) else { continue };
         if p.payload_type == 101 {
             let _ = dtmf.on_packet(p.sequence, p.timestamp, p.marker, &p.payload);
+        } else if p.payload_type == 13 || p.payload.len() <= 2 {
+            let kind = if p.payload_type == 13 {
+                FrameKind::ComfortNoise
+            } else {
+                FrameKind::Dtx
+            };
+            longest_pushed = longest_pushed.max(p.payload.len());
+            jb.push_silence(p.ssrc, p.sequence, p.timestamp, p.payload, now, kind);
         } else {
             longest_pushed = longest_pushed.max(p.payload.len());
             jb.push(p.ssrc, p.sequence, p.timestamp, p.marker, p.payload, now);
