@@ -23,7 +23,6 @@
 
 mod support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultProxy, FAULTS};
 use support::{check_converged, setup_server, Desktop, Expect, Rng, Server, AGENTS};
@@ -40,10 +39,8 @@ const TIMEOUTS: [&str; 6] = [
 ];
 /// Each sync under faults gets this long; it must end by then (plus process start and exit).
 const SYNC_SECS: u64 = 3;
-const SYNC_SLACK: Duration = Duration::from_secs(5);
-
-/// The two backends' runs share two cores; one at a time keeps the time bounds honest.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Process start and exit of a debug CLI on a loaded machine (~1 s each) are outside the budget.
+const SYNC_SLACK: Duration = Duration::from_secs(6);
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -119,6 +116,20 @@ fn work(seed: u64, index: u64, desktop: &Desktop, team: &str, url: &str, rounds:
                 assert!(!stderr.contains("panicked"), "{}: {stderr}", ctx(round));
             }
         }
+    }
+    // Two more syncs through the broken network: every run sends enough requests to meet each
+    // kind of fault.
+    for round in rounds..rounds + 2 {
+        let started = Instant::now();
+        let out = desktop.sync_via(url, None, SYNC_SECS, &TIMEOUTS);
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            took < Duration::from_secs(SYNC_SECS) + SYNC_SLACK,
+            "{}: a sync through the broken network took {took:?}: {stderr}",
+            ctx(round)
+        );
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", ctx(round));
     }
     expect
 }
@@ -228,7 +239,6 @@ fn seed() -> u64 {
 
 #[test]
 fn nothing_is_lost_or_doubled_through_a_broken_network_sqlite() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     scenario(
         "sqlite",
         None,
@@ -239,7 +249,6 @@ fn nothing_is_lost_or_doubled_through_a_broken_network_sqlite() {
 
 #[test]
 fn nothing_is_lost_or_doubled_through_a_broken_network_postgres() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let cluster = support::pg::PgCluster::start();
     scenario(
         "postgres",

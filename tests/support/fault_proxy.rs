@@ -45,7 +45,8 @@ struct Shared {
     broken: AtomicBool,
     stop: AtomicBool,
     requests: AtomicU64,
-    /// Faults still owed before the dice decide: one of each kind, so every run sees them all.
+    /// The first requests through the broken network get one fault of each kind (in a seeded
+    /// order), so every run meets them all; the dice decide after that.
     owed: Mutex<Vec<Fault>>,
     counts: Mutex<BTreeMap<Fault, u64>>,
 }
@@ -132,9 +133,10 @@ impl Shared {
         let mut rng = Rng((self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
         let fault = if !self.broken.load(Ordering::SeqCst) {
             Fault::Pass
+        } else if let Some(owed) = self.owed.lock().unwrap().pop() {
+            owed
         } else if rng.below(100) < self.fault_percent {
-            let owed = self.owed.lock().unwrap().pop();
-            owed.unwrap_or_else(|| *rng.pick(&FAULTS))
+            *rng.pick(&FAULTS)
         } else {
             Fault::Pass
         };
