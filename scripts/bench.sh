@@ -17,6 +17,11 @@
 #                                 per caller with N customers in its cache; p50/p99 of INVITE →
 #                                 card painted against the 50 ms target (--customers N --calls N
 #                                 --warmup N --dir PATH --json; default 1,000,000 and 100 calls)
+#   scripts/bench.sh sync [ARGS]  work-order sync: N orders created offline, pushed through the
+#                                 outbox to the release seatline-server, against the same
+#                                 mutations POSTed straight to its push API; orders/s, p50/p95
+#                                 per push (--orders N --batch N --json; default 10,000 orders,
+#                                 SQLite; --pg runs it on a private PostgreSQL cluster too)
 #   scripts/bench.sh list         the benchmarks
 #
 # A release target directory of its own, so benchmarks do not evict the debug build of the tests.
@@ -26,7 +31,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seatline/target-release}"
 
 usage() {
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 # One function per benchmark: bench_<name> ARGS.
@@ -38,6 +43,39 @@ bench_kb() {
 bench_pop() {
   cargo build --release --locked -q -p seatline-pop-bench
   "$CARGO_TARGET_DIR/release/seatline-pop-bench" "$@"
+}
+
+# The release server and crates/sync-bench (see there for what each side measures); with --pg a
+# second run on a private PostgreSQL cluster (initdb in a temp dir, as `postgres` when root).
+bench_sync() {
+  local pg=0 rest=()
+  for arg in "$@"; do
+    case "$arg" in
+      --pg) pg=1 ;;
+      *) rest+=("$arg") ;;
+    esac
+  done
+  cargo build --release --locked -q -p seatline-sync-bench -p seatline-server
+  local out="$CARGO_TARGET_DIR/release"
+  "$out/seatline-sync-bench" --server-bin "$out/seatline-server" "${rest[@]}"
+  [ "$pg" = 1 ] || return 0
+  local bin dir port as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  dir=$(mktemp -d)
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$dir"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U seatline --auth=trust -E UTF8 --no-locale >/dev/null
+  port=$((20000 + RANDOM % 20000))
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+  local status=0
+  "$out/seatline-sync-bench" --server-bin "$out/seatline-server" \
+    --database-url "postgres://seatline@127.0.0.1:$port/postgres" "${rest[@]}" || status=$?
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+  rm -rf "$dir"
+  return "$status"
 }
 
 # The release app (no bundle), the lookup benchmark's generator for the cache and the SIP peers,

@@ -53,8 +53,18 @@ enum Command {
         tenant: String,
         #[arg(long)]
         user: String,
+        /// The whole sync (login included) ends by then, requests in flight too.
         #[arg(long, default_value_t = 10)]
         timeout_secs: u64,
+        /// Opening a connection to the server.
+        #[arg(long, default_value_t = 5_000)]
+        connect_timeout_ms: u64,
+        /// Silence on a connection waiting for an answer (a stalled network).
+        #[arg(long, default_value_t = 15_000)]
+        read_timeout_ms: u64,
+        /// One request and its whole answer (a very slow network).
+        #[arg(long, default_value_t = 30_000)]
+        request_timeout_ms: u64,
     },
     /// The softphone without a window: registers, calls, answers; prints call events as JSON
     /// lines and reads commands (dial, answer, hold, dtmf, transfer, ...) from standard input.
@@ -288,10 +298,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             tenant,
             user,
             timeout_secs,
+            connect_timeout_ms,
+            read_timeout_ms,
+            request_timeout_ms,
         } => {
             let dir = workspace.info().data_dir;
             let timeout = std::time::Duration::from_secs(timeout_secs);
-            if !orders::sync(&dir, &server, &tenant, &user, timeout)? {
+            let ms = std::time::Duration::from_millis;
+            let timeouts = seatline_sync_client::Timeouts {
+                connect: ms(connect_timeout_ms),
+                read: ms(read_timeout_ms),
+                request: ms(request_timeout_ms),
+            };
+            if !orders::sync(&dir, &server, &tenant, &user, timeout, timeouts)? {
                 return Err(CliError::NotDrained);
             }
         }

@@ -4,7 +4,7 @@
 
 use clap::Subcommand;
 use seatline_outbox::{LocalStore, OrderFilter};
-use seatline_sync_client::{ServerClient, SyncEngine};
+use seatline_sync_client::{ServerClient, SyncEngine, Timeouts};
 use seatline_sync_protocol::ScheduleConfig;
 use seatline_work_orders::{
     Actor, Complexity, NewWorkOrder, OrderKind, Priority, Status, WorkOrderId,
@@ -250,14 +250,18 @@ pub fn sync(
     tenant: &str,
     username: &str,
     timeout: Duration,
+    timeouts: Timeouts,
 ) -> Result<bool, OrdersError> {
+    let until = std::time::Instant::now() + timeout;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .map_err(OrdersError::Stdin)?;
     let password = password.trim_end_matches(['\r', '\n']);
     runtime()?.block_on(async {
-        let mut server = ServerClient::new(server_url)?;
+        let mut server = ServerClient::with_timeouts(server_url, timeouts)?;
+        // A silent network must not hold the login past the timeout either.
+        server.set_deadline(Some(until));
         let session = server.login(tenant, username, password).await?;
         let field = |name: &str| {
             session.user[name]
@@ -280,7 +284,9 @@ pub fn sync(
             ..ScheduleConfig::default()
         };
         let mut engine = SyncEngine::new(&store, server, config).await?;
-        let drained = engine.drain(timeout).await?;
+        let drained = engine
+            .drain(until.saturating_duration_since(std::time::Instant::now()))
+            .await?;
         let status = engine.status().clone();
         println!(
             "{}",

@@ -28,7 +28,10 @@ const SCHEMA_VERSION: i64 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("local work-order database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+    /// SQLite rolled the action back: nothing was recorded, what was queued stays queued.
+    #[error("the disk holding the local work orders is full, so this change was not saved (the changes already queued are kept): free some space and try again")]
+    DiskFull,
     /// The action breaks a domain rule; nothing was recorded.
     #[error("{0}")]
     Rejected(#[from] Rejection),
@@ -36,6 +39,31 @@ pub enum StoreError {
     Corrupt { what: String, detail: String },
     #[error("the local work-order database has schema version {found}; this build knows {known}")]
     NewerSchema { found: i64, known: i64 },
+}
+
+/// SQLite's primary result code for a full disk (extended codes keep it in the low byte).
+const SQLITE_FULL: i64 = 13;
+/// SQLITE_IOERR_SHMSIZE: the shared-memory file (`-shm`, opened with the database in WAL mode)
+/// could not grow; on a full disk this is the first thing that fails.
+const SQLITE_IOERR_SHMSIZE: i64 = 4874;
+const ENOSPC: i32 = 28;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let full = match &e {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| c & 0xff == SQLITE_FULL || c == SQLITE_IOERR_SHMSIZE),
+            sqlx::Error::Io(io) => io.raw_os_error() == Some(ENOSPC),
+            _ => false,
+        };
+        if full {
+            Self::DiskFull
+        } else {
+            Self::Db(e)
+        }
+    }
 }
 
 fn corrupt(what: &str, detail: impl ToString) -> StoreError {

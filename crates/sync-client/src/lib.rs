@@ -69,12 +69,38 @@ pub struct Session {
     pub user: serde_json::Value,
 }
 
+/// How long the client waits on the server. A network that accepts a connection and then goes
+/// silent (a dead NAT entry, a stalled proxy) must fail the request, not hang the sync: the
+/// request is retried on a fresh connection and the server skips what it already applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// Silence while waiting for the answer: no byte for this long fails the request.
+    pub read: Duration,
+    /// One whole request and its answer, however slowly the bytes come.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(15),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The central server's HTTP API, as far as sync needs it.
 #[derive(Clone)]
 pub struct ServerClient {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    timeouts: Timeouts,
+    /// No request runs past this (a caller's overall budget, e.g. `seatline sync --timeout-secs`).
+    deadline: Option<Instant>,
 }
 
 /// A team as `GET /api/v1/teams` lists it.
@@ -108,22 +134,56 @@ impl std::fmt::Debug for ServerClient {
 
 impl ServerClient {
     pub fn new(base_url: &str) -> Result<Self, SyncError> {
+        Self::with_timeouts(base_url, Timeouts::default())
+    }
+
+    pub fn with_timeouts(base_url: &str, timeouts: Timeouts) -> Result<Self, SyncError> {
         let base = base_url.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(SyncError::BadUrl(base_url.to_owned()));
         }
         // reqwest is built without a crypto provider so the app carries only `ring`.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // The whole-request limit is set per request (it also honours the deadline).
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.read)
             .build()
             .map_err(|e| RequestError::Network(e.to_string()))?;
         Ok(Self {
             http,
             base,
             token: None,
+            timeouts,
+            deadline: None,
         })
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Every request from now on ends by `deadline` (`None`: only the timeouts apply).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Applies the request timeout, cut short by the deadline; fails once the deadline passed.
+    fn limited(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, RequestError> {
+        let mut limit = self.timeouts.request;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RequestError::Network(
+                    "the time for this sync ran out".to_owned(),
+                ));
+            }
+            limit = limit.min(left);
+        }
+        Ok(request.timeout(limit))
     }
 
     pub fn with_token(mut self, token: String) -> Self {
@@ -140,8 +200,7 @@ impl ServerClient {
         let body =
             serde_json::json!({"tenant": tenant, "username": username, "password": password});
         let request = self
-            .http
-            .post(format!("{}/api/v1/login", self.base))
+            .limited(self.http.post(format!("{}/api/v1/login", self.base)))?
             .json(&body);
         let session: Session = send(request).await?;
         self.token = Some(session.token.clone());
@@ -194,25 +253,19 @@ impl ServerClient {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, RequestError> {
         let token = self.token.as_deref().ok_or(RequestError::Unauthorized)?;
-        Ok(request.bearer_auth(token))
+        Ok(self.limited(request)?.bearer_auth(token))
     }
 }
 
 async fn send<T: for<'de> Deserialize<'de>>(
     request: reqwest::RequestBuilder,
 ) -> Result<T, RequestError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| RequestError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(network)?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(RequestError::Unauthorized);
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| RequestError::Network(e.to_string()))?;
+    let bytes = response.bytes().await.map_err(network)?;
     if !status.is_success() {
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let (code, message) = body.map_or_else(
@@ -231,6 +284,15 @@ async fn send<T: for<'de> Deserialize<'de>>(
         });
     }
     serde_json::from_slice(&bytes).map_err(|e| RequestError::Decode(e.to_string()))
+}
+
+fn network(e: reqwest::Error) -> RequestError {
+    // reqwest's own text hides the cause of a timeout behind "error sending request".
+    if e.is_timeout() {
+        RequestError::Network(format!("the server did not answer in time ({e})"))
+    } else {
+        RequestError::Network(e.to_string())
+    }
 }
 
 /// What the status bar shows.
@@ -410,6 +472,16 @@ impl<'a> SyncEngine<'a> {
     /// passes. Returns whether it drained. For the CLI, tests and shutdown.
     pub async fn drain(&mut self, deadline: Duration) -> Result<bool, SyncError> {
         let until = Instant::now() + deadline;
+        // A request in flight must not outlive the caller's budget either.
+        let previous = self.server.deadline;
+        self.server
+            .set_deadline(Some(previous.map_or(until, |p| p.min(until))));
+        let drained = self.drain_until(until).await;
+        self.server.set_deadline(previous);
+        drained
+    }
+
+    async fn drain_until(&mut self, until: Instant) -> Result<bool, SyncError> {
         // A fresh pull at the end confirms nothing is left on either side.
         self.schedule.remote_change(self.now_ms());
         loop {
@@ -486,6 +558,59 @@ mod tests {
             .unwrap()
             .with_token("slt_secret".into());
         assert!(!format!("{client:?}").contains("slt_secret"));
+    }
+
+    /// A listener that never accepts: the kernel completes the handshake, takes the request
+    /// and nothing ever answers (a blackholed connection).
+    fn silent_server() -> (std::net::TcpListener, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_fails_the_request_after_the_read_timeout() {
+        let (_listener, url) = silent_server();
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(1),
+            read: Duration::from_millis(300),
+            request: Duration::from_secs(60),
+        };
+        let client = ServerClient::with_timeouts(&url, timeouts)
+            .unwrap()
+            .with_token("t".into());
+        let started = Instant::now();
+        let err = client.pull("c", None, 10).await.unwrap_err();
+        assert!(
+            matches!(&err, RequestError::Network(m) if m.contains("in time")),
+            "{err}"
+        );
+        // The read timeout fired, not the minute-long request timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_cuts_a_request_short_and_then_refuses_new_ones() {
+        let (_listener, url) = silent_server();
+        let mut client = ServerClient::new(&url).unwrap().with_token("t".into());
+        client.set_deadline(Some(Instant::now() + Duration::from_millis(300)));
+        let started = Instant::now();
+        let err = client.pull("c", None, 10).await.unwrap_err();
+        assert!(matches!(err, RequestError::Network(_)), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let err = client.login("t", "u", "p").await.unwrap_err();
+        assert!(
+            matches!(&err, RequestError::Network(m) if m.contains("ran out")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
