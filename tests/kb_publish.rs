@@ -8,51 +8,12 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const PASSWORD: &str = "kb-publish-test";
-
-fn bin(name: &str) -> PathBuf {
-    // target/debug/deps/kb_publish-… → target/debug/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p seatline-cli -p seatline-server`",
-        path.display()
-    );
-    path
-}
-
-fn run(mut command: Command, stdin: &str) -> Output {
-    let mut child = command
-        .env_remove("SEATLINE_DATA_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::path::Path;
+use std::process::{Command, Output};
+use support::{bin, run, Server, PASSWORD};
 
 fn publish(desk: &Path, dir: &Path, url: &str, user: &str, replace: bool) -> Output {
     let mut command = Command::new(bin("seatline"));
@@ -63,7 +24,7 @@ fn publish(desk: &Path, dir: &Path, url: &str, user: &str, replace: bool) -> Out
     if replace {
         command.arg("--replace");
     }
-    run(command, &format!("{PASSWORD}\n"))
+    run(command, Some(&format!("{PASSWORD}\n")))
 }
 
 fn report(out: &Output) -> Value {
@@ -81,34 +42,15 @@ fn a_supervisor_publishes_a_folder_and_an_agent_cannot() {
     let mut seed = Command::new(bin("seatline-server"));
     seed.args(["seed", "--tenant", "demo", "--data-dir"])
         .arg(server_dir.path());
-    let seeded = run(seed, &format!("{PASSWORD}\n"));
+    let seeded = run(seed, Some(&format!("{PASSWORD}\n")));
     assert!(
         seeded.status.success(),
         "{}",
         String::from_utf8_lossy(&seeded.stderr)
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new(bin("seatline-server"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(server_dir.path())
-            .env_remove("SEATLINE_DATA_DIR")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = format!("http://127.0.0.1:{port}");
+    let mut server = Server::new(server_dir.path().to_path_buf(), None);
+    server.start(None);
+    let url = server.url();
 
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -172,7 +114,7 @@ fn a_supervisor_publishes_a_folder_and_an_agent_cannot() {
         .args(["kb", "publish"])
         .arg(folder.path())
         .args(["--server", &url, "--tenant", "demo", "--user", "supervisor"]);
-    let out = run(wrong, "not the password\n");
+    let out = run(wrong, Some("not the password\n"));
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("cannot log in"),

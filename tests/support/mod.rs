@@ -1,4 +1,5 @@
-//! Shared by the sync fault tests (tests/sync_faults.rs, tests/sync_network_faults.rs): the
+//! Shared by the tests that run the binaries (tests/sync_faults.rs, tests/sync_network_faults.rs,
+//! tests/outbox_disk_full.rs, tests/kb_publish.rs): the
 //! real `seatline-server` and `seatline` binaries of the same build, desktops driven through the
 //! CLI, the invariants every run must end in, a private PostgreSQL cluster and a fault proxy.
 // Each test uses its own share of these helpers.

@@ -831,25 +831,8 @@ fn receive_loop(
         if lock(&shared.rtcp).due(shared.epoch.elapsed()) {
             send_rtcp(socket, rtcp_socket, shared, false);
         }
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                // ConnectionReset/Refused: an ICMP port-unreachable for an earlier send.
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "media receive failed");
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
+        let Some((n, from)) = recv_datagram(socket, &mut buf, "media") else {
+            continue;
         };
         let arrival = shared.epoch.elapsed();
         let mut plain = None;
@@ -953,6 +936,31 @@ fn receive_loop(
     send_rtcp(socket, rtcp_socket, shared, true);
 }
 
+/// One datagram from `socket`; `None` after a read timeout, an ICMP port-unreachable for an
+/// earlier send (ConnectionReset/Refused), or a failed read (logged, then a short pause so a
+/// broken socket does not spin).
+fn recv_datagram(socket: &UdpSocket, buf: &mut [u8], what: &str) -> Option<(usize, SocketAddr)> {
+    match socket.recv_from(buf) {
+        Ok(r) => Some(r),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, what, "receive failed");
+            std::thread::sleep(Duration::from_millis(20));
+            None
+        }
+    }
+}
+
 /// The RTCP socket's thread (peers without rtcp-mux): reads the peer's reports (through SRTCP
 /// on encrypted calls) into the session and latches our RTCP target to their source. It never
 /// touches the audio path; the receive thread still sends our reports. Whatever is not a
@@ -960,24 +968,8 @@ fn receive_loop(
 fn rtcp_receive_loop(socket: &UdpSocket, shared: &Shared) {
     let mut buf = [0u8; 2048];
     while !shared.stop.load(Ordering::Relaxed) {
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "RTCP receive failed");
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
+        let Some((n, from)) = recv_datagram(socket, &mut buf, "RTCP") else {
+            continue;
         };
         let arrival = shared.epoch.elapsed();
         match read_rtcp_port(&buf[..n], shared, arrival) {

@@ -11,81 +11,11 @@ use seatline_media::wav::read_mono;
 use seatline_media::{
     list_devices, Codec, MediaConfig, MediaEngine, MediaEvent, MediaStats, Sink, Source,
 };
+use seatline_sip_peers::pulse::NullSink;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// One PulseAudio at a time: the tests share the process environment (`PULSE_SERVER`).
-static PULSE: Mutex<()> = Mutex::new(());
-
-/// A private PulseAudio daemon with a 48 kHz null sink as default sink and its monitor as
-/// default source; killed on drop.
-struct NullSink {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl NullSink {
-    fn start() -> NullSink {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = dir.path().join("run");
-        let home = dir.path().to_path_buf();
-        std::fs::create_dir(&runtime).unwrap();
-        let env = |c: &mut Command| {
-            c.env("XDG_RUNTIME_DIR", &runtime)
-                .env("HOME", &home)
-                .env_remove("PULSE_SERVER")
-                .env_remove("PULSE_LATENCY_MSEC");
-        };
-        let mut cmd = Command::new("pulseaudio");
-        env(&mut cmd);
-        let child = cmd
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=nullsink rate=48000",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio (scripts/test-packages.d/media-devices.txt) must be installed");
-        let sink = NullSink { child, _dir: dir };
-        let pactl = |args: &[&str]| {
-            let mut c = Command::new("pactl");
-            env(&mut c);
-            c.args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pactl(&["info"]) {
-            assert!(Instant::now() < deadline, "PulseAudio did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(pactl(&["set-default-sink", "nullsink"]));
-        assert!(pactl(&["set-default-source", "nullsink.monitor"]));
-        // The ALSA pulse plugin in this process finds the server through this variable.
-        std::env::set_var(
-            "PULSE_SERVER",
-            format!("unix:{}", runtime.join("pulse/native").display()),
-        );
-        sink
-    }
-}
-
-impl Drop for NullSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::env::remove_var("PULSE_SERVER");
-    }
-}
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -271,8 +201,8 @@ fn drain(h: &seatline_media::MediaHandle) -> Vec<MediaEvent> {
 
 #[test]
 fn lists_null_sink_devices() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let devices = list_devices().unwrap();
     for d in &devices {
         eprintln!("{d:?}");
@@ -320,8 +250,8 @@ fn file_only_delay(codec: Codec, file: &str) -> f64 {
 
 #[test]
 fn speech_loops_through_the_null_sink_between_engines() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let file = "speech_8k.wav";
     let dir = tempfile::tempdir().unwrap();
@@ -403,7 +333,7 @@ fn speech_loops_through_the_null_sink_between_engines() {
 #[test]
 fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
     // No sound server either, so the fallback to the default device fails as well.
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = NullSink::lock();
     std::env::set_var("PULSE_SERVER", "unix:/nonexistent/seatline-no-pulse");
     let codec = Codec::PCMU;
     let (sa, sb) = (bind(), bind());
@@ -434,8 +364,8 @@ fn a_missing_device_is_reported_and_the_call_goes_on_in_silence() {
 /// uses the system default devices and says so, instead of going on in silence.
 #[test]
 fn a_gone_device_falls_back_to_the_default_with_an_event() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let (sa, sb) = (bind(), bind());
     let (aa, ab) = (addr(&sa), addr(&sb));
@@ -474,8 +404,8 @@ fn a_gone_device_falls_back_to_the_default_with_an_event() {
 /// frames; one that is gone gives way to the default with an event, and the call goes on.
 #[test]
 fn a_call_moves_to_other_devices_mid_call() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let (sa, sb) = (bind(), bind());
     let (aa, ab) = (addr(&sa), addr(&sb));
@@ -523,8 +453,8 @@ fn a_call_moves_to_other_devices_mid_call() {
 fn the_level_meter_reads_the_input_device() {
     use seatline_media::device::OutputDevice;
     use seatline_media::meter::{LevelMeter, FLOOR_DBFS};
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let levels = std::sync::Arc::new(Mutex::new(Vec::new()));
     let seen = levels.clone();
     let meter = LevelMeter::start(
@@ -581,8 +511,8 @@ fn the_level_meter_reads_the_input_device() {
 #[test]
 fn the_level_meter_falls_back_from_a_gone_input() {
     use seatline_media::meter::LevelMeter;
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let meter = LevelMeter::start(
         Some("alsa:unplugged-headset".into()),
         Duration::from_millis(50),
@@ -604,8 +534,8 @@ fn the_level_meter_falls_back_from_a_gone_input() {
 /// send clock driven by its capture callback and its playback queue under drift control.
 #[test]
 fn full_duplex_device_engine_echoes_through_the_null_sink() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let file = "speech_8k.wav";
     let dir = tempfile::tempdir().unwrap();
@@ -651,8 +581,8 @@ fn full_duplex_device_engine_echoes_through_the_null_sink() {
 /// overflows, echo down 37-66 dB.
 #[test]
 fn echo_canceller_removes_the_speaker_echo_by_default() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let file = "speech_8k.wav";
     let reference = read_mono(&data(file), codec.clock_rate).unwrap();
@@ -712,8 +642,8 @@ fn echo_canceller_removes_the_speaker_echo_by_default() {
 /// reports a device error and keeps the call going with timer-paced silence.
 #[test]
 fn sound_server_dying_mid_call_is_reported_and_the_call_goes_on() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let mut pulse = NullSink::start().unwrap();
     let codec = Codec::PCMU;
     let (se, sf) = (bind(), bind());
     let (ae, af) = (addr(&se), addr(&sf));
@@ -723,8 +653,7 @@ fn sound_server_dying_mid_call_is_reported_and_the_call_goes_on() {
     let e = MediaEngine::start(ce).unwrap();
     let f = MediaEngine::start(MediaConfig::new(sf, ae, codec)).unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let _ = pulse.child.kill();
-    let _ = pulse.child.wait();
+    pulse.kill();
     // Up to a stall (0.5 s) per reopen attempt, each of which fails fast without a server.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut events = Vec::new();

@@ -7,81 +7,15 @@ use seatline_media::device::InputDevice;
 use seatline_phone_session::{PhoneAccount, PhoneSession};
 use seatline_secrets::MemoryStore;
 use seatline_settings::AudioSettings;
+use seatline_sip_peers::pulse::NullSink;
 use seatline_sip_peers::{DigestAlgorithm, Kamailio, KamailioConfig};
 use seatline_sip_phone::{
     AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, RegistrationState, SipTransport,
 };
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A private PulseAudio with a 48 kHz null sink as default sink and its monitor as default
-/// source (as in crates/media/tests/device.rs); killed on drop.
-struct NullSink {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl NullSink {
-    fn start() -> NullSink {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = dir.path().join("run");
-        let home = dir.path().to_path_buf();
-        std::fs::create_dir(&runtime).unwrap();
-        let env = |c: &mut Command| {
-            c.env("XDG_RUNTIME_DIR", &runtime)
-                .env("HOME", &home)
-                .env_remove("PULSE_SERVER")
-                .env_remove("PULSE_LATENCY_MSEC");
-        };
-        let mut cmd = Command::new("pulseaudio");
-        env(&mut cmd);
-        let child = cmd
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=nullsink rate=48000",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio (scripts/test-packages.d/media-devices.txt) must be installed");
-        let sink = NullSink { child, _dir: dir };
-        let pactl = |args: &[&str]| {
-            let mut c = Command::new("pactl");
-            env(&mut c);
-            c.args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pactl(&["info"]) {
-            assert!(Instant::now() < deadline, "PulseAudio did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(pactl(&["set-default-sink", "nullsink"]));
-        assert!(pactl(&["set-default-source", "nullsink.monitor"]));
-        std::env::set_var(
-            "PULSE_SERVER",
-            format!("unix:{}", runtime.join("pulse/native").display()),
-        );
-        sink
-    }
-}
-
-impl Drop for NullSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::env::remove_var("PULSE_SERVER");
-    }
-}
 
 /// The peak of each 10 ms of what the null sink plays, with when it was captured.
 type Heard = Arc<Mutex<Vec<(Instant, u16)>>>;
@@ -154,7 +88,7 @@ fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incoming_call_rings_on_the_device_until_answered_or_silenced() {
-    let _pulse = NullSink::start();
+    let _pulse = NullSink::start().unwrap();
     let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let session = PhoneSession::new(

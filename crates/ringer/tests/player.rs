@@ -9,11 +9,11 @@ use seatline_ringer::tone::TONE_RATE;
 use seatline_ringer::{
     Cue, Play, PlayerNotice, Ringer, RingerNotice, RingerSetup, ToneOutput, TonePlayer,
 };
+use seatline_sip_peers::pulse::NullSink;
 use seatline_sip_phone::events::CallDirection;
 use seatline_sip_phone::identity::caller_identity;
 use seatline_sip_phone::PhoneEvent;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -281,75 +281,6 @@ fn ring_volume_zero_and_no_setup_play_nothing() {
     assert!(!ring.exists());
 }
 
-/// One PulseAudio at a time: the tests share the process environment (`PULSE_SERVER`).
-static PULSE: Mutex<()> = Mutex::new(());
-
-/// A private PulseAudio with a 48 kHz null sink as default sink and its monitor as default
-/// source (as in crates/media/tests/device.rs); killed on drop.
-struct NullSink {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl NullSink {
-    fn start() -> NullSink {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = dir.path().join("run");
-        let home = dir.path().to_path_buf();
-        std::fs::create_dir(&runtime).unwrap();
-        let env = |c: &mut Command| {
-            c.env("XDG_RUNTIME_DIR", &runtime)
-                .env("HOME", &home)
-                .env_remove("PULSE_SERVER")
-                .env_remove("PULSE_LATENCY_MSEC");
-        };
-        let mut cmd = Command::new("pulseaudio");
-        env(&mut cmd);
-        let child = cmd
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=nullsink rate=48000",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio (scripts/test-packages.d/media-devices.txt) must be installed");
-        let sink = NullSink { child, _dir: dir };
-        let pactl = |args: &[&str]| {
-            let mut c = Command::new("pactl");
-            env(&mut c);
-            c.args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pactl(&["info"]) {
-            assert!(Instant::now() < deadline, "PulseAudio did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(pactl(&["set-default-sink", "nullsink"]));
-        assert!(pactl(&["set-default-source", "nullsink.monitor"]));
-        std::env::set_var(
-            "PULSE_SERVER",
-            format!("unix:{}", runtime.join("pulse/native").display()),
-        );
-        sink
-    }
-}
-
-impl Drop for NullSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::env::remove_var("PULSE_SERVER");
-    }
-}
-
 /// Captures the default input (the null sink's monitor) for `d` at 8 kHz.
 fn capture(d: Duration) -> Vec<i16> {
     let mut mic = InputDevice::open(None, 8000).unwrap();
@@ -370,8 +301,8 @@ fn capture(d: Duration) -> Vec<i16> {
 
 #[test]
 fn the_ring_really_plays_through_a_sound_device_and_a_gone_device_falls_back() {
-    let _one = PULSE.lock().unwrap_or_else(|e| e.into_inner());
-    let _pulse = NullSink::start();
+    let _one = NullSink::lock();
+    let _pulse = NullSink::start().unwrap();
     let notices = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&notices);
     // A stale id from the settings (an unplugged headset): the default output rings instead.

@@ -31,6 +31,7 @@ mod kamailio;
 pub mod pesq;
 mod ports;
 mod process;
+pub mod pulse;
 mod sipp;
 
 pub use baresip::{AudioMode, Baresip, BaresipConfig, Codec, CtrlClient, CtrlEvent, CtrlResponse};

@@ -6,15 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use seatline_sip_peers::{speech_wav, DigestAlgorithm, Kamailio, KamailioConfig};
-use seatline_sip_phone::{
-    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, RegistrationState,
-};
+use seatline_sip_phone::{AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod common;
-use common::next_event;
+use common::{next_event, start_registered};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -37,20 +35,7 @@ async fn phone(proxy: &Kamailio, user: &str, audio: AudioIo) -> Phone {
         audio,
         ..PhoneConfig::default()
     };
-    let password = proxy.password(user).unwrap().to_string();
-    let mut phone = Phone::start(config, vec![(account, password)])
-        .await
-        .unwrap();
-    next_event(&mut phone.events, "registered", T, |e| {
-        matches!(
-            e,
-            PhoneEvent::Registration {
-                state: RegistrationState::Registered { .. },
-                ..
-            }
-        )
-    })
-    .await;
+    let phone = start_registered(proxy, account, config, T).await;
     phone
 }
 

@@ -9,15 +9,13 @@ use seatline_sip_peers::{
     log_dir, speech_wav, AudioMode, Baresip, BaresipConfig, Codec, DigestAlgorithm, Kamailio,
     KamailioConfig,
 };
-use seatline_sip_phone::{
-    AccountConfig, AudioIo, CallQuality, Phone, PhoneConfig, PhoneEvent, RegistrationState,
-};
+use seatline_sip_phone::{AccountConfig, AudioIo, CallQuality, Phone, PhoneConfig, PhoneEvent};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 mod common;
-use common::next_event;
+use common::{next_event, start_registered};
 
 const T: Duration = Duration::from_secs(10);
 /// Real-time audio on two cores: one call at a time.
@@ -38,20 +36,7 @@ async fn phone(proxy: &Kamailio, user: &str) -> Phone {
         },
         ..PhoneConfig::default()
     };
-    let password = proxy.password(user).unwrap().to_string();
-    let mut phone = Phone::start(config, vec![(account, password)])
-        .await
-        .unwrap();
-    next_event(&mut phone.events, "registered", T, |e| {
-        matches!(
-            e,
-            PhoneEvent::Registration {
-                state: RegistrationState::Registered { .. },
-                ..
-            }
-        )
-    })
-    .await;
+    let phone = start_registered(proxy, account, config, T).await;
     phone
 }
 

@@ -10,15 +10,13 @@ use seatline_recordings::{sidecar_path, CallDirection, RecordingMeta, Recordings
 use seatline_sip_peers::{
     speech_wav, AudioMode, Baresip, BaresipConfig, Codec, DigestAlgorithm, Kamailio, KamailioConfig,
 };
-use seatline_sip_phone::{
-    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, RecordingState, RegistrationState,
-};
+use seatline_sip_phone::{AccountConfig, AudioIo, PhoneConfig, PhoneEvent, RecordingState};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::next_event;
+use common::{next_event, start_registered};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -80,20 +78,7 @@ async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
         call_recording_dir: Some(rec_dir.path().to_path_buf()),
         ..PhoneConfig::default()
     };
-    let password = proxy.password("1001").unwrap().to_string();
-    let mut phone = Phone::start(config, vec![(account, password)])
-        .await
-        .unwrap();
-    next_event(&mut phone.events, "registered", T, |e| {
-        matches!(
-            e,
-            PhoneEvent::Registration {
-                state: RegistrationState::Registered { .. },
-                ..
-            }
-        )
-    })
-    .await;
+    let mut phone = start_registered(&proxy, account, config, T).await;
 
     let call = phone.handle.dial(None, "1002").await.unwrap();
     // The engine's "recording started" and the call's "established" come from two threads:

@@ -13,14 +13,13 @@ use seatline_sip_peers::{
 };
 use seatline_sip_phone::{
     AccountConfig, AudioIo, MediaEncryption, MediaInfo, Phone, PhoneConfig, PhoneEvent,
-    RegistrationState,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 mod common;
-use common::next_event;
+use common::{next_event, start_registered};
 
 const T: Duration = Duration::from_secs(10);
 /// Real-time audio on two cores: one call at a time.
@@ -62,20 +61,7 @@ async fn setup(encryption: MediaEncryption, baresip_mediaenc: Option<&str>) -> S
         },
         ..PhoneConfig::default()
     };
-    let password = proxy.password("1001").unwrap().to_string();
-    let mut phone = Phone::start(config, vec![(account, password)])
-        .await
-        .unwrap();
-    next_event(&mut phone.events, "registered", T, |e| {
-        matches!(
-            e,
-            PhoneEvent::Registration {
-                state: RegistrationState::Registered { .. },
-                ..
-            }
-        )
-    })
-    .await;
+    let phone = start_registered(&proxy, account, config, T).await;
     Setup {
         proxy,
         baresip,

@@ -1,6 +1,7 @@
 //! What the real-peer tests of this crate share.
 
-use seatline_sip_phone::PhoneEvent;
+use seatline_sip_peers::Kamailio;
+use seatline_sip_phone::{AccountConfig, Phone, PhoneConfig, PhoneEvent, RegistrationState};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -23,4 +24,28 @@ pub async fn next_event(
             return event;
         }
     }
+}
+
+/// Starts a phone with `account` (its password from `proxy`) and waits until it is registered.
+pub async fn start_registered(
+    proxy: &Kamailio,
+    account: AccountConfig,
+    config: PhoneConfig,
+    timeout: Duration,
+) -> Phone {
+    let password = proxy.password(&account.user).unwrap().to_string();
+    let mut phone = Phone::start(config, vec![(account, password)])
+        .await
+        .unwrap();
+    next_event(&mut phone.events, "registered", timeout, |e| {
+        matches!(
+            e,
+            PhoneEvent::Registration {
+                state: RegistrationState::Registered { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    phone
 }
