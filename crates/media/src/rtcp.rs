@@ -448,19 +448,30 @@ pub fn ntp_middle(ntp: u64) -> u32 {
     (ntp >> 16) as u32
 }
 
+/// How far a peer's DLSR may overshoot the time since our SR and still count as a round trip
+/// of zero (1/65536 s units, ~5 ms): peers keep DLSR in whole milliseconds or coarser timer
+/// ticks (baresip: ms jiffies), so on a LAN or loopback, where the true round trip is well
+/// under a millisecond, arrival − LSR − DLSR often comes out a little negative.
+const DLSR_GRANULARITY: u32 = 328;
+
 /// Round-trip time from a report block about our stream (RFC 3550 6.4.1): arrival time minus
 /// LSR minus DLSR, all in 1/65536 s. `None` when the peer has not seen an SR of ours (LSR 0)
-/// or the arithmetic goes negative (clock trouble, a forged block).
+/// or the arithmetic goes clearly negative (clock trouble, a forged block); a few milliseconds
+/// below zero is the peer's DLSR rounding and gives a round trip of zero.
 pub fn round_trip(block: &ReportBlock, arrival_ntp: u64) -> Option<std::time::Duration> {
     if block.lsr == 0 {
         return None;
     }
     let a = ntp_middle(arrival_ntp);
-    let rtt = a.wrapping_sub(block.lsr).wrapping_sub(block.dlsr);
-    // Negative results wrap to huge values; anything over ~an hour is not a round trip.
-    if rtt > 0x8000_0000 || a.wrapping_sub(block.lsr) < block.dlsr {
+    let since_sr = a.wrapping_sub(block.lsr);
+    // Anything over ~an hour since our SR is a wrapped negative, not a report about it.
+    if since_sr > 0x8000_0000 {
         return None;
     }
+    if since_sr < block.dlsr {
+        return (block.dlsr - since_sr <= DLSR_GRANULARITY).then_some(std::time::Duration::ZERO);
+    }
+    let rtt = since_sr - block.dlsr;
     Some(std::time::Duration::from_micros(
         u64::from(rtt) * 1_000_000 / 65_536,
     ))
@@ -642,7 +653,20 @@ mod tests {
             Some(Duration::from_micros(6_125_000))
         );
         assert_eq!(round_trip(&ReportBlock { lsr: 0, ..block }, arrival), None);
-        // A DLSR longer than the time since our SR: not a round trip.
+        // A DLSR a millisecond longer than the time since our SR: the peer's rounding on a
+        // sub-millisecond path (seen with baresip on loopback), a round trip of zero.
+        let since_sr = 0xb710_8000u32 - 0xb705_2000;
+        assert_eq!(
+            round_trip(
+                &ReportBlock {
+                    dlsr: since_sr + 65,
+                    ..block
+                },
+                arrival
+            ),
+            Some(Duration::ZERO)
+        );
+        // A DLSR far longer than the time since our SR: not a round trip.
         assert_eq!(
             round_trip(
                 &ReportBlock {
