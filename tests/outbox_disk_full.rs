@@ -1,8 +1,9 @@
 //! The outbox on a full disk: a desktop whose data directory is a small tmpfs (mounted only
 //! when running as root, as CI does; skipped otherwise) queues orders, the disk fills up, and
-//! creating or noting an order must fail with a clear "disk is full" error (listing too: the
-//! store cannot even open in WAL mode) while everything already queued stays; once space is freed, work goes on and the queue drains to the real
-//! server with nothing lost and nothing of the refused changes.
+//! creating or noting an order must fail with a clear "disk is full" error while everything
+//! already queued stays and can still be listed (the store opens for reading only); once space
+//! is freed, work goes on and the queue drains to the real server with nothing lost and nothing
+//! of the refused changes.
 //!
 //! Needs the `seatline` and `seatline-server` binaries of the same build (`cargo build -p
 //! seatline-cli -p seatline-server`).
@@ -120,13 +121,16 @@ fn a_full_disk_refuses_new_changes_clearly_and_keeps_the_queue() {
         "{}",
         String::from_utf8_lossy(&note.stderr)
     );
-    // Even reading fails while the disk is full (opening the store in WAL mode grows its -shm
-    // file), but clearly.
-    let list = desk.cli(&["orders", "list"], None);
-    if !list.status.success() {
-        let stderr = String::from_utf8_lossy(&list.stderr);
-        assert!(stderr.contains("full"), "{stderr}");
+    // Reading still works on a full disk (the store opens for reading only) and shows every
+    // queued order and none of the refused ones.
+    let while_full: Vec<String> = desk.orders().values().map(|o| o.category.clone()).collect();
+    for marker in &queued {
+        assert!(
+            while_full.contains(marker),
+            "{marker} not listed on a full disk"
+        );
     }
+    assert!(!while_full.iter().any(|c| c == "refused-create"));
 
     // Space again: work goes on, and the queue drains with nothing lost or refused added.
     drop(filler);

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -126,7 +128,11 @@ pub struct SyncCounts {
 }
 
 pub struct LocalStore {
-    pool: SqlitePool,
+    path: PathBuf,
+    /// Swapped once when a store opened for reading on a full disk can be written again.
+    pool: Mutex<SqlitePool>,
+    /// Opened for reading only because the disk was full (see [`LocalStore::open`]).
+    read_only: AtomicBool,
     client_id: ClientId,
     actor: Actor,
 }
@@ -146,47 +152,66 @@ fn from_json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, 
 impl LocalStore {
     /// Opens (or creates) the store at `path` for the logged-in `actor`. The first open gives
     /// this install its client id (UUIDv7), which never changes afterwards.
+    ///
+    /// On a full disk the store cannot open for writing (WAL mode has to create its `-shm`
+    /// file), but the agent must still see the orders: it then opens for reading only — as an
+    /// immutable file when the last writer closed cleanly (no `-wal` left, so the file holds
+    /// every committed change), else read-only beside the writer's WAL — and every change is
+    /// refused with [`StoreError::DiskFull`] until the disk has room again, when the next change
+    /// reopens it for writing.
     pub async fn open(path: &Path, actor: Actor, now: OffsetDateTime) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL may lose a committed transaction on power loss; an agent's work may not.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        // One connection: the desktop has one writer, and it keeps every action serial.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&pool)
-            .await?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                found: version,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if version < SCHEMA_VERSION {
-            sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        }
-        let mut tx = pool.begin().await?;
-        let client_id = match meta(&mut tx, "client_id").await? {
-            Some(text) => ClientId(Uuid::from_str(&text).map_err(|e| corrupt("client_id", e))?),
-            None => {
-                let id = ClientId(WorkOrderId::new_v7(now).0);
-                set_meta(&mut tx, "client_id", &id.to_string()).await?;
-                id
+        let (pool, client_id, read_only) = match open_writable(path, now).await {
+            Ok((pool, client_id)) => (pool, client_id, false),
+            Err(StoreError::DiskFull) if path.exists() => {
+                tracing::warn!(path = %path.display(), "the disk is full: work orders open for reading only");
+                let (pool, client_id) = open_for_reading(path).await?;
+                (pool, client_id, true)
             }
+            Err(e) => return Err(e),
         };
-        tx.commit().await?;
         Ok(Self {
-            pool,
+            path: path.to_owned(),
+            pool: Mutex::new(pool),
+            read_only: AtomicBool::new(read_only),
             client_id,
             actor,
         })
+    }
+
+    /// Whether the store is open for reading only (the disk was full when it opened and no
+    /// change has succeeded since).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    fn reader(&self) -> SqlitePool {
+        self.pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The pool to change the store with: a store open for reading only first tries to reopen
+    /// for writing (the disk may have room again) and refuses with `DiskFull` while it cannot.
+    async fn writer(&self) -> Result<SqlitePool, StoreError> {
+        if !self.is_read_only() {
+            return Ok(self.reader());
+        }
+        let (pool, client_id) = open_writable(&self.path, OffsetDateTime::now_utc()).await?;
+        if client_id != self.client_id {
+            return Err(corrupt(
+                "client_id",
+                "changed while the store was open for reading",
+            ));
+        }
+        let old = std::mem::replace(
+            &mut *self.pool.lock().unwrap_or_else(PoisonError::into_inner),
+            pool.clone(),
+        );
+        self.read_only.store(false, Ordering::Release);
+        tracing::info!("the disk has room again: work orders open for writing");
+        old.close().await;
+        Ok(pool)
     }
 
     pub fn client_id(&self) -> ClientId {
@@ -252,7 +277,7 @@ impl LocalStore {
         body: MutationBody,
         now: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         let mutation_id = next_mutation_id(&mut tx).await?;
         let mut clock = clock(&mut tx, self.client_id).await?;
         let stamp = clock.now(to_ms(now));
@@ -292,7 +317,7 @@ impl LocalStore {
             "SELECT body FROM outbox WHERE state = 'pending' ORDER BY mutation_id LIMIT ?",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader())
         .await?;
         rows.iter()
             .map(|row| from_json(row.get::<&str, _>("body"), "outbox mutation"))
@@ -304,7 +329,7 @@ impl LocalStore {
     /// become problems (with the whole change, so the agent can redo it) and leave the local
     /// view at once.
     pub async fn acknowledge(&self, ack: &PushAck, now: OffsetDateTime) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         let last = i64::try_from(ack.last_mutation_id).map_err(|e| corrupt("ack", e))?;
         let done =
             sqlx::query("SELECT body FROM outbox WHERE mutation_id <= ? AND state = 'pending'")
@@ -353,7 +378,7 @@ impl LocalStore {
         changes: &PulledChanges,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         let mut clock = clock(&mut tx, self.client_id).await?;
         let mut touched = BTreeSet::new();
         for order in &changes.orders {
@@ -428,14 +453,14 @@ impl LocalStore {
                  ORDER BY updated_at DESC",
             ),
         };
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.reader()).await?;
         rows.iter()
             .map(|row| from_json(row.get::<&str, _>("body"), "local order"))
             .collect()
     }
 
     pub async fn order(&self, id: WorkOrderId) -> Result<Option<WorkOrder>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let row = sqlx::query("SELECT body FROM local_orders WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&mut *conn)
@@ -450,7 +475,7 @@ impl LocalStore {
             "SELECT id, order_id, body, seen FROM problems WHERE seen = 0 OR ? = 0 ORDER BY id DESC",
         )
         .bind(unseen_only)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -467,7 +492,7 @@ impl LocalStore {
     pub async fn mark_seen(&self, problem_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE problems SET seen = 1 WHERE id = ?")
             .bind(problem_id)
-            .execute(&self.pool)
+            .execute(&self.writer().await?)
             .await?;
         Ok(())
     }
@@ -477,12 +502,12 @@ impl LocalStore {
     pub async fn counts(&self) -> Result<SyncCounts, StoreError> {
         let pending: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
+                .fetch_one(&self.reader())
                 .await?;
         let unseen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM problems WHERE seen = 0")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader())
             .await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let cursor = meta(&mut tx, "pull_cursor").await?;
         tx.commit().await?;
         Ok(SyncCounts {
@@ -494,7 +519,7 @@ impl LocalStore {
 
     /// Closes the database cleanly (checkpointing the WAL).
     pub async fn close(self) {
-        self.pool.close().await;
+        self.reader().close().await;
     }
 }
 
@@ -502,6 +527,85 @@ fn parse_order_id(text: &str) -> Result<WorkOrderId, StoreError> {
     Uuid::from_str(text)
         .map(WorkOrderId)
         .map_err(|e| corrupt("order id", e))
+}
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL may lose a committed transaction on power loss; an agent's work may not.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10))
+}
+
+/// Opens for writing, creating and migrating the file as needed; gives the client id.
+async fn open_writable(
+    path: &Path,
+    now: OffsetDateTime,
+) -> Result<(SqlitePool, ClientId), StoreError> {
+    // One connection: the desktop has one writer, and it keeps every action serial.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(path).create_if_missing(true))
+        .await?;
+    if check_version(&pool).await? < SCHEMA_VERSION {
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+    }
+    let mut tx = pool.begin().await?;
+    let client_id = match meta(&mut tx, "client_id").await? {
+        Some(text) => parse_client_id(&text)?,
+        None => {
+            let id = ClientId(WorkOrderId::new_v7(now).0);
+            set_meta(&mut tx, "client_id", &id.to_string()).await?;
+            id
+        }
+    };
+    tx.commit().await?;
+    Ok((pool, client_id))
+}
+
+/// Opens an existing, current store for reading only, without creating any file. Immutable
+/// when no writer's WAL is left beside it: SQLite then needs no `-shm` (which a full disk
+/// cannot hold) and the file alone holds every committed change.
+async fn open_for_reading(path: &Path) -> Result<(SqlitePool, ClientId), StoreError> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_in_use = std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(path).read_only(true).immutable(!wal_in_use))
+        .await?;
+    if check_version(&pool).await? < SCHEMA_VERSION {
+        // Upgrading the file needs room; there is nothing older to read meanwhile.
+        return Err(StoreError::DiskFull);
+    }
+    let mut tx = pool.begin().await?;
+    let client_id = meta(&mut tx, "client_id").await?;
+    tx.commit().await?;
+    // A store never written has nothing to read; it needs room to start.
+    let client_id = parse_client_id(&client_id.ok_or(StoreError::DiskFull)?)?;
+    Ok((pool, client_id))
+}
+
+/// The file's schema version, refused when newer than this build.
+async fn check_version(pool: &SqlitePool) -> Result<i64, StoreError> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(pool)
+        .await?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
+}
+
+fn parse_client_id(text: &str) -> Result<ClientId, StoreError> {
+    Ok(ClientId(
+        Uuid::from_str(text).map_err(|e| corrupt("client_id", e))?,
+    ))
 }
 
 async fn meta(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<Option<String>, StoreError> {

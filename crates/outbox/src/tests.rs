@@ -346,7 +346,7 @@ async fn a_damaged_row_is_a_clear_error_not_a_panic() {
     let s = store(&dir, "alice").await;
     s.create_order(complaint(), T0).await.unwrap();
     sqlx::query("UPDATE outbox SET body = '{not json'")
-        .execute(&s.pool)
+        .execute(&s.reader())
         .await
         .unwrap();
     let err = s.pending(10).await.unwrap_err();
@@ -359,7 +359,7 @@ async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir, "alice").await;
     sqlx::query("PRAGMA user_version = 99")
-        .execute(&s.pool)
+        .execute(&s.reader())
         .await
         .unwrap();
     s.close().await;
@@ -412,4 +412,52 @@ async fn a_rejected_create_leaves_the_list_and_is_kept_as_a_problem() {
         &problems[0].detail,
         ProblemDetail::Rejected { mutation, .. } if matches!(mutation.body, MutationBody::Create(_))
     ));
+}
+
+/// What a full disk leaves the agent: the store opened for reading only shows the orders
+/// without creating a file beside the database, and the first change once there is room again
+/// reopens it for writing.
+#[tokio::test]
+async fn a_store_opened_for_reading_lists_orders_and_reopens_for_the_next_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.db");
+    let s = store(&dir, "alice").await;
+    let first = s.create_order(complaint(), T0).await.unwrap().order.id;
+    let client_id = s.client_id();
+    s.close().await;
+    assert!(!dir.path().join("orders.db-wal").exists(), "closed cleanly");
+
+    let (pool, read_client) = super::open_for_reading(&path).await.unwrap();
+    assert_eq!(read_client, client_id);
+    let reader = LocalStore {
+        path: path.clone(),
+        pool: std::sync::Mutex::new(pool),
+        read_only: std::sync::atomic::AtomicBool::new(true),
+        client_id,
+        actor: actor("alice"),
+    };
+    assert!(reader.is_read_only());
+    let listed = reader.orders(&OrderFilter::All).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.id).collect::<Vec<_>>(), [first]);
+    assert_eq!(reader.counts().await.unwrap().pending, 1);
+    for extra in ["orders.db-wal", "orders.db-shm"] {
+        assert!(!dir.path().join(extra).exists(), "reading made {extra}");
+    }
+
+    // The disk has room: a change reopens the store for writing and lands in the outbox.
+    let second = reader.create_order(complaint(), T0).await.unwrap().order.id;
+    assert!(!reader.is_read_only());
+    let pending = reader.pending(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|m| m.order_id).collect::<Vec<_>>(),
+        [first, second]
+    );
+}
+
+#[tokio::test]
+async fn a_store_never_written_cannot_open_for_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.db");
+    assert!(super::open_for_reading(&path).await.is_err());
+    assert!(!path.exists(), "reading created the file");
 }
