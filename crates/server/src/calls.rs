@@ -371,7 +371,7 @@ fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(column)?)
 }
 
-fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
+pub(crate) fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
     let ivr: String = row.try_get("ivr")?;
     Ok(StoredCall {
         agent_id: row.try_get("agent_id")?,
@@ -409,7 +409,8 @@ fn call_from_row(row: &AnyRow) -> Result<StoredCall> {
     })
 }
 
-const CALL_COLUMNS: &str = "agent_id, call_id, revision, direction, number, display_name, e164, \
+pub(crate) const CALL_COLUMNS: &str =
+    "agent_id, call_id, revision, direction, number, display_name, e164, \
      customer_id, ivr, ring_at, answer_at, end_at, hold_ms, transferred_to, end_reason, \
      wrap_up_code, wrap_up_at, notes, mos, loss_percent, remote_loss_percent, jitter_ms, \
      rtt_ms, \
@@ -427,7 +428,7 @@ fn check_batch(len: usize, what: &str) -> Result<()> {
 
 /// ` AND agent_id IN ($next, …)` for `agents` (nothing for every agent), and the next free
 /// placeholder number.
-fn agent_filter(agents: Option<&BTreeSet<String>>, next: usize) -> (String, usize) {
+pub(crate) fn agent_filter(agents: Option<&BTreeSet<String>>, next: usize) -> (String, usize) {
     match agents {
         None => (String::new(), next),
         Some(agents) => {
@@ -440,6 +441,16 @@ fn agent_filter(agents: Option<&BTreeSet<String>>, next: usize) -> (String, usiz
             )
         }
     }
+}
+
+/// A missing quality figure as NaN, which the SQL turns back into NULL (`NULLIF($n, 'NaN')`;
+/// SQLite stores a bound NaN as NULL anyway). Why not bind the `Option`: sqlx 0.8's `Any`
+/// driver sends a `None::<f64>` as a NULL of type `float4` (its Real/Double arms are swapped),
+/// PostgreSQL prepares the statement with that type, and the next upload on the connection
+/// that has the figure (8 bytes) fails with "incorrect binary data format". Figures are
+/// checked finite before this, so NaN never stands for a value.
+fn null_as_nan(figure: Option<f64>) -> f64 {
+    figure.unwrap_or(f64::NAN)
 }
 
 /// Stores the calls `principal` uploads as its own, in one transaction. Invalid calls, and
@@ -498,8 +509,9 @@ pub async fn upload_calls(
             "UPDATE calls SET revision = $4, direction = $5, number = $6, display_name = $7, \
              e164 = $8, customer_id = $9, ivr = $10, ring_at = $11, answer_at = $12, end_at = $13, \
              hold_ms = $14, transferred_to = $15, end_reason = $16, wrap_up_code = $17, \
-             wrap_up_at = $18, notes = $19, received_at = $20, mos = $21, loss_percent = $22, \
-             remote_loss_percent = $23, jitter_ms = $24, rtt_ms = $25 \
+             wrap_up_at = $18, notes = $19, received_at = $20, mos = NULLIF($21, 'NaN'), \
+             loss_percent = NULLIF($22, 'NaN'), remote_loss_percent = NULLIF($23, 'NaN'), \
+             jitter_ms = NULLIF($24, 'NaN'), rtt_ms = NULLIF($25, 'NaN') \
              WHERE tenant_id = $1 AND agent_id = $2 AND call_id = $3"
         } else {
             "INSERT INTO calls (tenant_id, agent_id, call_id, revision, direction, number, \
@@ -507,7 +519,8 @@ pub async fn upload_calls(
              transferred_to, end_reason, wrap_up_code, wrap_up_at, notes, received_at, mos, \
              loss_percent, remote_loss_percent, jitter_ms, rtt_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+             $17, $18, $19, $20, NULLIF($21, 'NaN'), NULLIF($22, 'NaN'), NULLIF($23, 'NaN'), \
+             NULLIF($24, 'NaN'), NULLIF($25, 'NaN'))"
         };
         sqlx::query(sql)
             .bind(&principal.tenant_id)
@@ -530,11 +543,11 @@ pub async fn upload_calls(
             .bind(call.wrap_up_at)
             .bind(&call.notes)
             .bind(received)
-            .bind(quality.mos)
-            .bind(quality.loss_percent)
-            .bind(quality.remote_loss_percent)
-            .bind(quality.jitter_ms)
-            .bind(quality.rtt_ms)
+            .bind(null_as_nan(quality.mos))
+            .bind(null_as_nan(quality.loss_percent))
+            .bind(null_as_nan(quality.remote_loss_percent))
+            .bind(null_as_nan(quality.jitter_ms))
+            .bind(null_as_nan(quality.rtt_ms))
             .execute(tx.conn())
             .await?;
         report.stored.push(call.id.clone());
@@ -604,7 +617,10 @@ pub struct CallQuery {
 }
 
 /// The agents whose records `principal` may read, or `None` for every agent of the tenant.
-async fn readable_agents(store: &Store, principal: &Principal) -> Result<Option<BTreeSet<String>>> {
+pub(crate) async fn readable_agents(
+    store: &Store,
+    principal: &Principal,
+) -> Result<Option<BTreeSet<String>>> {
     match principal.role {
         Role::Admin => Ok(None),
         Role::Agent => Ok(Some(BTreeSet::from([principal.user_id.clone()]))),
@@ -629,7 +645,7 @@ async fn readable_agents(store: &Store, principal: &Principal) -> Result<Option<
 }
 
 /// Which agents a read covers: the one asked for (if allowed) or every readable one.
-async fn agents_for_read(
+pub(crate) async fn agents_for_read(
     store: &Store,
     principal: &Principal,
     asked: Option<&str>,
@@ -645,7 +661,7 @@ async fn agents_for_read(
     }
 }
 
-fn limit_of(limit: Option<u32>) -> Result<i64> {
+pub(crate) fn limit_of(limit: Option<u32>) -> Result<i64> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(Error::Invalid(format!("limit must be 1-{MAX_LIMIT}")));
