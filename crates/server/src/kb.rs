@@ -45,6 +45,19 @@ pub struct ArticleInput {
     pub tags: Vec<String>,
     /// `zh-CN`, `zh-TW` or `en`.
     pub lang: String,
+    /// The article's revision the edit started from (0: a new article). When given, an article
+    /// changed or deleted since is not overwritten but reported in `conflicts`; bulk imports
+    /// leave it out and replace what is held.
+    #[serde(default)]
+    pub base_revision: Option<i64>,
+}
+
+/// An edit refused because the article changed since the editor loaded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KbConflict {
+    pub id: String,
+    /// The revision held now (0: deleted, or not there).
+    pub revision: i64,
 }
 
 /// One article (or the tombstone of a deleted one) as desktops pull it.
@@ -74,6 +87,8 @@ pub struct PublishReport {
     pub deleted: Vec<String>,
     /// Articles refused, with the reason; the rest of the publish stands.
     pub rejected: Vec<Rejected>,
+    /// Edits whose `base_revision` is no longer the article's: nothing of them was stored.
+    pub conflicts: Vec<KbConflict>,
     /// The tenant's KB revision after the publish.
     pub revision: i64,
 }
@@ -200,7 +215,7 @@ pub async fn publish(
         }
         let tags = encode_tags(&article.tags)?;
         let held = sqlx::query(&format!(
-            "SELECT title, body, tags, lang, deleted_at FROM kb_articles \
+            "SELECT title, body, tags, lang, revision, deleted_at FROM kb_articles \
              WHERE tenant_id = $1 AND id = $2{}",
             store.for_update()
         ))
@@ -216,6 +231,21 @@ pub async fn publish(
                 && row.try_get::<Option<i64>, _>("deleted_at")?.is_none();
             if same {
                 report.unchanged.push(article.id.clone());
+                continue;
+            }
+        }
+        if let Some(base) = article.base_revision {
+            let live = match &held {
+                Some(row) if row.try_get::<Option<i64>, _>("deleted_at")?.is_none() => {
+                    row.try_get::<i64, _>("revision")?
+                }
+                _ => 0,
+            };
+            if live != base {
+                report.conflicts.push(KbConflict {
+                    id: article.id.clone(),
+                    revision: live,
+                });
                 continue;
             }
         }
@@ -273,7 +303,8 @@ pub async fn publish(
     tx.commit().await?;
     report.revision = revision;
     tracing::info!(tenant, by = %principal.username, stored = report.stored.len(),
-        deleted = report.deleted.len(), rejected = report.rejected.len(), revision,
+        deleted = report.deleted.len(), rejected = report.rejected.len(),
+        conflicts = report.conflicts.len(), revision,
         "knowledge base published");
     Ok(report)
 }
@@ -337,6 +368,7 @@ mod tests {
             body: "先确认光猫指示灯……\n\n| 灯 | 含义 |\n|---|---|\n".into(),
             tags: vec!["宽带".into(), "故障".into()],
             lang: "zh-CN".into(),
+            base_revision: None,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api;
 pub mod authz;
+pub mod call_quality;
 pub mod calls;
 pub mod clock;
 pub mod customers;

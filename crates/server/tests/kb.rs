@@ -14,6 +14,7 @@ both_backends!(
     publish_then_pull_changes_after_a_revision,
     agents_cannot_publish_and_tenants_are_apart,
     concurrent_publishes_are_pulled_without_gaps,
+    an_edit_from_a_stale_revision_is_a_conflict_not_an_overwrite,
 );
 
 async fn user(api: &Client, admin: &str, name: &str, role: &str) -> String {
@@ -248,4 +249,91 @@ async fn concurrent_publishes_are_pulled_without_gaps(kind: Kind) {
     );
     assert_eq!(seen.len(), 6);
     assert!(seen.values().all(|title| title.ends_with("v9")), "{seen:?}");
+}
+
+async fn publish(api: &Client, token: &str, articles: Value) -> Value {
+    let (status, report) = api
+        .post(
+            "/api/v1/kb/articles",
+            Some(token),
+            json!({ "articles": articles }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+/// Two supervisors edit the same article in the app: the second save, made from the revision
+/// both loaded, is refused as a conflict naming the revision held now, and stores nothing; a
+/// new article whose id is taken, and an edit of an article deleted meanwhile, conflict too.
+async fn an_edit_from_a_stale_revision_is_a_conflict_not_an_overwrite(kind: Kind) {
+    let w = world(kind).await;
+    let lead = user(&w.api, &w.admin_a, "lead", "supervisor").await;
+    let sue = user(&w.api, &w.admin_a, "sue", "supervisor").await;
+    let mut first = article("outage", "宽带断网");
+    first["base_revision"] = json!(0);
+    let report = publish(&w.api, &lead, json!([first])).await;
+    assert_eq!(report["stored"], json!(["outage"]), "{report}");
+    let loaded = report["revision"].as_i64().unwrap();
+
+    // Both load revision `loaded`; lead saves first.
+    let mut lead_edit = article("outage", "宽带断网（新版）");
+    lead_edit["base_revision"] = json!(loaded);
+    let report = publish(&w.api, &lead, json!([lead_edit])).await;
+    assert_eq!(report["stored"], json!(["outage"]), "{report}");
+    let now_held = report["revision"].as_i64().unwrap();
+    let mut sue_edit = article("outage", "宽带断网（苏的版本）");
+    sue_edit["base_revision"] = json!(loaded);
+    let report = publish(&w.api, &sue, json!([sue_edit])).await;
+    assert_eq!(report["stored"], json!([]), "{report}");
+    assert_eq!(
+        report["conflicts"],
+        json!([{"id": "outage", "revision": now_held}])
+    );
+    let page = changes(&w.api, &sue, 0, 10).await;
+    assert_eq!(page["articles"][0]["title"], "宽带断网（新版）");
+    assert_eq!(
+        page["next_since"].as_i64(),
+        Some(now_held),
+        "nothing stored"
+    );
+    // Reloaded, her edit goes through.
+    let mut sue_edit = article("outage", "宽带断网（苏的版本）");
+    sue_edit["base_revision"] = json!(now_held);
+    let report = publish(&w.api, &sue, json!([sue_edit])).await;
+    assert_eq!(report["stored"], json!(["outage"]), "{report}");
+
+    // A "new" article whose id exists, and an edit of one deleted since it was loaded.
+    let mut clash = article("outage", "另一篇");
+    clash["base_revision"] = json!(0);
+    let report = publish(&w.api, &lead, json!([article("bill", "账单查询")])).await;
+    let bill_revision = report["revision"].as_i64().unwrap();
+    let (status, _) = w
+        .api
+        .post(
+            "/api/v1/kb/articles",
+            Some(&lead),
+            json!({"articles": [], "delete": ["bill"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut gone = article("bill", "账单查询（改）");
+    gone["base_revision"] = json!(bill_revision);
+    let report = publish(&w.api, &sue, json!([clash, gone])).await;
+    let held = changes(&w.api, &sue, 0, 10).await;
+    let outage_revision = held["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "outage")
+        .unwrap()["revision"]
+        .clone();
+    assert_eq!(
+        report["conflicts"],
+        json!([{"id": "outage", "revision": outage_revision}, {"id": "bill", "revision": 0}]),
+        "{report}"
+    );
+    // Without a base revision (a bulk import) the article is replaced as before.
+    let report = publish(&w.api, &lead, json!([article("outage", "导入版")])).await;
+    assert_eq!(report["stored"], json!(["outage"]), "{report}");
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiQuery, AppState};
 use crate::authz::Principal;
+use crate::call_quality::{self, QualityQuery, QualityReport};
 use crate::calls::{
     self, CallQuery, CallUpload, StateQuery, StateUpload, StoredCall, StoredState, UploadReport,
 };
@@ -68,6 +69,17 @@ pub(super) async fn list_calls(
     Ok(Json(CallsPage {
         items: calls::list_calls(&state.store, &principal, &query).await?,
     }))
+}
+
+/// Supervisors' call-quality report (agents get their own figures).
+pub(super) async fn quality_report(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<QualityQuery>,
+) -> Result<Json<QualityReport>> {
+    Ok(Json(
+        call_quality::report(&state.store, &principal, &query).await?,
+    ))
 }
 
 pub(super) async fn upload_states(

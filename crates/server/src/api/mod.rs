@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             get(calls::list_states).post(calls::upload_states),
         )
         .route("/call-scores", post(calls::upload_scores))
+        .route("/reports/call-quality", get(calls::quality_report))
         .route("/kb/articles", post(kb::publish))
         .route("/kb/changes", get(kb::changes))
         .route(
