@@ -34,6 +34,8 @@ impl From<PopError> for CommandError {
             PopError::Region { .. } => "invalid",
             PopError::Http(_) => "network",
             PopError::Playbook(e) => e.code(),
+            PopError::Report(e) => e.code(),
+            PopError::KbEdit(e) => e.code(),
         };
         Self {
             code,
@@ -110,6 +112,44 @@ pub async fn playbook_save(
     edit: seatline_playbook::Playbook,
 ) -> Result<seatline_playbook::Playbook, CommandError> {
     Ok(state.0.save_playbook(&edit).await?)
+}
+
+/// The center's call-quality report for a period (supervisors: their teams; admins: the
+/// center; agents: their own calls), read live from the server.
+#[tauri::command]
+pub async fn call_quality_report(
+    state: State<'_, PopState>,
+    request: seatline_workspace::quality_report::ReportRequest,
+) -> Result<seatline_workspace::quality_report::QualityReport, CommandError> {
+    Ok(state.0.quality_report(&request).await?)
+}
+
+/// One of the center's knowledge-base articles opened for editing (null: not the center's).
+#[tauri::command]
+pub async fn kb_editable(
+    state: State<'_, PopState>,
+    id: String,
+) -> Result<Option<seatline_workspace::kb_sync::EditableArticle>, CommandError> {
+    Ok(state.0.kb_editable(&id).await?)
+}
+
+/// A supervisor saves an article for the whole center (an empty id makes a new one); code
+/// `conflict` when someone changed it since it was opened, `forbidden` for an agent.
+#[tauri::command]
+pub async fn kb_save_article(
+    state: State<'_, PopState>,
+    edit: seatline_workspace::kb_sync::EditableArticle,
+) -> Result<seatline_workspace::screen_pop::KbSaved, CommandError> {
+    Ok(state.0.kb_save_article(&edit).await?)
+}
+
+/// A supervisor deletes one of the center's articles.
+#[tauri::command]
+pub async fn kb_delete_article(
+    state: State<'_, PopState>,
+    id: String,
+) -> Result<seatline_workspace::screen_pop::KbSaved, CommandError> {
+    Ok(state.0.kb_delete_article(&id).await?)
 }
 
 /// The agent picked one of several customers sharing the caller's number.

@@ -326,6 +326,58 @@ test("a supervisor edits the center's playbook in the window and the server hold
   await wd("POST", s("/execute/sync"), { script: "arguments[0].open = false;", args: [{ [ELEMENT]: section }] });
 });
 
+test("the supervisor's call-quality report shows the team's poor call the server holds", async () => {
+  // The agent's desk uploaded two measured calls (as the call log pushes them): one good, one
+  // poor. The supervisor of the previous test is still signed in.
+  const agent = await serverApi("POST", "/api/v1/login", null,
+    { tenant: "demo", username: "agent", password: DEMO_PASSWORD });
+  const at = Date.now() - 10 * 60_000;
+  const measured = (id, offset, quality) => ({
+    id, revision: 1, direction: "incoming", number: "+8613900007777", e164: "+8613900007777", ivr: {},
+    ring_at: at + offset, answer_at: at + offset + 3_000, end_at: at + offset + 120_000, hold_ms: 0, notes: "",
+    quality,
+  });
+  const upload = await serverApi("POST", "/api/v1/calls", agent.token, { calls: [
+    measured("smoke-good@pbx", 0, { mos: 4.3, loss_percent: 0.1, jitter_ms: 3 }),
+    measured("smoke-poor@pbx", 1_000, { mos: 2.6, loss_percent: 11.5, jitter_ms: 48, rtt_ms: 240 }),
+  ] });
+  assert.deepEqual(upload.rejected, [], JSON.stringify(upload));
+
+  const section = await find("[data-testid=quality-section]");
+  await wd("POST", s("/execute/sync"), {
+    script: "arguments[0].open = true; arguments[0].scrollIntoView({ block: 'start' });",
+    args: [{ [ELEMENT]: section }],
+  });
+  const poor = await waitForText("[data-testid=quality-poor-call][data-call='smoke-poor@pbx']", /MOS 2\.6/, 15_000);
+  assert.match(poor, /\+8613900007777/);
+  const row = await waitForText("[data-testid=quality-agent-row]", /李明/);
+  assert.match(row, /李明\s+2\s+2\s+1\b/, `agent row: ${row}`);
+  await screenshot("call-quality-report.png");
+  await wd("POST", s("/execute/sync"), { script: "arguments[0].open = false;", args: [{ [ELEMENT]: section }] });
+});
+
+test("the supervisor writes a new article in the knowledge panel and the center holds it", async () => {
+  await wd("POST", s(`/element/${await find("[data-testid=kb-new]")}/click`), {});
+  await typeInto("[data-testid=kb-edit-title]", "冒烟测试：光猫复位");
+  await typeInto("[data-testid=kb-edit-tags]", "宽带, 冒烟");
+  await typeInto("[data-testid=kb-edit-body]", "长按光猫复位键十秒，等待指示灯变绿。");
+  await wd("POST", s(`/element/${await find("[data-testid=kb-edit-save]")}/click`), {});
+  const saved = await waitForText("[data-testid=kb-edit-saved]", /revision \d+/, 20_000);
+  // The saver's own search index has it at once (pulled and rebuilt after the save).
+  await waitForText("[data-testid=kb-article]", /光猫复位/, 15_000);
+  await screenshot("kb-article-published.png");
+
+  const login = await serverApi("POST", "/api/v1/login", null,
+    { tenant: "demo", username: "agent", password: DEMO_PASSWORD });
+  const page = await serverApi("GET", "/api/v1/kb/changes?since=0", login.token);
+  const held = page.articles.find((a) => a.title === "冒烟测试：光猫复位");
+  assert.ok(held, `the center does not hold the article: ${JSON.stringify(page)}`);
+  assert.deepEqual(held.tags, ["宽带", "冒烟"]);
+  assert.match(held.body, /复位键十秒/);
+  assert.equal(`revision ${held.revision}`, saved.match(/revision \d+/)[0]);
+  await wd("POST", s(`/element/${await find("[data-testid=kb-article] button")}/click`), {});
+});
+
 test("switching to Chinese re-renders the frame and saves the choice", async () => {
   const option = await find("[data-testid=language] option[value='zh-CN']");
   await wd("POST", s(`/element/${option}/click`), {});

@@ -84,6 +84,12 @@ function fakeShell(options: { failAgent?: boolean; link?: { scheme: string; targ
         return MOCK_PLAYBOOK;
       case "playbook_save":
         return { ...(args as { edit: typeof MOCK_PLAYBOOK }).edit, revision: 1 };
+      case "call_quality_report": {
+        const request = (args as { request: { since: number; before: number } }).request;
+        return { since: request.since, before: request.before, poor_mos_below: 3.6, poor_calls: [],
+          agents: [{ agent_id: "u-2", display_name: "Ann", calls: 3, measured: 2, poor: 0, mean_mos: 4.2, worst_mos: 4.1,
+            mean_loss_percent: 0.5, max_loss_percent: 0.8, mean_remote_loss_percent: null, mean_jitter_ms: 4, mean_rtt_ms: null }] };
+      }
       case "call_figures":
         return { calls: 0, handled: 0, missed: 0, average_handle_s: 0, after_call_work_s: 0, without_wrap_up: 0 };
       case "callback_figures":
@@ -167,18 +173,35 @@ describe("workspace frame", () => {
     });
   });
 
+  it("reads the call-quality report through call_quality_report when its section opens", async () => {
+    const calls = fakeShell({ role: "supervisor" });
+    render(App, { props: { backend: tauriBackend } });
+    const section = (await screen.findByTestId("quality-section")) as HTMLDetailsElement;
+    expect(calls.some((c) => c.cmd === "call_quality_report")).toBe(false);
+    section.open = true;
+    section.dispatchEvent(new Event("toggle"));
+    expect((await screen.findByTestId("quality-agent-row")).textContent).toContain("Ann");
+    const asked = calls.find((c) => c.cmd === "call_quality_report");
+    const request = (asked?.args as { request: { since: number; before: number; limit: number } }).request;
+    expect(request.since).toBeLessThan(request.before);
+    expect(request.limit).toBe(50);
+  });
+
   it("does not offer the playbook editor to an agent or when signed out", async () => {
     fakeShell({ role: "agent" });
     render(App, { props: { backend: tauriBackend } });
     // Signed in (the session has been read), and still no editor.
     await screen.findByTestId("signed-in-as");
     expect(screen.queryByTestId("playbook-section")).toBeNull();
+    // An agent has her own line's quality.
+    expect(screen.getByTestId("quality-section")).toBeTruthy();
     cleanup();
     clearMocks();
     fakeShell();
     render(App, { props: { backend: tauriBackend } });
     await screen.findByTestId("login-form");
     expect(screen.queryByTestId("playbook-section")).toBeNull();
+    expect(screen.queryByTestId("quality-section")).toBeNull();
   });
 
   it("switches the whole frame to Chinese and saves the choice through set_language", async () => {

@@ -50,6 +50,70 @@ impl From<ApiFailure> for KbSyncError {
     }
 }
 
+/// Why an edit of the center's knowledge base did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum KbEditError {
+    #[error(transparent)]
+    Sync(#[from] KbSyncError),
+    #[error("someone else changed the article since you opened it (the center holds revision {held} now): reload it and apply your change again")]
+    Conflict { held: i64 },
+    #[error("someone else deleted the article since you opened it: save it as a new article to keep your text")]
+    Deleted,
+    #[error("the article cannot be saved: {0}")]
+    Invalid(String),
+}
+
+impl KbEditError {
+    /// A stable code for the UI: `conflict` (reload), `invalid` (correct the form),
+    /// `forbidden` (agents may not edit), `unreachable` (try again), `storage`, `server`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } | Self::Deleted => "conflict",
+            Self::Invalid(_)
+            | Self::Sync(KbSyncError::Server {
+                status: 400 | 413 | 422,
+                ..
+            }) => "invalid",
+            Self::Sync(KbSyncError::Server {
+                status: 401 | 403, ..
+            }) => "forbidden",
+            Self::Sync(KbSyncError::Network(_)) => "unreachable",
+            Self::Sync(KbSyncError::Storage(_) | KbSyncError::Index(_) | KbSyncError::Join(_)) => {
+                "storage"
+            }
+            Self::Sync(KbSyncError::Server { .. } | KbSyncError::Unreadable(_)) => "server",
+        }
+    }
+}
+
+/// The languages the center's knowledge base takes (the server's list).
+pub const EDIT_LANGS: &[&str] = &["zh-CN", "zh-TW", "en"];
+
+/// What the desk checks before a save goes out: the rest is the server's to refuse.
+pub fn check_edit(edit: &EditableArticle) -> Result<(), KbEditError> {
+    let title = edit.title.trim();
+    if title.is_empty() {
+        return Err(KbEditError::Invalid("the title is empty".into()));
+    }
+    if title.contains(['\n', '\r']) {
+        return Err(KbEditError::Invalid("the title must be one line".into()));
+    }
+    if edit.body.trim().is_empty() {
+        return Err(KbEditError::Invalid("the article has no text".into()));
+    }
+    if !EDIT_LANGS.contains(&edit.lang.as_str()) {
+        return Err(KbEditError::Invalid(format!(
+            "language {:?} is not one of {}",
+            edit.lang,
+            EDIT_LANGS.join(", ")
+        )));
+    }
+    if edit.revision < 0 {
+        return Err(KbEditError::Invalid("the base revision is negative".into()));
+    }
+    Ok(())
+}
+
 /// One article change as the server sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ServerArticle {
@@ -98,7 +162,81 @@ pub struct PublishReport {
     pub unchanged: Vec<String>,
     pub deleted: Vec<String>,
     pub rejected: Vec<Rejected>,
+    /// Edits refused because the article changed since it was loaded (a server before
+    /// conflict checks sends none).
+    #[serde(default)]
+    pub conflicts: Vec<KbConflict>,
     pub revision: i64,
+}
+
+/// An edit the server refused because the article is no longer at its base revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KbConflict {
+    pub id: String,
+    /// The revision held now (0: deleted).
+    pub revision: i64,
+}
+
+/// A server article as an editor opens it: the text and the revision the edit starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditableArticle {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub lang: String,
+    /// 0 for an article the center does not have (a local import, or a new one).
+    pub revision: i64,
+}
+
+/// What one article's save did on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditOutcome {
+    /// Stored; the tenant's knowledge base is at `revision` now.
+    Stored { revision: i64 },
+    /// The server holds exactly this text already.
+    Unchanged { revision: i64 },
+    /// Changed (or deleted, `held` 0) by someone else since the edit's base revision.
+    Conflict { held: i64 },
+    /// Invalid, with the server's reason.
+    Rejected { reason: String },
+}
+
+/// Saves one edited article with the revision it was loaded from, so a concurrent edit is
+/// reported instead of overwritten.
+pub async fn publish_edit(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    edit: &EditableArticle,
+) -> Result<EditOutcome, KbSyncError> {
+    let url = format!("{}/api/v1/kb/articles", base.trim_end_matches('/'));
+    let body = serde_json::json!({"articles": [{
+        "id": edit.id, "title": edit.title, "body": edit.body, "tags": edit.tags,
+        "lang": edit.lang, "base_revision": edit.revision,
+    }]});
+    let report: PublishReport = send_json(http.post(url).json(&body), token).await?;
+    let ours = |id: &String| id == &edit.id;
+    Ok(if report.stored.iter().any(ours) {
+        EditOutcome::Stored {
+            revision: report.revision,
+        }
+    } else if report.unchanged.iter().any(ours) {
+        EditOutcome::Unchanged {
+            revision: report.revision,
+        }
+    } else if let Some(c) = report.conflicts.iter().find(|c| ours(&c.id)) {
+        EditOutcome::Conflict { held: c.revision }
+    } else if let Some(r) = report.rejected.iter().find(|r| ours(&r.id)) {
+        EditOutcome::Rejected {
+            reason: r.reason.clone(),
+        }
+    } else {
+        return Err(KbSyncError::Unreadable(format!(
+            "the publish report does not mention {}",
+            edit.id
+        )));
+    })
 }
 
 /// The local copy of the server's articles.
@@ -195,6 +333,28 @@ impl KbMirror {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// One live article with its revision, for an editor.
+    pub async fn article(&self, id: &str) -> Result<Option<EditableArticle>, KbSyncError> {
+        let row =
+            sqlx::query("SELECT id, title, body, tags, lang, revision FROM articles WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row
+            .map(|row| {
+                let tags: String = row.try_get("tags")?;
+                Ok::<_, sqlx::Error>(EditableArticle {
+                    id: row.try_get("id")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
+                    lang: row.try_get("lang")?,
+                    revision: row.try_get("revision")?,
+                })
+            })
+            .transpose()?)
     }
 
     /// Live articles held.

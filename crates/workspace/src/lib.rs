@@ -10,6 +10,7 @@ pub mod desk;
 pub mod host;
 pub mod kb_sync;
 pub mod playbook;
+pub mod quality_report;
 pub mod screen_pop;
 mod server_api;
 

@@ -52,6 +52,19 @@ pub enum PopError {
     Http(String),
     #[error(transparent)]
     Playbook(#[from] playbook::PlaybookError),
+    #[error(transparent)]
+    Report(#[from] crate::quality_report::ReportError),
+    #[error(transparent)]
+    KbEdit(#[from] crate::kb_sync::KbEditError),
+}
+
+/// A knowledge-base save or deletion: the article's id and the center's revision after it;
+/// `indexed` is false when the desk's search could not take it yet (the next pull will).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KbSaved {
+    pub id: String,
+    pub revision: i64,
+    pub indexed: bool,
 }
 
 /// A ringing call as the phone reports it (or the agent's own lookup).
@@ -605,11 +618,7 @@ impl ScreenPop {
         let index = self.inner.kb_index.get()?;
         let (server_url, token) = self.inner.desk.server_access().await?;
         let result = async {
-            let mirror = self
-                .inner
-                .kb_mirror
-                .get_or_try_init(|| KbMirror::open(&self.inner.kb_path))
-                .await?;
+            let mirror = self.kb_mirror().await?;
             crate::kb_sync::pull(http, &server_url, token.expose(), mirror, index).await
         }
         .await;
@@ -628,6 +637,101 @@ impl ScreenPop {
                 None
             }
         }
+    }
+
+    async fn kb_mirror(&self) -> Result<&KbMirror, crate::kb_sync::KbSyncError> {
+        self.inner
+            .kb_mirror
+            .get_or_try_init(|| KbMirror::open(&self.inner.kb_path))
+            .await
+    }
+
+    /// One of the center's articles as an editor opens it, with the revision the edit starts
+    /// from; `None` when the center does not have it (a local import only). Pulls first when
+    /// the server answers, so an editor (or a reload after a conflict) starts from the latest.
+    pub async fn kb_editable(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::kb_sync::EditableArticle>, PopError> {
+        if let Ok(http) = self.http().await {
+            // Best effort: offline, the mirror's copy is what there is.
+            let _ = self.pull_kb(&http).await;
+        }
+        let mirror = self
+            .kb_mirror()
+            .await
+            .map_err(crate::kb_sync::KbEditError::from)?;
+        Ok(mirror
+            .article(id)
+            .await
+            .map_err(crate::kb_sync::KbEditError::from)?)
+    }
+
+    /// A supervisor's save of one article (an empty id makes a new one). The server refuses
+    /// it as a conflict when the article changed since `edit.revision`; once stored, the
+    /// desk's search takes it at once (the mirror pulls and the index is rebuilt).
+    pub async fn kb_save_article(
+        &self,
+        edit: &crate::kb_sync::EditableArticle,
+    ) -> Result<KbSaved, PopError> {
+        use crate::kb_sync::{EditOutcome, KbEditError};
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Err(crate::DeskError::NotSignedIn.into());
+        };
+        let mut edit = edit.clone();
+        edit.title = edit.title.trim().to_owned();
+        edit.tags = edit
+            .tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if edit.id.trim().is_empty() {
+            edit.id = format!("kb-{}", uuid::Uuid::now_v7().simple());
+            edit.revision = 0;
+        }
+        crate::kb_sync::check_edit(&edit)?;
+        let http = self.http().await?;
+        let outcome = crate::kb_sync::publish_edit(&http, &server_url, token.expose(), &edit)
+            .await
+            .map_err(KbEditError::from)?;
+        let revision = match outcome {
+            EditOutcome::Stored { revision } | EditOutcome::Unchanged { revision } => revision,
+            EditOutcome::Conflict { held: 0 } => return Err(KbEditError::Deleted.into()),
+            EditOutcome::Conflict { held } => return Err(KbEditError::Conflict { held }.into()),
+            EditOutcome::Rejected { reason } => return Err(KbEditError::Invalid(reason).into()),
+        };
+        tracing::info!(id = %edit.id, revision, "knowledge-base article saved");
+        let indexed = self.pull_kb(&http).await.is_some();
+        Ok(KbSaved {
+            id: edit.id,
+            revision,
+            indexed,
+        })
+    }
+
+    /// A supervisor deletes one of the center's articles (every desk drops it at its next pull).
+    pub async fn kb_delete_article(&self, id: &str) -> Result<KbSaved, PopError> {
+        use crate::kb_sync::KbEditError;
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Err(crate::DeskError::NotSignedIn.into());
+        };
+        let http = self.http().await?;
+        let report =
+            crate::kb_sync::publish(&http, &server_url, token.expose(), &[], &[id.to_owned()])
+                .await
+                .map_err(KbEditError::from)?;
+        tracing::info!(
+            id,
+            revision = report.revision,
+            "knowledge-base article deleted"
+        );
+        let indexed = self.pull_kb(&http).await.is_some();
+        Ok(KbSaved {
+            id: id.to_owned(),
+            revision: report.revision,
+            indexed,
+        })
     }
 
     /// A supervisor's edit of the center's playbook, saved on the server and put in use here at
@@ -651,6 +755,19 @@ impl ScreenPop {
             v.playbook_error = local.err().map(|e| e.to_string());
         });
         Ok(saved)
+    }
+
+    /// The center's call-quality report for `request`'s period (the server scopes it to the
+    /// signed-in reader: her teams, the center, or her own calls).
+    pub async fn quality_report(
+        &self,
+        request: &crate::quality_report::ReportRequest,
+    ) -> Result<crate::quality_report::QualityReport, PopError> {
+        let Some((server_url, token)) = self.inner.desk.server_access().await else {
+            return Err(crate::DeskError::NotSignedIn.into());
+        };
+        let http = self.http().await?;
+        Ok(crate::quality_report::fetch(&http, &server_url, token.expose(), request).await?)
     }
 
     /// The wrap-up of a call: a code of the center's playbook (required) and notes.

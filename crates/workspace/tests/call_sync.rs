@@ -92,6 +92,7 @@ struct World {
     store: Store,
     server_dir: tempfile::TempDir,
     tenant_id: String,
+    team_id: String,
     user_id: String,
     zhang_id: String,
     server: Server,
@@ -160,6 +161,7 @@ async fn world() -> World {
         store,
         server_dir,
         tenant_id: tenant.id,
+        team_id: team.id,
         user_id: user.id,
         zhang_id: zhang.id,
         server,
@@ -177,6 +179,7 @@ async fn calls_and_states_reach_the_server_at_their_latest_revision_across_an_ou
         store,
         server_dir: _server_dir,
         tenant_id,
+        team_id: _,
         user_id,
         zhang_id,
         server,
@@ -392,6 +395,7 @@ async fn a_promised_callback_becomes_an_order_and_counts_as_kept_once_the_agent_
         store: _store,
         server_dir,
         tenant_id,
+        team_id: _,
         user_id: _user_id,
         zhang_id: _zhang_id,
         server,
@@ -979,4 +983,134 @@ async fn a_supervisor_edits_the_playbook_from_the_desktop_and_a_stale_edit_is_re
     let mut again = w.pop.playbook();
     again.after_call_work_limit_s = Some(120);
     assert_eq!(w.pop.save_playbook(&again).await.unwrap().revision, 2);
+}
+
+/// A measured call on `pop`'s desk: rings, is answered, gets its final quality, ends.
+async fn measured_call(pop: &ScreenPop, call: &str, at: i64, mos: f64, loss: f64) {
+    pop.record(
+        &CallSignal::Ringing {
+            call: call.into(),
+            number: Some("013800138000".into()),
+            display_name: None,
+            ivr: BTreeMap::new(),
+        },
+        at,
+    )
+    .await
+    .unwrap();
+    pop.record(&CallSignal::Answered { call: call.into() }, at + 3_000)
+        .await
+        .unwrap();
+    let quality = CallQuality {
+        mos: Some(mos),
+        loss_percent: Some(loss),
+        jitter_ms: Some(20.0),
+        ..CallQuality::default()
+    };
+    pop.set_call_quality(call, &quality).await.unwrap();
+    pop.record(
+        &CallSignal::Ended {
+            call: call.into(),
+            reason: "remote_hangup".into(),
+        },
+        at + 60_000,
+    )
+    .await
+    .unwrap();
+}
+
+/// The supervisor's call-quality report on her desk: her team's agent's poor call, worst
+/// first, from the calls the agent's desk pushed; the agent sees her own figures only; a dead
+/// server is told apart from a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_reads_her_teams_call_quality_from_the_desk() {
+    use seatline_workspace::quality_report::ReportRequest;
+    let w = world().await;
+    let t0 = 1_764_000_000_000_i64;
+    measured_call(&w.pop, "good@pbx", t0, 4.3, 0.1).await;
+    measured_call(&w.pop, "poor@pbx", t0 + 100_000, 2.8, 9.5).await;
+    w.pop.push_calls(&w.http).await.unwrap();
+    assert_eq!(w.pop.feed_view().calls.calls_waiting, 0);
+
+    let sue = accounts::create_user(
+        &w.store,
+        &w.tenant_id,
+        NewUser {
+            username: "sue".into(),
+            display_name: Some("Sue Supervisor".into()),
+            password: PASSWORD.into(),
+            role: Role::Supervisor,
+            team_ids: vec![w.team_id.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    let sue_dir = tempfile::tempdir().unwrap();
+    let sue_desk = Desk::new(
+        sue_dir.path(),
+        Arc::new(MemoryStore::new()),
+        Default::default(),
+    );
+    let sue_pop = ScreenPop::new(
+        sue_dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        sue_desk.clone(),
+    );
+    // Signed out: nothing to ask the server with.
+    let period = ReportRequest {
+        since: t0,
+        before: t0 + 3_600_000,
+        ..ReportRequest::default()
+    };
+    assert!(sue_pop.quality_report(&period).await.is_err());
+    sue_desk
+        .login(LoginRequest {
+            server_url: w.server.url.clone(),
+            tenant: "demo".into(),
+            username: "sue".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+
+    let report = sue_pop.quality_report(&period).await.unwrap();
+    assert!((report.poor_mos_below - 3.6).abs() < 1e-9);
+    assert_eq!(report.agents.len(), 1, "{report:?}");
+    let agent = &report.agents[0];
+    assert_eq!(agent.agent_id, w.user_id);
+    assert_eq!((agent.calls, agent.measured, agent.poor), (2, 2, 1));
+    assert_eq!(agent.worst_mos, Some(2.8));
+    assert_eq!(agent.max_loss_percent, Some(9.5));
+    assert_eq!(report.poor_calls.len(), 1);
+    let poor = &report.poor_calls[0];
+    assert_eq!(
+        (poor.id.as_str(), poor.agent_id.as_str()),
+        ("poor@pbx", w.user_id.as_str())
+    );
+    assert_eq!(poor.quality.as_ref().and_then(|q| q.mos), Some(2.8));
+    assert_eq!(poor.end_at, Some(t0 + 160_000));
+
+    // The agent: her own figures; another agent's are refused with a code the UI shows.
+    let mine = w.pop.quality_report(&period).await.unwrap();
+    assert_eq!(mine.agents.len(), 1);
+    let err = w
+        .pop
+        .quality_report(&ReportRequest {
+            agent_id: Some(sue.id.clone()),
+            ..period.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, seatline_workspace::screen_pop::PopError::Report(e) if e.code() == "forbidden"),
+        "{err}"
+    );
+
+    // The server is gone: unreachable, not a refusal.
+    w.server.stop().await;
+    let err = sue_pop.quality_report(&period).await.unwrap_err();
+    assert!(
+        matches!(&err, seatline_workspace::screen_pop::PopError::Report(e) if e.code() == "unreachable"),
+        "{err}"
+    );
 }

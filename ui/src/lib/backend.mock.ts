@@ -33,11 +33,12 @@ export const demoRecordings: RecordingEntry[] = [
 import { createMockDesktop } from "./desktop.mock";
 import { createMockAudio } from "./audio.mock";
 import type { CallerIdentity } from "./phone";
-import type { CallRecord, Customer, CustomerCard, Pop } from "./pop";
+import type { AgentQuality, CallRecord, Customer, CustomerCard, Pop, PoorCall, QualityReport } from "./pop";
 import type { Playbook } from "./playbook.svelte";
 import type {
   AgentView,
   AppInfo,
+  EditableArticle,
   KbArticle,
   LanguagePref,
   OrderStatus,
@@ -122,6 +123,11 @@ export function createMockBackend(osLocale = navigator.language): Backend {
   const reasons = MOCK_PLAYBOOK.not_ready_reasons.map((r) => r.code);
   // The server's copy of the playbook (a supervisor's save replaces it).
   let book: Playbook = structuredClone(MOCK_PLAYBOOK);
+  // The center's knowledge base: this backend's own copy (supervisors edit it), each article
+  // at the revision it last took, and the center's revision.
+  let kb: EditableArticle[] = mockArticles.map((a, i) => ({ ...structuredClone(a), revision: i + 1 }));
+  let kbRevision = kb.length;
+  let nextArticle = 1;
   let pref: LanguagePref = "system";
   let agent: AgentView = {
     state: { kind: "not_ready", reason: "login" },
@@ -143,7 +149,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     agent,
     phone: { state: "not_configured" },
     sync: { state: "not_configured" },
-    kb_articles: mockArticles.length,
+    kb_articles: kb.length,
   });
   // Work orders: the mock has no server, so it is always offline and every change stays pending.
   let session: SessionView | null = null;
@@ -285,6 +291,14 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       error: null,
     }),
     onPlaybook: async () => () => {},
+    callQualityReport: async (request) => {
+      if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      if (request.since >= request.before) throw { code: "invalid", message: "the report's period is not valid: the period must start before it ends" };
+      const role = session.account?.role;
+      if (role === "agent" && request.agent_id && request.agent_id !== "mock-user")
+        throw { code: "forbidden", message: "the server refused the call-quality report (403): you may not read another agent's call quality outside your teams" };
+      return qualityReport(request.since, request.before, role === "agent" ? "mock-user" : (request.agent_id ?? null), request.limit ?? 50);
+    },
     customerFeed: async () => ({ customers: customers.length, last_synced: null, last_error: null, signed_in: session?.signed_in ?? false }),
     session: async () => currentSession(),
     login: async (request) => {
@@ -393,7 +407,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     kbSearch: async (query, limit = 20) => {
       const q = query.trim().toLowerCase();
       if (!q) return [];
-      return mockArticles
+      return kb
         .filter((a) => `${a.title} ${a.body}`.toLowerCase().includes(q))
         .slice(0, limit)
         .map((a) => {
@@ -405,7 +419,42 @@ export function createMockBackend(osLocale = navigator.language): Backend {
           return { id: a.id, title: a.title, score: 1, snippet };
         });
     },
-    kbArticle: async (id) => mockArticles.find((a) => a.id === id) ?? null,
+    kbArticle: async (id) => {
+      const held = kb.find((a) => a.id === id);
+      if (!held) return null;
+      const { revision: _r, ...article } = held;
+      return structuredClone(article);
+    },
+    kbEditable: async (id) => structuredClone(kb.find((a) => a.id === id) ?? null),
+    kbSaveArticle: async (edit) => {
+      // The desk's checks and the server's rules as the shell reports them.
+      if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      const title = edit.title.trim();
+      if (!title) throw { code: "invalid", message: "the article cannot be saved: the title is empty" };
+      if (!edit.body.trim()) throw { code: "invalid", message: "the article cannot be saved: the article has no text" };
+      if (session.account?.role === "agent")
+        throw { code: "forbidden", message: "the server refused the knowledge-base request (403): publishing knowledge-base articles needs the supervisor role" };
+      const id = edit.id.trim() || `kb-mock-${nextArticle++}`;
+      const held = kb.find((a) => a.id === id);
+      const base = edit.id.trim() ? edit.revision : 0;
+      if ((held?.revision ?? 0) !== base) {
+        throw held
+          ? { code: "conflict", message: `someone else changed the article since you opened it (the center holds revision ${held.revision} now): reload it and apply your change again` }
+          : { code: "conflict", message: "someone else deleted the article since you opened it: save it as a new article to keep your text" };
+      }
+      kbRevision += 1;
+      const saved: EditableArticle = { id, title, body: edit.body, tags: edit.tags.map((t) => t.trim()).filter(Boolean), lang: edit.lang, revision: kbRevision };
+      kb = [...kb.filter((a) => a.id !== id), saved];
+      return { id, revision: kbRevision, indexed: true };
+    },
+    kbDeleteArticle: async (id) => {
+      if (!session?.signed_in) throw { code: "not_signed_in", message: "sign in to the central server first" };
+      if (session.account?.role === "agent")
+        throw { code: "forbidden", message: "the server refused the knowledge-base request (403): publishing knowledge-base articles needs the supervisor role" };
+      if (kb.some((a) => a.id === id)) kbRevision += 1;
+      kb = kb.filter((a) => a.id !== id);
+      return { id, revision: kbRevision, indexed: true };
+    },
     kbSuggest: async (context, limit = 10) => {
       // Words of the context found in an article (the real one extracts keywords with jieba).
       const words = [
@@ -417,7 +466,7 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       ]
         .map((w) => w.trim().toLowerCase())
         .filter((w) => w.length >= 2);
-      return mockArticles
+      return kb
         .map((a) => {
           const text = `${a.title} ${a.body}`.toLowerCase();
           const because = [...new Set(words.filter((w) => text.includes(w)))];
@@ -443,4 +492,60 @@ export function createMockBackend(osLocale = navigator.language): Backend {
     },
   };
   return backend;
+}
+
+/** The mock server's measured calls: the signed-in user (mock-user) and two teammates, at
+ * times relative to now so "today" and "last 7 days" differ. */
+function mockMeasuredCalls(now: number): PoorCall[] {
+  const hour = 3_600_000;
+  const call = (agent_id: string, id: string, hoursAgo: number, mos: number | null, loss: number | null, jitter: number | null, rtt: number | null): PoorCall => ({
+    agent_id, id, direction: "incoming", number: "+8613800138000", display_name: null, customer_id: null,
+    ring_at: now - hoursAgo * hour, answer_at: now - hoursAgo * hour + 3_000, end_at: now - hoursAgo * hour + 180_000, wrap_up_code: "resolved",
+    quality: mos === null ? null : { mos, loss_percent: loss, remote_loss_percent: null, jitter_ms: jitter, rtt_ms: rtt },
+  });
+  return [
+    call("mock-user", "me-1", 0.5, 4.3, 0.2, 3, 40),
+    call("mock-user", "me-2", 1, 3.9, 1.1, 12, 60),
+    call("mock-ann", "ann-1", 0.2, 2.7, 9.5, 45, 210),
+    call("mock-ann", "ann-2", 0.4, 3.2, 6, 30, 190),
+    call("mock-ann", "ann-3", 30, 4.1, 0.5, 6, 80),
+    call("mock-bob", "bob-1", 0.3, 4.4, 0, 2, 20),
+    call("mock-bob", "bob-2", 0.6, null, null, null, null),
+    call("mock-bob", "bob-3", 72, 2.2, 14, 60, 300),
+  ];
+}
+
+const MOCK_AGENT_NAMES: Record<string, string> = { "mock-user": "You", "mock-ann": "Ann Li 李安", "mock-bob": "Bob Chen 陈波" };
+
+/** The server's report (crates/server call_quality) over the mock calls. */
+function qualityReport(since: number, before: number, agent: string | null, limit: number): QualityReport {
+  const poorBelow = 3.6;
+  const calls = mockMeasuredCalls(Date.now()).filter((c) => c.ring_at >= since && c.ring_at < before && (!agent || c.agent_id === agent));
+  const mean = (xs: (number | null | undefined)[]) => {
+    const known = xs.filter((x): x is number => typeof x === "number");
+    return known.length ? known.reduce((a, b) => a + b, 0) / known.length : null;
+  };
+  const extreme = (xs: (number | null | undefined)[], pick: (...v: number[]) => number) => {
+    const known = xs.filter((x): x is number => typeof x === "number");
+    return known.length ? pick(...known) : null;
+  };
+  const agents: AgentQuality[] = [...new Set(calls.map((c) => c.agent_id))].map((id) => {
+    const mine = calls.filter((c) => c.agent_id === id);
+    const q = mine.map((c) => c.quality);
+    return {
+      agent_id: id, display_name: MOCK_AGENT_NAMES[id] ?? id, calls: mine.length,
+      measured: q.filter((x) => x?.mos != null).length, poor: q.filter((x) => x?.mos != null && x.mos < poorBelow).length,
+      mean_mos: mean(q.map((x) => x?.mos)), worst_mos: extreme(q.map((x) => x?.mos), Math.min),
+      mean_loss_percent: mean(q.map((x) => x?.loss_percent)), max_loss_percent: extreme(q.map((x) => x?.loss_percent), Math.max),
+      mean_remote_loss_percent: mean(q.map((x) => x?.remote_loss_percent)), mean_jitter_ms: mean(q.map((x) => x?.jitter_ms)),
+      mean_rtt_ms: mean(q.map((x) => x?.rtt_ms)),
+    };
+  });
+  const share = (a: AgentQuality) => a.poor / Math.max(1, a.measured);
+  agents.sort((a, b) => b.poor - a.poor || share(b) - share(a) || a.display_name.localeCompare(b.display_name));
+  const poor = calls
+    .filter((c) => c.quality?.mos != null && c.quality.mos < poorBelow)
+    .sort((a, b) => a.quality!.mos! - b.quality!.mos! || b.ring_at - a.ring_at)
+    .slice(0, limit);
+  return { since, before, poor_mos_below: poorBelow, agents, poor_calls: poor };
 }

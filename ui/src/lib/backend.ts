@@ -3,7 +3,17 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
 import type { RecordingScan, RecordingsBackend } from "./recordings";
-import type { CallHistory, CallbackFigures, CustomerCard, DayFigures, FeedView, Pop, PopBackend, WrapUpDone } from "./pop";
+import type {
+  CallHistory,
+  CallbackFigures,
+  CustomerCard,
+  DayFigures,
+  FeedView,
+  Pop,
+  PopBackend,
+  QualityReport,
+  WrapUpDone,
+} from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
 import type { DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
@@ -15,9 +25,11 @@ import type {
   CallContext,
   CommandError,
   CreateOrder,
+  EditableArticle,
   EditOrder,
   KbArticle,
   KbHit,
+  KbSaved,
   KbSuggestion,
   LanguagePref,
   LoginRequest,
@@ -49,6 +61,14 @@ export interface Backend extends PhoneBackend, PopBackend, DesktopBackend, Recor
   agentEvent(event: AgentEvent): Promise<AgentView>;
   kbSearch(query: string, limit?: number): Promise<KbHit[]>;
   kbArticle(id: string): Promise<KbArticle | null>;
+  /** One of the center's articles opened for editing (pulled first); null when the center
+   * does not have it. */
+  kbEditable(id: string): Promise<EditableArticle | null>;
+  /** A supervisor saves an article for the whole center. Codes: `conflict` (changed or
+   * deleted since it was opened: reload), `invalid`, `forbidden`, `unreachable`,
+   * `not_signed_in`. */
+  kbSaveArticle(edit: EditableArticle): Promise<KbSaved>;
+  kbDeleteArticle(id: string): Promise<KbSaved>;
   /** Articles for the call in progress, from its context (at most 20). */
   kbSuggest(context: CallContext, limit?: number): Promise<KbSuggestion[]>;
   session(): Promise<SessionView>;
@@ -102,6 +122,9 @@ export const tauriBackend: Backend = {
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
   kbSearch: (query, limit) => call<KbHit[]>("kb_search", { query, limit }),
   kbArticle: (id) => call<KbArticle | null>("kb_article", { id }),
+  kbEditable: (id) => call<EditableArticle | null>("kb_editable", { id }),
+  kbSaveArticle: (edit) => call<KbSaved>("kb_save_article", { edit }),
+  kbDeleteArticle: (id) => call<KbSaved>("kb_delete_article", { id }),
   kbSuggest: (context, limit) => call<KbSuggestion[]>("kb_suggest", { context, limit }),
   session: () => call<SessionView>("session"),
   login: (request) => call<SessionView>("login", { request }),
@@ -141,6 +164,7 @@ export const tauriBackend: Backend = {
   callbackFigures: (since, until) => call<CallbackFigures>("callback_figures", { since, until }),
   playbook: () => call<Playbook>("playbook"),
   savePlaybook: (edit) => call<Playbook>("playbook_save", { edit }),
+  callQualityReport: (request) => call<QualityReport>("call_quality_report", { request }),
   customerHistory: (id) => call<CallHistory>("customer_history", { id }),
   customerCreate: (customer, callId) => call<CustomerCard>("customer_create", { customer, call: callId }),
   onPlaybook: async (handler) => listen<Playbook>(PLAYBOOK_EVENT, (event) => handler(event.payload)),

@@ -164,6 +164,61 @@ export interface PopBackend {
   savePlaybook(edit: Playbook): Promise<Playbook>;
   /** Calls `handler` when a pull brought a new playbook; resolves to an unsubscribe function. */
   onPlaybook(handler: (book: Playbook) => void): Promise<() => void>;
+  /** The center's call-quality report for a period, read live from the server (supervisors:
+   * their teams; admins: the center; agents: their own calls). Codes: `forbidden`, `invalid`,
+   * `unreachable`, `not_signed_in`. */
+  callQualityReport(request: QualityReportRequest): Promise<QualityReport>;
+}
+
+/** What the call-quality report covers (crates/workspace `quality_report::ReportRequest`):
+ * calls that rang in [since, before), unix ms. */
+export interface QualityReportRequest {
+  since: number;
+  before: number;
+  agent_id?: string | null;
+  limit?: number | null;
+}
+
+/** One agent's calls in the report's period (crates/server `call_quality::AgentQuality`). */
+export interface AgentQuality {
+  agent_id: string;
+  display_name: string;
+  calls: number;
+  measured: number;
+  poor: number;
+  mean_mos: number | null;
+  worst_mos: number | null;
+  mean_loss_percent: number | null;
+  max_loss_percent: number | null;
+  mean_remote_loss_percent: number | null;
+  mean_jitter_ms: number | null;
+  mean_rtt_ms: number | null;
+}
+
+/** A poor call as the report lists it. */
+export interface PoorCall {
+  agent_id: string;
+  id: string;
+  direction: string;
+  number: string | null;
+  display_name: string | null;
+  customer_id: string | null;
+  ring_at: number;
+  answer_at: number | null;
+  end_at: number | null;
+  wrap_up_code: string | null;
+  quality: LoggedQuality | null;
+}
+
+export interface QualityReport {
+  since: number | null;
+  before: number | null;
+  /** Calls below this MOS are poor (the same line the call history draws). */
+  poor_mos_below: number;
+  /** Most poor calls first. */
+  agents: AgentQuality[];
+  /** Worst first. */
+  poor_calls: PoorCall[];
 }
 
 

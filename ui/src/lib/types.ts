@@ -98,6 +98,21 @@ export interface KbArticle {
   lang: string;
 }
 
+/** One of the center's articles opened for editing (crates/workspace `kb_sync::EditableArticle`):
+ * `revision` is what the edit starts from (0: new, or not the center's yet); an empty `id`
+ * makes a new article. */
+export interface EditableArticle extends KbArticle {
+  revision: number;
+}
+
+/** A save or deletion of an article for the whole center (`indexed`: this desk's search has
+ * it already). */
+export interface KbSaved {
+  id: string;
+  revision: number;
+  indexed: boolean;
+}
+
 /** The error every command returns: a stable code and a message for people. */
 export interface CommandError {
   code: string;
