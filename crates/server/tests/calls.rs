@@ -471,6 +471,22 @@ fn close(value: &Value, expected: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
 }
 
+/// The call-quality report with `query` as `token` sees it: (status, body).
+async fn quality_report(api: &Client, token: Option<&str>, query: &str) -> (StatusCode, Value) {
+    api.get(&format!("/api/v1/reports/call-quality?{query}"), token)
+        .await
+}
+
+/// The report's agents, in its order.
+fn agent_order(report: &Value) -> Vec<String> {
+    report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind) {
     let w = world(kind).await;
     let x = team(&w.api, &w.admin_a, "x").await;
@@ -537,21 +553,11 @@ async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind
 
     // The supervisor: her team's agents, the one with most poor calls first; the poor calls
     // worst first, as many as asked; the per-agent figures count them all.
-    let (status, r) = w
-        .api
-        .get(
-            &format!("/api/v1/reports/call-quality?{period}&limit=2"),
-            Some(&sue),
-        )
-        .await;
+    let (status, r) = quality_report(&w.api, Some(&sue), &format!("{period}&limit=2")).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert!(close(&r["poor_mos_below"], 3.6), "{r}");
     let agents = r["agents"].as_array().unwrap();
-    let order: Vec<&str> = agents
-        .iter()
-        .map(|a| a["agent_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(order, [cat_id.as_str(), ann_id.as_str()], "{r}");
+    assert_eq!(agent_order(&r), [cat_id.as_str(), ann_id.as_str()], "{r}");
     let (c, a) = (&agents[0], &agents[1]);
     assert_eq!(c["display_name"], "cat");
     assert_eq!(
@@ -598,21 +604,9 @@ async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind
     );
 
     // The admin: the whole tenant; bob's one poor call of one is a larger share than ann's.
-    let (_, r) = w
-        .api
-        .get(
-            &format!("/api/v1/reports/call-quality?{period}"),
-            Some(&w.admin_a),
-        )
-        .await;
-    let order: Vec<&str> = r["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["agent_id"].as_str().unwrap())
-        .collect();
+    let (_, r) = quality_report(&w.api, Some(&w.admin_a), &period).await;
     assert_eq!(
-        order,
+        agent_order(&r),
         [cat_id.as_str(), bob_id.as_str(), ann_id.as_str()],
         "{r}"
     );
@@ -621,13 +615,7 @@ async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind
         ["bob-1", "ann-poor", "cat-2", "cat-1"]
     );
     // Without a period: ann's old call counts too.
-    let (_, r) = w
-        .api
-        .get(
-            &format!("/api/v1/reports/call-quality?agent_id={ann_id}"),
-            Some(&w.admin_a),
-        )
-        .await;
+    let (_, r) = quality_report(&w.api, Some(&w.admin_a), &format!("agent_id={ann_id}")).await;
     assert_eq!(r["agents"][0]["calls"], 4, "{r}");
     assert_eq!(
         ids(&json!({"items": r["poor_calls"]})),
@@ -635,34 +623,14 @@ async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind
     );
 
     // An agent sees her own figures only; nobody reads outside their scope.
-    let (_, r) = w
-        .api
-        .get(
-            &format!("/api/v1/reports/call-quality?{period}"),
-            Some(&ann),
-        )
-        .await;
-    let order: Vec<&str> = r["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["agent_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(order, [ann_id.as_str()], "{r}");
+    let (_, r) = quality_report(&w.api, Some(&ann), &period).await;
+    assert_eq!(agent_order(&r), [ann_id.as_str()], "{r}");
     for (token, agent) in [(&ann, &cat_id), (&sue, &bob_id)] {
-        let (status, body) = w
-            .api
-            .get(
-                &format!("/api/v1/reports/call-quality?agent_id={agent}"),
-                Some(token),
-            )
-            .await;
+        let (status, body) =
+            quality_report(&w.api, Some(token), &format!("agent_id={agent}")).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     }
-    let (_, other) = w
-        .api
-        .get("/api/v1/reports/call-quality", Some(&w.admin_b))
-        .await;
+    let (_, other) = quality_report(&w.api, Some(&w.admin_b), "").await;
     assert_eq!(
         (other["agents"].clone(), other["poor_calls"].clone()),
         (json!([]), json!([]))
@@ -675,12 +643,9 @@ async fn the_quality_report_finds_poor_calls_within_the_readers_scope(kind: Kind
         "since=yesterday".to_owned(),
         "mood=grumpy".to_owned(),
     ] {
-        let (status, body) = w
-            .api
-            .get(&format!("/api/v1/reports/call-quality?{bad}"), Some(&sue))
-            .await;
+        let (status, body) = quality_report(&w.api, Some(&sue), &bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
-    let (status, _) = w.api.get("/api/v1/reports/call-quality", None).await;
+    let (status, _) = quality_report(&w.api, None, "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
