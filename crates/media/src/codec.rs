@@ -198,8 +198,17 @@ impl AudioDecoder {
             Playout::Lost | Playout::Empty if self.silence_fill == Some(FrameKind::Dtx) => {
                 self.conceal()
             }
+            // A DTX frame stands for exactly one frame period: a G.711 peer's 1-2 byte packet
+            // taken as DTX decodes to 1-2 samples, which would leave the device clock short.
+            Playout::Frame(f) if f.kind == FrameKind::Dtx => {
+                self.silence_fill = Some(FrameKind::Dtx);
+                self.decode(&f.payload).map(|mut pcm| {
+                    pcm.resize(self.frame_samples, 0);
+                    pcm
+                })
+            }
             Playout::Frame(f) => {
-                self.silence_fill = (f.kind == FrameKind::Dtx).then_some(FrameKind::Dtx);
+                self.silence_fill = None;
                 self.decode(&f.payload)
             }
             Playout::Fec(next) => {
@@ -386,6 +395,20 @@ mod tests {
         assert!(bare.frames[25..68]
             .iter()
             .any(|f| f.iter().all(|&s| s == 0)));
+    }
+
+    /// A 2-byte packet taken as DTX on a G.711 stream (the fuzzer's case; the engine marks DTX
+    /// for Opus only) still plays as one whole frame, so the device clock is never short.
+    #[test]
+    fn a_dtx_frame_plays_as_one_whole_frame_whatever_the_codec() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        jb.push_silence(1, 7, 160, vec![0xff, 0x7f], Duration::ZERO, FrameKind::Dtx);
+        let mut dec = AudioDecoder::new(Codec::PCMU, 160).unwrap();
+        let mut played = Vec::new();
+        for _ in 0..10 {
+            played.push(dec.play(jb.pop()).len());
+        }
+        assert!(played.iter().all(|&n| n == 160), "{played:?}");
     }
 
     /// Opus DTX from libopus itself: speech, 1.5 s of silence, speech. libopus emits 3-byte
