@@ -491,3 +491,141 @@ fn near_duplicate_articles_fold_under_the_best_hit() {
         "{order:?}"
     );
 }
+
+#[test]
+fn the_query_phrase_lifts_the_article_holding_it_above_scattered_words() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    // 150 articles rank above it on the words alone (each holds both words, in a shorter
+    // text); the phrase only re-scores the best 200 candidates of the words, so it must reach
+    // one that 150 others outrank (the window was 100) and lift it.
+    let mut articles: Vec<Article> = (0..150)
+        .map(|i| {
+            article(
+                &format!("apart-{i:03}"),
+                &format!("Note {i}"),
+                "Password never shared; reset logged.",
+            )
+        })
+        .collect();
+    articles.push(article(
+        "together",
+        "Note on accounts",
+        "Help with a password reset today.",
+    ));
+    kb.replace_all(&articles).unwrap();
+    assert_eq!(top_ids(&kb, "password reset", 1), vec!["together"]);
+    let mut config = kb.config();
+    config.phrase_boost = 0.0;
+    kb.set_config(config).unwrap();
+    let words_only = top_ids(&kb, "password reset", 200);
+    assert_eq!(
+        words_only.iter().position(|id| id == "together"),
+        Some(150),
+        "on the words alone it ranks last: {words_only:?}"
+    );
+}
+
+fn corpus_articles() -> Vec<Article> {
+    (0..40)
+        .map(|i| {
+            article(
+                &format!("a-{i:02}"),
+                &format!("Topic {i}"),
+                &format!("Billing note number {i}: invoices are sent monthly."),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changes_in_place_replace_add_and_delete_articles_and_survive_a_reopen() {
+    let root = tempfile::tempdir().unwrap();
+    let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+    kb.replace_all(&corpus_articles()).unwrap();
+    let build = kb.build_id();
+    assert_eq!(kb.num_docs(), 40);
+    assert!(top_ids(&kb, "refund voucher", 5).is_empty());
+
+    kb.apply_changes(
+        &[
+            article("a-03", "Topic 3", "Refund vouchers are issued within a week."),
+            article("new-1", "Parcel tracking", "Track the parcel with its waybill number."),
+        ],
+        &["a-07".to_string(), "no-such-article".to_string()],
+    )
+    .unwrap();
+    assert_eq!(kb.build_id(), build, "an in-place change keeps the build");
+    assert_eq!(kb.num_docs(), 40, "40 + 1 new - 1 deleted (the unknown id is ignored)");
+    assert_eq!(top_ids(&kb, "refund voucher", 5), vec!["a-03"]);
+    assert_eq!(top_ids(&kb, "waybill", 5), vec!["new-1"]);
+    let billing = top_ids(&kb, "billing invoices", 100);
+    assert_eq!(billing.len(), 38, "{billing:?}");
+    assert!(!billing.iter().any(|id| id == "a-03" || id == "a-07"));
+    // The words of a new article reach the typo correction too.
+    assert_eq!(top_ids(&kb, "waybil", 5), vec!["new-1"]);
+
+    drop(kb);
+    let kb = KbIndex::open_or_create(root.path(), IndexOptions::default()).unwrap();
+    assert_eq!(kb.num_docs(), 40);
+    assert_eq!(kb.build_id(), build);
+    assert_eq!(top_ids(&kb, "refund voucher", 5), vec!["a-03"]);
+    assert!(top_ids(&kb, "billing invoices", 100).iter().all(|id| id != "a-07"));
+
+    kb.replace_all(&corpus_articles()).unwrap();
+    assert_ne!(kb.build_id(), build, "a whole build is a new build");
+}
+
+#[test]
+fn a_change_with_a_repeated_id_is_refused_and_changes_nothing() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&corpus_articles()).unwrap();
+    let err = kb
+        .apply_changes(
+            &[
+                article("x", "Refund", "Refund vouchers."),
+                article("x", "Refund again", "Refund vouchers again."),
+            ],
+            &["a-01".to_string()],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("duplicate article id `x`"), "{err}");
+    assert_eq!(kb.num_docs(), 40);
+    assert!(top_ids(&kb, "refund", 5).is_empty());
+    assert_eq!(top_ids(&kb, "billing note number 1", 1), vec!["a-01"]);
+}
+
+#[test]
+fn many_small_changes_keep_ranking_across_segments() {
+    // Each change lands in a segment of its own; the phrase re-scoring visits every segment.
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let apart: Vec<Article> = (0..150)
+        .map(|i| {
+            article(
+                &format!("apart-{i:03}"),
+                &format!("Note {i}"),
+                "Password never shared; reset logged.",
+            )
+        })
+        .collect();
+    kb.replace_all(&apart[..100]).unwrap();
+    for chunk in apart[100..].chunks(10) {
+        kb.apply_changes(chunk, &[]).unwrap();
+    }
+    kb.apply_changes(
+        &[article(
+            "together",
+            "Note on accounts",
+            "Help with a password reset today.",
+        )],
+        &[],
+    )
+    .unwrap();
+    for i in 0..20 {
+        kb.apply_changes(&[], &[format!("apart-{i:03}")]).unwrap();
+    }
+    assert_eq!(kb.num_docs(), 131);
+    assert_eq!(top_ids(&kb, "password reset", 1), vec!["together"]);
+    let all = top_ids(&kb, "password", 200);
+    assert_eq!(all.len(), 131, "{all:?}");
+    assert!(!all.iter().any(|id| id == "apart-000" || id == "apart-019"));
+}
