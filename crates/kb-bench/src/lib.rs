@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use seatline_kb_search::{IndexOptions, KbIndex, Lang};
+use seatline_kb_search::{Article, IndexOptions, KbIndex, Lang};
 use serde::Serialize;
 
 use crate::corpus::{generate_articles, generate_queries, Query, QueryKind};
@@ -76,6 +76,8 @@ pub enum BenchError {
     },
     /// `--dir` names a directory that already holds files.
     DirNotEmpty(PathBuf),
+    /// A changed article was not found by its new word after the change.
+    UpdateLost(String),
 }
 
 impl fmt::Display for BenchError {
@@ -83,6 +85,9 @@ impl fmt::Display for BenchError {
         match self {
             BenchError::Seatline(e) => write!(f, "Seatline index: {e}"),
             BenchError::Peer(e) => write!(f, "SQLite FTS5 peer: {e}"),
+            BenchError::UpdateLost(id) => {
+                write!(f, "article {id} changed but its new text is not found")
+            }
             BenchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             BenchError::DirNotEmpty(p) => write!(
                 f,
@@ -99,7 +104,7 @@ impl std::error::Error for BenchError {
             BenchError::Seatline(e) => Some(e),
             BenchError::Peer(e) => Some(e),
             BenchError::Io { source, .. } => Some(source),
-            BenchError::DirNotEmpty(_) => None,
+            BenchError::DirNotEmpty(_) | BenchError::UpdateLost(_) => None,
         }
     }
 }
@@ -179,6 +184,9 @@ pub struct EngineReport {
     pub build_s: f64,
     /// Seconds to open the built index again (application start).
     pub open_s: f64,
+    /// Changing one article of the built index (an editor's save reaching the desks):
+    /// [`UPDATES`] changes, each on its own, searchable once done.
+    pub update_one: Latency,
     /// Bytes of all files of the index.
     pub size_bytes: u64,
     /// Documents in the index.
@@ -248,6 +256,32 @@ pub struct Report {
     pub target_p99_ms: f64,
     /// Whether Seatline's p99 meets it.
     pub target_met: bool,
+}
+
+/// Articles changed one by one after the build.
+pub const UPDATES: usize = 20;
+
+/// A word no generated article holds, marking the changed copy of article `id`.
+fn changed_word(id: &str) -> String {
+    let digits: String = id.chars().filter(char::is_ascii_digit).collect();
+    format!("zqxchanged{digits}")
+}
+
+/// [`UPDATES`] articles spread over the corpus with a new sentence, each with its row in the
+/// peer's table (rows are numbered from 1 in build order).
+fn changed_articles(articles: &[Article]) -> Vec<(i64, Article)> {
+    let step = (articles.len() / UPDATES).max(1);
+    articles
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .take(UPDATES)
+        .map(|(i, a)| {
+            let mut changed = a.clone();
+            changed.body = format!("{} {}", a.body, changed_word(&a.id));
+            (i as i64 + 1, changed)
+        })
+        .collect()
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -443,16 +477,49 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
     let started = Instant::now();
     let kb = KbIndex::open_or_create(&seatline_dir, IndexOptions::default())?;
     let seatline_open_s = started.elapsed().as_secs_f64();
-    drop(kb);
     let started = Instant::now();
-    let fts = Fts5Peer::open(&peer_path)?;
+    let mut fts = Fts5Peer::open(&peer_path)?;
     let peer_open_s = started.elapsed().as_secs_f64();
+
+    progress!(config, "changing {UPDATES} articles one by one in both…");
+    let changed = changed_articles(&articles);
+    let mut seatline_updates = Vec::with_capacity(changed.len());
+    for (_, article) in &changed {
+        let started = Instant::now();
+        kb.apply_changes(std::slice::from_ref(article), &[])?;
+        seatline_updates.push(started.elapsed());
+    }
+    let mut peer_updates = Vec::with_capacity(changed.len());
+    for (row, article) in &changed {
+        let started = Instant::now();
+        fts.replace(*row, article)?;
+        peer_updates.push(started.elapsed());
+    }
+    for (_, article) in &changed {
+        let word = changed_word(&article.id);
+        let seatline_found = kb.search(&word, 1)?.first().map(|h| h.id.clone());
+        let peer_found = fts.search(&word, 1)?.first().map(|h| h.id.clone());
+        if seatline_found.as_deref() != Some(&article.id)
+            || peer_found.as_deref() != Some(&article.id)
+        {
+            return Err(BenchError::UpdateLost(article.id.clone()));
+        }
+    }
+    if kb.num_docs() != articles.len() as u64 {
+        return Err(BenchError::UpdateLost(format!(
+            "(count {} after the changes, {} before)",
+            kb.num_docs(),
+            articles.len()
+        )));
+    }
+    drop(kb);
     drop(fts);
 
     let seatline = EngineReport {
         name: "Seatline (Tantivy + jieba)".into(),
         build_s: seatline_build_s,
         open_s: seatline_open_s,
+        update_one: Latency::from_durations(&seatline_updates),
         size_bytes: seatline_size,
         docs: seatline_docs,
         latency: Latency::from_durations(&seatline_run.durations),
@@ -464,6 +531,7 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
         name: "SQLite FTS5 + jieba".into(),
         build_s: peer_build_s,
         open_s: peer_open_s,
+        update_one: Latency::from_durations(&peer_updates),
         size_bytes: peer_size,
         docs: articles.len() as u64,
         latency: Latency::from_durations(&peer_run.durations),
@@ -518,11 +586,7 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
     })
 }
 
-fn corpus_stats(
-    articles: &[seatline_kb_search::Article],
-    queries: &[Query],
-    generate_s: f64,
-) -> CorpusStats {
+fn corpus_stats(articles: &[Article], queries: &[Query], generate_s: f64) -> CorpusStats {
     let count = |lang: Lang| articles.iter().filter(|a| a.lang == lang).count();
     let body_chars: Vec<usize> = articles.iter().map(|a| a.body.chars().count()).collect();
     CorpusStats {
@@ -631,6 +695,20 @@ pub fn render_table(r: &Report) -> String {
         fmt_ratio(ratio(s.open_s, p.open_s)),
     );
     let ms = |v: f64| format!("{v:.2} ms");
+    row(
+        &mut out,
+        &format!("change 1 article p50 (of {UPDATES})"),
+        ms(s.update_one.p50_ms),
+        ms(p.update_one.p50_ms),
+        fmt_ratio(ratio(s.update_one.p50_ms, p.update_one.p50_ms)),
+    );
+    row(
+        &mut out,
+        "change 1 article max",
+        ms(s.update_one.max_ms),
+        ms(p.update_one.max_ms),
+        fmt_ratio(ratio(s.update_one.max_ms, p.update_one.max_ms)),
+    );
     row(
         &mut out,
         "query p50",

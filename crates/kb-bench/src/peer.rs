@@ -149,6 +149,18 @@ impl Fts5Peer {
         })
     }
 
+    /// Replaces the text of the article in `row` (its rowid: build order from 1), as the app
+    /// would with an id → rowid map, in its own transaction.
+    pub fn replace(&mut self, row: i64, article: &Article) -> rusqlite::Result<()> {
+        let title = segment(&self.jieba, &article.title).join(" ");
+        let body = segment(&self.jieba, &article.body).join(" ");
+        self.conn.execute(
+            "UPDATE kb SET id = ?1, title = ?2, body = ?3 WHERE rowid = ?4",
+            params![article.id, title, body, row],
+        )?;
+        Ok(())
+    }
+
     /// The best `limit` articles for `query` by bm25.
     pub fn search(&self, query: &str, limit: usize) -> rusqlite::Result<Vec<PeerHit>> {
         let Some(expr) = match_expression(&self.jieba, query) else {

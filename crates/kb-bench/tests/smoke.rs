@@ -17,6 +17,10 @@ fn check_engine(e: &EngineReport, articles: u64, queries: usize) {
     );
     assert!(l.mean_ms <= l.max_ms, "{}: {l:?}", e.name);
     assert!(e.mean_hits <= 10.0, "{}", e.name);
+    // Every change was timed (and the run checked each is found by its new word).
+    let u = &e.update_one;
+    assert_eq!(u.count, seatline_kb_bench::UPDATES, "{}", e.name);
+    assert!(0.0 < u.p50_ms && u.p50_ms <= u.max_ms, "{}: {u:?}", e.name);
 }
 
 #[test]
@@ -64,6 +68,7 @@ fn small_run_gives_a_sane_report() {
     for needle in [
         "index build",
         "query p99",
+        "change 1 article p50",
         "zero-result rate",
         "Seatline/peer",
         "Target",

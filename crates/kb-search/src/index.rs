@@ -1218,7 +1218,8 @@ fn build_query(
 
 /// Candidates taken from each part before their scores are added, and the window the query's
 /// phrase re-scores: a document ranked low on words but high on the phrase makes the page if
-/// fewer than this many rank above it on words alone. 100 kept the 100,000-article bench p99
-/// at 3.3 ms, 200 at 3.6 ms, 300 at 4.1 ms (in memory, profile test); both labeled sets rank
-/// the same with 100 and 200.
-const CANDIDATES: usize = 200;
+/// fewer than this many rank above it on words alone. A deeper pool lowers block-max WAND's
+/// pruning threshold: at 100,000 articles p99 was 3.3 ms at 100 and 3.6 ms at 200 (in memory,
+/// profile test), and on a slower machine about 4–5 ms at 50 and 100 but 5.9 ms at 200 (the
+/// bench's index, noise about ±0.5 ms); both labeled sets rank the same with 100 and 200.
+const CANDIDATES: usize = 100;

@@ -144,8 +144,11 @@ pub struct KbPullReport {
     pub revision: i64,
     /// Live articles in the mirror.
     pub articles: u64,
-    /// Whether the search index was rebuilt from the mirror.
+    /// Whether the search index was updated from the mirror.
     pub reindexed: bool,
+    /// Whether that update changed the index in place (only the changed articles) rather
+    /// than rebuilding it whole.
+    pub in_place: bool,
 }
 
 /// A refused article of a publish.
@@ -255,7 +258,14 @@ CREATE TABLE IF NOT EXISTS articles (
     revision INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS text_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Deleted articles the index may still hold: kept until an index update covers them.
+CREATE TABLE IF NOT EXISTS removed (id TEXT PRIMARY KEY, revision INTEGER NOT NULL);
 ";
+
+/// Up to this many changes since the index was updated are applied to it in place; more (a
+/// mass import) rebuild it whole, which also leaves it in one compact segment.
+pub const IN_PLACE_LIMIT: usize = 1000;
 
 impl KbMirror {
     pub async fn open(path: &Path) -> Result<Self, KbSyncError> {
@@ -281,15 +291,6 @@ impl KbMirror {
         )
     }
 
-    async fn set_meta(&self, key: &str, value: i64) -> Result<(), KbSyncError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The server revision the mirror holds (0: nothing pulled yet).
     pub async fn revision(&self) -> Result<i64, KbSyncError> {
         self.meta("revision").await
@@ -309,8 +310,20 @@ impl KbMirror {
                     .bind(&change.id)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(
+                    "INSERT INTO removed (id, revision) VALUES (?, ?)
+                     ON CONFLICT (id) DO UPDATE SET revision = excluded.revision",
+                )
+                .bind(&change.id)
+                .bind(change.revision)
+                .execute(&mut *tx)
+                .await?;
                 continue;
             }
+            sqlx::query("DELETE FROM removed WHERE id = ?")
+                .bind(&change.id)
+                .execute(&mut *tx)
+                .await?;
             let tags = serde_json::to_string(&change.tags)
                 .map_err(|e| KbSyncError::Unreadable(e.to_string()))?;
             sqlx::query(
@@ -368,9 +381,69 @@ impl KbMirror {
     /// Every live article, as the search index takes them. A language the index does not
     /// know is detected from the text instead.
     pub async fn articles(&self) -> Result<Vec<Article>, KbSyncError> {
-        let rows = sqlx::query("SELECT id, title, body, tags, lang FROM articles ORDER BY id")
+        self.articles_after(-1).await
+    }
+
+    /// The changes after `revision`: live articles changed since, and ids deleted since.
+    pub async fn changes_after(
+        &self,
+        revision: i64,
+    ) -> Result<(Vec<Article>, Vec<String>), KbSyncError> {
+        let deleted = sqlx::query_scalar("SELECT id FROM removed WHERE revision > ? ORDER BY id")
+            .bind(revision)
             .fetch_all(&self.pool)
             .await?;
+        Ok((self.articles_after(revision).await?, deleted))
+    }
+
+    /// How many changes [`changes_after`](Self::changes_after) would return.
+    pub async fn count_changes_after(&self, revision: i64) -> Result<usize, KbSyncError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM articles WHERE revision > ?1)
+                  + (SELECT COUNT(*) FROM removed WHERE revision > ?1)",
+        )
+        .bind(revision)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Records that the index build `build` holds the mirror up to `revision`, and forgets
+    /// the deletions it covers.
+    async fn set_indexed(&self, build: &str, revision: i64) -> Result<(), KbSyncError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('indexed_revision', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(revision)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO text_meta (key, value) VALUES ('indexed_build', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(build)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM removed WHERE revision <= ?")
+            .bind(revision)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The index build the mirror last updated (None: never, or before builds were named).
+    async fn indexed_build(&self) -> Result<Option<String>, KbSyncError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM text_meta WHERE key = 'indexed_build'")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn articles_after(&self, revision: i64) -> Result<Vec<Article>, KbSyncError> {
+        let rows = sqlx::query(
+            "SELECT id, title, body, tags, lang FROM articles WHERE revision > ? ORDER BY id",
+        )
+        .bind(revision)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 let tags: String = row.try_get("tags")?;
@@ -391,8 +464,9 @@ impl KbMirror {
     }
 }
 
-/// Pulls the changes after the mirror's revision, page by page, then rebuilds `index` when
-/// the mirror is ahead of it and holds articles.
+/// Pulls the changes after the mirror's revision, page by page, then updates `index` when
+/// the mirror is ahead of it and holds articles: in place when the index is the build the
+/// mirror last updated and few articles changed, else by a whole rebuild.
 pub async fn pull(
     http: &reqwest::Client,
     base: &str,
@@ -426,18 +500,42 @@ pub async fn pull(
     report.revision = since;
     report.articles = mirror.count().await?;
     // Also when the index is empty: a deleted or rebuilt index folder is filled again.
-    let behind = mirror.indexed_revision().await? != since || index.num_docs() == 0;
+    let indexed = mirror.indexed_revision().await?;
+    let behind = indexed != since || index.num_docs() == 0;
     if report.articles > 0 && behind {
-        let articles = mirror.articles().await?;
-        let index = index.clone();
-        tokio::task::spawn_blocking(move || index.replace_all(&articles))
+        // In place only on the very build the mirror updated last: a folder imported locally
+        // since, or an index rebuilt or lost, holds other articles.
+        let same_build = mirror.indexed_build().await?.as_deref() == Some(&index.build_id());
+        report.in_place = same_build
+            && indexed > 0
+            && index.num_docs() > 0
+            && mirror.count_changes_after(indexed).await? <= IN_PLACE_LIMIT;
+        let build = if report.in_place {
+            let (upserts, deletes) = mirror.changes_after(indexed).await?;
+            let index = index.clone();
+            tokio::task::spawn_blocking(move || {
+                index.apply_changes(&upserts, &deletes)?;
+                Ok::<_, seatline_kb_search::Error>(index.build_id())
+            })
             .await
-            .map_err(|e| KbSyncError::Join(e.to_string()))??;
-        mirror.set_meta("indexed_revision", since).await?;
+            .map_err(|e| KbSyncError::Join(e.to_string()))??
+        } else {
+            let articles = mirror.articles().await?;
+            let index = index.clone();
+            tokio::task::spawn_blocking(move || {
+                index.replace_all(&articles)?;
+                Ok::<_, seatline_kb_search::Error>(index.build_id())
+            })
+            .await
+            .map_err(|e| KbSyncError::Join(e.to_string()))??
+        };
+        // A crash before this line re-applies the same changes next time (idempotent).
+        mirror.set_indexed(&build, since).await?;
         report.reindexed = true;
         tracing::info!(
             revision = since,
             articles = report.articles,
+            in_place = report.in_place,
             "knowledge base updated from the server"
         );
     }

@@ -221,10 +221,65 @@ async fn the_centers_articles_reach_the_desk_and_follow_its_edits() {
     .await
     .unwrap();
     assert_eq!((edit.stored.len(), edit.deleted.len()), (1, 1));
+    let build = index.build_id();
     let second = pop.pull_kb(&http).await.unwrap();
-    assert_eq!((second.changes, second.articles), (2, 2));
+    assert_eq!(
+        (
+            second.changes,
+            second.articles,
+            second.reindexed,
+            second.in_place
+        ),
+        (2, 2, true, true)
+    );
+    assert_eq!(index.build_id(), build, "two changes are applied in place");
+    assert_eq!(index.num_docs(), 2);
     assert!(found(&index, "refund").is_empty());
     assert_eq!(found(&index, "LOS"), ["outage"]);
+    assert_eq!(found(&index, "漫游"), ["roaming"]);
+
+    // Someone imports a folder locally on top: the next change rebuilds the index whole
+    // (an in-place change would keep the imported articles the center does not hold).
+    index
+        .replace_all(&[article(
+            "local-again",
+            "又一篇本地文章",
+            "积分兑换说明",
+            Lang::ZhCn,
+        )])
+        .unwrap();
+    kb_sync::publish(
+        &http,
+        &url,
+        &lead,
+        &[article(
+            "refund",
+            "Refund policy",
+            "Refunds reach the card within 5 days.",
+            Lang::En,
+        )],
+        &[],
+    )
+    .await
+    .unwrap();
+    let third = pop.pull_kb(&http).await.unwrap();
+    assert_eq!(
+        (
+            third.changes,
+            third.articles,
+            third.reindexed,
+            third.in_place
+        ),
+        (1, 3, true, false)
+    );
+    assert!(
+        found(&index, "积分").is_empty(),
+        "the local import was replaced"
+    );
+    assert_eq!(found(&index, "refund"), ["refund"]);
+    assert_eq!(found(&index, "LOS"), ["outage"]);
+    // A deleted and re-published article stays once in the index.
+    assert_eq!(index.num_docs(), 3);
 
     // The app restarts with its index folder lost: the mirror fills a new one at the next
     // pull, with nothing fetched again.
@@ -237,8 +292,13 @@ async fn the_centers_articles_reach_the_desk_and_follow_its_edits() {
     restarted.follow_kb(fresh.clone());
     let again = restarted.pull_kb(&http).await.unwrap();
     assert_eq!(
-        (again.changes, again.articles, again.reindexed),
-        (0, 2, true)
+        (
+            again.changes,
+            again.articles,
+            again.reindexed,
+            again.in_place
+        ),
+        (0, 3, true, false)
     );
     assert_eq!(found(&fresh, "漫游"), ["roaming"]);
 
