@@ -855,6 +855,65 @@ fn plan_query(
     synonyms: &SynonymTable,
     query: &str,
 ) -> (QueryPlan, Vec<QueryToken>) {
+    let (plan, tokens) = plan_query_text(generation, config, synonyms, query);
+    // Not when a homophone explains the unknown word (投述 is a mistyped 投诉, not unfinished).
+    if plan.completions.is_empty() && plan.homophones.is_empty() && config.prefix_boost > 0.0 {
+        if let Some((head, completions)) = split_unfinished_tail(generation, config, query) {
+            let (mut plan, tokens) = plan_query_text(generation, config, synonyms, head);
+            plan.completions = completions
+                .into_iter()
+                .filter(|c| !plan.terms.contains(c))
+                .collect();
+            return (plan, tokens);
+        }
+    }
+    (plan, tokens)
+}
+
+/// Typing mid-word, jieba may join the unfinished last character with the one before into a
+/// word the index does not hold: 网速冻 (on the way to 网速冻结) is cut 网 / 速冻 (quick-frozen),
+/// and nothing completes 速冻. Then the query is split before the shortest tail of that last
+/// word that completes to index words (冻 → 冻结): the head is searched as typed (网速) and the
+/// tail as a prefix.
+fn split_unfinished_tail<'q>(
+    generation: &Generation,
+    config: &SearchConfig,
+    query: &'q str,
+) -> Option<(&'q str, Vec<String>)> {
+    let trimmed = query.trim_end();
+    if trimmed.len() != query.len() {
+        return None;
+    }
+    let tokens = analyze(&generation.analyzer, query);
+    let last = tokens
+        .iter()
+        .filter(|t| t.offset_to == query.len())
+        .max_by_key(|t| t.offset_to - t.offset_from)?;
+    let raw = &query[last.offset_from..last.offset_to];
+    if !is_han(raw) || generation.vocab.contains(&last.text) {
+        return None;
+    }
+    // Tails from the longest proper one to the last character alone.
+    let starts: Vec<usize> = raw.char_indices().map(|(i, _)| i).skip(1).collect();
+    for start in starts {
+        let tail = fold(&raw[start..]).text;
+        let completions = generation
+            .vocab
+            .completions(&tail, config.max_prefix_expansions);
+        let head = query[..last.offset_from + start].trim_end();
+        if !completions.is_empty() && !head.is_empty() {
+            return Some((head, completions));
+        }
+    }
+    None
+}
+
+fn plan_query_text(
+    generation: &Generation,
+    config: &SearchConfig,
+    synonyms: &SynonymTable,
+    query: &str,
+) -> (QueryPlan, Vec<QueryToken>) {
     let tokens = analyze(&generation.analyzer, query);
     let folded_query = fold(query);
     let raw_of = |t: &QueryToken| -> String { query[t.offset_from..t.offset_to].to_lowercase() };

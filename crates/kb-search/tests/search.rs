@@ -646,3 +646,26 @@ fn many_small_changes_keep_ranking_across_segments() {
     assert_eq!(all.len(), 81, "{all:?}");
     assert!(!all.iter().any(|id| id == "apart-000" || id == "apart-009"));
 }
+
+#[test]
+fn a_word_typed_half_way_completes_even_when_jieba_joins_it_with_the_word_before() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[
+        article(
+            "frozen",
+            "账号冻结后的网速",
+            "宽带账号冻结后网速会被限制，解冻后恢复正常。",
+        ),
+        article("slow", "网速慢", "网速慢时先让客户测速，再检查光猫。"),
+        article("bill", "话费查询", "话费可以在营业厅查询。"),
+    ])
+    .unwrap();
+    // On the way to 网速冻结: jieba cuts 网 / 速冻 (quick-frozen), a word no article holds.
+    let plan = kb.plan("网速冻").unwrap();
+    assert!(plan.terms.contains(&"网速".to_string()), "{plan:?}");
+    assert!(plan.completions.contains(&"冻结".to_string()), "{plan:?}");
+    assert_eq!(top_ids(&kb, "网速冻", 1), vec!["frozen"]);
+    // A mistyped word stays a homophone, not an unfinished one.
+    let plan = kb.plan("话费查寻").unwrap();
+    assert!(plan.homophones.iter().any(|(_, w)| w == "查询"), "{plan:?}");
+}
