@@ -695,55 +695,19 @@ pub fn render_table(r: &Report) -> String {
         fmt_ratio(ratio(s.open_s, p.open_s)),
     );
     let ms = |v: f64| format!("{v:.2} ms");
-    row(
-        &mut out,
-        &format!("change 1 article p50 (of {UPDATES})"),
-        ms(s.update_one.p50_ms),
-        ms(p.update_one.p50_ms),
-        fmt_ratio(ratio(s.update_one.p50_ms, p.update_one.p50_ms)),
-    );
-    row(
-        &mut out,
-        "change 1 article max",
-        ms(s.update_one.max_ms),
-        ms(p.update_one.max_ms),
-        fmt_ratio(ratio(s.update_one.max_ms, p.update_one.max_ms)),
-    );
-    row(
-        &mut out,
-        "query p50",
-        ms(s.latency.p50_ms),
-        ms(p.latency.p50_ms),
-        fmt_ratio(r.ratios.p50),
-    );
-    row(
-        &mut out,
-        "query p95",
-        ms(s.latency.p95_ms),
-        ms(p.latency.p95_ms),
-        fmt_ratio(r.ratios.p95),
-    );
-    row(
-        &mut out,
-        "query p99",
-        ms(s.latency.p99_ms),
-        ms(p.latency.p99_ms),
-        fmt_ratio(r.ratios.p99),
-    );
-    row(
-        &mut out,
-        "query max",
-        ms(s.latency.max_ms),
-        ms(p.latency.max_ms),
-        fmt_ratio(ratio(s.latency.max_ms, p.latency.max_ms)),
-    );
-    row(
-        &mut out,
-        "query mean",
-        ms(s.latency.mean_ms),
-        ms(p.latency.mean_ms),
-        fmt_ratio(ratio(s.latency.mean_ms, p.latency.mean_ms)),
-    );
+    let ms_row = |out: &mut String, label: &str, a: f64, b: f64| {
+        row(out, label, ms(a), ms(b), fmt_ratio(ratio(a, b)));
+    };
+    let (su, pu) = (&s.update_one, &p.update_one);
+    let change = format!("change 1 article p50 (of {UPDATES})");
+    ms_row(&mut out, &change, su.p50_ms, pu.p50_ms);
+    ms_row(&mut out, "change 1 article max", su.max_ms, pu.max_ms);
+    let (sl, pl) = (&s.latency, &p.latency);
+    ms_row(&mut out, "query p50", sl.p50_ms, pl.p50_ms);
+    ms_row(&mut out, "query p95", sl.p95_ms, pl.p95_ms);
+    ms_row(&mut out, "query p99", sl.p99_ms, pl.p99_ms);
+    ms_row(&mut out, "query max", sl.max_ms, pl.max_ms);
+    ms_row(&mut out, "query mean", sl.mean_ms, pl.mean_ms);
     let pct = |v: f64| format!("{:.1} %", v * 100.0);
     row(
         &mut out,

@@ -492,13 +492,9 @@ fn near_duplicate_articles_fold_under_the_best_hit() {
     );
 }
 
-#[test]
-fn the_query_phrase_lifts_the_article_holding_it_above_scattered_words() {
-    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
-    // 90 articles rank above it on the words alone (each holds both words, in a shorter
-    // text); the phrase only re-scores the best 100 candidates of the words, so it must reach
-    // one that 90 others outrank and lift it.
-    let mut articles: Vec<Article> = (0..90)
+/// `n` short articles holding "password" and "reset" apart (farther than the phrase slop).
+fn apart_articles(n: usize) -> Vec<Article> {
+    (0..n)
         .map(|i| {
             article(
                 &format!("apart-{i:03}"),
@@ -506,12 +502,26 @@ fn the_query_phrase_lifts_the_article_holding_it_above_scattered_words() {
                 "Password never shared; reset logged.",
             )
         })
-        .collect();
-    articles.push(article(
+        .collect()
+}
+
+/// A longer article holding the phrase "password reset".
+fn together_article() -> Article {
+    article(
         "together",
         "Note on accounts",
         "Help with a password reset today.",
-    ));
+    )
+}
+
+#[test]
+fn the_query_phrase_lifts_the_article_holding_it_above_scattered_words() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    // 90 articles rank above it on the words alone (each holds both words, in a shorter
+    // text); the phrase only re-scores the best 100 candidates of the words, so it must reach
+    // one that 90 others outrank and lift it.
+    let mut articles = apart_articles(90);
+    articles.push(together_article());
     kb.replace_all(&articles).unwrap();
     assert_eq!(top_ids(&kb, "password reset", 1), vec!["together"]);
     let mut config = kb.config();
@@ -615,28 +625,12 @@ fn a_change_with_a_repeated_id_is_refused_and_changes_nothing() {
 fn many_small_changes_keep_ranking_across_segments() {
     // Each change lands in a segment of its own; the phrase re-scoring visits every segment.
     let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
-    let apart: Vec<Article> = (0..90)
-        .map(|i| {
-            article(
-                &format!("apart-{i:03}"),
-                &format!("Note {i}"),
-                "Password never shared; reset logged.",
-            )
-        })
-        .collect();
+    let apart = apart_articles(90);
     kb.replace_all(&apart[..60]).unwrap();
     for chunk in apart[60..].chunks(10) {
         kb.apply_changes(chunk, &[]).unwrap();
     }
-    kb.apply_changes(
-        &[article(
-            "together",
-            "Note on accounts",
-            "Help with a password reset today.",
-        )],
-        &[],
-    )
-    .unwrap();
+    kb.apply_changes(&[together_article()], &[]).unwrap();
     for i in 0..10 {
         kb.apply_changes(&[], &[format!("apart-{i:03}")]).unwrap();
     }
