@@ -812,17 +812,26 @@ impl ScreenPop {
             return Ok(());
         }
         if let Some(record) = log.get(call).await? {
-            let updated = seatline_recordings::update_sidecar(Path::new(file), |m| {
-                if record.customer_id.is_some() {
-                    m.customer_id = record.customer_id.clone();
-                }
-                if let Some(name) = record.customer_name.clone().or(record.display_name.clone()) {
-                    m.display_name = Some(name);
-                }
-                if let Some(e164) = record.e164.clone().or(record.number.clone()) {
-                    m.remote_number = e164;
-                }
-            });
+            // File I/O off the async workers (a sidecar on a slow or network drive).
+            let path = Path::new(file).to_path_buf();
+            let updated = tokio::task::spawn_blocking(move || {
+                seatline_recordings::update_sidecar(&path, |m| {
+                    if record.customer_id.is_some() {
+                        m.customer_id = record.customer_id.clone();
+                    }
+                    if let Some(name) = record.customer_name.clone().or(record.display_name.clone())
+                    {
+                        m.display_name = Some(name);
+                    }
+                    if let Some(e164) = record.e164.clone().or(record.number.clone()) {
+                        m.remote_number = e164;
+                    }
+                })
+                .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
             if let Err(error) = updated {
                 tracing::warn!(%error, "recording sidecar not completed from the call log");
             }

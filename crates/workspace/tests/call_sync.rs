@@ -1114,3 +1114,80 @@ async fn a_supervisor_reads_her_teams_call_quality_from_the_desk() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_recording_takes_the_customer_and_number_from_the_call_log() {
+    use seatline_recordings::{sidecar_path, write_sidecar, CallDirection, RecordingMeta};
+    let w = world().await;
+    let read = |wav: &std::path::Path| -> RecordingMeta {
+        serde_json::from_slice(&std::fs::read(sidecar_path(wav)).unwrap()).unwrap()
+    };
+    let call = "rec-1@pbx";
+    let t0 = 1_764_100_000_000_i64;
+    let ring = CallSignal::Ringing {
+        call: call.into(),
+        number: Some("013800138000".into()),
+        display_name: None,
+        ivr: BTreeMap::new(),
+    };
+    w.pop.record(&ring, t0).await.unwrap();
+    let shown = w
+        .pop
+        .pop(PopRequest {
+            call: Some(call.into()),
+            number: Some("013800138000".into()),
+            ..PopRequest::default()
+        })
+        .await
+        .unwrap();
+    w.pop.link_call(&shown).await.unwrap();
+
+    // The phone's sidecar knows the number only as it came in.
+    let wav = w.dir.path().join("rec-1.wav");
+    let meta = RecordingMeta {
+        version: 1,
+        call_id: call.into(),
+        direction: CallDirection::Inbound,
+        remote_number: "013800138000".into(),
+        display_name: None,
+        customer_id: None,
+        started_at: time::OffsetDateTime::from_unix_timestamp(t0 / 1000).unwrap(),
+        ended_at: None,
+        codec: "PCMU/8000".into(),
+        sample_rate: 8000,
+        paused: vec![],
+        error: None,
+    };
+    write_sidecar(&wav, &meta).unwrap();
+    let path = wav.to_str().unwrap();
+
+    // While the call runs, the log notes the recording and the sidecar is left alone.
+    w.pop.link_recording(call, path, false).await.unwrap();
+    assert_eq!(read(&wav), meta);
+    let record = w.pop.call(call).await.unwrap().unwrap();
+    assert_eq!(record.recording.as_deref(), Some(path));
+
+    // Once over, it carries the customer, the name and the E.164 number.
+    w.pop
+        .record(
+            &CallSignal::Ended {
+                call: call.into(),
+                reason: "remote_hangup".into(),
+            },
+            t0 + 30_000,
+        )
+        .await
+        .unwrap();
+    w.pop.link_recording(call, path, true).await.unwrap();
+    let filled = read(&wav);
+    assert_eq!(filled.customer_id.as_deref(), Some(w.zhang_id.as_str()));
+    assert_eq!(filled.display_name.as_deref(), Some("张伟"));
+    assert_eq!(filled.remote_number, "+8613800138000");
+    assert_eq!(filled.codec, meta.codec, "the rest is kept");
+
+    // A sidecar that is gone is logged, not an error: the call log keeps the recording.
+    std::fs::remove_file(sidecar_path(&wav)).unwrap();
+    w.pop.link_recording(call, path, true).await.unwrap();
+    let record = w.pop.call(call).await.unwrap().unwrap();
+    assert_eq!(record.recording.as_deref(), Some(path));
+}
