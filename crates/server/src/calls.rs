@@ -487,42 +487,33 @@ pub async fn upload_calls(
                 continue;
             }
         }
-        let held: Option<i64> = sqlx::query(&format!(
-            "SELECT revision FROM calls WHERE tenant_id = $1 AND agent_id = $2 AND call_id = $3{}",
-            store.for_update()
-        ))
-        .bind(&principal.tenant_id)
-        .bind(&principal.user_id)
-        .bind(&call.id)
-        .fetch_optional(tx.conn())
-        .await?
-        .map(|row| row.try_get("revision"))
-        .transpose()?;
-        if matches!(held, Some(revision) if revision >= call.revision) {
-            report.unchanged.push(call.id.clone());
-            continue;
-        }
         let ivr = serde_json::to_string(&call.ivr)
             .map_err(|e| Error::Internal(format!("cannot encode IVR data: {e}")))?;
         let quality = call.quality.clone().unwrap_or_default();
-        let sql = if held.is_some() {
-            "UPDATE calls SET revision = $4, direction = $5, number = $6, display_name = $7, \
-             e164 = $8, customer_id = $9, ivr = $10, ring_at = $11, answer_at = $12, end_at = $13, \
-             hold_ms = $14, transferred_to = $15, end_reason = $16, wrap_up_code = $17, \
-             wrap_up_at = $18, notes = $19, received_at = $20, mos = NULLIF($21, 'NaN'), \
-             loss_percent = NULLIF($22, 'NaN'), remote_loss_percent = NULLIF($23, 'NaN'), \
-             jitter_ms = NULLIF($24, 'NaN'), rtt_ms = NULLIF($25, 'NaN') \
-             WHERE tenant_id = $1 AND agent_id = $2 AND call_id = $3"
-        } else {
-            "INSERT INTO calls (tenant_id, agent_id, call_id, revision, direction, number, \
+        // One statement, so two uploads of the same new call at once (a retry while the first
+        // is still in flight) cannot both insert: the second updates or leaves it, and a
+        // revision not newer than the one held changes nothing.
+        let sql = "INSERT INTO calls (tenant_id, agent_id, call_id, revision, direction, number, \
              display_name, e164, customer_id, ivr, ring_at, answer_at, end_at, hold_ms, \
              transferred_to, end_reason, wrap_up_code, wrap_up_at, notes, received_at, mos, \
              loss_percent, remote_loss_percent, jitter_ms, rtt_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
              $17, $18, $19, $20, NULLIF($21, 'NaN'), NULLIF($22, 'NaN'), NULLIF($23, 'NaN'), \
-             NULLIF($24, 'NaN'), NULLIF($25, 'NaN'))"
-        };
-        sqlx::query(sql)
+             NULLIF($24, 'NaN'), NULLIF($25, 'NaN')) \
+             ON CONFLICT (tenant_id, agent_id, call_id) DO UPDATE SET \
+             revision = excluded.revision, direction = excluded.direction, \
+             number = excluded.number, display_name = excluded.display_name, \
+             e164 = excluded.e164, customer_id = excluded.customer_id, ivr = excluded.ivr, \
+             ring_at = excluded.ring_at, answer_at = excluded.answer_at, \
+             end_at = excluded.end_at, hold_ms = excluded.hold_ms, \
+             transferred_to = excluded.transferred_to, end_reason = excluded.end_reason, \
+             wrap_up_code = excluded.wrap_up_code, wrap_up_at = excluded.wrap_up_at, \
+             notes = excluded.notes, received_at = excluded.received_at, mos = excluded.mos, \
+             loss_percent = excluded.loss_percent, \
+             remote_loss_percent = excluded.remote_loss_percent, \
+             jitter_ms = excluded.jitter_ms, rtt_ms = excluded.rtt_ms \
+             WHERE calls.revision < excluded.revision";
+        let written = sqlx::query(sql)
             .bind(&principal.tenant_id)
             .bind(&principal.user_id)
             .bind(&call.id)
@@ -550,7 +541,11 @@ pub async fn upload_calls(
             .bind(null_as_nan(quality.rtt_ms))
             .execute(tx.conn())
             .await?;
-        report.stored.push(call.id.clone());
+        if written.rows_affected() == 0 {
+            report.unchanged.push(call.id.clone());
+        } else {
+            report.stored.push(call.id.clone());
+        }
     }
     tx.commit().await?;
     Ok(report)

@@ -127,6 +127,34 @@ async fn uploads_are_idempotent_and_the_newest_revision_wins(kind: Kind) {
         json!({"mos": 3.62, "loss_percent": 4.5, "remote_loss_percent": null,
                "jitter_ms": 31.25, "rtt_ms": null})
     );
+
+    // A batch of 50 new calls uploaded eight times at once (retries while the first is in
+    // flight, so the transactions overlap): every upload succeeds, each call is stored once.
+    let batch: Vec<Value> = (0..50)
+        .map(|i| call(&format!("n{i:02}"), 1, None))
+        .collect();
+    let uploads: Vec<_> = (0..8)
+        .map(|_| {
+            let api = w.api.clone();
+            let ann = ann.clone();
+            let batch = batch.clone();
+            tokio::spawn(async move {
+                api.post("/api/v1/calls", Some(&ann), json!({ "calls": batch }))
+                    .await
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for upload in uploads {
+        let (status, report) = upload.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{report}");
+        let count = |key: &str| report[key].as_array().unwrap().len();
+        assert_eq!(count("stored") + count("unchanged"), 50, "{report}");
+        stored += count("stored");
+    }
+    assert_eq!(stored, 50);
+    let (_, mine) = w.api.get("/api/v1/calls?limit=100", Some(&ann)).await;
+    assert_eq!(ids(&mine).len(), 51, "{mine}");
 }
 
 async fn bad_calls_are_reported_and_the_rest_stored(kind: Kind) {
