@@ -873,8 +873,9 @@ fn plan_query(
 /// Typing mid-word, jieba may join the unfinished last character with the one before into a
 /// word the index does not hold: 网速冻 (on the way to 网速冻结) is cut 网 / 速冻 (quick-frozen),
 /// and nothing completes 速冻. Then the query is split before the shortest tail of that last
-/// word that completes to index words (冻 → 冻结): the head is searched as typed (网速) and the
-/// tail as a prefix.
+/// word that completes to index words (冻 → 冻结), when the head then ends in an index word
+/// taking back the character jieba joined (网速): the head is searched as typed and the tail
+/// as a prefix.
 fn split_unfinished_tail<'q>(
     generation: &Generation,
     config: &SearchConfig,
@@ -900,8 +901,21 @@ fn split_unfinished_tail<'q>(
         let completions = generation
             .vocab
             .completions(&tail, config.max_prefix_expansions);
-        let head = query[..last.offset_from + start].trim_end();
-        if !completions.is_empty() && !head.is_empty() {
+        let head = &query[..last.offset_from + start];
+        if completions.is_empty() || head.trim().is_empty() {
+            continue;
+        }
+        // Only the mis-join: cut there, the head ends in an index word reaching back over the
+        // last word's start (网速). A word that is simply not in the articles (首頁 when no
+        // article says it) is not taken apart into 首 and a completion of 頁.
+        let head_tokens = analyze(&generation.analyzer, head);
+        let rejoined = head_tokens
+            .iter()
+            .filter(|t| t.offset_to == head.len())
+            .max_by_key(|t| t.offset_to - t.offset_from);
+        if rejoined
+            .is_some_and(|t| t.offset_from < last.offset_from && generation.vocab.contains(&t.text))
+        {
             return Some((head, completions));
         }
     }

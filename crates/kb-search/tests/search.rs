@@ -663,3 +663,13 @@ fn a_word_typed_half_way_completes_even_when_jieba_joins_it_with_the_word_before
     let plan = kb.plan("话费查寻").unwrap();
     assert!(plan.homophones.iter().any(|(_, w)| w == "查询"), "{plan:?}");
 }
+
+#[test]
+fn a_word_no_article_holds_is_not_taken_apart_into_a_completion() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    kb.replace_all(&[article("page", "页面说明", "页面加载慢时先刷新。")])
+        .unwrap();
+    // 首页 is a word of its own; 页 completes to 页面, but 首页 is not 首 + 页….
+    assert!(top_ids(&kb, "首頁", 5).is_empty());
+    assert!(kb.plan("首页").unwrap().completions.is_empty());
+}
