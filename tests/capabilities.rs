@@ -569,18 +569,16 @@ fn main_window_lists_plays_and_deletes_recordings() {
     }
     w.finalize().unwrap();
     let meta = RecordingMeta {
-        version: 1,
-        call_id: "c1@pbx".into(),
-        direction: CallDirection::Inbound,
-        remote_number: "+8613800138000".into(),
         display_name: Some("张伟".into()),
         customer_id: Some("c-1".into()),
-        started_at: started,
-        ended_at: None,
-        codec: "PCMU/8000".into(),
-        sample_rate: 8000,
-        paused: vec![],
-        error: None,
+        ..RecordingMeta::begun(
+            "c1@pbx",
+            CallDirection::Inbound,
+            "+8613800138000",
+            started,
+            "PCMU",
+            8000,
+        )
     };
     write_sidecar(&wav, &meta).unwrap();
     std::fs::write(folder.join("junk.wav.json"), b"{").unwrap();

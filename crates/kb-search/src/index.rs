@@ -225,6 +225,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// An id given twice would leave one of its articles unfindable by id: refused whole.
+fn check_unique_ids(articles: &[Article]) -> Result<()> {
+    let mut seen = HashSet::new();
+    match articles.iter().find(|a| !seen.insert(a.id.as_str())) {
+        Some(a) => Err(Error::DuplicateId(a.id.clone())),
+        None => Ok(()),
+    }
+}
+
 static GENERATION_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn new_generation_name() -> String {
@@ -525,12 +534,7 @@ impl KbIndex {
         articles: &[Article],
     ) -> Result<Generation> {
         let user_words = &dictionary_words(user_words);
-        let mut seen = HashSet::new();
-        for a in articles {
-            if !seen.insert(a.id.as_str()) {
-                return Err(Error::DuplicateId(a.id.clone()));
-            }
-        }
+        check_unique_ids(articles)?;
         let (schema, fields) = schema();
         let (index, path) = match storage {
             Storage::Ram => (Index::create_in_ram(schema), None),
@@ -638,12 +642,7 @@ impl KbIndex {
     /// change is atomic (a crash leaves the index as before or as after) and searches running
     /// meanwhile see the old articles. Keeps the build's dictionary of user words.
     pub fn apply_changes(&self, upserts: &[Article], deletes: &[String]) -> Result<()> {
-        let mut seen = HashSet::new();
-        for a in upserts {
-            if !seen.insert(a.id.as_str()) {
-                return Err(Error::DuplicateId(a.id.clone()));
-            }
-        }
+        check_unique_ids(upserts)?;
         if upserts.is_empty() && deletes.is_empty() {
             return Ok(());
         }

@@ -91,6 +91,34 @@ pub struct RecordingMeta {
 
 pub const SIDECAR_VERSION: u32 = 1;
 
+impl RecordingMeta {
+    /// The sidecar of a recording that has just begun: no customer, end or pause yet.
+    /// `codec` is the RTP name (`PCMU`), `sample_rate` its clock.
+    pub fn begun(
+        call_id: &str,
+        direction: CallDirection,
+        remote_number: &str,
+        started_at: OffsetDateTime,
+        codec: &str,
+        sample_rate: u32,
+    ) -> Self {
+        Self {
+            version: SIDECAR_VERSION,
+            call_id: call_id.to_string(),
+            direction,
+            remote_number: remote_number.to_string(),
+            display_name: None,
+            customer_id: None,
+            started_at,
+            ended_at: None,
+            codec: format!("{codec}/{sample_rate}"),
+            sample_rate,
+            paused: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// `<file>.json` next to the WAV.
 pub fn sidecar_path(wav: &Path) -> PathBuf {
     let mut s = wav.as_os_str().to_owned();
@@ -405,18 +433,9 @@ mod tests {
 
     fn meta(call: &str, number: &str, at: OffsetDateTime) -> RecordingMeta {
         RecordingMeta {
-            version: 1,
-            call_id: call.into(),
-            direction: CallDirection::Inbound,
-            remote_number: number.into(),
             display_name: Some("王芳".into()),
-            customer_id: None,
-            started_at: at,
             ended_at: Some(at + time::Duration::seconds(2)),
-            codec: "PCMU/8000".into(),
-            sample_rate: 8000,
-            paused: vec![],
-            error: None,
+            ..RecordingMeta::begun(call, CallDirection::Inbound, number, at, "PCMU", 8000)
         }
     }
 

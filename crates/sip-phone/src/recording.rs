@@ -6,7 +6,6 @@ use crate::events::CallDirection;
 use seatline_media::recorder::RecordingSummary;
 use seatline_recordings::{
     file_name, sidecar_path, write_sidecar, CallDirection as Dir, PausedSpan, RecordingMeta,
-    SIDECAR_VERSION,
 };
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
@@ -44,23 +43,12 @@ impl CallRecording {
             .map_err(|e| format!("cannot create the recordings folder {}: {e}", dir.display()))?;
         let now = OffsetDateTime::now_utc();
         let wav = dir.join(file_name(call_id, now));
-        let meta = RecordingMeta {
-            version: SIDECAR_VERSION,
-            call_id: call_id.to_string(),
-            direction: match direction {
-                CallDirection::Incoming => Dir::Inbound,
-                CallDirection::Outgoing => Dir::Outbound,
-            },
-            remote_number: number_of(remote_uri),
-            display_name: None,
-            customer_id: None,
-            started_at: now,
-            ended_at: None,
-            codec: format!("{codec}/{rate}"),
-            sample_rate: rate,
-            paused: Vec::new(),
-            error: None,
+        let direction = match direction {
+            CallDirection::Incoming => Dir::Inbound,
+            CallDirection::Outgoing => Dir::Outbound,
         };
+        let meta =
+            RecordingMeta::begun(call_id, direction, &number_of(remote_uri), now, codec, rate);
         write_sidecar(&wav, &meta).map_err(|e| e.to_string())?;
         Ok(CallRecording { wav, meta })
     }

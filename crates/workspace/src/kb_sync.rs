@@ -381,31 +381,32 @@ impl KbMirror {
     /// Every live article, as the search index takes them. A language the index does not
     /// know is detected from the text instead.
     pub async fn articles(&self) -> Result<Vec<Article>, KbSyncError> {
-        self.articles_after(-1).await
+        self.articles_after(-1, i64::MAX).await
     }
 
-    /// The changes after `revision`: live articles changed since, and ids deleted since.
+    /// The changes after `revision` — live articles changed since, and ids deleted since —
+    /// or `None` when there are more than `at_most` of them (read once, never more than
+    /// `at_most + 1` rows of each kind).
     pub async fn changes_after(
         &self,
         revision: i64,
-    ) -> Result<(Vec<Article>, Vec<String>), KbSyncError> {
-        let deleted = sqlx::query_scalar("SELECT id FROM removed WHERE revision > ? ORDER BY id")
-            .bind(revision)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok((self.articles_after(revision).await?, deleted))
-    }
-
-    /// How many changes [`changes_after`](Self::changes_after) would return.
-    pub async fn count_changes_after(&self, revision: i64) -> Result<usize, KbSyncError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM articles WHERE revision > ?1)
-                  + (SELECT COUNT(*) FROM removed WHERE revision > ?1)",
-        )
-        .bind(revision)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        at_most: usize,
+    ) -> Result<Option<(Vec<Article>, Vec<String>)>, KbSyncError> {
+        let limit = i64::try_from(at_most.saturating_add(1)).unwrap_or(i64::MAX);
+        let deleted: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM removed WHERE revision > ? ORDER BY id LIMIT ?")
+                .bind(revision)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        if deleted.len() > at_most {
+            return Ok(None);
+        }
+        let upserts = self.articles_after(revision, limit).await?;
+        if upserts.len() + deleted.len() > at_most {
+            return Ok(None);
+        }
+        Ok(Some((upserts, deleted)))
     }
 
     /// Records that the index build `build` holds the mirror up to `revision`, and forgets
@@ -437,11 +438,16 @@ impl KbMirror {
         )
     }
 
-    async fn articles_after(&self, revision: i64) -> Result<Vec<Article>, KbSyncError> {
+    async fn articles_after(
+        &self,
+        revision: i64,
+        limit: i64,
+    ) -> Result<Vec<Article>, KbSyncError> {
         let rows = sqlx::query(
-            "SELECT id, title, body, tags, lang FROM articles WHERE revision > ? ORDER BY id",
+            "SELECT id, title, body, tags, lang FROM articles WHERE revision > ? ORDER BY id LIMIT ?",
         )
         .bind(revision)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -506,29 +512,26 @@ pub async fn pull(
         // In place only on the very build the mirror updated last: a folder imported locally
         // since, or an index rebuilt or lost, holds other articles.
         let same_build = mirror.indexed_build().await?.as_deref() == Some(&index.build_id());
-        report.in_place = same_build
-            && indexed > 0
-            && index.num_docs() > 0
-            && mirror.count_changes_after(indexed).await? <= IN_PLACE_LIMIT;
-        let build = if report.in_place {
-            let (upserts, deletes) = mirror.changes_after(indexed).await?;
-            let index = index.clone();
-            tokio::task::spawn_blocking(move || {
-                index.apply_changes(&upserts, &deletes)?;
-                Ok::<_, seatline_kb_search::Error>(index.build_id())
-            })
-            .await
-            .map_err(|e| KbSyncError::Join(e.to_string()))??
+        let changes = if same_build && indexed > 0 && index.num_docs() > 0 {
+            mirror.changes_after(indexed, IN_PLACE_LIMIT).await?
         } else {
-            let articles = mirror.articles().await?;
-            let index = index.clone();
-            tokio::task::spawn_blocking(move || {
-                index.replace_all(&articles)?;
-                Ok::<_, seatline_kb_search::Error>(index.build_id())
-            })
-            .await
-            .map_err(|e| KbSyncError::Join(e.to_string()))??
+            None
         };
+        report.in_place = changes.is_some();
+        let rebuild_from = match changes {
+            Some(_) => Vec::new(),
+            None => mirror.articles().await?,
+        };
+        let index = index.clone();
+        let build = tokio::task::spawn_blocking(move || {
+            match changes {
+                Some((upserts, deletes)) => index.apply_changes(&upserts, &deletes)?,
+                None => index.replace_all(&rebuild_from)?,
+            }
+            Ok::<_, seatline_kb_search::Error>(index.build_id())
+        })
+        .await
+        .map_err(|e| KbSyncError::Join(e.to_string()))??;
         // A crash before this line re-applies the same changes next time (idempotent).
         mirror.set_indexed(&build, since).await?;
         report.reindexed = true;
@@ -652,5 +655,32 @@ mod tests {
         // "xx" is no language the index knows: detected from the Chinese text.
         assert_eq!(articles[0].lang, Lang::ZhCn);
         assert_eq!(articles[0].tags, ["t"]);
+    }
+
+    #[tokio::test]
+    async fn changes_after_a_revision_are_counted_with_deletions_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = KbMirror::open(&dir.path().join(MIRROR_FILE)).await.unwrap();
+        mirror
+            .apply(&[change("a", 1, false), change("b", 2, false)], 2)
+            .await
+            .unwrap();
+        mirror
+            .apply(
+                &[change("a", 3, true), change("c", 4, false), change("d", 5, false)],
+                5,
+            )
+            .await
+            .unwrap();
+        let (upserts, deletes) = mirror.changes_after(2, 3).await.unwrap().unwrap();
+        let ids: Vec<&str> = upserts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["c", "d"]);
+        assert_eq!(deletes, ["a"]);
+        // Three changes: over a cap of two, whichever kind tips it over.
+        assert!(mirror.changes_after(2, 2).await.unwrap().is_none());
+        assert!(mirror.changes_after(2, 0).await.unwrap().is_none());
+        let (upserts, deletes) = mirror.changes_after(4, 1).await.unwrap().unwrap();
+        assert_eq!((upserts.len(), deletes.len()), (1, 0));
+        assert_eq!(mirror.changes_after(5, 0).await.unwrap().unwrap().0.len(), 0);
     }
 }

@@ -1144,20 +1144,15 @@ async fn a_finished_recording_takes_the_customer_and_number_from_the_call_log() 
 
     // The phone's sidecar knows the number only as it came in.
     let wav = w.dir.path().join("rec-1.wav");
-    let meta = RecordingMeta {
-        version: 1,
-        call_id: call.into(),
-        direction: CallDirection::Inbound,
-        remote_number: "013800138000".into(),
-        display_name: None,
-        customer_id: None,
-        started_at: time::OffsetDateTime::from_unix_timestamp(t0 / 1000).unwrap(),
-        ended_at: None,
-        codec: "PCMU/8000".into(),
-        sample_rate: 8000,
-        paused: vec![],
-        error: None,
-    };
+    let started = time::OffsetDateTime::from_unix_timestamp(t0 / 1000).unwrap();
+    let meta = RecordingMeta::begun(
+        call,
+        CallDirection::Inbound,
+        "013800138000",
+        started,
+        "PCMU",
+        8000,
+    );
     write_sidecar(&wav, &meta).unwrap();
     let path = wav.to_str().unwrap();
 
