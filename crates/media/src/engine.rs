@@ -29,7 +29,8 @@ use crate::device::{
 };
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{FrameKind, JitterBuffer, JitterConfig, JitterStats, Playout};
-use crate::opus::{packet_has_lbrr, OpusSettings};
+use crate::opus::OpusSettings;
+use crate::playback::{PacketSource, Playback, StretchStats};
 use crate::quality::CallQuality;
 use crate::recorder::{RecordingControl, RecordingSummary, RecordingTap, RecordingWriter};
 use crate::rtcp_route::{check_rtcp_datagram, RtcpPort, RtcpPortError, RtcpPortStats, RtcpRoute};
@@ -258,6 +259,8 @@ pub struct MediaStats {
     /// Lost Opus frames rebuilt from the next packet's in-band FEC (it carried LBRR data);
     /// `jitter.fec` counts the attempts.
     pub fec_recovered: u64,
+    /// Periods cut from or repeated in the played audio to move the delay to its target.
+    pub stretch: StretchStats,
     pub target_delay_ms: u64,
     pub rtcp_received: u64,
     /// Datagrams that were neither valid RTP nor RTCP, or carried an unknown payload type.
@@ -303,6 +306,8 @@ struct Shared {
     bytes_sent: AtomicU64,
     dtmf_sent: AtomicU64,
     fec_recovered: AtomicU64,
+    /// Written by the clock thread when the playout's time-stretching changed.
+    stretch: Mutex<StretchStats>,
     device: Mutex<DeviceStats>,
     epoch: Instant,
     /// Protects what the clock thread sends (our key).
@@ -347,6 +352,7 @@ impl Shared {
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             dtmf_sent: self.dtmf_sent.load(Ordering::Relaxed),
             fec_recovered: self.fec_recovered.load(Ordering::Relaxed),
+            stretch: *lock(&self.stretch),
             dtmf_received: rx.dtmf_received,
             received,
             jitter,
@@ -435,7 +441,15 @@ impl MediaEngine {
         };
         let encoder = AudioEncoder::with_opus_settings(config.codec, frame_samples, config.opus)?;
         let decoder = AudioDecoder::new(config.codec, frame_samples)?;
+        let playback = Playback::new(decoder, config.codec.name, rate, frame_samples);
         let local = config.socket.local_addr()?;
+        let stale = discard_queued(&config.socket)?;
+        if stale > 0 {
+            tracing::debug!(
+                stale,
+                "media: datagrams queued before the call's media started, discarded"
+            );
+        }
         // The timeout lets the receive thread notice `stop` without a wake-up packet.
         config
             .socket
@@ -474,6 +488,7 @@ impl MediaEngine {
                 frame: config.ptime,
                 min_delay: config.jitter_min,
                 max_delay: config.jitter_max.max(config.jitter_min),
+                caller_shrinks: true,
             })),
             rx: Mutex::new(RxState {
                 receiver: RtpReceiver::new(rate),
@@ -486,6 +501,7 @@ impl MediaEngine {
             bytes_sent: AtomicU64::new(0),
             dtmf_sent: AtomicU64::new(0),
             fec_recovered: AtomicU64::new(0),
+            stretch: Mutex::new(StretchStats::default()),
             device: Mutex::new(DeviceStats::default()),
             epoch: Instant::now(),
             srtp_tx: Mutex::new(srtp_tx),
@@ -588,7 +604,8 @@ impl MediaEngine {
             drift: DriftControl::new(),
             aec,
             encoder,
-            decoder,
+            playback,
+            last_stretch: StretchStats::default(),
             sender,
             stats_interval: config.stats_interval,
             recording_error: None,
@@ -1070,7 +1087,8 @@ struct ClockThread {
     playout_calm_since: Instant,
     aec: Option<EchoCanceller>,
     encoder: AudioEncoder,
-    decoder: AudioDecoder,
+    playback: Playback,
+    last_stretch: StretchStats,
     sender: RtpSender,
     stats_interval: Duration,
     /// A recording that failed (disk full...): the call goes on, `stop` reports it.
@@ -1171,6 +1189,44 @@ impl DriftControl {
         self.to_drop = (min - frame) / frame.max(1) - 1;
         self.dropped += 1;
         DriftAction::Drop
+    }
+}
+
+/// Reads away what reached the socket before the engine started (the peer's media before
+/// our answer, early media): it is late by however long it waited, and played it would only
+/// be a burst that holds the delay up until a pause cuts it. At most 10,000 datagrams.
+fn discard_queued(socket: &UdpSocket) -> std::io::Result<usize> {
+    socket.set_nonblocking(true)?;
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while n < 10_000 {
+        match socket.recv_from(&mut buf) {
+            Ok(_) => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // An ICMP error queued on the socket (port unreachable): nothing to discard.
+            Err(_) => break,
+        }
+    }
+    socket.set_nonblocking(false)?;
+    Ok(n)
+}
+
+/// The jitter buffer the receive thread fills, locked for each call only.
+struct LockedJitter<'a>(&'a Mutex<JitterBuffer>);
+
+impl PacketSource for LockedJitter<'_> {
+    fn pop(&mut self) -> Playout {
+        lock(self.0).pop()
+    }
+    fn level(&mut self) -> (Duration, Duration) {
+        let jb = lock(self.0);
+        (jb.buffered(), jb.target_delay())
+    }
+    fn next_ready(&mut self) -> bool {
+        lock(self.0).next_ready()
+    }
+    fn take_late(&mut self) -> bool {
+        lock(self.0).take_late()
     }
 }
 
@@ -1294,10 +1350,11 @@ impl ClockThread {
                 if !was_receiving {
                     // Resume after hold: start playout afresh.
                     lock(&self.shared.jitter).reset();
+                    self.playback.reset();
                 }
                 self.playout_frame()
             } else {
-                self.decoder.silence()
+                self.playback.silence()
             };
             was_receiving = receiving;
             if let Some(tap) = &mut self.tap {
@@ -1581,7 +1638,7 @@ impl ClockThread {
                 let extra = if receiving {
                     self.playout_frame()
                 } else {
-                    self.decoder.silence()
+                    self.playback.silence()
                 };
                 if let Some(speaker) = &mut self.speaker {
                     speaker.push_frame(&extra);
@@ -1617,13 +1674,21 @@ impl ClockThread {
     }
 
     fn playout_frame(&mut self) -> Vec<i16> {
-        let playout = lock(&self.shared.jitter).pop();
-        if let Playout::Fec(next) = &playout {
-            if self.codec.name == CodecName::Opus && packet_has_lbrr(&next.payload) {
-                self.shared.fec_recovered.fetch_add(1, Ordering::Relaxed);
-            }
+        let out = self
+            .playback
+            .next_frame(&mut LockedJitter(&self.shared.jitter));
+        let recovered = self.playback.fec_recovered();
+        if recovered != self.shared.fec_recovered.load(Ordering::Relaxed) {
+            self.shared
+                .fec_recovered
+                .store(recovered, Ordering::Relaxed);
         }
-        self.decoder.play(playout)
+        let stretch = self.playback.stats();
+        if stretch != self.last_stretch {
+            self.last_stretch = stretch;
+            *lock(&self.shared.stretch) = stretch;
+        }
+        out
     }
 }
 
@@ -1667,6 +1732,30 @@ mod tests {
             }
         }
         (control, lo, hi, underruns)
+    }
+
+    #[test]
+    fn datagrams_queued_before_the_start_are_discarded_and_the_socket_blocks_again() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = socket.local_addr().unwrap();
+        for i in 0..5u8 {
+            peer.send_to(&[0x80, 0, 0, i], to).unwrap();
+        }
+        // Loopback delivers at once, but give the kernel a moment on a loaded machine.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(discard_queued(&socket).unwrap(), 5);
+        assert_eq!(discard_queued(&socket).unwrap(), 0);
+        // Blocking again: a read waits for its timeout instead of failing at once.
+        socket
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 16];
+        assert!(socket.recv_from(&mut buf).is_err());
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        peer.send_to(&[1], to).unwrap();
+        assert_eq!(socket.recv_from(&mut buf).unwrap().0, 1);
     }
 
     #[test]

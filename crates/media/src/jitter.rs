@@ -5,9 +5,9 @@
 //! a DTMF pause, a peer that restarts its clock) therefore never stall or flood playout. The
 //! target delay follows the RFC 3550 A.8 inter-arrival jitter estimate between a minimum and a
 //! maximum; the buffer grows by holding playout on an underrun or, after late arrivals, while
-//! a missing packet may still come, and shrinks by dropping a frame when it has stayed above
-//! target for a while. Time-stretching instead of whole-frame drops is
-//! a later improvement.
+//! a missing packet may still come. Above target for a while, it shrinks by dropping a frame —
+//! unless the caller time-stretches instead ([`JitterConfig::caller_shrinks`], as
+//! [`crate::playback`] does: it cuts pitch periods from the decoded audio, no gap).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +20,10 @@ pub struct JitterConfig {
     pub frame: Duration,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// The caller brings the delay down (time-stretching, see [`crate::playback`]): the
+    /// buffer never drops a frame for it. When false, a frame is dropped after a second
+    /// above target.
+    pub caller_shrinks: bool,
 }
 
 impl Default for JitterConfig {
@@ -29,6 +33,7 @@ impl Default for JitterConfig {
             frame: Duration::from_millis(20),
             min_delay: Duration::from_millis(40),
             max_delay: Duration::from_millis(300),
+            caller_shrinks: false,
         }
     }
 }
@@ -180,6 +185,19 @@ impl JitterBuffer {
     /// Audio currently buffered ahead of playout (packets present, times the frame length).
     pub fn buffered(&self) -> Duration {
         self.cfg.frame * self.packets.len() as u32
+    }
+
+    /// Takes one late arrival the buffer has not grown for yet, if there is one: the caller
+    /// grows the delay by a frame for it (see [`crate::playback`]).
+    pub fn take_late(&mut self) -> bool {
+        let had = self.late_credit > 0;
+        self.late_credit = self.late_credit.saturating_sub(1);
+        had
+    }
+
+    /// Whether the packet due next is here (playing, and not missing).
+    pub fn next_ready(&self) -> bool {
+        self.next.is_some_and(|n| self.packets.contains_key(&n))
     }
 
     fn frames(&self, d: Duration) -> usize {
@@ -400,6 +418,9 @@ impl JitterBuffer {
     }
 
     fn shrink_if_needed(&mut self, next: i64) {
+        if self.cfg.caller_shrinks {
+            return;
+        }
         let target = self.frames(self.target_delay());
         if self.packets.len() > target + 1 {
             self.above_target += 1;

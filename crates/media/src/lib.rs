@@ -32,6 +32,7 @@ pub mod g711;
 pub mod jitter;
 pub mod meter;
 pub mod opus;
+pub mod playback;
 pub mod plc;
 pub mod quality;
 pub mod recorder;
@@ -42,6 +43,7 @@ pub mod rtp;
 pub mod session;
 pub mod sim;
 pub mod srtp;
+pub mod stretch;
 pub mod wav;
 
 pub use codec::{Codec, CodecName};

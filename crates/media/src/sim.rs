@@ -3,9 +3,10 @@
 //! simulated clock, with no sockets, threads or sleeps. The same seed gives the same output, so
 //! PESQ figures from it can serve as test floors (see `tests/quality.rs`).
 
-use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CodecName};
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
-use crate::opus::{packet_has_lbrr, OpusSettings};
+use crate::codec::{AudioDecoder, AudioEncoder, Codec, CodecError};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats};
+use crate::opus::OpusSettings;
+use crate::playback::{Playback, StretchStats};
 use crate::rtp::RtpPacket;
 use crate::session::RtpSender;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct Network {
     pub loss: Loss,
     pub delay: Duration,
     pub jitter: Duration,
+    /// Packets sent from this time on see no jitter (a Wi-Fi scan or a download that ends).
+    pub jitter_ends: Option<Duration>,
     pub seed: u64,
 }
 
@@ -41,6 +44,7 @@ impl Default for Network {
             loss: Loss::None,
             delay: Duration::from_millis(5),
             jitter: Duration::ZERO,
+            jitter_ends: None,
             seed: 1,
         }
     }
@@ -61,6 +65,9 @@ pub struct SimConfig {
     pub sender_drift_ppm: f64,
     /// Off: lost frames play as silence instead of concealment or FEC (a baseline to beat).
     pub concealment: bool,
+    /// Off: the delay comes down by dropping whole frames instead of cutting pitch periods,
+    /// and grows only by concealing (a baseline to beat).
+    pub time_stretch: bool,
 }
 
 impl SimConfig {
@@ -76,6 +83,7 @@ impl SimConfig {
             playout_phase: Duration::from_millis(10),
             sender_drift_ppm: 0.0,
             concealment: true,
+            time_stretch: true,
         }
     }
 }
@@ -89,6 +97,10 @@ pub struct SimOutput {
     pub lost_in_network: u64,
     /// Lost frames rebuilt from the next packet's in-band FEC (it carried LBRR data).
     pub fec_recovered: u64,
+    pub stretch: StretchStats,
+    /// The receive delay at each tick once playing: packets buffered plus decoded audio
+    /// waiting.
+    pub delays: Vec<Duration>,
 }
 
 /// splitmix64: small, seedable, good enough to draw loss and delay.
@@ -141,12 +153,20 @@ pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
     let rate = cfg.codec.clock_rate;
     let frame_samples = (u128::from(rate) * cfg.ptime.as_millis() / 1000) as usize;
     let mut encoder = AudioEncoder::with_opus_settings(cfg.codec, frame_samples, cfg.opus)?;
-    let mut decoder = AudioDecoder::new(cfg.codec, frame_samples)?;
+    let decoder = AudioDecoder::new(cfg.codec, frame_samples)?;
+    let mut playback = Playback::new(decoder, cfg.codec.name, rate, frame_samples);
+    if !cfg.concealment {
+        playback = playback.without_concealment();
+    }
+    if !cfg.time_stretch {
+        playback = playback.without_stretching();
+    }
     let mut jb = JitterBuffer::new(JitterConfig {
         clock_rate: rate,
         frame: cfg.ptime,
         min_delay: cfg.jitter_min,
         max_delay: cfg.jitter_max.max(cfg.jitter_min),
+        caller_shrinks: cfg.time_stretch,
     });
     // Start near the sequence wrap so every run crosses it.
     let mut sender = RtpSender::with_start(
@@ -187,14 +207,22 @@ pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
             if loss.lost(&mut rng) {
                 out.lost_in_network += 1;
             } else if let Ok(bytes) = packet.to_bytes() {
-                let extra = cfg.network.jitter.mul_f64(rng.unit());
                 let sent_at = send_period * sent_frames as u32;
+                let jitter = match cfg.network.jitter_ends {
+                    Some(end) if sent_at >= end => Duration::ZERO,
+                    _ => cfg.network.jitter,
+                };
+                let extra = jitter.mul_f64(rng.unit());
                 wire.push((sent_at + cfg.network.delay + extra, bytes));
             }
             sent_frames += 1;
         }
         // Done once everything sent was played (no concealment after the stream's end).
-        if sent_frames == frames_in && wire.is_empty() && jb.buffered().is_zero() {
+        if sent_frames == frames_in
+            && wire.is_empty()
+            && jb.buffered().is_zero()
+            && playback.pending() < cfg.ptime
+        {
             break;
         }
         // A tail shorter than the prefill target never starts playing.
@@ -215,22 +243,25 @@ pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
                 );
             }
         }
-        let playout = jb.pop();
-        match &playout {
-            Playout::Fec(_) | Playout::Lost if !cfg.concealment => {
-                out.pcm.extend(vec![0; frame_samples]);
-                continue;
-            }
-            Playout::Fec(next)
-                if cfg.codec.name == CodecName::Opus && packet_has_lbrr(&next.payload) =>
-            {
-                out.fec_recovered += 1
-            }
-            _ => {}
+        let delay = jb.buffered() + playback.pending();
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!(
+                "tick {tick} buffered {:?} pending {:?} target {:?} {:?} {:?}",
+                jb.buffered(),
+                playback.pending(),
+                jb.target_delay(),
+                jb.stats(),
+                playback.stats()
+            );
         }
-        out.pcm.extend(decoder.play(playout));
+        out.pcm.extend(playback.next_frame(&mut jb));
+        if !out.delays.is_empty() || jb.stats().played > 0 {
+            out.delays.push(delay);
+        }
     }
     out.jitter = jb.stats();
+    out.stretch = playback.stats();
+    out.fec_recovered = playback.fec_recovered();
     Ok(out)
 }
 

@@ -560,8 +560,10 @@ fn full_duplex_device_engine_echoes_through_the_null_sink() {
     std::thread::sleep(Duration::from_secs_f64(seconds + 1.0));
     let events = drain(&e);
     let e_stats = e.stop().unwrap();
-    f.stop().unwrap();
+    let f_stats = f.stop().unwrap();
     eprintln!("E device stats: {:?}", e_stats.device);
+    eprintln!("E jitter {:?} {:?}", e_stats.jitter, e_stats.stretch);
+    eprintln!("F jitter {:?} {:?}", f_stats.jitter, f_stats.stretch);
     assert_eq!(device_errors(&events), Vec::<String>::new());
     let heard = read_mono(&rec, codec.clock_rate).unwrap();
     let lag = median_delay(&reference, &heard, codec.clock_rate, Duration::from_secs(2));

@@ -5,19 +5,26 @@
 //! Played frames are decoded as PCMU (with its concealment) and as Opus (libopus with FEC and
 //! PLC) — garbage payloads must come back as errors or audio, never a crash. Payload type 13
 //! goes in as comfort noise (RFC 3389) and short payloads as Opus DTX, played through
-//! `AudioDecoder::play` as the engine does.
+//! `AudioDecoder::play` as the engine does. A second buffer gets the same packets and plays
+//! through `Playback` (PCMU) as the engine does, time-stretching: every tick exactly one frame,
+//! and the audio waiting stays bounded.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seatline_media::codec::{AudioDecoder, Codec};
+use seatline_media::codec::{AudioDecoder, Codec, CodecName};
 use seatline_media::dtmf::DtmfReceiver;
 use seatline_media::jitter::{FrameKind, JitterBuffer, JitterConfig, Playout};
+use seatline_media::playback::Playback;
 use seatline_media::rtp::{classify, PacketKind, RtpPacket};
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
     let cfg = JitterConfig::default();
     let mut jb = JitterBuffer::new(cfg);
+    let mut stretched = JitterBuffer::new(JitterConfig {
+        caller_shrinks: true,
+        ..cfg
+    });
     let mut dtmf = DtmfReceiver::new();
     let (Ok(mut pcmu), Ok(mut opus)) = (
         AudioDecoder::new(Codec::PCMU, 160),
@@ -25,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
     ) else {
         return;
     };
+    let Ok(decoder) = AudioDecoder::new(Codec::PCMU, 160) else {
+        return;
+    };
+    let mut playback = Playback::new(decoder, CodecName::Pcmu, 8000, 160);
     let mut now = Duration::ZERO;
     let mut next_tick = Duration::ZERO;
     let mut rest = data;
@@ -39,6 +50,11 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         while next_tick <= now {
             next_tick += cfg.frame;
+            assert_eq!(playback.next_frame(&mut stretched).len(), 160);
+            // At most what a cut needs (35 ms), a frame and one expansion, or the longest
+            // packet decoded (a PCMU byte is a sample) and a frame.
+            let longest = Duration::from_micros(125 * longest_pushed as u64);
+            assert!(playback.pending() <= Duration::from_millis(75) + longest);
             match jb.pop() {
                 Playout::Frame(f) if f.kind != FrameKind::Audio => {
                     assert!(f.payload.len() <= longest_pushed);
@@ -81,9 +97,11 @@ fuzz_target!(|data: &[u8]| {
                 FrameKind::Dtx
             };
             longest_pushed = longest_pushed.max(p.payload.len());
+            stretched.push_silence(p.ssrc, p.sequence, p.timestamp, p.payload.clone(), now, kind);
             jb.push_silence(p.ssrc, p.sequence, p.timestamp, p.payload, now, kind);
         } else {
             longest_pushed = longest_pushed.max(p.payload.len());
+            stretched.push(p.ssrc, p.sequence, p.timestamp, p.marker, p.payload.clone(), now);
             jb.push(p.ssrc, p.sequence, p.timestamp, p.marker, p.payload, now);
         }
         let st = jb.stats();
