@@ -1125,8 +1125,11 @@ struct DriftControl {
     seen: u32,
     min_queued: usize,
     last_underruns: u64,
-    /// Frames still to drop after a window found a standing excess.
+    /// Frames still to drop after a window found a standing excess; dropped on quiet frames
+    /// (a pause: nothing missing to hear), or after `DROP_DEFER_TICKS` anyway.
     to_drop: usize,
+    /// Ticks the oldest frame owed has waited for a pause.
+    waited: u32,
     /// Consecutive windows with more than 2 frames queued.
     high_windows: u32,
     dropped: u64,
@@ -1137,6 +1140,9 @@ struct DriftControl {
 const DRIFT_WINDOW: u32 = 25;
 /// Windows of standing excess before a frame is dropped.
 const HIGH_WINDOWS: u32 = 4;
+/// Ticks a frame to drop waits for a quiet one (5 s: drift adds 0.5 ms in that time at
+/// 100 ppm, so waiting costs nothing audible; a dropped frame of speech is a 20 ms hole).
+const DROP_DEFER_TICKS: u32 = 250;
 
 impl DriftControl {
     fn new() -> Self {
@@ -1146,18 +1152,18 @@ impl DriftControl {
             min_queued: usize::MAX,
             last_underruns: 0,
             to_drop: 0,
+            waited: 0,
             high_windows: 0,
             dropped: 0,
             inserted: 0,
         }
     }
 
-    /// `queued`: native samples waiting for the speaker before this frame is pushed.
-    fn observe(&mut self, queued: usize, underruns: u64, frame: usize) -> DriftAction {
+    /// `queued`: native samples waiting for the speaker before this frame is pushed;
+    /// `quiet`: whether the frame is a pause in the talk.
+    fn observe(&mut self, queued: usize, underruns: u64, frame: usize, quiet: bool) -> DriftAction {
         if self.to_drop > 0 {
-            self.to_drop -= 1;
-            self.dropped += 1;
-            return DriftAction::Drop;
+            return self.drop_owed(quiet);
         }
         self.min_queued = self.min_queued.min(queued);
         self.seen += 1;
@@ -1186,7 +1192,22 @@ impl DriftControl {
         }
         self.high_windows = 0;
         // Back down to about one frame of standing queue.
-        self.to_drop = (min - frame) / frame.max(1) - 1;
+        self.to_drop = (min - frame) / frame.max(1);
+        self.waited = 0;
+        self.drop_owed(quiet)
+    }
+
+    fn drop_owed(&mut self, quiet: bool) -> DriftAction {
+        self.waited += 1;
+        if !quiet && self.waited < DROP_DEFER_TICKS {
+            return DriftAction::Keep;
+        }
+        // The frames owed with it have waited as long: they go on the next quiet (or any,
+        // once past the wait) frames.
+        self.to_drop -= 1;
+        if self.to_drop == 0 {
+            self.waited = 0;
+        }
         self.dropped += 1;
         DriftAction::Drop
     }
@@ -1616,7 +1637,12 @@ impl ClockThread {
         }
         let action = if self.mic.is_some() {
             let underruns = speaker.counters().underruns.load(Ordering::Relaxed);
-            self.drift.observe(speaker.queued(), underruns, frame)
+            self.drift.observe(
+                speaker.queued(),
+                underruns,
+                frame,
+                crate::stretch::is_quiet(out),
+            )
         } else {
             DriftAction::Keep
         };
@@ -1700,6 +1726,18 @@ mod tests {
     /// slower), consumed in 10 ms periods: the queue stays bounded and the corrections match
     /// the drift.
     fn simulate(drift: f64, ticks: usize) -> (DriftControl, usize, usize, u64) {
+        simulate_talk(drift, ticks, |_| false).0
+    }
+
+    /// As `simulate`, with `quiet(tick)` telling which frames are pauses; also returns the
+    /// ticks whose frame was dropped.
+    #[allow(clippy::type_complexity)]
+    fn simulate_talk(
+        drift: f64,
+        ticks: usize,
+        quiet: impl Fn(usize) -> bool,
+    ) -> ((DriftControl, usize, usize, u64), Vec<usize>) {
+        let mut dropped_at = Vec::new();
         let frame = 960; // 20 ms at 48 kHz
         let period = 480.0 * (1.0 + drift);
         let mut control = DriftControl::new();
@@ -1725,13 +1763,24 @@ mod tests {
                 lo = lo.min(q);
                 hi = hi.max(q);
             }
-            match control.observe(q, underruns, frame) {
+            match control.observe(q, underruns, frame, quiet(tick)) {
                 DriftAction::Keep => queued += frame as f64,
-                DriftAction::Drop => {}
+                DriftAction::Drop => dropped_at.push(tick),
                 DriftAction::Insert => queued += 2.0 * frame as f64,
             }
         }
-        (control, lo, hi, underruns)
+        ((control, lo, hi, underruns), dropped_at)
+    }
+
+    #[test]
+    fn frames_are_dropped_in_the_pauses_of_the_talk() {
+        // 300 ms of talk, 200 ms of pause.
+        let in_pause = |tick: usize| tick % 25 >= 15;
+        let ((c, lo, hi, underruns), at) = simulate_talk(-0.005, 5000, in_pause);
+        assert!(c.dropped >= 20, "{c:?}");
+        assert!(at.iter().all(|&t| in_pause(t)), "dropped in talk at {at:?}");
+        assert_eq!(underruns, 0);
+        assert!(hi <= 3 * 960 + 480, "queue grew to {hi} (low {lo})");
     }
 
     #[test]
@@ -1769,11 +1818,13 @@ mod tests {
 
     #[test]
     fn slower_playback_clock_gets_dropped_frames() {
+        // Talk without a pause: each drop waits its 5 s, and still keeps up with a 0.5 %
+        // drift (a frame every 4 s) because each window's excess is owed at once.
         let (c, lo, hi, underruns) = simulate(-0.005, 5000);
         assert!(c.dropped >= 20, "{c:?}");
         assert_eq!(c.inserted, 0);
         assert_eq!(underruns, 0);
-        assert!(hi <= 3 * 960 + 480, "queue grew to {hi} (low {lo})");
+        assert!(hi <= 6 * 960, "queue grew to {hi} (low {lo})");
     }
 
     #[test]

@@ -26,7 +26,7 @@
 use crate::codec::{AudioDecoder, CodecName};
 use crate::jitter::{FrameKind, JitterBuffer, Playout};
 use crate::opus::packet_has_lbrr;
-use crate::stretch::{Allow, Stretched, Stretcher};
+use crate::stretch::{is_quiet, Allow, Stretched, Stretcher};
 use std::time::Duration;
 
 /// Ticks more than a frame above target before periods are cut from quiet audio (the frame
@@ -198,7 +198,7 @@ impl Playback {
         }
         let out = self.audio[self.played..self.played + self.frame].to_vec();
         self.played += self.frame;
-        self.pause = if self.stretcher.is_quiet(&out) {
+        self.pause = if is_quiet(&out) {
             self.pause + frame
         } else {
             Duration::ZERO
@@ -303,17 +303,12 @@ mod tests {
     use crate::codec::Codec;
     use crate::g711::Law;
     use crate::jitter::{JitterConfig, JitterStats};
+    use crate::stretch::tests::max_step;
 
     const FRAME: usize = 160;
 
-    /// Voiced-like audio: a 140 Hz fundamental with harmonics.
     fn voiced(n: usize) -> Vec<i16> {
-        (0..n)
-            .map(|i| {
-                let w = 2.0 * std::f64::consts::PI * 140.0 * i as f64 / 8000.0;
-                (7000.0 * w.sin() + 2500.0 * (2.0 * w).sin() + 1200.0 * (3.0 * w).sin()) as i16
-            })
-            .collect()
+        crate::stretch::tests::voiced(8000, n)
     }
 
     fn playback(stretch: bool) -> (Playback, JitterBuffer) {
@@ -333,14 +328,6 @@ mod tests {
         let pcm = &audio[usize::from(seq) * FRAME..][..FRAME];
         let ts = u32::from(seq) * FRAME as u32;
         jb.push(7, seq, ts, false, Law::Mu.encode(pcm), at);
-    }
-
-    /// The largest jump between neighbouring samples.
-    fn max_step(x: &[i16]) -> i32 {
-        x.windows(2)
-            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
-            .max()
-            .unwrap_or(0)
     }
 
     /// A steady stream: every packet played once, in order, untouched.

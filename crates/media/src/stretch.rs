@@ -163,17 +163,8 @@ impl Stretcher {
         }
     }
 
-    /// Whether `pcm` is quiet enough to be a pause in the talk.
-    pub fn is_quiet(&self, pcm: &[i16]) -> bool {
-        self.quiet(pcm)
-    }
-
     fn quiet(&self, pcm: &[i16]) -> bool {
-        if pcm.is_empty() {
-            return true;
-        }
-        let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-        (energy / pcm.len() as f64).sqrt() < f64::from(QUIET_RMS)
+        is_quiet(pcm)
     }
 
     /// The period `t` whose segments `at(t)` = (p, q) correlate best over the window, and
@@ -205,7 +196,7 @@ impl Stretcher {
             let hi = (centre + d).min(longest);
             for t in lo..=hi {
                 let (p, q) = at(t);
-                let c = correlation_i16(pcm, p, q, w);
+                let c = correlation(pcm, p, q, w);
                 if c > best.1 {
                     best = (t, c);
                 }
@@ -213,7 +204,7 @@ impl Stretcher {
         } else {
             for t in self.min_period..=longest {
                 let (p, q) = at(t);
-                let c = correlation_i16(pcm, p, q, w);
+                let c = correlation(pcm, p, q, w);
                 if c > best.1 {
                     best = (t, c);
                 }
@@ -223,15 +214,24 @@ impl Stretcher {
     }
 }
 
+/// Whether `pcm` is quiet enough to be a pause in the talk (below about −50 dBFS).
+pub fn is_quiet(pcm: &[i16]) -> bool {
+    if pcm.is_empty() {
+        return true;
+    }
+    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (energy / pcm.len() as f64).sqrt() < f64::from(QUIET_RMS)
+}
+
 /// Normalised correlation of x[p..p+w] and x[q..q+w] (0 when either is silent).
-fn correlation(x: &[f32], p: usize, q: usize, w: usize) -> f32 {
+fn correlation<T: Copy + Into<f64>>(x: &[T], p: usize, q: usize, w: usize) -> f32 {
     let (a, b) = match (x.get(p..p + w), x.get(q..q + w)) {
         (Some(a), Some(b)) => (a, b),
         _ => return f32::MIN,
     };
     let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
     for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
+        let (x, y): (f64, f64) = (x.into(), y.into());
         ab += x * y;
         aa += x * x;
         bb += y * y;
@@ -243,32 +243,13 @@ fn correlation(x: &[f32], p: usize, q: usize, w: usize) -> f32 {
     }
 }
 
-fn correlation_i16(x: &[i16], p: usize, q: usize, w: usize) -> f32 {
-    let (a, b) = match (x.get(p..p + w), x.get(q..q + w)) {
-        (Some(a), Some(b)) => (a, b),
-        _ => return f32::MIN,
-    };
-    let (mut ab, mut aa, mut bb) = (0i64, 0i64, 0i64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (i64::from(x), i64::from(y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0 || bb == 0 {
-        0.0
-    } else {
-        (ab as f64 / ((aa as f64) * (bb as f64)).sqrt()) as f32
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A voiced-like signal: a 125 Hz fundamental and two harmonics.
-    fn voiced(rate: u32, n: usize) -> Vec<i16> {
+    pub(crate) fn voiced(rate: u32, n: usize) -> Vec<i16> {
         (0..n)
             .map(|i| {
                 let t = i as f64 / f64::from(rate);
@@ -293,7 +274,7 @@ mod tests {
     }
 
     /// The largest jump between neighbouring samples.
-    fn max_step(x: &[i16]) -> i32 {
+    pub(crate) fn max_step(x: &[i16]) -> i32 {
         x.windows(2)
             .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
             .max()
