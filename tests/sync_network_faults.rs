@@ -2,7 +2,8 @@
 //! three desktops driven through the `seatline` CLI, talking through a TCP proxy
 //! (tests/support/fault_proxy.rs) that delays requests, trickles answers, resets the connection
 //! after the server answered (committed, but the client never hears of it), cuts requests
-//! part-way and blackholes them (only the client's timeouts end the wait). The desktops work
+//! part-way, blackholes them (only the client's timeouts end the wait) and sends pushes to the
+//! server a second time after the desktop has moved on (duplicated and reordered). The desktops work
 //! at the same time on the same orders (notes, status changes) and on new ones, syncing through
 //! the broken network with short timeouts; every sync must end within its `--timeout-secs`,
 //! whatever the network does. Then the network heals: every queue must drain, every desktop
@@ -202,8 +203,19 @@ fn scenario(backend: &str, database_url: Option<String>, seed: u64, rounds: u64)
     let counts = proxy.counts();
     eprintln!("seed {seed}: requests through the broken network: {counts:?}");
 
-    // Heal: every queue drains through the (now healthy) proxy within 10 s.
+    // Heal: every queue drains through the (now healthy) proxy within 10 s (once the replays
+    // still on their way have reached the server).
     proxy.heal();
+    let replayed = proxy.replayed();
+    eprintln!("seed {seed}: replayed: {replayed:?}");
+    // A push sent again after the desktop moved on is answered (as the duplicate it is) and,
+    // as the checks below show, applies nothing twice and undoes nothing newer.
+    assert!(
+        replayed
+            .iter()
+            .any(|r| r.starts_with("POST /api/v1/sync/push ") && r.ends_with(" 200 OK")),
+        "seed {seed}: no push was replayed and answered 200: {replayed:?}"
+    );
     for round in 0..2 {
         for d in &desktops {
             let out = d.sync_via(&url, None, 10, &[]);

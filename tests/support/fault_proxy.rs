@@ -1,8 +1,10 @@
 //! A real TCP proxy between the desktops and the server that breaks HTTP/1.1 exchanges the way
 //! bad networks do. Per request (seeded by the request's index) it passes, delays, trickles the
 //! answer a few bytes at a time, resets the client after the server answered (the server
-//! committed, the client never learns it), cuts the request part-way, or blackholes it (takes
-//! the request and never answers, so only the client's own timeouts end the wait).
+//! committed, the client never learns it), cuts the request part-way, blackholes it (takes
+//! the request and never answers, so only the client's own timeouts end the wait), or passes
+//! a sync write and sends it to the server once more 0.3–2 s later, after the client has moved
+//! on (a duplicated, reordered request: a retrying middlebox, a replayed retransmission).
 //! [`FaultProxy::heal`] turns every fault off. Each connection has its own thread.
 
 use super::Rng;
@@ -27,14 +29,19 @@ pub enum Fault {
     CutMidRequest,
     /// Take the request and never answer (until healed).
     Blackhole,
+    /// Pass it, and send the same request to the server again 0.3-2 s later on a connection
+    /// of its own (the answer to that goes nowhere). Only the sync's POSTs (a replayed read
+    /// or login proves nothing); another request drawn for it passes.
+    Replay,
 }
 
-pub const FAULTS: [Fault; 5] = [
+pub const FAULTS: [Fault; 6] = [
     Fault::Delay,
     Fault::Trickle,
     Fault::ResetAfterRequest,
     Fault::CutMidRequest,
     Fault::Blackhole,
+    Fault::Replay,
 ];
 
 struct Shared {
@@ -49,6 +56,10 @@ struct Shared {
     /// order), so every run meets them all; the dice decide after that.
     owed: Mutex<Vec<Fault>>,
     counts: Mutex<BTreeMap<Fault, u64>>,
+    /// Replays sent or still waiting to be.
+    replays_pending: AtomicU64,
+    /// Each replay's request line and the status the server answered it with.
+    replayed: Mutex<Vec<String>>,
 }
 
 pub struct FaultProxy {
@@ -77,6 +88,8 @@ impl FaultProxy {
             requests: AtomicU64::new(0),
             owed: Mutex::new(owed),
             counts: Mutex::new(BTreeMap::new()),
+            replays_pending: AtomicU64::new(0),
+            replayed: Mutex::new(Vec::new()),
         });
         let accept_shared = shared.clone();
         let accept = std::thread::spawn(move || {
@@ -102,9 +115,26 @@ impl FaultProxy {
         format!("http://{}", self.addr)
     }
 
-    /// The network is healthy again: every request passes, held connections close.
+    /// The network is healthy again: every request passes, held connections close, and the
+    /// replays still on their way have reached the server (and been answered) when this
+    /// returns, so what follows sees their effect.
     pub fn heal(&self) {
         self.shared.broken.store(false, Ordering::SeqCst);
+        let until = Instant::now() + Duration::from_secs(30);
+        while self.shared.replays_pending.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            self.shared.replays_pending.load(Ordering::SeqCst),
+            0,
+            "replays still pending 30 s after healing"
+        );
+    }
+
+    /// Each replay's request line and the server's status line for it, e.g.
+    /// `POST /api/v1/sync/push HTTP/1.1 -> HTTP/1.1 200 OK`.
+    pub fn replayed(&self) -> Vec<String> {
+        self.shared.replayed.lock().unwrap().clone()
     }
 
     /// How many requests got each treatment.
@@ -126,17 +156,29 @@ impl Drop for FaultProxy {
 }
 
 impl Shared {
-    fn decide(&self) -> (Fault, Rng) {
+    /// The last owed fault this request can take (a replay waits for a sync write).
+    fn take_owed(&self, sync_write: bool) -> Option<Fault> {
+        let mut owed = self.owed.lock().unwrap();
+        let at = owed
+            .iter()
+            .rposition(|&f| sync_write || f != Fault::Replay)?;
+        Some(owed.remove(at))
+    }
+
+    fn decide(&self, sync_write: bool) -> (Fault, Rng) {
         let n = self.requests.fetch_add(1, Ordering::SeqCst);
         // One generator per request index: a replay with the same seed gives request n the
         // same fault (which request is n-th depends on how the desktops' processes interleave).
         let mut rng = Rng((self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
         let fault = if !self.broken.load(Ordering::SeqCst) {
             Fault::Pass
-        } else if let Some(owed) = self.owed.lock().unwrap().pop() {
+        } else if let Some(owed) = self.take_owed(sync_write) {
             owed
         } else if rng.below(100) < self.fault_percent {
-            *rng.pick(&FAULTS)
+            match *rng.pick(&FAULTS) {
+                Fault::Replay if !sync_write => Fault::Pass,
+                fault => fault,
+            }
         } else {
             Fault::Pass
         };
@@ -145,13 +187,21 @@ impl Shared {
     }
 }
 
+fn first_line(message: &[u8]) -> String {
+    let end = message
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(message.len());
+    String::from_utf8_lossy(&message[..end]).into_owned()
+}
+
 /// Drops the connection with a TCP reset rather than an orderly close.
 fn reset(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
     let _ = stream.shutdown(Shutdown::Read);
 }
 
-fn serve(shared: &Shared, client: TcpStream) -> std::io::Result<()> {
+fn serve(shared: &Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
     client.set_nodelay(true)?;
     // A stuck peer never pins a thread for long.
     client.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -162,7 +212,10 @@ fn serve(shared: &Shared, client: TcpStream) -> std::io::Result<()> {
         let Some(request) = from_client.message(false)? else {
             return Ok(());
         };
-        let (fault, mut rng) = shared.decide();
+        // Replays are for the sync's writes: a replayed read or login proves nothing.
+        let line = first_line(&request);
+        let sync_write = line.starts_with("POST ") && line.contains("/sync/");
+        let (fault, mut rng) = shared.decide(sync_write);
         if fault == Fault::Blackhole {
             return blackhole(shared, client);
         }
@@ -208,9 +261,38 @@ fn serve(shared: &Shared, client: TcpStream) -> std::io::Result<()> {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
+            Fault::Replay => {
+                client_out.write_all(&response)?;
+                let after = Duration::from_millis(300 + rng.below(1700));
+                replay(shared, request, after);
+            }
             _ => client_out.write_all(&response)?,
         }
     }
+}
+
+/// Sends `request` to the server once more after `after`, on a connection of its own, and
+/// reads (and drops) the answer.
+fn replay(shared: &Arc<Shared>, request: Vec<u8>, after: Duration) {
+    shared.replays_pending.fetch_add(1, Ordering::SeqCst);
+    let shared = shared.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let sent = (|| -> std::io::Result<String> {
+            let stream = TcpStream::connect(shared.upstream)?;
+            stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+            (&stream).write_all(&request)?;
+            let answer = HttpReader::new(stream).message(true)?.unwrap_or_default();
+            Ok(first_line(&answer))
+        })();
+        let status = sent.unwrap_or_else(|e| format!("failed: {e}"));
+        shared
+            .replayed
+            .lock()
+            .unwrap()
+            .push(format!("{} -> {status}", first_line(&request)));
+        shared.replays_pending.fetch_sub(1, Ordering::SeqCst);
+    });
 }
 
 /// Holds the connection open and silent until the network heals (or the client gives up).

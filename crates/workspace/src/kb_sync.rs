@@ -438,11 +438,7 @@ impl KbMirror {
         )
     }
 
-    async fn articles_after(
-        &self,
-        revision: i64,
-        limit: i64,
-    ) -> Result<Vec<Article>, KbSyncError> {
+    async fn articles_after(&self, revision: i64, limit: i64) -> Result<Vec<Article>, KbSyncError> {
         let rows = sqlx::query(
             "SELECT id, title, body, tags, lang FROM articles WHERE revision > ? ORDER BY id LIMIT ?",
         )
@@ -667,7 +663,11 @@ mod tests {
             .unwrap();
         mirror
             .apply(
-                &[change("a", 3, true), change("c", 4, false), change("d", 5, false)],
+                &[
+                    change("a", 3, true),
+                    change("c", 4, false),
+                    change("d", 5, false),
+                ],
                 5,
             )
             .await
@@ -681,6 +681,9 @@ mod tests {
         assert!(mirror.changes_after(2, 0).await.unwrap().is_none());
         let (upserts, deletes) = mirror.changes_after(4, 1).await.unwrap().unwrap();
         assert_eq!((upserts.len(), deletes.len()), (1, 0));
-        assert_eq!(mirror.changes_after(5, 0).await.unwrap().unwrap().0.len(), 0);
+        assert_eq!(
+            mirror.changes_after(5, 0).await.unwrap().unwrap().0.len(),
+            0
+        );
     }
 }
