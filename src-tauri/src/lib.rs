@@ -286,6 +286,9 @@ pub fn run() -> std::process::ExitCode {
         Arc::new(KeychainStore::new(host::keychain_service())),
         Default::default(),
     );
+    desk.set_timeouts(seatline_workspace::desk::sync_timeouts(
+        &workspace.settings().sync,
+    ));
     desk.set_hint(LoginHint::parse(
         workspace.settings().server_url.clone(),
         std::env::var("SEATLINE_LOGIN_HINT").ok().as_deref(),

@@ -10,6 +10,7 @@ mod desktop;
 mod language;
 mod queue_pause;
 mod recording;
+mod sync;
 
 pub use audio::{AudioSettings, AudioSettingsError, DEFAULT_RING_VOLUME};
 pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_ENV};
@@ -17,6 +18,7 @@ pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError,
 pub use language::{Language, LanguagePref};
 pub use queue_pause::{QueuePauseError, QueuePauseSettings, DEFAULT_QUEUE_PAUSE_TIMEOUT_SECS};
 pub use recording::{RecordingSettings, DEFAULT_RECORDINGS_DIR};
+pub use sync::{SyncSettings, SyncSettingsError};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -49,7 +51,7 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone, sync.connect_timeout_secs, sync.read_timeout_secs, sync.request_timeout_secs")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
@@ -61,6 +63,8 @@ pub enum SettingsError {
     InvalidBool(String),
     #[error(transparent)]
     Hotkey(#[from] HotkeyError),
+    #[error(transparent)]
+    Sync(#[from] SyncSettingsError),
     #[error(transparent)]
     QueuePause(#[from] QueuePauseError),
     #[error(transparent)]
@@ -89,6 +93,8 @@ pub struct Settings {
     pub recording: RecordingSettings,
     /// Sound devices for calls and the ringer, ring volume and tone (`[audio]`).
     pub audio: AudioSettings,
+    /// How long sync waits on the central server (`[sync]`).
+    pub sync: SyncSettings,
 }
 
 /// The region caller numbers are read in when none is configured.
@@ -140,10 +146,16 @@ impl Settings {
                 let value = value.trim();
                 self.recording.folder = (!value.is_empty()).then(|| PathBuf::from(value));
             }
-            other => match other.strip_prefix("audio.") {
-                Some(field) if self.audio.set_field(field, value)? => {}
-                _ => return Err(SettingsError::UnknownKey(other.to_owned())),
-            },
+            other => {
+                let known = match (other.strip_prefix("audio."), other.strip_prefix("sync.")) {
+                    (Some(field), _) => self.audio.set_field(field, value)?,
+                    (_, Some(field)) => self.sync.set_field(field, value)?,
+                    _ => false,
+                };
+                if !known {
+                    return Err(SettingsError::UnknownKey(other.to_owned()));
+                }
+            }
         }
         Ok(())
     }
@@ -165,10 +177,12 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()),
-            other => other
-                .strip_prefix("audio.")
-                .and_then(|field| self.audio.get_field(field))
-                .ok_or_else(|| SettingsError::UnknownKey(other.to_owned())),
+            other => match (other.strip_prefix("audio."), other.strip_prefix("sync.")) {
+                (Some(field), _) => self.audio.get_field(field),
+                (_, Some(field)) => self.sync.get_field(field),
+                _ => None,
+            }
+            .ok_or_else(|| SettingsError::UnknownKey(other.to_owned())),
         }
     }
 }
@@ -234,6 +248,10 @@ impl SettingsStore {
                     .audio
                     .validated()
                     .map_err(|e| format!("[audio]: {e}"))?;
+                settings.sync = settings
+                    .sync
+                    .validated()
+                    .map_err(|e| format!("[sync]: {e}"))?;
                 Ok(settings)
             });
         match parsed {
@@ -395,6 +413,42 @@ mod tests {
         assert!(matches!(err, SettingsError::InvalidAreaCode(_)));
         settings.set_by_name("area_code", "").unwrap();
         assert_eq!(settings.area_code, None);
+    }
+
+    #[test]
+    fn the_sync_timeouts_are_set_by_name_saved_and_a_bad_section_sets_the_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = Settings::default();
+        settings
+            .set_by_name("sync.request_timeout_secs", "120")
+            .unwrap();
+        settings
+            .set_by_name("sync.read_timeout_secs", "60")
+            .unwrap();
+        let err = settings
+            .set_by_name("sync.connect_timeout_secs", "0")
+            .unwrap_err();
+        assert!(matches!(err, SettingsError::Sync(_)), "{err}");
+        assert!(matches!(
+            settings.set_by_name("sync.write_timeout_secs", "5"),
+            Err(SettingsError::UnknownKey(_))
+        ));
+        store.save(&settings).unwrap();
+        let loaded = store.load().unwrap().settings;
+        assert_eq!(loaded.get_by_name("sync.read_timeout_secs").unwrap(), "60");
+        assert_eq!(loaded.sync, settings.sync);
+        assert_eq!(loaded.sync.connect_timeout_secs, 5);
+
+        fs::write(
+            store.path(),
+            "[sync]\nread_timeout_secs = 90\nrequest_timeout_secs = 30\n",
+        )
+        .unwrap();
+        let loaded = store.load().unwrap();
+        let aside = loaded.set_aside.unwrap();
+        assert!(aside.reason.contains("[sync]"), "{}", aside.reason);
+        assert_eq!(loaded.settings.sync, SyncSettings::default());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 use crate::account::{self, Account, TeamRef};
 use seatline_outbox::{LocalStore, OrderFilter, ProblemDetail};
 use seatline_secrets::{Secret, SecretName, SecretStore};
-use seatline_sync_client::{RequestError, ServerClient, SyncEngine, SyncEvent, SyncStatus};
+use seatline_sync_client::{
+    RequestError, ServerClient, SyncEngine, SyncEvent, SyncStatus, Timeouts,
+};
 use seatline_sync_protocol::{ScheduleConfig, SyncPhase};
 use seatline_work_orders::{
     due_state, parse_due_at, sla_state, urgency, Actor, Complexity, FieldPatch, MutationBody,
@@ -520,6 +522,18 @@ struct Inner {
     policy: std::sync::Mutex<Option<SlaPolicy>>,
     /// Reads typed contact numbers: the center's region and area code (settings).
     normalizer: std::sync::RwLock<Option<seatline_phone_numbers::Normalizer>>,
+    /// How long requests to the server may take (`[sync]` in the settings).
+    timeouts: std::sync::Mutex<Timeouts>,
+}
+
+/// The sync client's limits from the settings' `[sync]` section.
+pub fn sync_timeouts(settings: &seatline_settings::SyncSettings) -> Timeouts {
+    let secs = |s: u32| Duration::from_secs(u64::from(s));
+    Timeouts {
+        connect: secs(settings.connect_timeout_secs),
+        read: secs(settings.read_timeout_secs),
+        request: secs(settings.request_timeout_secs),
+    }
 }
 
 /// The work-order desk. Cheap to clone; every method needs a tokio runtime.
@@ -553,8 +567,27 @@ impl Desk {
                 offset: std::sync::Mutex::new(UtcOffset::UTC),
                 policy: std::sync::Mutex::new(default_policy()),
                 normalizer: std::sync::RwLock::new(default_normalizer()),
+                timeouts: std::sync::Mutex::new(Timeouts::default()),
             }),
         }
+    }
+
+    /// How long requests to the server may take from now on (sign-in, sync, team lists); a
+    /// sync already running keeps its own until it restarts.
+    pub fn set_timeouts(&self, timeouts: Timeouts) {
+        *self
+            .inner
+            .timeouts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = timeouts;
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        *self
+            .inner
+            .timeouts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads typed contact numbers with the center's number plan (`phone_region`,
@@ -769,7 +802,7 @@ impl Desk {
         if request.password.is_empty() {
             return Err(DeskError::Invalid("the password is required".into()));
         }
-        let mut client = ServerClient::new(&server_url)
+        let mut client = ServerClient::with_timeouts(&server_url, self.timeouts())
             .map_err(|_| DeskError::Invalid(format!("invalid server URL {server_url:?}")))?;
         let session = client.login(&tenant, &username, &request.password).await?;
         let token = Secret::new(session.token.clone());
@@ -892,7 +925,7 @@ impl Desk {
         store: Arc<LocalStore>,
         token: Secret,
     ) -> Result<SyncTask, DeskError> {
-        let server = ServerClient::new(&account.server_url)
+        let server = ServerClient::with_timeouts(&account.server_url, self.timeouts())
             .map_err(|e| DeskError::Invalid(e.to_string()))?
             .with_token(token.expose().to_owned());
         let policy_client = server.clone();
@@ -1193,7 +1226,7 @@ impl Desk {
         let Some(token) = token else {
             return Ok(vec![me]);
         };
-        let client = ServerClient::new(&account.server_url)
+        let client = ServerClient::with_timeouts(&account.server_url, self.timeouts())
             .map_err(|e| DeskError::Invalid(e.to_string()))?
             .with_token(token.expose().to_owned());
         let teams = match client.teams().await {

@@ -488,3 +488,41 @@ async fn the_demo_seed_reaches_the_agents_desk() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+/// A server that accepts the connection and never answers (a stalled proxy, a dead NAT entry):
+/// sign-in fails after the `[sync]` read timeout the desk was given, not the 15 s default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_fails_sign_in_after_the_configured_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Holds every connection open without a byte back.
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (desk, _) = desk(dir.path(), Arc::new(MemoryStore::new()));
+    let settings = seatline_settings::SyncSettings {
+        read_timeout_secs: 1,
+        ..Default::default()
+    };
+    desk.set_timeouts(seatline_workspace::desk::sync_timeouts(&settings));
+    let request = LoginRequest {
+        server_url: format!("http://{addr}"),
+        tenant: "demo".into(),
+        username: "agent".into(),
+        password: PASSWORD.into(),
+    };
+    let started = Instant::now();
+    let result = desk.login(request).await;
+    let took = started.elapsed();
+    assert!(result.is_err(), "signed in to a silent server: {result:?}");
+    // 1 s of silence; far below the 15 s default even on a loaded machine.
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "sign-in failed after {took:?}"
+    );
+    hold.abort();
+}
