@@ -1641,7 +1641,8 @@ impl ClockThread {
                 speaker.queued(),
                 underruns,
                 frame,
-                crate::stretch::is_quiet(out),
+                // What playout already measured (on hold the frame is silence).
+                !receiving || self.playback.in_pause(),
             )
         } else {
             DriftAction::Keep

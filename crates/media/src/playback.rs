@@ -148,6 +148,11 @@ impl Playback {
         self.fec_recovered
     }
 
+    /// Whether the last frame given out was quiet (a pause in the talk, or silence).
+    pub fn in_pause(&self) -> bool {
+        self.pause > Duration::ZERO
+    }
+
     /// Decoded audio waiting to be played.
     pub fn pending(&self) -> Duration {
         self.duration(self.audio.len() - self.played)

@@ -96,7 +96,7 @@ impl Stretcher {
         }
         // Quiet audio: no period to match, the longest allowed goes.
         let s = start;
-        let (t, corr) = if self.quiet(&pcm[s..s + 2 * self.max_period]) {
+        let (t, corr) = if is_quiet(&pcm[s..s + 2 * self.max_period]) {
             (longest, 0.0)
         } else {
             // Compare x[s..s+w] with x[s+t..s+t+w].
@@ -134,7 +134,7 @@ impl Stretcher {
             return Stretched::Unsuitable;
         }
         let h = played;
-        let (t, corr) = if self.quiet(&pcm[h - self.max_period..h + self.max_period]) {
+        let (t, corr) = if is_quiet(&pcm[h - self.max_period..h + self.max_period]) {
             (longest, 0.0)
         } else {
             // Compare x[h-t..h-t+w] with x[h..h+w].
@@ -158,13 +158,9 @@ impl Stretcher {
     fn allowed(&self, allow: Allow, corr: f32, span: &[i16]) -> bool {
         match allow {
             Allow::Anything => true,
-            Allow::Voiced => corr >= VOICED || self.quiet(span),
-            Allow::Quiet => self.quiet(span),
+            Allow::Voiced => corr >= VOICED || is_quiet(span),
+            Allow::Quiet => is_quiet(span),
         }
-    }
-
-    fn quiet(&self, pcm: &[i16]) -> bool {
-        is_quiet(pcm)
     }
 
     /// The period `t` whose segments `at(t)` = (p, q) correlate best over the window, and
