@@ -51,8 +51,17 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 /// One desktop's work while the network is broken: creates, notes and status changes on its
-/// own and shared orders, and syncs through the proxy. Returns what must hold at the end.
-fn work(seed: u64, index: u64, desktop: &Desktop, team: &str, url: &str, rounds: u64) -> Expect {
+/// own and shared orders, and syncs through the proxy. Returns what must hold at the end and
+/// how many of its syncs failed.
+fn work(
+    seed: u64,
+    index: u64,
+    desktop: &Desktop,
+    team: &str,
+    url: &str,
+    rounds: u64,
+) -> (Expect, u64) {
+    let mut failed_syncs = 0;
     let mut rng = Rng((seed ^ (index + 1).wrapping_mul(0xA076_1D64_78BD_642F)) | 1);
     let mut expect = Expect::default();
     let statuses = ["in_progress", "waiting_on_customer", "resolved", "closed"];
@@ -107,6 +116,7 @@ fn work(seed: u64, index: u64, desktop: &Desktop, team: &str, url: &str, rounds:
                 let started = Instant::now();
                 let out = desktop.sync_via(url, None, SYNC_SECS, &TIMEOUTS);
                 let took = started.elapsed();
+                failed_syncs += u64::from(!out.status.success());
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 // Drained, ran out of time (3), or could not even log in: never a hang.
                 assert!(
@@ -124,6 +134,7 @@ fn work(seed: u64, index: u64, desktop: &Desktop, team: &str, url: &str, rounds:
         let started = Instant::now();
         let out = desktop.sync_via(url, None, SYNC_SECS, &TIMEOUTS);
         let took = started.elapsed();
+        failed_syncs += u64::from(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             took < Duration::from_secs(SYNC_SECS) + SYNC_SLACK,
@@ -132,7 +143,70 @@ fn work(seed: u64, index: u64, desktop: &Desktop, team: &str, url: &str, rounds:
         );
         assert!(!stderr.contains("panicked"), "{}: {stderr}", ctx(round));
     }
-    expect
+    (expect, failed_syncs)
+}
+
+/// Three desktops (clocks right, 3 h ahead, 5 h behind) log in and create one order each, and
+/// all see all three: the desktops, what must hold so far, and when the run started.
+fn healthy_start(
+    seed: u64,
+    root: &std::path::Path,
+    server: &Server,
+    team: &str,
+) -> (Vec<Desktop>, Expect, time::OffsetDateTime) {
+    let desktops: Vec<Desktop> = AGENTS
+        .iter()
+        .zip([0, 3 * 3600, -5 * 3600])
+        .map(|(name, skew_secs)| Desktop {
+            name,
+            dir: root.join(name),
+            skew_secs,
+        })
+        .collect();
+    let started = time::OffsetDateTime::now_utc();
+    let mut expect = Expect::default();
+    for d in &desktops {
+        let out = d.sync(server, None, 10);
+        assert!(out.status.success(), "seed {seed}: {out:?}");
+        let marker = format!("{}-shared", d.name);
+        let out = d.cli(
+            &[
+                "orders",
+                "create",
+                "--team",
+                team,
+                "--customer",
+                "cust",
+                "--category",
+                &marker,
+            ],
+            None,
+        );
+        assert!(out.status.success(), "seed {seed}: {out:?}");
+        expect.orders_present.push(marker);
+        assert!(d.sync(server, None, 10).status.success());
+    }
+    for d in &desktops {
+        assert!(d.sync(server, None, 10).status.success());
+        assert_eq!(d.orders().len(), desktops.len(), "seed {seed}");
+    }
+    (desktops, expect, started)
+}
+
+/// After the heal: two rounds of syncs in which every desktop drains within 10 s.
+fn drain_all(seed: u64, desktops: &[Desktop], url: &str) {
+    for round in 0..2 {
+        for d in desktops {
+            let out = d.sync_via(url, None, 10, &[]);
+            assert!(
+                out.status.success(),
+                "seed {seed}: {} did not drain within 10 s of the heal in round {round}: {} {}",
+                d.name,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
 
 fn scenario(backend: &str, database_url: Option<String>, seed: u64, rounds: u64) {
@@ -144,49 +218,12 @@ fn scenario(backend: &str, database_url: Option<String>, seed: u64, rounds: u64)
     let root = tempfile::tempdir().unwrap();
     let mut server = Server::new(root.path().join("server"), database_url);
     let team = setup_server(&mut server);
-    // One clock right, one 3 hours ahead, one 5 hours behind.
-    let desktops: Vec<Desktop> = AGENTS
-        .iter()
-        .zip([0, 3 * 3600, -5 * 3600])
-        .map(|(name, skew_secs)| Desktop {
-            name,
-            dir: root.path().join(name),
-            skew_secs,
-        })
-        .collect();
-    let started = time::OffsetDateTime::now_utc();
-    // A healthy start: every desktop logs in and creates one order, and all see all three.
-    let mut expect = Expect::default();
-    for d in &desktops {
-        let out = d.sync(&server, None, 10);
-        assert!(out.status.success(), "seed {seed}: {out:?}");
-        let marker = format!("{}-shared", d.name);
-        let out = d.cli(
-            &[
-                "orders",
-                "create",
-                "--team",
-                &team,
-                "--customer",
-                "cust",
-                "--category",
-                &marker,
-            ],
-            None,
-        );
-        assert!(out.status.success(), "seed {seed}: {out:?}");
-        expect.orders_present.push(marker);
-        assert!(d.sync(&server, None, 10).status.success());
-    }
-    for d in &desktops {
-        assert!(d.sync(&server, None, 10).status.success());
-        assert_eq!(d.orders().len(), desktops.len(), "seed {seed}");
-    }
+    let (desktops, mut expect, started) = healthy_start(seed, root.path(), &server, &team);
 
     // The network breaks; the three desktops work at once.
     let proxy = FaultProxy::start(server.addr(), seed, percent);
     let url = proxy.url();
-    let outcomes: Vec<Expect> = std::thread::scope(|scope| {
+    let outcomes: Vec<(Expect, u64)> = std::thread::scope(|scope| {
         let handles: Vec<_> = desktops
             .iter()
             .enumerate()
@@ -197,7 +234,7 @@ fn scenario(backend: &str, database_url: Option<String>, seed: u64, rounds: u64)
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for outcome in outcomes {
+    for (outcome, _) in outcomes {
         expect.merge(outcome);
     }
     let counts = proxy.counts();
@@ -216,18 +253,7 @@ fn scenario(backend: &str, database_url: Option<String>, seed: u64, rounds: u64)
             .any(|r| r.starts_with("POST /api/v1/sync/push ") && r.ends_with(" 200 OK")),
         "seed {seed}: no push was replayed and answered 200: {replayed:?}"
     );
-    for round in 0..2 {
-        for d in &desktops {
-            let out = d.sync_via(&url, None, 10, &[]);
-            assert!(
-                out.status.success(),
-                "seed {seed}: {} did not drain within 10 s of the heal in round {round}: {} {}",
-                d.name,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
+    drain_all(seed, &desktops, &url);
     let orders = check_converged(seed, &desktops, &expect, started);
 
     // The run really went through every kind of fault.
@@ -267,5 +293,78 @@ fn nothing_is_lost_or_doubled_through_a_broken_network_postgres() {
         Some(cluster.url()),
         seed(),
         env_or("SEATLINE_NETFAULT_ROUNDS", 4),
+    );
+}
+
+/// `kill -<signal> pid`.
+fn signal(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// A server frozen (SIGSTOP: a VM paused by its host, a process swapped out or stopped in a
+/// debugger) while three desktops work and sync: the kernel still accepts connections and
+/// requests, nothing answers. Every sync ends within its budget and offline work goes on; on
+/// SIGCONT the server works through the requests that waited in its sockets, sent by desktops
+/// that have since given up: late duplicates of what those desktops send again. The server freezes for 3 s out of
+/// every 4 until the desktops are done. Then every queue drains, every desktop converges, and
+/// no change is lost or applied twice. SQLite.
+#[test]
+fn a_frozen_server_costs_time_but_loses_nothing() {
+    let seed = seed();
+    let rounds = env_or("SEATLINE_NETFAULT_ROUNDS", 10);
+    eprintln!("frozen-server test: seed {seed}, {rounds} rounds per desktop");
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Server::new(root.path().join("server"), None);
+    let team = setup_server(&mut server);
+    let (desktops, mut expect, started) = healthy_start(seed, root.path(), &server, &team);
+    let pid = server.child.as_ref().unwrap().id();
+    let url = server.url();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut freezes = 0;
+    let outcomes: Vec<(Expect, u64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = desktops
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let (team, url, done) = (&team, &url, &done);
+                scope.spawn(move || {
+                    let outcome = work(seed, i as u64, d, team, url, rounds);
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    outcome
+                })
+            })
+            .collect();
+        while done.load(std::sync::atomic::Ordering::SeqCst) < desktops.len() {
+            std::thread::sleep(Duration::from_secs(1));
+            signal("-STOP", pid);
+            freezes += 1;
+            std::thread::sleep(Duration::from_secs(3));
+            signal("-CONT", pid);
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut failed_syncs = 0;
+    for (outcome, failed) in outcomes {
+        expect.merge(outcome);
+        failed_syncs += failed;
+    }
+    eprintln!(
+        "seed {seed}: {freezes} freezes, {failed_syncs} syncs failed against the frozen server"
+    );
+    assert!(
+        failed_syncs > 0,
+        "seed {seed}: no sync met the frozen server"
+    );
+    drain_all(seed, &desktops, &url);
+    let orders = check_converged(seed, &desktops, &expect, started);
+    eprintln!(
+        "seed {seed} (frozen server): {} orders, {} notes present, {} changes checked absent",
+        orders.len(),
+        expect.notes_present.len(),
+        expect.notes_absent.len() + expect.orders_absent.len()
     );
 }
