@@ -64,6 +64,8 @@ struct PhoneOpts<'a> {
     user: &'a str,
     password: String,
     domain: String,
+    /// `--bind` (127.0.0.1 unless `follow_route`).
+    bind: Option<&'a str>,
     args: Vec<String>,
 }
 
@@ -74,6 +76,7 @@ impl<'a> PhoneOpts<'a> {
             user,
             password: proxy.password(user).unwrap().to_string(),
             domain: proxy.addr().to_string(),
+            bind: Some("127.0.0.1"),
             args: Vec::new(),
         }
     }
@@ -85,6 +88,7 @@ impl<'a> PhoneOpts<'a> {
             user,
             password: String::new(),
             domain: "127.0.0.1:5060".into(),
+            bind: Some("127.0.0.1"),
             args: vec!["--no-register".into()],
         }
     }
@@ -96,6 +100,13 @@ impl<'a> PhoneOpts<'a> {
 
     fn args(mut self, a: &[&str]) -> Self {
         self.args.extend(a.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// No `--bind`: the phone binds and advertises whatever address the route towards the
+    /// registrar leaves from, and follows it when it changes.
+    fn follow_route(mut self) -> Self {
+        self.bind = None;
         self
     }
 
@@ -113,11 +124,12 @@ impl<'a> PhoneOpts<'a> {
         cmd.arg("phone")
             .args(["--domain", &self.domain, "--user", self.user])
             .args(["--password-env", PASSWORD_VAR])
-            .args(["--bind", "127.0.0.1", "--port", &sip_port.to_string()])
+            .args(["--port", &sip_port.to_string()])
             .arg("--record-dir")
             .arg(&record_dir)
             .args(&self.args)
             .env(PASSWORD_VAR, &self.password)
+            .args(self.bind.iter().flat_map(|b| ["--bind", b]))
             .env("RUST_LOG", "info,seatline_sip_phone=debug,rsipstack=info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -220,6 +232,16 @@ impl PhoneProc {
             |v| v["type"] == "registration" && v["state"] == "registered",
             timeout,
         )
+    }
+
+    /// Takes every event up to and including `anchor`: later waits see only what followed it.
+    fn skip_until(&mut self, anchor: &Value) {
+        self.drain();
+        if let Some(at) = self.seen.iter().position(|(v, _)| v == anchor) {
+            for (_, taken) in &mut self.seen[..=at] {
+                *taken = true;
+            }
+        }
     }
 
     /// All events so far whose type is `kind` (taken or not).
@@ -1080,6 +1102,163 @@ fn registers_again_at_once_after_a_wake() {
         .unwrap();
     assert_eq!(answer.status, 200, "after the wake: {answer:?}");
     eprintln!("registered again {took:?} after the wake ({change})");
+    let incoming = phone.wait_type("incoming_call", T);
+    phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
+}
+
+/// Set when this test binary runs inside the network namespace a test made for itself.
+const IN_NETNS: &str = "SEATLINE_TEST_IN_NETNS";
+
+/// Runs test `name` again in a fresh network namespace of its own (`unshare --net`, as root of
+/// a user namespace: no privileges needed where user namespaces are allowed), where it may
+/// add addresses and change routes without touching the machine's network. Kamailio and the
+/// phone it starts live in there too.
+fn rerun_in_own_network_namespace(name: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args(["--net", "--map-root-user", "--"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        status.success(),
+        "{name} in its network namespace: {status}"
+    );
+}
+
+/// `ip …` inside the test's network namespace.
+fn ip(args: &str) {
+    let out = Command::new("ip")
+        .args(args.split_whitespace())
+        .output()
+        .expect("ip (iproute2) runs");
+    assert!(
+        out.status.success(),
+        "ip {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The route to Kamailio (127.0.0.1) leaves from `src`, as when a laptop changes networks.
+fn route_via(src: &str) {
+    ip(&format!(
+        "route replace local 127.0.0.1 dev lo src {src} table local"
+    ));
+}
+
+/// A call from 1001 held for `talk`, in a thread: (the INVITE's status, the SDP answer).
+fn call_in_background(
+    proxy: &Kamailio,
+    talk: Duration,
+) -> std::thread::JoinHandle<Result<(u16, String), String>> {
+    let addr = proxy.addr();
+    let realm = proxy.realm().to_string();
+    let password = proxy.password("1001").unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut caller = Client::new(addr).map_err(|e| e.to_string())?;
+        caller
+            .call(
+                &realm,
+                "1001",
+                &password,
+                "1002",
+                free_port().unwrap(),
+                talk,
+                T,
+            )
+            .map(|(answer, _)| (answer.status, answer.body))
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A laptop changing networks, in the test's own network namespace: the route to the PBX
+/// leaves from A, then B, then C (each an address on lo; Kamailio stays on 127.0.0.1).
+/// 1. A VPN-like change with A still on the machine while a call is up: the call goes on
+///    undisturbed and the phone moves to B (SIP socket, Contact, RTP) after it ends.
+/// 2. B vanishes while a call is up: the call ends (`network_lost`), the phone moves to C at
+///    once and registers its new Contact.
+///
+/// After each move a new call reaches the phone and its SDP names the new address.
+#[test]
+fn moves_to_a_new_address_when_the_network_changes() {
+    const NAME: &str = "moves_to_a_new_address_when_the_network_changes";
+    if std::env::var_os(IN_NETNS).is_none() {
+        let _s = serial();
+        return rerun_in_own_network_namespace(NAME);
+    }
+    ip("link set lo up");
+    for a in ["10.77.0.1", "10.77.0.2", "10.77.0.3"] {
+        ip(&format!("addr add {a}/32 dev lo"));
+    }
+    route_via("10.77.0.1");
+    let proxy = md5_proxy();
+    let mut phone = PhoneOpts::registered("seatline", &proxy, "1002")
+        .follow_route()
+        .args(&["--auto-answer", "0"])
+        .start();
+    let started = phone.events_of("started");
+    assert!(
+        started[0]["sip_addresses"]
+            .to_string()
+            .contains("10.77.0.1"),
+        "{started:?}"
+    );
+    phone.wait_registered(T);
+
+    // 1. The route moves to B while a call is up on A; A stays.
+    let first = call_in_background(&proxy, Duration::from_secs(6));
+    let incoming = phone.wait_type("incoming_call", T);
+    let call = incoming["call"].as_str().unwrap().to_string();
+    let established = phone.wait_call_event("established", &call, T);
+    assert!(
+        established.to_string().contains("10.77.0.1"),
+        "{established}"
+    );
+    route_via("10.77.0.2");
+    let change = phone.wait_type("network_changed", T);
+    assert!(
+        change["reason"].as_str().unwrap().contains("10.77.0.2"),
+        "{change}"
+    );
+    let ended = phone.wait_call_event("ended", &call, T);
+    assert_eq!(ended["reason"], "remote_hangup", "{ended}");
+    let (status, _) = first.join().unwrap().unwrap();
+    assert_eq!(status, 200);
+    let moved = phone.wait_type("address_moved", T);
+    assert_eq!(moved["from"], "10.77.0.1", "{moved}");
+    assert_eq!(moved["to"], "10.77.0.2", "{moved}");
+    assert_eq!(moved["calls_ended"], 0, "{moved}");
+    phone.skip_until(&moved);
+    phone.wait_registered(T);
+    let second = call_in_background(&proxy, Duration::from_secs(8));
+    let incoming = phone.wait_type("incoming_call", T);
+    let call = incoming["call"].as_str().unwrap().to_string();
+    let established = phone.wait_call_event("established", &call, T);
+    assert!(
+        established.to_string().contains("10.77.0.2"),
+        "{established}"
+    );
+
+    // 2. B vanishes under the call; the route now leaves from C.
+    route_via("10.77.0.3");
+    ip("addr del 10.77.0.2/32 dev lo");
+    let lost = Instant::now();
+    let moved = phone.wait_type("address_moved", T);
+    assert_eq!(moved["to"], "10.77.0.3", "{moved}");
+    assert_eq!(moved["calls_ended"], 1, "{moved}");
+    let ended = phone.wait_call_event("ended", &call, T);
+    assert_eq!(ended["reason"], "network_lost", "{ended}");
+    phone.skip_until(&moved);
+    phone.wait_registered(T);
+    eprintln!("registered from C {:?} after B vanished", lost.elapsed());
+    // The caller's BYE has nowhere to go: it fails, and is not what this test is about.
+    let _ = second.join();
+    let third = call_in_background(&proxy, Duration::from_millis(300));
+    let (status, sdp) = third.join().unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert!(sdp.contains("c=IN IP4 10.77.0.3"), "{sdp}");
     let incoming = phone.wait_type("incoming_call", T);
     phone.wait_call_event("ended", incoming["call"].as_str().unwrap(), T);
 }

@@ -143,6 +143,16 @@ pub enum PhoneEvent {
     NetworkChanged {
         reason: String,
     },
+    /// The route towards the registrar now leaves from another address and the old one is
+    /// gone or no call needs it: SIP and RTP sockets moved to `to` and every account
+    /// registers its new Contact. `calls_ended` calls were on the vanished address and ended
+    /// (reason `network_lost`).
+    AddressMoved {
+        from: String,
+        to: String,
+        sip_addresses: Vec<String>,
+        calls_ended: usize,
+    },
     /// A new call is ringing here. `auto_answer_in_ms` is set when it will be answered by itself.
     IncomingCall {
         call: String,
@@ -271,7 +281,8 @@ impl PhoneEvent {
             }
             PhoneEvent::Started { .. }
             | PhoneEvent::Registration { .. }
-            | PhoneEvent::NetworkChanged { .. } => None,
+            | PhoneEvent::NetworkChanged { .. }
+            | PhoneEvent::AddressMoved { .. } => None,
         }
     }
 }

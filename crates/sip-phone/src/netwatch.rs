@@ -3,7 +3,9 @@
 //! up or down, DHCP renewal) or the machine slept (the wall clock ran on while the monotonic
 //! clock stood still, or the process was not scheduled for much longer than its poll interval).
 //! The phone samples the clocks and the route's source address every [`POLL_INTERVAL`] and
-//! re-registers every account when [`NetWatch::observe`] reports a change.
+//! re-registers every account when [`NetWatch::observe`] reports a change. When the address
+//! itself changed, [`decide_move`] says whether the phone moves its sockets and Contact to
+//! the new one, and when.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -95,6 +97,39 @@ impl NetWatch {
             });
         }
         None
+    }
+}
+
+/// What to do with the phone's sockets and Contact after the source address towards the
+/// registrar changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveDecision {
+    /// Keep them: the address is pinned by configuration, there is no route (wait for one) or
+    /// the address is the one the phone already uses.
+    Stay,
+    /// Rebind on the new address and register the new Contact now. `end_calls`: the old
+    /// address is gone, so calls on it can neither send nor receive and end.
+    MoveNow { end_calls: bool },
+    /// The old address is still on the machine (a VPN came up, a second network is now
+    /// preferred): calls in progress keep working on it, so move when the last one ends.
+    MoveWhenIdle,
+}
+
+/// The address the phone's sockets and Contact use is `current`; the route towards the
+/// registrar now leaves from `to`. `pinned`: the user set the bind or advertised address.
+pub fn decide_move(
+    current: IpAddr,
+    to: Option<IpAddr>,
+    pinned: bool,
+    calls: usize,
+    current_still_assigned: bool,
+) -> MoveDecision {
+    match to {
+        None => MoveDecision::Stay,
+        Some(to) if pinned || to == current => MoveDecision::Stay,
+        Some(_) if calls == 0 => MoveDecision::MoveNow { end_calls: false },
+        Some(_) if current_still_assigned => MoveDecision::MoveWhenIdle,
+        Some(_) => MoveDecision::MoveNow { end_calls: true },
     }
 }
 
@@ -236,6 +271,31 @@ mod tests {
         assert_eq!(
             w.observe(m, t, B),
             Some(NetChange::AddressChanged { from: A, to: B })
+        );
+    }
+
+    #[test]
+    fn moves_follow_the_route_unless_pinned_or_offline() {
+        let a = A.unwrap();
+        let b = B.unwrap();
+        assert_eq!(decide_move(a, B, true, 0, false), MoveDecision::Stay);
+        assert_eq!(decide_move(a, None, false, 0, false), MoveDecision::Stay);
+        assert_eq!(decide_move(a, A, false, 2, true), MoveDecision::Stay);
+        assert_eq!(
+            decide_move(a, B, false, 0, true),
+            MoveDecision::MoveNow { end_calls: false }
+        );
+        assert_eq!(
+            decide_move(a, B, false, 1, true),
+            MoveDecision::MoveWhenIdle
+        );
+        assert_eq!(
+            decide_move(a, B, false, 1, false),
+            MoveDecision::MoveNow { end_calls: true }
+        );
+        assert_eq!(
+            decide_move(b, A, false, 0, false),
+            MoveDecision::MoveNow { end_calls: false }
         );
     }
 }

@@ -11,6 +11,7 @@ use crate::events::{
 use crate::feature_code::FeatureCodeOutcome;
 use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::{CallMedia, MediaPorts};
+use crate::netwatch::MoveDecision;
 use crate::replaces::parse_replaces;
 use crate::{dtmf_info, PhoneError};
 use rsipstack::dialog::authenticate::Credential;
@@ -121,6 +122,18 @@ enum Internal {
         call: String,
         result: Result<Option<rsipstack::sip::Response>, String>,
     },
+    /// The network watch saw the source address towards the registrar change.
+    AddressChanged {
+        to: Option<IpAddr>,
+    },
+}
+
+/// What the core task listens to from the current stack; replaced when the phone moves.
+struct Wires {
+    /// Held so the endpoint lives as long as the core listens to it.
+    _endpoint: rsipstack::transaction::endpoint::Endpoint,
+    states: DialogStateReceiver,
+    incoming: TransactionReceiver,
 }
 
 /// How long an in-dialog request waits for the ACK of the INVITE that set the dialog up. The
@@ -332,16 +345,33 @@ struct Account {
 
 struct Core {
     config: PhoneConfig,
+    /// The accounts as configured, with their passwords: the stack is built again from them
+    /// when the phone moves to a new address.
+    logins: Vec<(AccountConfig, String)>,
     accounts: Vec<Arc<Account>>,
     dialog_layer: Arc<DialogLayer>,
     state_sender: DialogStateSender,
     events: mpsc::UnboundedSender<PhoneEvent>,
     internal: mpsc::UnboundedSender<Internal>,
     calls: HashMap<String, Call>,
+    /// The address the SIP sockets, Contacts and RTP sockets use.
     advertised_ip: IpAddr,
+    /// The user set the bind or advertised address: the phone does not follow the route.
+    pinned_address: bool,
+    /// The SIP port in use: kept when moving to a new address (firewall rules name it).
+    sip_port: u16,
+    /// The route left `advertised_ip` while calls were up on it: move when they end.
+    move_pending: bool,
+    /// A move decided while handling a message, carried out by the run loop (it replaces the
+    /// wires): the new address and whether the calls end.
+    move_now: Option<(IpAddr, bool)>,
     /// Where the first account's REGISTERs go: the network watch samples the route to it.
     registrar_addr: SocketAddr,
+    /// Stops the current stack (transports, endpoint, network watch).
     cancel: CancellationToken,
+    /// Stops the registration loops, which un-register on the way out; cancelled before
+    /// `cancel` so the un-REGISTER still has a transport to go out and come back on.
+    registrations_cancel: CancellationToken,
     reregister: Vec<Arc<tokio::sync::Notify>>,
     registration_tasks: Vec<tokio::task::JoinHandle<()>>,
     next_rtp_port: u16,
@@ -384,21 +414,106 @@ impl Phone {
             config.bind_ip
         };
 
+        let stack =
+            Stack::build(&config, &accounts, advertised_ip, bind_ip, config.sip_port).await?;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let _ = events_tx.send(PhoneEvent::Started {
+            sip_addresses: stack.sip_addresses.clone(),
+        });
+        info!(sip_addresses = ?stack.sip_addresses, %advertised_ip, "phone started");
+
+        let rtp_start = config.rtp_ports.0 & !1;
+        // Addresses set by hand stay: the phone only follows the route when it chose itself.
+        let pinned_address = config.advertised_ip.is_some() || !config.bind_ip.is_unspecified();
+        let Stack {
+            endpoint,
+            incoming,
+            dialog_layer,
+            state_sender,
+            state_receiver,
+            cancel,
+            accounts: built,
+            sip_port,
+            sip_addresses: _,
+        } = stack;
+        let mut core = Core {
+            config,
+            logins: accounts,
+            accounts: built,
+            dialog_layer,
+            state_sender,
+            events: events_tx,
+            internal: internal_tx,
+            calls: HashMap::new(),
+            advertised_ip,
+            pinned_address,
+            sip_port,
+            move_pending: false,
+            move_now: None,
+            registrar_addr,
+            cancel,
+            registrations_cancel: CancellationToken::new(),
+            reregister: Vec::new(),
+            registration_tasks: Vec::new(),
+            next_rtp_port: rtp_start,
+            awaiting_ack: Vec::new(),
+        };
+        core.start_registrations(endpoint.inner.clone());
+        tokio::spawn(async move {
+            let wires = Wires {
+                _endpoint: endpoint,
+                states: state_receiver,
+                incoming,
+            };
+            core.run(commands_rx, internal_rx, wires).await;
+        });
+        Ok(Phone {
+            handle: PhoneHandle {
+                commands: commands_tx,
+            },
+            events: events_rx,
+        })
+    }
+}
+
+/// The SIP side bound to one local address: transports, endpoint, dialog layer and the
+/// accounts' Contacts on that address. Built at start and again when the phone moves to a
+/// new address.
+struct Stack {
+    endpoint: rsipstack::transaction::endpoint::Endpoint,
+    incoming: TransactionReceiver,
+    dialog_layer: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    state_receiver: DialogStateReceiver,
+    /// Stops the transports and the endpoint.
+    cancel: CancellationToken,
+    accounts: Vec<Arc<Account>>,
+    sip_port: u16,
+    sip_addresses: Vec<String>,
+}
+
+impl Stack {
+    /// Binds SIP (UDP, and a TCP listener on the same port) on `bind_ip:sip_port` (0: any
+    /// port) and builds the endpoint; the accounts' Contacts name `advertised_ip`.
+    async fn build(
+        config: &PhoneConfig,
+        logins: &[(AccountConfig, String)],
+        advertised_ip: IpAddr,
+        bind_ip: IpAddr,
+        sip_port: u16,
+    ) -> Result<Stack, PhoneError> {
         let cancel = CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.clone());
         let udp = UdpConnection::create_connection(
-            SocketAddr::new(bind_ip, config.sip_port),
+            SocketAddr::new(bind_ip, sip_port),
             None,
             Some(cancel.child_token()),
         )
         .await
         .map_err(|e| PhoneError::Transport(format!("cannot bind SIP/UDP: {e}")))?;
-        let sip_port = udp
-            .get_addr()
-            .addr
-            .port
-            .map(u16::from)
-            .unwrap_or(config.sip_port);
+        let sip_port = udp.get_addr().addr.port.map(u16::from).unwrap_or(sip_port);
         transport_layer.add_transport(udp.into());
         // TCP on the same port: PBXs send large INVITEs and in-dialog requests over TCP when the
         // account registered over TCP. TLS listening is not needed for a client (the PBX reuses
@@ -410,10 +525,7 @@ impl Phone {
             }
         }
 
-        if accounts
-            .iter()
-            .any(|(a, _)| a.transport == SipTransport::Tls)
-        {
+        if logins.iter().any(|(a, _)| a.transport == SipTransport::Tls) {
             let ca_certs = crate::tls::trusted_roots_pem(config.tls_ca_file.as_deref())?;
             transport_layer.set_tls_config(rsipstack::transport::tls::TlsConfig {
                 ca_certs: Some(ca_certs),
@@ -438,60 +550,31 @@ impl Phone {
         let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (state_sender, state_receiver) = dialog_layer.new_dialog_state_channel();
 
-        let mut built = Vec::new();
-        for (account, password) in accounts {
-            built.push(Arc::new(build_account(
-                account,
-                password,
+        let mut accounts = Vec::new();
+        for (account, password) in logins {
+            accounts.push(Arc::new(build_account(
+                account.clone(),
+                password.clone(),
                 advertised_ip,
                 sip_port,
             )?));
         }
-
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-
         let serve_endpoint = endpoint.inner.clone();
         tokio::spawn(async move {
             if let Err(e) = serve_endpoint.serve().await {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        let _ = events_tx.send(PhoneEvent::Started {
-            sip_addresses: sip_addresses.clone(),
-        });
-        info!(?sip_addresses, %advertised_ip, "phone started");
-
-        let rtp_start = config.rtp_ports.0 & !1;
-        let mut core = Core {
-            config,
-            accounts: built,
+        Ok(Stack {
+            endpoint,
+            incoming,
             dialog_layer,
             state_sender,
-            events: events_tx,
-            internal: internal_tx,
-            calls: HashMap::new(),
-            advertised_ip,
-            registrar_addr,
+            state_receiver,
             cancel,
-            reregister: Vec::new(),
-            registration_tasks: Vec::new(),
-            next_rtp_port: rtp_start,
-            awaiting_ack: Vec::new(),
-        };
-        core.start_registrations(endpoint.inner.clone());
-        // The endpoint must outlive the core: keep it in the core task.
-        tokio::spawn(async move {
-            let _endpoint = endpoint;
-            core.run(commands_rx, internal_rx, state_receiver, incoming)
-                .await;
-        });
-        Ok(Phone {
-            handle: PhoneHandle {
-                commands: commands_tx,
-            },
-            events: events_rx,
+            accounts,
+            sip_port,
+            sip_addresses,
         })
     }
 }
@@ -686,7 +769,7 @@ impl Core {
             let notify = Arc::new(tokio::sync::Notify::new());
             self.reregister.push(notify.clone());
             let events = self.events.clone();
-            let cancel = self.cancel.clone();
+            let cancel = self.registrations_cancel.clone();
             let endpoint = endpoint.clone();
             let keepalive = Duration::from_secs(u64::from(self.config.keepalive_secs));
             self.registration_tasks.push(tokio::spawn(async move {
@@ -697,8 +780,9 @@ impl Core {
             let target = self.registrar_addr;
             let events = self.events.clone();
             let notifies = self.reregister.clone();
+            let internal = self.internal.clone();
             let cancel = self.cancel.clone();
-            tokio::spawn(watch_network(target, events, notifies, cancel));
+            tokio::spawn(watch_network(target, events, internal, notifies, cancel));
         }
     }
 
@@ -776,8 +860,7 @@ impl Core {
         &mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal_rx: mpsc::UnboundedReceiver<Internal>,
-        mut states: DialogStateReceiver,
-        mut incoming: TransactionReceiver,
+        mut wires: Wires,
     ) {
         loop {
             tokio::select! {
@@ -790,11 +873,135 @@ impl Core {
                     self.on_command(cmd);
                 }
                 Some(msg) = internal_rx.recv() => self.on_internal(msg),
-                Some(state) = states.recv() => self.on_dialog_state(state),
-                Some(tx) = incoming.recv() => self.on_transaction(tx),
+                Some(state) = wires.states.recv() => self.on_dialog_state(state),
+                Some(tx) = wires.incoming.recv() => self.on_transaction(tx),
                 else => return,
             }
+            if self.move_pending && self.calls.is_empty() {
+                self.move_pending = false;
+                // The route may have changed again (back, or elsewhere) while the calls ran.
+                let to = local_ip_towards(self.registrar_addr).ok();
+                if to.is_some_and(|to| to != self.advertised_ip) {
+                    if let Some(moved) = self.move_to(to, false).await {
+                        wires = moved;
+                    }
+                }
+            }
+            if let Some(to) = self.move_now.take() {
+                if let Some(moved) = self.move_to(Some(to.0), to.1).await {
+                    wires = moved;
+                }
+            }
         }
+    }
+
+    /// The network watch's report of a new source address: move now, later or not at all
+    /// (`netwatch::decide_move`).
+    fn on_address_changed(&mut self, to: Option<IpAddr>) {
+        let still_assigned = UdpSocket::bind(SocketAddr::new(self.advertised_ip, 0)).is_ok();
+        let decision = crate::netwatch::decide_move(
+            self.advertised_ip,
+            to,
+            self.pinned_address,
+            self.calls.len(),
+            still_assigned,
+        );
+        info!(from = %self.advertised_ip, ?to, calls = self.calls.len(), still_assigned, ?decision, "local address changed");
+        match (decision, to) {
+            (MoveDecision::MoveNow { end_calls }, Some(to)) => {
+                self.move_now = Some((to, end_calls))
+            }
+            (MoveDecision::MoveWhenIdle, _) => self.move_pending = true,
+            _ => {}
+        }
+    }
+
+    /// Moves the phone to `to`: ends the calls if their address is gone, un-registers the old
+    /// Contact, stops the old stack and builds a new one on the new address with the same
+    /// port, then registers from there. `None` when the new stack cannot be built (the
+    /// address vanished again): the phone stays as it is and the next change tries again.
+    async fn move_to(&mut self, to: Option<IpAddr>, end_calls: bool) -> Option<Wires> {
+        let to = to?;
+        let from = self.advertised_ip;
+        let mut calls_ended = 0;
+        if end_calls {
+            let ids: Vec<String> = self.calls.keys().cloned().collect();
+            for id in ids {
+                if let Some(call) = self.calls.remove(&id) {
+                    calls_ended += 1;
+                    // No BYE: it would leave from an address the machine no longer has.
+                    self.finish_call(call, "network_lost", None);
+                }
+            }
+        }
+        let stack = match Stack::build(&self.config, &self.logins, to, to, self.sip_port).await {
+            Ok(stack) => stack,
+            // The old port may be taken on the new address: any port will do.
+            Err(_) if self.config.sip_port == 0 => {
+                match Stack::build(&self.config, &self.logins, to, to, 0).await {
+                    Ok(stack) => stack,
+                    Err(e) => return self.move_failed(to, e),
+                }
+            }
+            Err(e) => return self.move_failed(to, e),
+        };
+        // Un-register the old Contact so the PBX stops forking calls to it, unless its
+        // address is gone: the un-REGISTER could not leave and would only delay the move.
+        if UdpSocket::bind(SocketAddr::new(from, 0)).is_ok() {
+            self.registrations_cancel.cancel();
+            for task in self.registration_tasks.drain(..) {
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            }
+        } else {
+            for task in self.registration_tasks.drain(..) {
+                task.abort();
+            }
+        }
+        self.cancel.cancel();
+        for parked in self.awaiting_ack.drain(..) {
+            let _ = parked.release.send(false);
+        }
+        self.reregister.clear();
+        let Stack {
+            endpoint,
+            incoming,
+            dialog_layer,
+            state_sender,
+            state_receiver,
+            cancel,
+            accounts,
+            sip_port,
+            sip_addresses,
+        } = stack;
+        self.accounts = accounts;
+        self.dialog_layer = dialog_layer;
+        self.state_sender = state_sender;
+        self.cancel = cancel;
+        self.registrations_cancel = CancellationToken::new();
+        self.advertised_ip = to;
+        self.sip_port = sip_port;
+        info!(%from, %to, ?sip_addresses, calls_ended, "phone moved to a new address");
+        self.emit(PhoneEvent::AddressMoved {
+            from: from.to_string(),
+            to: to.to_string(),
+            sip_addresses,
+            calls_ended,
+        });
+        self.start_registrations(endpoint.inner.clone());
+        Some(Wires {
+            _endpoint: endpoint,
+            states: state_receiver,
+            incoming,
+        })
+    }
+
+    fn move_failed(&self, to: IpAddr, e: PhoneError) -> Option<Wires> {
+        warn!(%to, error = %e, "cannot move the phone to the new address");
+        self.emit(PhoneEvent::Error {
+            call: None,
+            message: format!("cannot move to the new address {to}: {e}"),
+        });
+        None
     }
 
     async fn shutdown(&mut self) {
@@ -806,10 +1013,11 @@ impl Core {
             }
         }
         // Registration loops un-register (expires=0) when cancelled.
-        self.cancel.cancel();
+        self.registrations_cancel.cancel();
         for task in self.registration_tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        self.cancel.cancel();
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -1311,6 +1519,7 @@ impl Core {
     fn on_internal(&mut self, msg: Internal) {
         match msg {
             Internal::InviteDone { call, result } => self.on_invite_done(&call, result),
+            Internal::AddressChanged { to } => self.on_address_changed(to),
             Internal::ReofferDone {
                 call,
                 purpose,
@@ -2315,12 +2524,12 @@ async fn registration_loop(
 }
 
 /// Samples the route towards the registrar and the clocks (`netwatch`); on a change tells the
-/// front end and wakes every registration loop to register again now. The phone's sockets and
-/// Contact keep the address they started with: after an address change the front end should
-/// restart the phone (new sockets, new Contact) if registering fails.
+/// front end and wakes every registration loop to register again now. An address change also
+/// goes to the core, which may move the sockets and Contacts to the new address.
 async fn watch_network(
     target: SocketAddr,
     events: mpsc::UnboundedSender<PhoneEvent>,
+    internal: mpsc::UnboundedSender<Internal>,
     notifies: Vec<Arc<tokio::sync::Notify>>,
     cancel: CancellationToken,
 ) {
@@ -2343,6 +2552,9 @@ async fn watch_network(
             });
             for n in &notifies {
                 n.notify_one();
+            }
+            if let crate::netwatch::NetChange::AddressChanged { to, .. } = change {
+                let _ = internal.send(Internal::AddressChanged { to });
             }
         }
     }

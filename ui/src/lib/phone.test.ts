@@ -81,6 +81,26 @@ describe("phone reducer", () => {
     expect(ended.lastError).toBe("busy (486)");
   });
 
+  it("says why calls vanished when the phone moved off a lost address", () => {
+    const v = run([
+      { type: "dialing", call: "o1", account: "default", target: "1002" },
+      { type: "ended", call: "o1", reason: "network_lost", code: null, duration_ms: 5_000 },
+    ]);
+    const quiet = reducePhone(
+      v,
+      { type: "address_moved", from: "10.0.0.5", to: "192.168.1.7", sip_addresses: [], calls_ended: 0 },
+      2_000,
+    );
+    expect(quiet.lastError).toBeNull();
+    const lost = reducePhone(
+      v,
+      { type: "address_moved", from: "10.0.0.5", to: "192.168.1.7", sip_addresses: [], calls_ended: 1 },
+      2_000,
+    );
+    expect(lost.calls).toHaveLength(0);
+    expect(lost.lastError).toBe("network changed (10.0.0.5 → 192.168.1.7): 1 call(s) lost");
+  });
+
   it("ignores events for unknown calls and keeps call waiting separate", () => {
     let v = run([
       { type: "incoming_call", call: "a", account: "default", caller: caller(), auto_answer_in_ms: 0, waiting: false },

@@ -135,6 +135,8 @@ export type PhoneEvent =
   | { type: "started"; sip_addresses: string[] }
   /** The local address changed or the computer woke up: every account registers again. */
   | { type: "network_changed"; reason: string }
+  /** The phone moved its sockets and Contact to a new address; calls on a vanished one ended. */
+  | { type: "address_moved"; from: string; to: string; sip_addresses: string[]; calls_ended: number }
   | ({ type: "registration"; account: string } & RegistrationEvent)
   | {
       type: "incoming_call";
@@ -253,6 +255,13 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
   switch (event.type) {
     case "started":
       return { ...view, lastError: null };
+    case "address_moved":
+      return event.calls_ended > 0
+        ? {
+            ...view,
+            lastError: `network changed (${event.from} → ${event.to}): ${event.calls_ended} call(s) lost`,
+          }
+        : view;
     case "registration": {
       const { type: _t, account: _a, ...registration } = event;
       return { ...view, registration: registration as RegistrationEvent };
