@@ -4,6 +4,7 @@
 
 use crate::{CacheError, Customer, CustomerCache};
 use serde::Deserialize;
+use std::time::Duration;
 
 /// Customers per page (the server's maximum).
 pub const FEED_PAGE: u32 = 500;
@@ -29,13 +30,30 @@ struct Page {
     has_more: bool,
 }
 
-/// An HTTP client for the feed: short connect timeout, a generous one per page.
+/// An HTTP client for the feed with the sync client's defaults: 5 s to connect, 15 s of
+/// silence, and a generous 60 s per page.
 pub fn client() -> Result<reqwest::Client, FeedError> {
+    client_with(
+        Duration::from_secs(5),
+        Duration::from_secs(15),
+        Duration::from_secs(60),
+    )
+}
+
+/// An HTTP client that gives up on a server after `connect` to open the connection, `read` of
+/// silence while waiting for bytes (a dead NAT entry, a frozen server: the pull fails and the
+/// next one retries), or `request` for one whole request however slowly it trickles.
+pub fn client_with(
+    connect: Duration,
+    read: Duration,
+    request: Duration,
+) -> Result<reqwest::Client, FeedError> {
     // reqwest is built without a crypto provider so the app carries only `ring`.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(60))
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .timeout(request)
         .build()
         .map_err(|e| FeedError::Network(e.to_string()))
 }

@@ -1,7 +1,8 @@
 //! The cache pulls the real server's customer feed (the server library's router on loopback,
 //! SQLite): every page lands, a second pull sends only changes, an edit moves the customer's
 //! keys, a delete removes it, another tenant's customers never arrive, and a dead server or a
-//! refused token is a clear error that keeps what the cache had.
+//! refused token is a clear error that keeps what the cache had; a silent one fails the pull
+//! after the read timeout.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -185,4 +186,44 @@ async fn cache_id(cache: &CustomerCache, name: &str) -> String {
         .find(|c| c.name == name)
         .unwrap()
         .id
+}
+
+/// A server that accepts the connection and then says nothing (frozen, or a dead NAT entry
+/// on the way): the pull fails after the client's read timeout, with the cache untouched,
+/// instead of hanging until the whole-request limit.
+#[tokio::test]
+async fn a_silent_server_fails_the_pull_after_the_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let normalizer = Normalizer::new("CN", NormalizerOptions::with_area_code("10")).unwrap();
+    let cache = CustomerCache::open(&dir.path().join("customers.db"), normalizer)
+        .await
+        .unwrap();
+    let http = feed::client_with(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(120),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let result = feed::pull(&http, &format!("http://{addr}"), "token", &cache).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(FeedError::Network(_))),
+        "a silent server: {result:?}"
+    );
+    // 1 s of silence, far below the 120 s request limit even on a loaded machine.
+    assert!(
+        took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(20),
+        "the pull failed after {took:?}"
+    );
+    assert_eq!(cache.count().await.unwrap(), 0);
+    hold.abort();
 }

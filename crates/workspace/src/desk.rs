@@ -572,8 +572,9 @@ impl Desk {
         }
     }
 
-    /// How long requests to the server may take from now on (sign-in, sync, team lists); a
-    /// sync already running keeps its own until it restarts.
+    /// How long requests to the server may take from now on (sign-in, sync, team lists, and
+    /// the screen pop's feeds once they make their client); a sync already running keeps its
+    /// own until it restarts.
     pub fn set_timeouts(&self, timeouts: Timeouts) {
         *self
             .inner
@@ -582,7 +583,8 @@ impl Desk {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = timeouts;
     }
 
-    fn timeouts(&self) -> Timeouts {
+    /// The limits set by [`Desk::set_timeouts`]; the screen pop's feeds use them too.
+    pub fn timeouts(&self) -> Timeouts {
         *self
             .inner
             .timeouts

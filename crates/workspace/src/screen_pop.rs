@@ -922,7 +922,7 @@ impl ScreenPop {
     /// agent is signed in, then every [`FEED_INTERVAL`] and whenever [`ScreenPop::sync_now`]
     /// is called. Signing in is noticed within [`SIGN_IN_CHECK`].
     pub async fn run_feed(self) {
-        let http = match feed::client() {
+        let http = match self.feed_client() {
             Ok(http) => http,
             Err(e) => {
                 tracing::error!(error = %e, "no HTTP client for the customer feed");
@@ -1165,10 +1165,18 @@ impl ScreenPop {
         Ok(self
             .inner
             .http
-            .get_or_try_init(|| async { feed::client() })
+            .get_or_try_init(|| async { self.feed_client() })
             .await
             .map_err(|e| PopError::Http(e.to_string()))?
             .clone())
+    }
+
+    /// An HTTP client with the desk's limits (the settings' `[sync]` timeouts, as set when the
+    /// client is made): the customer feed, knowledge base, call log and playbook fail on a
+    /// silent server as the work-order sync does.
+    fn feed_client(&self) -> Result<reqwest::Client, feed::FeedError> {
+        let t = self.inner.desk.timeouts();
+        feed::client_with(t.connect, t.read, t.request)
     }
 
     /// [`ScreenPop::customer_history`] with the pop's own HTTP client.
