@@ -63,6 +63,8 @@ const COMMANDS: &[&str] = &[
     "audio_meter_stop",
     "desktop_settings",
     "set_desktop_settings",
+    "connection_settings",
+    "set_connection_settings",
     "collect_diagnostics",
     "take_dial_link",
     "update_check",

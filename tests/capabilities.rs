@@ -426,6 +426,8 @@ fn a_window_without_a_capability_is_refused() {
         "audio_meter_stop",
         "desktop_settings",
         "set_desktop_settings",
+        "connection_settings",
+        "set_connection_settings",
         "collect_diagnostics",
         "take_dial_link",
         "update_check",
@@ -687,6 +689,42 @@ fn desktop_settings_are_checked_saved_and_problems_reported() {
     );
     let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
     assert!(text.contains("Ctrl+Shift+F8"), "{text}");
+}
+
+#[test]
+fn server_timeouts_are_checked_and_saved() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let shown = invoke(&main, own_origin(), "connection_settings", json!({})).unwrap();
+    assert_eq!(
+        shown,
+        json!({"connect_timeout_secs": 5, "read_timeout_secs": 15, "request_timeout_secs": 30})
+    );
+    // A whole request shorter than the silence it may wait through is refused; nothing saved.
+    let err = invoke(
+        &main,
+        own_origin(),
+        "set_connection_settings",
+        json!({"settings": {"connect_timeout_secs": 5, "read_timeout_secs": 60, "request_timeout_secs": 30}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "settings", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("read_timeout_secs"),
+        "{err}"
+    );
+    let saved = invoke(
+        &main,
+        own_origin(),
+        "set_connection_settings",
+        json!({"settings": {"connect_timeout_secs": 10, "read_timeout_secs": 60, "request_timeout_secs": 120}}),
+    )
+    .unwrap();
+    assert_eq!(saved["read_timeout_secs"], 60);
+    let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
+    assert!(text.contains("request_timeout_secs = 120"), "{text}");
+    let shown = invoke(&main, own_origin(), "connection_settings", json!({})).unwrap();
+    assert_eq!(shown["connect_timeout_secs"], 10);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use seatline_desk_habits::{
     ReasonLabels, SyncHealth, TrayCommand,
 };
 use seatline_secrets::{SecretName, SecretStore};
-use seatline_settings::{DesktopSettings, HotkeyAction, Language};
+use seatline_settings::{DesktopSettings, HotkeyAction, Language, SyncSettings};
 use seatline_workspace::desk::{OrderQuery, SyncState, SyncView};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -130,6 +130,27 @@ pub fn set_desktop_settings<R: Runtime>(
         .map_err(settings_error)?;
     apply(&app, &desktop, &saved);
     Ok(view(&state, &desktop))
+}
+
+/// How long requests to the center's server may take (the settings' `[sync]` section).
+#[tauri::command]
+pub fn connection_settings(state: State<'_, AppState>) -> SyncSettings {
+    state.workspace().settings().sync
+}
+
+/// Checks and saves the server timeouts; sign-in and the next sync use them at once, the
+/// screen pop's feeds from the next start. An invalid value is refused (code `settings`) and
+/// nothing changes.
+#[tauri::command]
+pub fn set_connection_settings(
+    state: State<'_, AppState>,
+    settings: SyncSettings,
+) -> Result<SyncSettings, CommandError> {
+    let saved = state.workspace().set_sync(&settings)?;
+    state
+        .desk()
+        .set_timeouts(seatline_workspace::desk::sync_timeouts(&saved));
+    Ok(saved)
 }
 
 /// Writes a zip of the recent logs, the settings and the versions, secrets redacted, to the

@@ -112,6 +112,8 @@ pub fn builder<R: Runtime>(
             audio::audio_meter_stop,
             desktop::desktop_settings,
             desktop::set_desktop_settings,
+            desktop::connection_settings,
+            desktop::set_connection_settings,
             desktop::collect_diagnostics,
             desktop::take_dial_link,
             updates::update_check,

@@ -247,6 +247,19 @@ impl Workspace {
         Ok(self.settings.desktop.clone())
     }
 
+    /// Checks the `[sync]` timeouts (ranges, a request at least as long as its silence), saves
+    /// them and returns them; on an invalid value or a failed save nothing changes.
+    pub fn set_sync(
+        &mut self,
+        sync: &seatline_settings::SyncSettings,
+    ) -> Result<seatline_settings::SyncSettings, WorkspaceError> {
+        let mut next = self.settings.clone();
+        next.sync = sync.validated().map_err(SettingsError::from)?;
+        self.store.save(&next)?;
+        self.settings = next;
+        Ok(self.settings.sync)
+    }
+
     /// Checks the audio section (device ids, ring volume 0-100, a .wav ringtone), saves it and
     /// returns it normalised; on an invalid value or a failed save nothing changes.
     pub fn set_audio(

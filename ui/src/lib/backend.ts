@@ -16,7 +16,7 @@ import type {
 } from "./pop";
 import { listen } from "@tauri-apps/api/event";
 import { PLAYBOOK_EVENT, type Playbook } from "./playbook.svelte";
-import type { DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
+import type { ConnectionSettings, DeskAction, DesktopBackend, DesktopView, DialLink, UpdateView } from "./desktop";
 import { AUDIO_LEVEL_EVENT, type AudioBackend, type AudioLevel, type AudioView, type DeviceTest } from "./audio";
 import type {
   AgentEvent,
@@ -191,6 +191,8 @@ export const tauriBackend: Backend = {
   onAudioLevel: async (handler) => listen<AudioLevel>(AUDIO_LEVEL_EVENT, (event) => handler(event.payload)),
   desktopSettings: () => call<DesktopView>("desktop_settings"),
   setDesktopSettings: (settings) => call<DesktopView>("set_desktop_settings", { settings }),
+  connectionSettings: () => call<ConnectionSettings>("connection_settings"),
+  setConnectionSettings: (settings) => call<ConnectionSettings>("set_connection_settings", { settings }),
   collectDiagnostics: () => call<string>("collect_diagnostics"),
   takeDialLink: () => call<DialLink | null>("take_dial_link"),
   onDialLink: async (handler) => listen<null>(DIAL_LINK_EVENT, () => handler()),

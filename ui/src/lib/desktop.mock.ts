@@ -2,7 +2,15 @@
 // desktop settings, refuses clashing or modifier-less hotkeys as the shell does, and lets a
 // test hand over a dial link or press a hotkey. Updates: `offer` sets what the update server
 // offers (or the error it fails with); an install of an offered update marks it installed.
-import type { DeskAction, DesktopBackend, DesktopSettings, DesktopView, DialLink, UpdateView } from "./desktop";
+import type {
+  ConnectionSettings,
+  DeskAction,
+  DesktopBackend,
+  DesktopSettings,
+  DesktopView,
+  DialLink,
+  UpdateView,
+} from "./desktop";
 
 export interface MockDesktop extends DesktopBackend {
   /** The OS hands over a link (`error` plays a link the shell could not parse). */
@@ -26,8 +34,31 @@ const defaults = (): DesktopSettings => ({
   start_at_login: false,
 });
 
+/** The shell's checks of the `[sync]` timeouts (crates/settings/src/sync.rs), same messages. */
+function checkConnection(next: ConnectionSettings): ConnectionSettings {
+  const limits: [keyof ConnectionSettings, number][] = [
+    ["connect_timeout_secs", 60],
+    ["read_timeout_secs", 300],
+    ["request_timeout_secs", 600],
+  ];
+  for (const [name, max] of limits) {
+    const value = next[name];
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw { code: "settings", message: `invalid sync.${name} ${value}: expected 1 to ${max} seconds` };
+    }
+  }
+  if (next.request_timeout_secs < next.read_timeout_secs) {
+    throw {
+      code: "settings",
+      message: `sync.request_timeout_secs ${next.request_timeout_secs} is shorter than sync.read_timeout_secs ${next.read_timeout_secs}: a request would end before its answer may go silent`,
+    };
+  }
+  return { ...next };
+}
+
 export function createMockDesktop(): MockDesktop {
   let settings = defaults();
+  let connection: ConnectionSettings = { connect_timeout_secs: 5, read_timeout_secs: 15, request_timeout_secs: 30 };
   let pending: DialLink | { error: string } | null = null;
   const linkHandlers = new Set<() => void>();
   const actionHandlers = new Set<(a: DeskAction) => void>();
@@ -68,6 +99,11 @@ export function createMockDesktop(): MockDesktop {
       }
       settings = structuredClone(next);
       return view();
+    },
+    connectionSettings: async () => ({ ...connection }),
+    setConnectionSettings: async (next) => {
+      connection = checkConnection(next);
+      return { ...connection };
     },
     collectDiagnostics: async () => `/mock/data/diagnostics/seatline-diagnostics-${++mock.collected}.zip`,
     takeDialLink: async () => {

@@ -28,6 +28,16 @@ export interface DesktopSettings {
   start_at_login: boolean;
 }
 
+/** How long requests to the center's server may take (the settings' `[sync]` section). */
+export interface ConnectionSettings {
+  /** To open the connection, 1-60 s. */
+  connect_timeout_secs: number;
+  /** Silence while waiting for an answer before the request fails and is retried, 1-300 s. */
+  read_timeout_secs: number;
+  /** One whole request, 1-600 s and at least the read timeout. */
+  request_timeout_secs: number;
+}
+
 export interface DesktopView {
   settings: DesktopSettings;
   /** What could not be applied: hotkeys the OS refused, start at login … */
@@ -49,6 +59,9 @@ export interface DesktopBackend {
   desktopSettings(): Promise<DesktopView>;
   /** Refused with code `hotkey` when a hotkey is invalid or two actions share one. */
   setDesktopSettings(settings: DesktopSettings): Promise<DesktopView>;
+  connectionSettings(): Promise<ConnectionSettings>;
+  /** Saves the server timeouts; refused with code `settings` (and a message naming the field). */
+  setConnectionSettings(settings: ConnectionSettings): Promise<ConnectionSettings>;
   /** Writes the diagnostics zip (secrets redacted) and resolves to its path. */
   collectDiagnostics(): Promise<string>;
   /** The waiting dial link, taken once; refused with code `bad_link` for a link that is junk. */

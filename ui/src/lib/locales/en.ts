@@ -72,6 +72,13 @@ export const en = {
   "desktop.collect": "Collect diagnostics",
   "desktop.collected": "Diagnostics saved to {path} (passwords and tokens removed)",
   "desktop.logs": "Logs: {path}",
+  "connection.title": "Server connection",
+  "connection.hint": "How long Seatline waits on the center's server before a request fails and is tried again. A slow VPN or satellite link needs longer; on a LAN shorter limits notice a dead server sooner.",
+  "connection.connect": "Connect (seconds, 1-60)",
+  "connection.read": "Silence while waiting for an answer (seconds, 1-300)",
+  "connection.request": "Whole request (seconds, 1-600, at least the silence)",
+  "connection.save": "Save",
+  "connection.saved": "Saved: sign-in and sync use it now, customer and knowledge downloads after a restart",
 
   "audio.title": "Audio",
   "audio.microphone": "Microphone",

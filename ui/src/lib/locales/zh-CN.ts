@@ -74,6 +74,13 @@ export const zhCN: Record<MessageKey, string> = {
   "desktop.collect": "收集诊断信息",
   "desktop.collected": "诊断信息已保存到 {path}（已去除密码和令牌）",
   "desktop.logs": "日志：{path}",
+  "connection.title": "服务器连接",
+  "connection.hint": "Seatline 等待中心服务器多久后判定请求失败并重试。慢速 VPN 或卫星链路需要更长时间；局域网设短一些可更快发现服务器故障。",
+  "connection.connect": "建立连接（秒，1-60）",
+  "connection.read": "等待应答的静默时间（秒，1-300）",
+  "connection.request": "整个请求（秒，1-600，不少于静默时间）",
+  "connection.save": "保存",
+  "connection.saved": "已保存：登录和同步立即生效，客户和知识库下载在重启后生效",
 
   "audio.title": "音频",
   "audio.microphone": "麦克风",
