@@ -710,7 +710,10 @@ fn server_timeouts_are_checked_and_saved() {
     .unwrap_err();
     assert_eq!(err["code"], "settings", "{err}");
     assert!(
-        err["message"].as_str().unwrap().contains("read_timeout_secs"),
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("read_timeout_secs"),
         "{err}"
     );
     let saved = invoke(

@@ -1,4 +1,5 @@
-//! Fault injection with real processes: the `seatline-server` binary (SQLite), three desktops
+//! Fault injection with real processes: the `seatline-server` binary (on SQLite, and on a
+//! private PostgreSQL cluster the test starts), three desktops
 //! driven through the `seatline` CLI (each its own data directory and outbox), and crashes
 //! (`SEATLINE_FAILPOINT`, which aborts like `kill -9`) before the local commit, after the local
 //! commit, after the server's commit before its answer, and after the answer before the local
@@ -22,9 +23,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::{aborted, check_converged, setup_server, Desktop, Expect, Rng, Server, AGENTS};
 
-fn run_trials(seed: u64, trials: u64) {
+fn run_trials(seed: u64, trials: u64, database_url: Option<String>) {
     let root = tempfile::tempdir().unwrap();
-    let mut server = Server::new(root.path().join("server"), None);
+    let mut server = Server::new(root.path().join("server"), database_url);
     let team = setup_server(&mut server);
     // One clock right, one 3 hours ahead, one 5 hours behind.
     let desktops: Vec<Desktop> = AGENTS
@@ -181,16 +182,30 @@ fn run_trials(seed: u64, trials: u64) {
     );
 }
 
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn no_change_is_lost_or_doubled_across_crashes_and_server_kills() {
-    let seed = std::env::var("SEATLINE_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_122);
-    let trials = std::env::var("SEATLINE_FAULT_TRIALS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
+    let seed = env_or("SEATLINE_FAULT_SEED", 20_261_122);
+    let trials = env_or("SEATLINE_FAULT_TRIALS", 40);
     eprintln!("sync fault test: seed {seed}, {trials} trials (SEATLINE_FAULT_SEED to replay)");
-    run_trials(seed, trials);
+    run_trials(seed, trials, None);
+}
+
+/// The same on PostgreSQL: a `kill -9` of the server mid-transaction leaves PostgreSQL to
+/// roll back what it had not committed (SQLite's WAL does it for the file).
+#[test]
+fn no_change_is_lost_or_doubled_across_crashes_and_server_kills_postgres() {
+    let seed = env_or("SEATLINE_FAULT_SEED", 20_261_202);
+    let trials = env_or("SEATLINE_FAULT_PG_TRIALS", 40);
+    eprintln!(
+        "sync fault test (PostgreSQL): seed {seed}, {trials} trials (SEATLINE_FAULT_SEED to replay)"
+    );
+    let cluster = support::pg::PgCluster::start();
+    run_trials(seed, trials, Some(cluster.url()));
 }
