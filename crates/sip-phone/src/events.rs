@@ -99,6 +99,11 @@ pub struct CallQuality {
     pub packets_lost: i64,
     pub reports_sent: u64,
     pub reports_received: u64,
+    /// Audio the playout cut in pauses to bring its delay back down after a burst of jitter,
+    /// and audio it added in pauses to wait for late packets (time-stretching), ms over the
+    /// call: the agent heard neither as a gap.
+    pub playout_cut_ms: u64,
+    pub playout_added_ms: u64,
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -122,6 +127,19 @@ impl From<&seatline_media::quality::CallQuality> for CallQuality {
             packets_lost: q.packets_lost,
             reports_sent: q.reports_sent,
             reports_received: q.reports_received,
+            playout_cut_ms: 0,
+            playout_added_ms: 0,
+        }
+    }
+}
+
+impl From<&seatline_media::engine::MediaStats> for CallQuality {
+    /// The call's quality with what the playout's time-stretching did.
+    fn from(stats: &seatline_media::engine::MediaStats) -> Self {
+        CallQuality {
+            playout_cut_ms: stats.stretch.accelerated_ms,
+            playout_added_ms: stats.stretch.expanded_ms,
+            ..CallQuality::from(&stats.quality)
         }
     }
 }
@@ -321,14 +339,25 @@ mod tests {
         assert_eq!(v["type"], "network_changed");
         assert_eq!(v["reason"], "local address changed");
         assert_eq!(n.call_id(), None);
-        let q = PhoneEvent::Quality {
-            call: "c2".into(),
-            quality: CallQuality::from(&seatline_media::quality::CallQuality {
+        let stats = seatline_media::engine::MediaStats {
+            quality: seatline_media::quality::CallQuality {
                 mos: Some(4.123_456),
                 loss_percent: 1.234_5,
                 rtt_ms: Some(42.04),
                 ..Default::default()
-            }),
+            },
+            stretch: seatline_media::playback::StretchStats {
+                accelerated: 2,
+                accelerated_ms: 140,
+                expanded: 3,
+                expanded_ms: 60,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let q = PhoneEvent::Quality {
+            call: "c2".into(),
+            quality: CallQuality::from(&stats),
         };
         let v = serde_json::to_value(&q).unwrap();
         assert_eq!(v["type"], "quality");
@@ -337,6 +366,8 @@ mod tests {
         assert_eq!(v["loss_percent"], 1.23);
         assert_eq!(v["rtt_ms"], 42.0);
         assert_eq!(v["remote_loss_percent"], Value::Null);
+        assert_eq!(v["playout_cut_ms"], 140);
+        assert_eq!(v["playout_added_ms"], 60);
         assert_eq!(q.call_id(), Some("c2"));
         let f = PhoneEvent::DeviceFallback {
             call: Some("c3".into()),

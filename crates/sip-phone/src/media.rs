@@ -210,7 +210,7 @@ impl CallMedia {
                         Some(h) => {
                             let quality = (Instant::now() >= next_quality).then(|| {
                                 next_quality += QUALITY_INTERVAL;
-                                h.stats().quality
+                                h.stats()
                             });
                             (h.events().try_recv().ok(), quality)
                         }
@@ -351,7 +351,7 @@ impl CallMedia {
     pub(crate) fn stop(self) -> Option<CallQuality> {
         let taken = self.handle.lock().ok().and_then(|mut g| g.take())?;
         // Read before stopping: a failed recording must not lose the call's figures.
-        let quality = CallQuality::from(&taken.stats().quality);
+        let quality = CallQuality::from(&taken.stats());
         let (result, summary) = taken.stop_with_recording();
         if let Err(e) = result {
             warn!(error = %e, "media stopped with an error");

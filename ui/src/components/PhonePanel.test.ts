@@ -219,6 +219,14 @@ describe("phone panel", () => {
     expect(poor.title).toBe("MOS 3.4 · loss 9.3% (caller's side n/a) · jitter 25 ms · round trip n/a");
     expect(poor.querySelectorAll(".bar.on")).toHaveLength(1);
 
+    // After a jitter burst the playout cut audio in a pause (and added some while waiting).
+    phone.quality(call, { playout_cut_ms: 140, playout_added_ms: 60 });
+    await waitFor(() =>
+      expect(screen.getByTestId("call-quality").title).toBe(
+        "MOS 4.4 · loss 0.0% (caller's side 0.0%) · jitter 1 ms · round trip 12 ms · playout −140 ms / +60 ms in pauses",
+      ),
+    );
+
     phone.quality(call, { mos: 3.8 });
     await waitFor(() => expect(screen.getByTestId("call-quality").dataset.level).toBe("fair"));
     i18n.set("zh-CN");

@@ -28,6 +28,8 @@ export const goodQuality: CallQuality = {
   packets_lost: 0,
   reports_sent: 1,
   reports_received: 1,
+  playout_cut_ms: 0,
+  playout_added_ms: 0,
 };
 
 /** `popFor` plays the screen pop's part: the pop a ringing call gets, if any. */

@@ -76,6 +76,10 @@ export interface CallQuality {
   packets_lost: number;
   reports_sent: number;
   reports_received: number;
+  /** Audio the playout cut in pauses to bring its delay down after a jitter burst, ms. */
+  playout_cut_ms: number;
+  /** Audio it added in pauses while waiting for late packets, ms. */
+  playout_added_ms: number;
 }
 
 export type QualityLevel = "good" | "fair" | "poor" | "unknown";
@@ -88,6 +92,9 @@ export interface LoggedQuality {
   remote_loss_percent: number | null;
   jitter_ms: number | null;
   rtt_ms: number | null;
+  /** Live calls only (the call log does not keep them). */
+  playout_cut_ms?: number;
+  playout_added_ms?: number;
 }
 
 /** Good from MOS 4.0 (G.107's "satisfied"), fair from 3.6 ("some users dissatisfied"), poor
@@ -117,6 +124,10 @@ export function qualityTooltip(q: LoggedQuality): string {
     }),
     t("phone.quality.jitter", { ms: q.jitter_ms === null ? na : Math.round(q.jitter_ms) }),
     t("phone.quality.rtt", { ms: q.rtt_ms === null ? na : `${Math.round(q.rtt_ms)} ms` }),
+    // Only when the playout moved its delay: a line that never needed it says nothing.
+    ...((q.playout_cut_ms ?? 0) + (q.playout_added_ms ?? 0) > 0
+      ? [t("phone.quality.playout", { cut: q.playout_cut_ms ?? 0, added: q.playout_added_ms ?? 0 })]
+      : []),
   ].join(" · ");
 }
 

@@ -152,6 +152,7 @@ export const en = {
   "phone.quality.loss": "loss {ours}% (caller's side {theirs})",
   "phone.quality.jitter": "jitter {ms} ms",
   "phone.quality.rtt": "round trip {ms}",
+  "phone.quality.playout": "playout −{cut} ms / +{added} ms in pauses",
   "phone.quality.na": "n/a",
   "phone.transfer_progress": "Transfer: {status}",
   "phone.hangup": "Hang up",
