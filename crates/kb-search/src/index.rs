@@ -252,13 +252,33 @@ fn build_vocab(reader: &IndexReader, fields: &Fields) -> Result<Vocabulary> {
         let mut counts: HashMap<String, u32> = HashMap::new();
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(field)?;
+            let alive = segment.alive_bitset();
             let mut stream = inverted
                 .terms()
                 .stream()
                 .map_err(tantivy::TantivyError::from)?;
             while stream.advance() {
-                if let Ok(term) = std::str::from_utf8(stream.key()) {
-                    *counts.entry(term.to_string()).or_insert(0) += stream.value().doc_freq;
+                let Ok(term) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                let info = stream.value();
+                // A deleted article's words stay in its segment's term dictionary until the
+                // segment merges: count live articles only, so completions and corrections
+                // never offer a word no article has any more.
+                let doc_freq = match alive {
+                    // More articles have it than were deleted: some live one does.
+                    Some(_) if info.doc_freq > segment.num_deleted_docs() => info.doc_freq,
+                    None => info.doc_freq,
+                    Some(alive) => inverted
+                        .read_postings_from_terminfo(
+                            info,
+                            tantivy::schema::IndexRecordOption::Basic,
+                        )
+                        .map_err(tantivy::TantivyError::from)?
+                        .doc_freq_given_deletes(alive),
+                };
+                if doc_freq > 0 {
+                    *counts.entry(term.to_string()).or_insert(0) += doc_freq;
                 }
             }
         }

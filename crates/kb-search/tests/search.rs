@@ -600,6 +600,37 @@ fn changes_in_place_replace_add_and_delete_articles_and_survive_a_reopen() {
 }
 
 #[test]
+fn a_deleted_articles_words_leave_completions_and_corrections_at_once() {
+    // The article is built with the rest (one large segment the merge policy leaves alone
+    // for a small change), so its delete only marks it deleted.
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let mut articles = corpus_articles();
+    articles.push(article(
+        "new-1",
+        "Parcel tracking",
+        "Track the parcel with its waybill number.",
+    ));
+    kb.replace_all(&articles).unwrap();
+    let words = kb.vocabulary_size();
+    let before = kb.plan("wayb").unwrap().completions;
+    assert!(!before.is_empty(), "{before:?}");
+    assert_eq!(top_ids(&kb, "waybil", 5), vec!["new-1"]);
+    kb.apply_changes(&[], &["new-1".to_string()]).unwrap();
+    assert_eq!(kb.num_docs(), 40);
+    let after = kb.plan("wayb").unwrap().completions;
+    assert!(
+        after.is_empty(),
+        "completions of a deleted article's word: {after:?}"
+    );
+    assert!(
+        kb.vocabulary_size() < words,
+        "{} words after the delete, {words} before",
+        kb.vocabulary_size()
+    );
+    assert!(top_ids(&kb, "waybil", 5).is_empty());
+}
+
+#[test]
 fn a_change_with_a_repeated_id_is_refused_and_changes_nothing() {
     let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
     kb.replace_all(&corpus_articles()).unwrap();
