@@ -243,6 +243,46 @@ fn main_window_searches_the_knowledge_base() {
     let missing = invoke(&main, own_origin(), "kb_article", json!({"id": "nope"})).unwrap();
     assert!(missing.is_null());
 
+    // A tag lists its articles before any query, and narrows a query.
+    let security = invoke(
+        &main,
+        own_origin(),
+        "kb_search",
+        json!({"query": "", "tag": "security"}),
+    )
+    .unwrap();
+    let listed: Vec<&str> = security
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&"password-reset-en"), "{security}");
+    let narrowed = invoke(
+        &main,
+        own_origin(),
+        "kb_search",
+        json!({"query": "password", "tag": "security"}),
+    )
+    .unwrap();
+    // Only the two articles tagged security (the Chinese one through the synonym 密码).
+    let mut ids: Vec<&str> = narrowed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["password-reset", "password-reset-en"], "{narrowed}");
+    let elsewhere = invoke(
+        &main,
+        own_origin(),
+        "kb_search",
+        json!({"query": "password", "tag": "no-such-tag"}),
+    )
+    .unwrap();
+    assert_eq!(elsewhere, json!([]));
+
     // Suggestions from a call's context (camelCase, as the UI sends it); none without one.
     let suggestions = invoke(
         &main,

@@ -211,10 +211,24 @@ pub async fn kb_search(
     state: State<'_, AppState>,
     query: String,
     limit: Option<usize>,
+    tag: Option<String>,
 ) -> Result<Vec<Hit>, CommandError> {
     // Take the index and let go of the workspace before searching.
     let kb = state.workspace().kb()?;
-    let hits = kb.search(&query, limit.unwrap_or(20).min(50));
+    let limit = limit.unwrap_or(20).min(50);
+    // A tag narrows the search; with no query yet it lists the tag's articles.
+    let hits = match tag.filter(|t| !t.trim().is_empty()) {
+        Some(tag) if query.trim().is_empty() => kb.browse_tag(&tag, limit),
+        Some(tag) => kb.search_filtered(
+            &query,
+            limit,
+            &seatline_kb_search::SearchFilter {
+                tags: vec![tag],
+                lang: None,
+            },
+        ),
+        None => kb.search(&query, limit),
+    };
     Ok(hits.map_err(WorkspaceError::from)?)
 }
 

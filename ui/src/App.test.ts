@@ -292,7 +292,7 @@ describe("workspace frame", () => {
     expect(mark).toHaveTextContent("退款");
     // Escaped text stays text.
     expect(results).toHaveTextContent("<先核实>");
-    expect(calls.find((c) => c.cmd === "kb_search")?.args).toEqual({ query: "退款", limit: 20 });
+    expect(calls.find((c) => c.cmd === "kb_search")?.args).toEqual({ query: "退款", limit: 20, tag: null });
     await fireEvent.keyDown(input, { key: "Enter" });
     const article = await screen.findByTestId("kb-article");
     expect(article).toHaveTextContent("客户申请退款时，先核实订单。");

@@ -790,6 +790,43 @@ impl KbIndex {
         }))
     }
 
+    /// The articles carrying `tag` (exact tag text), by title, at most `limit`: what an agent
+    /// sees on clicking a tag before typing a query. Snippets are the bodies' beginnings.
+    pub fn browse_tag(&self, tag: &str, limit: usize) -> Result<Vec<Hit>> {
+        if tag.trim().is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let generation = self.generation()?;
+        let config = self.config();
+        let searcher = generation.reader.searcher();
+        let fields = &generation.fields;
+        let query = TermQuery::new(
+            Term::from_field_text(fields.tags, tag),
+            IndexRecordOption::Basic,
+        );
+        // All of them (a tag rarely has thousands), sorted by title for a stable list.
+        let count = searcher.search(&query, &tantivy::collector::Count)?;
+        let top = searcher.search(&query, &TopDocs::with_limit(count.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            hits.push(Hit {
+                id: stored_text(&doc, fields.id),
+                title: stored_text(&doc, fields.title),
+                score: 0.0,
+                snippet: snippet(
+                    &stored_text(&doc, fields.body),
+                    &HashMap::new(),
+                    config.snippet_chars,
+                ),
+                duplicate_of: None,
+            });
+        }
+        hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
     /// Searches the knowledge base. An empty or whitespace query gives no hits.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
         self.search_filtered(query, limit, &SearchFilter::default())

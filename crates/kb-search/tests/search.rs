@@ -631,6 +631,53 @@ fn a_deleted_articles_words_leave_completions_and_corrections_at_once() {
 }
 
 #[test]
+fn a_tag_lists_its_articles_by_title_and_narrows_a_search() {
+    let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
+    let tagged = |id: &str, title: &str, body: &str, tags: &[&str]| Article {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        lang: Lang::detect(body),
+        ..article(id, title, body)
+    };
+    kb.replace_all(&[
+        tagged(
+            "r2",
+            "退款到账时间",
+            "退款一般三到五个工作日到账。",
+            &["退款", "账单"],
+        ),
+        tagged("r1", "如何申请退款", "在订单页面点击申请退款。", &["退款"]),
+        tagged(
+            "b1",
+            "账单日说明",
+            "每月一号出账单，退款会抵扣下期账单。",
+            &["账单"],
+        ),
+        tagged("x1", "宽带报修", "宽带无法上网时先重启光猫。", &[]),
+    ])
+    .unwrap();
+    let ids = |hits: Vec<seatline_kb_search::Hit>| -> Vec<String> {
+        hits.into_iter().map(|h| h.id).collect()
+    };
+    // By title (如 < 退), every article with the tag, none without.
+    assert_eq!(ids(kb.browse_tag("退款", 10).unwrap()), ["r1", "r2"]);
+    assert_eq!(ids(kb.browse_tag("退款", 1).unwrap()), ["r1"]);
+    let browsed = kb.browse_tag("账单", 10).unwrap();
+    assert_eq!(browsed.len(), 2);
+    assert!(browsed[0].snippet.starts_with("退款一般") || browsed[0].snippet.starts_with("每月"));
+    assert!(kb.browse_tag("no such tag", 10).unwrap().is_empty());
+    assert!(kb.browse_tag(" ", 10).unwrap().is_empty());
+    // The same tag narrows a query: 退款 is in b1's body too, but b1 is not tagged 退款.
+    let filter = SearchFilter {
+        tags: vec!["退款".into()],
+        lang: None,
+    };
+    let mut found = ids(kb.search_filtered("退款", 10, &filter).unwrap());
+    found.sort();
+    assert_eq!(found, ["r1", "r2"]);
+    assert!(ids(kb.search("退款", 10).unwrap()).contains(&"b1".to_string()));
+}
+
+#[test]
 fn a_change_with_a_repeated_id_is_refused_and_changes_nothing() {
     let kb = KbIndex::in_memory(IndexOptions::default()).unwrap();
     kb.replace_all(&corpus_articles()).unwrap();

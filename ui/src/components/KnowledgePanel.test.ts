@@ -135,3 +135,40 @@ describe("knowledge panel results", () => {
     await waitFor(() => expect(backend.kbArticle).toHaveBeenCalledWith("a-old"));
   });
 });
+
+describe("knowledge panel tags", () => {
+  beforeEach(() => i18n.set("en"));
+  afterEach(() => cleanup());
+
+  it("lists a clicked tag's articles, keeps searches within it, and lets it go", async () => {
+    const { createMockBackend } = await import("../lib/backend.mock");
+    const backend = createMockBackend("en");
+    render(KnowledgePanel, { backend, articleCount: 2 });
+    const box = screen.getByTestId("kb-search") as HTMLInputElement;
+    await fireEvent.input(box, { target: { value: "退款" } });
+    await fireEvent.click(await screen.findByText("退款流程"));
+    const chip = await screen.findByTestId("kb-tag");
+    expect(chip.textContent).toBe("billing");
+    await fireEvent.click(chip);
+    expect((await screen.findByTestId("kb-tag-filter")).textContent).toContain("Only articles tagged billing");
+    // The query is kept and searched within the tag.
+    await waitFor(() =>
+      expect([...screen.getByTestId("kb-results").querySelectorAll(".kb-hit")].map((b) => b.getAttribute("data-id"))).toEqual([
+        "refund",
+      ]),
+    );
+    // With no query, the tag's articles; a query outside the tag finds nothing. (The search
+    // box is a new one: the article view replaced the list.)
+    const again = screen.getByTestId("kb-search") as HTMLInputElement;
+    expect(again.value).toBe("退款");
+    await fireEvent.input(again, { target: { value: "" } });
+    await waitFor(() => expect(screen.getByTestId("kb-results").querySelectorAll(".kb-hit")).toHaveLength(1));
+    await fireEvent.input(again, { target: { value: "caller" } });
+    expect((await screen.findByTestId("kb-none")).textContent).toContain("caller");
+    await fireEvent.click(screen.getByTestId("kb-tag-clear"));
+    expect(screen.queryByTestId("kb-tag-filter")).toBeNull();
+    await waitFor(() =>
+      expect(screen.getByTestId("kb-results").querySelector(".kb-hit")?.getAttribute("data-id")).toBe("password-reset"),
+    );
+  });
+});

@@ -404,10 +404,17 @@ export function createMockBackend(osLocale = navigator.language): Backend {
       pref = language;
       return info();
     },
-    kbSearch: async (query, limit = 20) => {
+    kbSearch: async (query, limit = 20, tag = null) => {
       const q = query.trim().toLowerCase();
-      if (!q) return [];
-      return kb
+      const tagged = tag ? kb.filter((a) => a.tags.includes(tag)) : kb;
+      if (!q) {
+        if (!tag) return [];
+        return [...tagged]
+          .sort((a, b) => (a.title < b.title ? -1 : a.title > b.title ? 1 : 0))
+          .slice(0, limit)
+          .map((a) => ({ id: a.id, title: a.title, score: 0, snippet: escapeHtml(a.body) }));
+      }
+      return tagged
         .filter((a) => `${a.title} ${a.body}`.toLowerCase().includes(q))
         .slice(0, limit)
         .map((a) => {

@@ -59,7 +59,8 @@ export interface Backend extends PhoneBackend, PopBackend, DesktopBackend, Recor
   workspaceStatus(): Promise<WorkspaceStatus>;
   setLanguage(language: LanguagePref): Promise<AppInfo>;
   agentEvent(event: AgentEvent): Promise<AgentView>;
-  kbSearch(query: string, limit?: number): Promise<KbHit[]>;
+  /** `tag`: only articles with this tag; with an empty query, the tag's articles by title. */
+  kbSearch(query: string, limit?: number, tag?: string | null): Promise<KbHit[]>;
   kbArticle(id: string): Promise<KbArticle | null>;
   /** One of the center's articles opened for editing (pulled first); null when the center
    * does not have it. */
@@ -120,7 +121,7 @@ export const tauriBackend: Backend = {
   workspaceStatus: () => call<WorkspaceStatus>("workspace_status"),
   setLanguage: (language) => call<AppInfo>("set_language", { language }),
   agentEvent: (event) => call<AgentView>("agent_event", { event }),
-  kbSearch: (query, limit) => call<KbHit[]>("kb_search", { query, limit }),
+  kbSearch: (query, limit, tag) => call<KbHit[]>("kb_search", { query, limit, tag: tag ?? null }),
   kbArticle: (id) => call<KbArticle | null>("kb_article", { id }),
   kbEditable: (id) => call<EditableArticle | null>("kb_editable", { id }),
   kbSaveArticle: (edit) => call<KbSaved>("kb_save_article", { edit }),

@@ -262,6 +262,9 @@ export const en = {
   "customer.add_cancel": "Cancel",
   "figures.today": "Today: {calls} calls, {handled} handled, {missed} missed · average handle {aht} · after-call work {acw}",
 
+  "knowledge.tag_show": "Articles tagged {tag}",
+  "knowledge.tag_filter": "Only articles tagged {tag}",
+  "knowledge.tag_clear": "Show all articles again",
   "knowledge.search": "Search the knowledge base",
   "knowledge.search_placeholder": "Search articles and scripts",
   "knowledge.empty_title": "The knowledge base is empty",

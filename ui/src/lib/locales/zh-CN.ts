@@ -264,6 +264,9 @@ export const zhCN: Record<MessageKey, string> = {
   "customer.add_cancel": "取消",
   "figures.today": "今日：通话 {calls} 个，接听 {handled} 个，未接 {missed} 个 · 平均处理 {aht} · 话后处理 {acw}",
 
+  "knowledge.tag_show": "查看标签为“{tag}”的文章",
+  "knowledge.tag_filter": "仅显示标签为“{tag}”的文章",
+  "knowledge.tag_clear": "显示全部文章",
   "knowledge.search": "搜索知识库",
   "knowledge.search_placeholder": "搜索文章和话术",
   "knowledge.empty_title": "知识库为空",
