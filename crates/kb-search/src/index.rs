@@ -804,11 +804,10 @@ impl KbIndex {
             Term::from_field_text(fields.tags, tag),
             IndexRecordOption::Basic,
         );
-        // All of them (a tag rarely has thousands), sorted by title for a stable list.
-        let count = searcher.search(&query, &tantivy::collector::Count)?;
-        let top = searcher.search(&query, &TopDocs::with_limit(count.max(1)).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
-        for (_, address) in top {
+        // All of them in one pass (a tag rarely has thousands), sorted by title below.
+        let found = searcher.search(&query, &tantivy::collector::DocSetCollector)?;
+        let mut hits = Vec::with_capacity(found.len());
+        for address in found {
             let doc: TantivyDocument = searcher.doc(address)?;
             hits.push(Hit {
                 id: stored_text(&doc, fields.id),
