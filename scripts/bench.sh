@@ -22,6 +22,12 @@
 #                                 mutations POSTed straight to its push API; orders/s, p50/p95
 #                                 per push (--orders N --batch N --json; default 10,000 orders,
 #                                 SQLite; --pg runs it on a private PostgreSQL cluster too)
+#   scripts/bench.sh media [ARGS] voice quality: real calls through Kamailio and a seeded
+#                                 impairment relay (loss 0/5/10/20 %, Gilbert bursts, 40±20 ms
+#                                 jitter), Seatline↔Seatline and baresip↔baresip in the same run,
+#                                 PESQ-NB/WB, delay, CPU per UA (--conditions a,b --codecs
+#                                 pcmu,opus,opus-fec --only seatline|baresip --seed S --json;
+#                                 needs scripts/setup.sh --for-tests and scripts/pesq-setup.sh)
 #   scripts/bench.sh list         the benchmarks
 #
 # A release target directory of its own, so benchmarks do not evict the debug build of the tests.
@@ -31,7 +37,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seatline/target-release}"
 
 usage() {
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 # One function per benchmark: bench_<name> ARGS.
@@ -76,6 +82,13 @@ bench_sync() {
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
   rm -rf "$dir"
   return "$status"
+}
+
+# The release `seatline phone` against baresip, both through the relay of crates/sip-peers.
+bench_media() {
+  cargo build --release --locked -q -p seatline-cli -p seatline-media-bench
+  local out="$CARGO_TARGET_DIR/release"
+  "$out/seatline-media-bench" --seatline-bin "$out/seatline" "$@"
 }
 
 # The release app (no bundle), the lookup benchmark's generator for the cache and the SIP peers,

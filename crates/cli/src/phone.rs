@@ -96,6 +96,9 @@ pub struct PhoneArgs {
     /// Seconds between keep-alive pings to the registrar (0: off).
     #[arg(long, value_name = "SECS", default_value_t = PhoneConfig::default().keepalive_secs)]
     keepalive: u32,
+    /// Send Opus without in-band FEC (benchmarks; FEC is on by default).
+    #[arg(long)]
+    no_opus_fec: bool,
     /// SIP over TLS: trust only the CA certificates in this PEM file (a private PBX's CA).
     #[arg(long, value_name = "PEM")]
     tls_ca: Option<PathBuf>,
@@ -186,6 +189,7 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         keepalive_secs: args.keepalive,
         tls_ca_file: args.tls_ca.clone(),
         call_recording_dir: args.call_recording_dir.clone(),
+        opus_fec: !args.no_opus_fec,
         ..PhoneConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

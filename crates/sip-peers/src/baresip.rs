@@ -71,6 +71,8 @@ pub struct BaresipConfig {
     /// Opus in-band FEC and expected loss (%), written to the opus module's config.
     pub opus_fec: bool,
     pub opus_packet_loss: u32,
+    /// The opus module's `opus_bitrate` (baresip's default: 28 kbit/s).
+    pub opus_bitrate: u32,
     /// Registration interval in s when registering (baresip `regint`).
     pub regint: u32,
     /// Extra raw config lines.
@@ -81,6 +83,8 @@ pub struct BaresipConfig {
     pub mediaenc: Option<String>,
     /// baresip's `rtcp_mux` (RFC 5761, RTCP on the RTP port); default off.
     pub rtcp_mux: bool,
+    /// Send all SIP through this outbound proxy (the account's `outbound` parameter).
+    pub outbound: Option<SocketAddr>,
 }
 
 impl BaresipConfig {
@@ -104,11 +108,13 @@ impl BaresipConfig {
             jitter_buffer: (1, 10),
             opus_fec: true,
             opus_packet_loss: 0,
+            opus_bitrate: 28_000,
             regint: 60,
             extra_config: Vec::new(),
             sip_trace: true,
             mediaenc: None,
             rtcp_mux: false,
+            outbound: None,
         }
     }
 
@@ -130,6 +136,12 @@ impl BaresipConfig {
     /// (RTP/SAVP only) or `srtp-mandf`; Debian's baresip-core ships `srtp.so`.
     pub fn rtcp_mux(mut self, on: bool) -> Self {
         self.rtcp_mux = on;
+        self
+    }
+
+    /// All SIP through `proxy` (e.g. an [`crate::ImpairmentRelay`]).
+    pub fn outbound(mut self, proxy: SocketAddr) -> Self {
+        self.outbound = Some(proxy);
         self
     }
 
@@ -183,7 +195,11 @@ impl BaresipConfig {
                 codecs = codecs.join(","),
             ),
         };
-        line + &mediaenc
+        let outbound = self
+            .outbound
+            .map(|o| format!(";outbound=\"sip:{o};transport=udp\""))
+            .unwrap_or_default();
+        line + &mediaenc + &outbound
     }
 
     /// `source_rate`: the WAV file's sample rate (aufile in baresip 1.0 refuses a file whose
@@ -238,7 +254,7 @@ impl BaresipConfig {
             "module_app menu.so".into(),
             "module_app ctrl_tcp.so".into(),
             format!("ctrl_tcp_listen 127.0.0.1:{}", self.ctrl_port),
-            "opus_bitrate 28000".into(),
+            format!("opus_bitrate {}", self.opus_bitrate),
             format!(
                 "opus_inbandfec {}",
                 if self.opus_fec { "yes" } else { "no" }
@@ -435,6 +451,11 @@ impl Baresip {
             .join(format!("baresip-{}-received.wav", self.config.user));
         std::fs::copy(&last, &dest).map_err(io(format!("copy {}", last.display())))?;
         Ok(dest)
+    }
+
+    /// The baresip process (CPU accounting in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
     }
 
     /// Dials `uri` (e.g. `sip:1002@127.0.0.1:5060` or another UA's [`Baresip::uri`]).

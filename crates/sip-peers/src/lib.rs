@@ -32,6 +32,7 @@ pub mod pesq;
 mod ports;
 mod process;
 pub mod pulse;
+pub mod relay;
 mod sipp;
 
 pub use baresip::{AudioMode, Baresip, BaresipConfig, Codec, CtrlClient, CtrlEvent, CtrlResponse};
@@ -39,6 +40,7 @@ pub use error::{Error, Result};
 pub use kamailio::{DigestAlgorithm, Kamailio, KamailioConfig, KamailioTls};
 pub use ports::{free_port, free_port_range};
 pub use process::{log_dir, PeerProcess};
+pub use relay::{Impairment, ImpairmentRelay, Jitter, Loss};
 pub use sipp::{Malformation, Scenario, Sipp, SippBackground, SippOptions, SippRun, SippTransport};
 
 use std::path::PathBuf;

@@ -80,3 +80,35 @@ pub fn score_detailed(reference: &Path, degraded: &Path, mode: Mode) -> Result<S
 pub fn score(reference: &Path, degraded: &Path, mode: Mode) -> Result<f64> {
     Ok(score_detailed(reference, degraded, mode)?.pesq)
 }
+
+/// Writes `from` (any WAV the scorer reads) to `to` as 16-bit mono at `rate`, band-limited
+/// through the scorer's FFT resampler: a clean narrow-band source for both peers of a G.711
+/// call, so neither is judged by its own down-sampling of a wide-band file.
+pub fn resample_wav(from: &Path, to: &Path, rate: u32) -> Result<()> {
+    let python = venv_python()?;
+    let code = "import sys, wave, numpy as np\n\
+sys.path.insert(0, sys.argv[1])\n\
+import pesq_score as ps\n\
+x, r = ps.read_wav(sys.argv[2])\n\
+y = ps.resample(x, r, int(sys.argv[4]))\n\
+pcm = np.clip(np.round(y * 32768.0), -32768, 32767).astype('<i2')\n\
+w = wave.open(sys.argv[3], 'wb'); w.setnchannels(1); w.setsampwidth(2)\n\
+w.setframerate(int(sys.argv[4])); w.writeframes(pcm.tobytes()); w.close()\n";
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(code)
+        .arg(crate::peers_dir())
+        .arg(from)
+        .arg(to)
+        .arg(rate.to_string())
+        .output()
+        .map_err(io(format!("run {}", python.display())))?;
+    if !out.status.success() {
+        return Err(Error::Pesq(format!(
+            "resample {} to {rate} Hz: {}",
+            from.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
+}

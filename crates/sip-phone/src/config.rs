@@ -173,6 +173,8 @@ pub struct PhoneConfig {
     /// Call recording: each answered call's both sides to a stereo WAV with a JSON sidecar in
     /// this folder (crates/recordings); `None`: calls are not recorded.
     pub call_recording_dir: Option<PathBuf>,
+    /// Opus in-band FEC in what we send (planned for 10 % loss); off only to measure without.
+    pub opus_fec: bool,
 }
 
 impl Default for PhoneConfig {
@@ -189,6 +191,7 @@ impl Default for PhoneConfig {
             keepalive_secs: 25,
             tls_ca_file: None,
             call_recording_dir: None,
+            opus_fec: true,
         }
     }
 }

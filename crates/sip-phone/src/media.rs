@@ -2,7 +2,7 @@
 //! starts the engine when the offer/answer completes, applies re-negotiations (hold, resume,
 //! new address), and turns the engine's DTMF events into phone events.
 
-use crate::config::AudioIo;
+use crate::config::{AudioIo, PhoneConfig};
 use crate::events::{CallQuality, PhoneEvent, RecordingState};
 use crate::recording::CallRecording;
 use seatline_media::codec::Codec as RtpCodec;
@@ -146,7 +146,7 @@ impl CallMedia {
     pub(crate) fn start(
         ports: MediaPorts,
         neg: &NegotiatedMedia,
-        audio: &AudioIo,
+        settings: &PhoneConfig,
         call_id: &str,
         muted: bool,
         recording: Option<CallRecording>,
@@ -158,7 +158,13 @@ impl CallMedia {
             neg.codec.clock_rate,
         )
         .map_err(|e| e.to_string())?;
+        let audio = &settings.audio;
         let mut config = MediaConfig::new(ports.rtp, remote_addr(neg)?, codec);
+        if !settings.opus_fec {
+            // No LBRR in what we send (the benchmark's "Opus without FEC"); what we receive
+            // is still rebuilt from the peer's FEC.
+            config.opus.expected_loss_percent = 0;
+        }
         config.telephone_event_pt = neg.telephone_event.as_ref().map(|t| t.send_pt);
         config.comfort_noise_pt = neg.comfort_noise_pt;
         config.ptime = Duration::from_millis(u64::from(neg.ptime.clamp(10, 60)));
@@ -413,7 +419,8 @@ mod tests {
         let ours = p.addr;
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let first = agree(ours, "127.0.0.1", 40000, false);
-        let media = CallMedia::start(p, &first, &AudioIo::Null, "call", false, None, tx).unwrap();
+        let media =
+            CallMedia::start(p, &first, &PhoneConfig::default(), "call", false, None, tx).unwrap();
         let rtcp = || media.with(|h| h.rtcp_remote()).unwrap();
         assert_eq!(rtcp(), Some("127.0.0.1:40001".parse().unwrap()));
         assert!(media.with(|h| h.local_rtcp_addr().is_some()).unwrap());

@@ -1691,7 +1691,8 @@ impl Core {
 
     /// Starts media for a call once SDP is agreed, or applies a new agreement to running media.
     fn start_or_update_media(&mut self, id: &str) {
-        let audio = self.config.audio.clone();
+        let settings = self.config.clone();
+        let audio = &settings.audio;
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
@@ -1722,7 +1723,7 @@ impl Core {
             }
             _ => None,
         };
-        let recording = crate::media::recording_path(&audio, &call.id)
+        let recording = crate::media::recording_path(audio, &call.id)
             .or_else(|| call_recording.as_ref().map(|r| r.wav.clone()))
             .map(|p| p.display().to_string());
         let info = media_info(&neg, call.local_rtp, recording);
@@ -1733,7 +1734,7 @@ impl Core {
             match CallMedia::start(
                 ports,
                 &neg,
-                &audio,
+                &settings,
                 &call.id,
                 call.muted,
                 call_recording,
