@@ -202,6 +202,9 @@ pub struct CallResult {
     pub cpu_percent: Option<f64>,
     /// Seatline's mean jitter-buffer delay over the call, both sides (baresip does not say).
     pub jitter_buffer_ms: Option<f64>,
+    /// Seatline, both sides: frames concealed, and of those rebuilt from Opus in-band FEC.
+    pub concealed_frames: Option<u64>,
+    pub fec_recovered: Option<u64>,
     pub relay: RelayStatsJson,
 }
 
@@ -226,7 +229,61 @@ impl From<RelayStats> for RelayStatsJson {
     }
 }
 
+fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = values.collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+impl Heard {
+    fn mean(all: &[Heard]) -> Option<Heard> {
+        Some(Heard {
+            pesq_nb: mean_of(all.iter().map(|h| h.pesq_nb))?,
+            pesq_wb: all
+                .iter()
+                .map(|h| h.pesq_wb)
+                .collect::<Option<Vec<f64>>>()
+                .and_then(|v| mean_of(v.into_iter())),
+            delay_ms: all
+                .iter()
+                .map(|h| h.delay_ms)
+                .collect::<Option<Vec<f64>>>()
+                .and_then(|v| mean_of(v.into_iter())),
+        })
+    }
+}
+
 impl CallResult {
+    /// Several calls of one cell (seeds apart) as one: scores, delay, CPU and jitter buffer
+    /// averaged, packet counts summed. `None` for no calls.
+    pub fn mean(all: &[CallResult]) -> Option<CallResult> {
+        let first = all.first()?;
+        let sum = |f: fn(&RelayStatsJson) -> u64| all.iter().map(|c| f(&c.relay)).sum();
+        let total = |f: fn(&CallResult) -> Option<u64>| {
+            all.iter()
+                .map(f)
+                .collect::<Option<Vec<u64>>>()
+                .map(|v| v.iter().sum())
+        };
+        Some(CallResult {
+            peer: first.peer,
+            codec: first.codec,
+            condition: first.condition.clone(),
+            by_callee: Heard::mean(&all.iter().map(|c| c.by_callee).collect::<Vec<_>>())?,
+            by_caller: Heard::mean(&all.iter().map(|c| c.by_caller).collect::<Vec<_>>())?,
+            cpu_percent: mean_of(all.iter().filter_map(|c| c.cpu_percent)),
+            jitter_buffer_ms: mean_of(all.iter().filter_map(|c| c.jitter_buffer_ms)),
+            concealed_frames: total(|c| c.concealed_frames),
+            fec_recovered: total(|c| c.fec_recovered),
+            relay: RelayStatsJson {
+                caller_to_callee_rtp: sum(|r| r.caller_to_callee_rtp),
+                caller_to_callee_dropped: sum(|r| r.caller_to_callee_dropped),
+                callee_to_caller_rtp: sum(|r| r.callee_to_caller_rtp),
+                callee_to_caller_dropped: sum(|r| r.callee_to_caller_dropped),
+                reordered: sum(|r| r.reordered),
+            },
+        })
+    }
+
     pub fn pesq_nb(&self) -> f64 {
         (self.by_callee.pesq_nb + self.by_caller.pesq_nb) / 2.0
     }
@@ -354,6 +411,8 @@ impl Bench {
             by_caller: score(&measured.caller_heard)?,
             cpu_percent: measured.cpu_percent,
             jitter_buffer_ms: measured.jitter_buffer_ms,
+            concealed_frames: measured.concealed_frames,
+            fec_recovered: measured.fec_recovered,
             relay: stats.into(),
         })
     }
@@ -423,9 +482,12 @@ impl Bench {
         let cpu = CpuClock::start(&[caller.pid(), callee.pid()]);
         let long = Duration::from_secs_f64(self.speech_secs + 15.0);
         let ended = |ua: &mut SeatlineUa| ua.wait("the call's end", long, |v| v["type"] == "ended");
-        ended(&mut caller)?;
+        let caller_end = ended(&mut caller)?;
         let cpu_percent = cpu.stop();
-        ended(&mut callee)?;
+        let callee_end = ended(&mut callee)?;
+        let total = |key: &str| -> Option<u64> {
+            Some(caller_end["quality"][key].as_u64()? + callee_end["quality"][key].as_u64()?)
+        };
         let recording = |est: &Value| -> Result<PathBuf> {
             est["media"]["recording"]
                 .as_str()
@@ -444,6 +506,8 @@ impl Bench {
             caller_heard: recording(&caller_est)?,
             cpu_percent,
             jitter_buffer_ms: (!jb.is_empty()).then(|| jb.iter().sum::<f64>() / jb.len() as f64),
+            concealed_frames: total("concealed_frames"),
+            fec_recovered: total("fec_recovered"),
         })
     }
 
@@ -481,6 +545,8 @@ impl Bench {
             caller_heard: caller.received_audio()?,
             cpu_percent,
             jitter_buffer_ms: None,
+            concealed_frames: None,
+            fec_recovered: None,
         })
     }
 }
@@ -496,6 +562,8 @@ struct Measured {
     caller_heard: PathBuf,
     cpu_percent: Option<f64>,
     jitter_buffer_ms: Option<f64>,
+    concealed_frames: Option<u64>,
+    fec_recovered: Option<u64>,
 }
 
 /// A `seatline phone` process: JSON events from its stdout; killed on drop.
@@ -712,6 +780,8 @@ pub fn pad_wav(from: &Path, to: &Path, secs: f64) -> Result<f64> {
 pub struct Row {
     pub condition: String,
     pub codec: BenchCodec,
+    /// Calls per peer behind each mean (different seeds).
+    pub runs: usize,
     pub seatline: Option<CallResult>,
     pub baresip: Option<CallResult>,
 }
@@ -895,6 +965,8 @@ mod tests {
             },
             cpu_percent: Some(2.0),
             jitter_buffer_ms: Some(40.0),
+            concealed_frames: None,
+            fec_recovered: None,
             relay: RelayStatsJson {
                 caller_to_callee_rtp: 100,
                 caller_to_callee_dropped: 10,
@@ -911,6 +983,7 @@ mod tests {
             Row {
                 condition: "loss10".into(),
                 codec: BenchCodec::OpusFec,
+                runs: 1,
                 seatline: Some(result(
                     Peer::Seatline,
                     BenchCodec::OpusFec,
@@ -929,6 +1002,7 @@ mod tests {
             Row {
                 condition: "clean".into(),
                 codec: BenchCodec::Pcmu,
+                runs: 1,
                 seatline: Some(result(Peer::Seatline, BenchCodec::Pcmu, "clean", 4.0, None)),
                 baresip: None,
             },
@@ -956,6 +1030,34 @@ mod tests {
             v.contains("MISSED in 1 of 2: loss10 opus-fec WB 3.70 < 3.80"),
             "{v}"
         );
+    }
+
+    #[test]
+    fn repeated_calls_average_their_scores_and_add_their_packets() {
+        let a = result(
+            Peer::Seatline,
+            BenchCodec::OpusFec,
+            "loss10",
+            3.0,
+            Some(2.0),
+        );
+        let b = result(
+            Peer::Seatline,
+            BenchCodec::OpusFec,
+            "loss10",
+            4.0,
+            Some(3.0),
+        );
+        let m = CallResult::mean(&[a, b]).unwrap();
+        assert_eq!(m.pesq_nb(), 3.5);
+        assert_eq!(m.pesq_wb(), Some(2.5));
+        assert_eq!(m.delay_ms(), Some(40.0));
+        assert_eq!(m.relay.caller_to_callee_rtp, 200);
+        assert_eq!(m.loss_percent(), 10.0);
+        assert!(CallResult::mean(&[]).is_none());
+        // baresip's unknown delay stays unknown.
+        let c = result(Peer::Baresip, BenchCodec::Pcmu, "clean", 4.0, None);
+        assert_eq!(CallResult::mean(&[c]).unwrap().delay_ms(), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use seatline_media_bench::{
-    condition, conditions, render_table, verdicts, Bench, BenchCodec, Peer, Row,
+    condition, conditions, render_table, verdicts, Bench, BenchCodec, CallResult, Peer, Row,
 };
 use seatline_sip_peers::{DigestAlgorithm, Kamailio, KamailioConfig};
 use std::path::PathBuf;
@@ -29,6 +29,10 @@ struct Args {
     /// The relay's dice; both peers of a row get the same.
     #[arg(long, default_value_t = 20261202)]
     seed: u64,
+    /// Calls per peer and cell, each with its own seed (seed + 1000 × run); the table shows
+    /// their means, which evens out where the dice happen to hit the speech.
+    #[arg(long, default_value_t = 3)]
+    repeat: u64,
     /// Print the rows as JSON after the table.
     #[arg(long)]
     json: bool,
@@ -80,48 +84,62 @@ fn run(args: Args) -> Result<(), seatline_media_bench::BenchError> {
     let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5))?;
     let bench = Bench::new(proxy, bin)?;
     let mut rows = Vec::new();
-    for (i, cond) in conds.iter().enumerate() {
+    let all = conditions();
+    for cond in &conds {
+        // The seed follows the condition, not its place in this run: a row replays alone.
+        let i = all.iter().position(|c| c.name == cond.name).unwrap_or(0);
         for &codec in &codecs {
             let seed = args.seed.wrapping_add(i as u64);
             let mut row = Row {
                 condition: cond.name.into(),
                 codec,
+                runs: args.repeat.max(1) as usize,
                 seatline: None,
                 baresip: None,
             };
             for &peer in &peers {
-                let result = bench.call(peer, codec, cond, seed)?;
-                eprintln!(
-                    "{:<14} {:<8} {:<8} PESQ-NB {:.2} WB {} delay {} ms CPU {} loss {:.1} %",
-                    cond.name,
-                    codec.name(),
-                    peer.name(),
-                    result.pesq_nb(),
-                    result
-                        .pesq_wb()
-                        .map(|w| format!("{w:.2}"))
-                        .unwrap_or_else(|| "-".into()),
-                    result
-                        .delay_ms()
-                        .map(|d| format!("{d:.0}"))
-                        .unwrap_or_else(|| "-".into()),
-                    result
-                        .cpu_percent
-                        .map(|c| format!("{c:.1} %"))
-                        .unwrap_or_else(|| "-".into()),
-                    result.loss_percent()
-                );
+                let mut calls = Vec::new();
+                for run in 0..args.repeat.max(1) {
+                    let result = bench.call(peer, codec, cond, seed.wrapping_add(1000 * run))?;
+                    eprintln!(
+                        "{:<14} {:<8} {:<8} #{run} PESQ-NB {:.2} WB {} delay {} ms CPU {} loss {:.1} % concealed {:?} FEC {:?}",
+                        cond.name,
+                        codec.name(),
+                        peer.name(),
+                        result.pesq_nb(),
+                        result
+                            .pesq_wb()
+                            .map(|w| format!("{w:.2}"))
+                            .unwrap_or_else(|| "-".into()),
+                        result
+                            .delay_ms()
+                            .map(|d| format!("{d:.0}"))
+                            .unwrap_or_else(|| "-".into()),
+                        result
+                            .cpu_percent
+                            .map(|c| format!("{c:.1} %"))
+                            .unwrap_or_else(|| "-".into()),
+                        result.loss_percent(),
+                        result.concealed_frames,
+                        result.fec_recovered
+                    );
+                    calls.push(result);
+                }
+                let mean = CallResult::mean(&calls);
                 match peer {
-                    Peer::Seatline => row.seatline = Some(result),
-                    Peer::Baresip => row.baresip = Some(result),
+                    Peer::Seatline => row.seatline = mean,
+                    Peer::Baresip => row.baresip = mean,
                 }
             }
             rows.push(row);
         }
     }
     println!(
-        "Voice quality through the impairment relay (seed {}, {:.1} s of 16 kHz speech each way)\n",
-        args.seed, bench.speech_secs
+        "Voice quality through the impairment relay (seed {}, {} call(s) per cell, {:.1} s of 16 kHz speech each way; baresip's Opus at {} kbit/s as ours)\n",
+        args.seed,
+        args.repeat.max(1),
+        bench.speech_secs,
+        seatline_media_bench::OPUS_BITRATE / 1000
     );
     println!("{}", render_table(&rows));
     for v in verdicts(&rows) {

@@ -98,6 +98,14 @@ impl AudioEncoder {
         })
     }
 
+    /// Opus: plan FEC for this much loss (see [`crate::opus::planned_loss`]); G.711 has none.
+    pub fn set_expected_loss(&mut self, percent: i32) -> Result<(), CodecError> {
+        match self {
+            AudioEncoder::G711(_) => Ok(()),
+            AudioEncoder::Opus(enc) => Ok(enc.set_expected_loss(percent)?),
+        }
+    }
+
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
         match self {
             AudioEncoder::G711(law) => Ok(law.encode(pcm)),

@@ -29,7 +29,7 @@ use crate::device::{
 };
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{FrameKind, JitterBuffer, JitterConfig, JitterStats, Playout};
-use crate::opus::OpusSettings;
+use crate::opus::{planned_loss, OpusSettings};
 use crate::playback::{PacketSource, Playback, StretchStats};
 use crate::quality::CallQuality;
 use crate::recorder::{RecordingControl, RecordingSummary, RecordingTap, RecordingWriter};
@@ -44,7 +44,7 @@ use crate::wav::{WavError, WavSink, WavSource};
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -259,6 +259,9 @@ pub struct MediaStats {
     /// Lost Opus frames rebuilt from the next packet's in-band FEC (it carried LBRR data);
     /// `jitter.fec` counts the attempts.
     pub fec_recovered: u64,
+    /// The loss (%) our Opus encoder plans in-band FEC for: the configured floor, raised to
+    /// what the peer's RTCP reports say it loses of our stream. 0 for G.711 or FEC off.
+    pub opus_planned_loss: u32,
     /// Periods cut from or repeated in the played audio to move the delay to its target.
     pub stretch: StretchStats,
     pub target_delay_ms: u64,
@@ -306,6 +309,11 @@ struct Shared {
     bytes_sent: AtomicU64,
     dtmf_sent: AtomicU64,
     fec_recovered: AtomicU64,
+    /// The loss the peer's last report gave for our stream, in hundredths of a percent
+    /// (`u32::MAX`: no report yet); the clock thread tunes the Opus FEC to it.
+    peer_loss: AtomicU32,
+    /// The loss the Opus encoder plans FEC for now (0: none, or not Opus).
+    planned_loss: AtomicU32,
     /// Written by the clock thread when the playout's time-stretching changed.
     stretch: Mutex<StretchStats>,
     device: Mutex<DeviceStats>,
@@ -352,6 +360,7 @@ impl Shared {
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             dtmf_sent: self.dtmf_sent.load(Ordering::Relaxed),
             fec_recovered: self.fec_recovered.load(Ordering::Relaxed),
+            opus_planned_loss: self.planned_loss.load(Ordering::Relaxed),
             stretch: *lock(&self.stretch),
             dtmf_received: rx.dtmf_received,
             received,
@@ -501,6 +510,12 @@ impl MediaEngine {
             bytes_sent: AtomicU64::new(0),
             dtmf_sent: AtomicU64::new(0),
             fec_recovered: AtomicU64::new(0),
+            peer_loss: AtomicU32::new(u32::MAX),
+            planned_loss: AtomicU32::new(if config.codec.name == CodecName::Opus {
+                config.opus.expected_loss_percent.max(0) as u32
+            } else {
+                0
+            }),
             stretch: Mutex::new(StretchStats::default()),
             device: Mutex::new(DeviceStats::default()),
             epoch: Instant::now(),
@@ -604,6 +619,8 @@ impl MediaEngine {
             drift: DriftControl::new(),
             aec,
             encoder,
+            loss_floor: config.opus.expected_loss_percent,
+            tuned_to: u32::MAX,
             playback,
             last_stretch: StretchStats::default(),
             sender,
@@ -877,9 +894,11 @@ fn receive_loop(
         match classify(data) {
             PacketKind::Rtcp => {
                 lock(&shared.rx).rtcp += 1;
-                if let Err(e) = lock(&shared.rtcp).on_datagram(data, arrival) {
+                let mut rtcp = lock(&shared.rtcp);
+                if let Err(e) = rtcp.on_datagram(data, arrival) {
                     tracing::debug!(error = %e, %from, "malformed RTCP ignored");
                 }
+                note_peer_loss(&rtcp, shared);
                 continue;
             }
             PacketKind::Other => {
@@ -1021,8 +1040,18 @@ fn read_rtcp_port(data: &[u8], shared: &Shared, arrival: Duration) -> Result<(),
         None => None,
     };
     let data = plain.as_deref().unwrap_or(data);
-    lock(&shared.rtcp).on_datagram(data, arrival)?;
+    let mut rtcp = lock(&shared.rtcp);
+    rtcp.on_datagram(data, arrival)?;
+    note_peer_loss(&rtcp, shared);
     Ok(())
+}
+
+/// Keeps the loss the peer reports on our stream where the clock thread reads it.
+fn note_peer_loss(rtcp: &RtcpRuntime, shared: &Shared) {
+    if let Some((loss, _)) = rtcp.session().remote_loss_and_jitter() {
+        let hundredths = (loss * 100.0).round().clamp(0.0, 10_000.0) as u32;
+        shared.peer_loss.store(hundredths, Ordering::Relaxed);
+    }
 }
 
 /// Sends our SR/RR (with a BYE at the end of the call) to the peer's RTP address from the RTP
@@ -1087,6 +1116,10 @@ struct ClockThread {
     playout_calm_since: Instant,
     aec: Option<EchoCanceller>,
     encoder: AudioEncoder,
+    /// The configured Opus FEC plan (the floor of `planned_loss`), and the peer's report it
+    /// was last tuned to.
+    loss_floor: i32,
+    tuned_to: u32,
     playback: Playback,
     last_stretch: StretchStats,
     sender: RtpSender,
@@ -1399,6 +1432,29 @@ impl ClockThread {
         }
     }
 
+    /// Follows the peer's loss reports with the Opus FEC plan (a ctl call, only on a change).
+    fn tune_fec(&mut self) {
+        let reported = self.shared.peer_loss.load(Ordering::Relaxed);
+        if reported == self.tuned_to || !matches!(self.encoder, AudioEncoder::Opus(_)) {
+            return;
+        }
+        self.tuned_to = reported;
+        let percent = (reported != u32::MAX).then(|| f64::from(reported) / 100.0);
+        let plan = planned_loss(self.loss_floor, percent);
+        if plan as u32 == self.shared.planned_loss.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.encoder.set_expected_loss(plan) {
+            Ok(()) => {
+                tracing::debug!(plan, reported = ?percent, "Opus FEC planned for the peer's loss");
+                self.shared
+                    .planned_loss
+                    .store(plan as u32, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not retune the Opus FEC"),
+        }
+    }
+
     fn send_frame(
         &mut self,
         remote: SocketAddr,
@@ -1425,6 +1481,7 @@ impl ClockThread {
                 }
             }
             _ => {
+                self.tune_fec();
                 let pcm = if muted {
                     vec![0; self.frame_samples]
                 } else {

@@ -73,6 +73,19 @@ pub fn packet_has_lbrr(packet: &[u8]) -> bool {
     lbrr
 }
 
+/// The loss the encoder plans FEC for, from the loss the peer reports on our stream (RTCP
+/// fraction lost): never below the configured floor (0 keeps FEC off), raised to the reported
+/// loss (rounded up) when it is worse, up to 30 %.
+pub fn planned_loss(floor: i32, reported_percent: Option<f64>) -> i32 {
+    if floor <= 0 {
+        return 0;
+    }
+    let reported = reported_percent
+        .filter(|r| r.is_finite())
+        .map_or(0, |r| r.ceil().clamp(0.0, 30.0) as i32);
+    floor.max(reported)
+}
+
 pub struct OpusEncoder {
     inner: ::opus::Encoder,
     frame_samples: usize,
@@ -95,6 +108,15 @@ impl OpusEncoder {
             frame_samples: settings.frame_samples,
             out: vec![0; 1500],
         })
+    }
+
+    /// Plans in-band FEC for this much loss (0: none). libopus spends more on the LBRR copy
+    /// as the expected loss rises (its gain step shrinks), so a lossier line gets a better
+    /// rebuilt frame.
+    pub fn set_expected_loss(&mut self, percent: i32) -> Result<(), OpusError> {
+        self.inner.set_inband_fec(percent > 0)?;
+        self.inner.set_packet_loss_perc(percent)?;
+        Ok(())
     }
 
     /// Encodes exactly one frame (`frame_samples` samples at 48 kHz).
@@ -152,6 +174,33 @@ impl OpusDecoder {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
+    #[test]
+    fn the_fec_plan_follows_reported_loss_above_its_floor() {
+        assert_eq!(planned_loss(10, None), 10);
+        assert_eq!(planned_loss(10, Some(3.0)), 10);
+        assert_eq!(planned_loss(10, Some(17.2)), 18);
+        assert_eq!(planned_loss(10, Some(80.0)), 30);
+        assert_eq!(planned_loss(10, Some(f64::NAN)), 10);
+        // FEC switched off stays off whatever the line does.
+        assert_eq!(planned_loss(0, Some(25.0)), 0);
+    }
+
+    #[test]
+    fn retuning_changes_how_much_fec_rides_in_each_packet() {
+        let frame: Vec<i16> = (0..960)
+            .map(|i| ((i as f64 * 0.05).sin() * 8000.0 + (i as f64 * 0.31).sin() * 3000.0) as i16)
+            .collect();
+        let lbrr_share = |loss: i32| {
+            let mut enc = OpusEncoder::new(OpusSettings::default()).unwrap();
+            enc.set_expected_loss(loss).unwrap();
+            let packets: Vec<Vec<u8>> = (0..50).map(|_| enc.encode(&frame).unwrap()).collect();
+            packets.iter().filter(|p| packet_has_lbrr(p)).count()
+        };
+        assert_eq!(lbrr_share(0), 0, "no FEC planned, none sent");
+        assert!(lbrr_share(20) > 25, "FEC planned for 20 %");
+    }
+
     use super::*;
 
     /// A voiced, speech-like test signal: a 140 Hz glottal pulse train through a few formant

@@ -148,6 +148,38 @@ fn both_sides_see_the_loss_of_one_direction() {
     drop((a, b));
 }
 
+/// Opus over a line losing 25 % one way: the sender reads the loss in the peer's reports and
+/// plans its in-band FEC for it (more bits to the rebuilt copy) instead of the configured 10 %;
+/// the other direction, lossless, keeps the floor.
+#[test]
+fn opus_fec_follows_the_loss_the_peer_reports() {
+    let (sa, sb) = (bind(), bind());
+    let relay = lossy_relay(addr(&sa), addr(&sb), 25);
+    let opus = Codec::opus(111);
+    let a = MediaEngine::start(MediaConfig::new(sa, relay, opus)).unwrap();
+    let b = MediaEngine::start(MediaConfig::new(sb, relay, opus)).unwrap();
+    assert_eq!(a.stats().opus_planned_loss, 10, "the configured floor");
+    let (qa, _) = wait_for(&a, &b, |q| q.remote_loss_percent.is_some());
+    assert!(qa.remote_loss_percent.is_some(), "no report from B: {qa:?}");
+    // The encoder is retuned on the next frame after a report (a new report may land between
+    // two readings, so compare within one snapshot, a few times).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let (reported, planned) = loop {
+        let stats = a.stats();
+        let reported = stats.quality.remote_loss_percent.unwrap_or(0.0);
+        let planned = stats.opus_planned_loss;
+        if planned == (reported.ceil() as u32).clamp(10, 30) || Instant::now() > deadline {
+            break (reported, planned);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("A: B reports {reported:.1} % lost, FEC planned for {planned} %");
+    assert!(reported > 12.0, "{qa:?}");
+    assert_eq!(planned, (reported.ceil() as u32).clamp(10, 30), "{qa:?}");
+    assert_eq!(b.stats().opus_planned_loss, 10);
+    drop((a, b));
+}
+
 /// A raw socket as the peer: the engine's reports parse (SR with our CNAME once it sends
 /// RTP), an RR we send back 100 ms after its SR gives that round trip, and stop sends a BYE.
 #[test]

@@ -104,6 +104,10 @@ pub struct CallQuality {
     /// call: the agent heard neither as a gap.
     pub playout_cut_ms: u64,
     pub playout_added_ms: u64,
+    /// Frames the playout had to conceal (lost or too late), and of those the Opus frames
+    /// rebuilt from the next packet's in-band FEC rather than guessed.
+    pub concealed_frames: u64,
+    pub fec_recovered: u64,
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -129,6 +133,8 @@ impl From<&seatline_media::quality::CallQuality> for CallQuality {
             reports_received: q.reports_received,
             playout_cut_ms: 0,
             playout_added_ms: 0,
+            concealed_frames: 0,
+            fec_recovered: 0,
         }
     }
 }
@@ -139,6 +145,8 @@ impl From<&seatline_media::engine::MediaStats> for CallQuality {
         CallQuality {
             playout_cut_ms: stats.stretch.accelerated_ms,
             playout_added_ms: stats.stretch.expanded_ms,
+            concealed_frames: stats.jitter.concealed,
+            fec_recovered: stats.fec_recovered,
             ..CallQuality::from(&stats.quality)
         }
     }

@@ -226,6 +226,11 @@ describe("phone panel", () => {
         "MOS 4.4 · loss 0.0% (caller's side 0.0%) · jitter 1 ms · round trip 12 ms · playout −140 ms / +60 ms in pauses",
       ),
     );
+    // Loss concealed, most of it rebuilt from Opus FEC.
+    phone.quality(call, { playout_cut_ms: 0, playout_added_ms: 0, concealed_frames: 26, fec_recovered: 17 });
+    await waitFor(() =>
+      expect(screen.getByTestId("call-quality").title).toContain("· 26 frames concealed (17 rebuilt from FEC)"),
+    );
 
     phone.quality(call, { mos: 3.8 });
     await waitFor(() => expect(screen.getByTestId("call-quality").dataset.level).toBe("fair"));

@@ -30,6 +30,8 @@ export const goodQuality: CallQuality = {
   reports_received: 1,
   playout_cut_ms: 0,
   playout_added_ms: 0,
+  concealed_frames: 0,
+  fec_recovered: 0,
 };
 
 /** `popFor` plays the screen pop's part: the pop a ringing call gets, if any. */

@@ -80,6 +80,9 @@ export interface CallQuality {
   playout_cut_ms: number;
   /** Audio it added in pauses while waiting for late packets, ms. */
   playout_added_ms: number;
+  /** Frames concealed (lost or too late), and of those rebuilt from Opus in-band FEC. */
+  concealed_frames: number;
+  fec_recovered: number;
 }
 
 export type QualityLevel = "good" | "fair" | "poor" | "unknown";
@@ -95,6 +98,8 @@ export interface LoggedQuality {
   /** Live calls only (the call log does not keep them). */
   playout_cut_ms?: number;
   playout_added_ms?: number;
+  concealed_frames?: number;
+  fec_recovered?: number;
 }
 
 /** Good from MOS 4.0 (G.107's "satisfied"), fair from 3.6 ("some users dissatisfied"), poor
@@ -127,6 +132,10 @@ export function qualityTooltip(q: LoggedQuality): string {
     // Only when the playout moved its delay: a line that never needed it says nothing.
     ...((q.playout_cut_ms ?? 0) + (q.playout_added_ms ?? 0) > 0
       ? [t("phone.quality.playout", { cut: q.playout_cut_ms ?? 0, added: q.playout_added_ms ?? 0 })]
+      : []),
+    // What loss cost the listener: frames guessed, and how many Opus FEC rebuilt instead.
+    ...((q.concealed_frames ?? 0) > 0
+      ? [t("phone.quality.concealed", { frames: q.concealed_frames ?? 0, fec: q.fec_recovered ?? 0 })]
       : []),
   ].join(" · ");
 }

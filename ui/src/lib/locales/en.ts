@@ -153,6 +153,7 @@ export const en = {
   "phone.quality.jitter": "jitter {ms} ms",
   "phone.quality.rtt": "round trip {ms}",
   "phone.quality.playout": "playout −{cut} ms / +{added} ms in pauses",
+  "phone.quality.concealed": "{frames} frames concealed ({fec} rebuilt from FEC)",
   "phone.quality.na": "n/a",
   "phone.transfer_progress": "Transfer: {status}",
   "phone.hangup": "Hang up",

@@ -155,6 +155,7 @@ export const zhCN: Record<MessageKey, string> = {
   "phone.quality.jitter": "抖动 {ms} 毫秒",
   "phone.quality.rtt": "往返时延 {ms}",
   "phone.quality.playout": "停顿中调整播放 −{cut} 毫秒 / +{added} 毫秒",
+  "phone.quality.concealed": "补偿丢失 {frames} 帧（其中 {fec} 帧由 FEC 恢复）",
   "phone.quality.na": "未知",
   "phone.transfer_progress": "转接：{status}",
   "phone.hangup": "挂断",
