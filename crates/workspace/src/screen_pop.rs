@@ -19,6 +19,7 @@ use seatline_customer_cache::feed::{self, FeedError};
 use seatline_customer_cache::{CacheError, Customer, CustomerCache, Lookup};
 use seatline_phone_numbers::{lookup_keys, Normalized, Normalizer, NormalizerOptions, NumberType};
 use seatline_settings::{Settings, DEFAULT_PHONE_REGION};
+use seatline_sync_client::Timeouts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -277,8 +278,8 @@ struct Inner {
     wake: Notify,
     view: std::sync::Mutex<FeedView>,
     playbook: PlaybookCache,
-    /// The HTTP client of on-demand reads (a card's call history), made once.
-    http: OnceCell<reqwest::Client>,
+    /// The HTTP client of the feed and of on-demand reads, and the timeouts it was made with.
+    http: std::sync::Mutex<Option<(Timeouts, reqwest::Client)>>,
     /// The knowledge-base index the center's articles go to, once the shell hands it over.
     kb_index: std::sync::OnceLock<Arc<seatline_kb_search::KbIndex>>,
     kb_mirror: OnceCell<KbMirror>,
@@ -312,7 +313,7 @@ impl ScreenPop {
                 wake: Notify::new(),
                 view: std::sync::Mutex::new(view),
                 playbook,
-                http: OnceCell::new(),
+                http: std::sync::Mutex::new(None),
                 kb_index: std::sync::OnceLock::new(),
                 kb_mirror: OnceCell::new(),
                 kb_path: data_dir.join(crate::kb_sync::MIRROR_FILE),
@@ -922,16 +923,17 @@ impl ScreenPop {
     /// agent is signed in, then every [`FEED_INTERVAL`] and whenever [`ScreenPop::sync_now`]
     /// is called. Signing in is noticed within [`SIGN_IN_CHECK`].
     pub async fn run_feed(self) {
-        let http = match self.feed_client() {
-            Ok(http) => http,
-            Err(e) => {
-                tracing::error!(error = %e, "no HTTP client for the customer feed");
-                return;
-            }
-        };
         let mut last_pull: Option<Instant> = None;
         let mut woken = true;
         loop {
+            // Taken each round: timeouts changed in the settings apply from the next pull.
+            let http = match self.http().await {
+                Ok(http) => http,
+                Err(e) => {
+                    tracing::error!(error = %e, "no HTTP client for the customer feed");
+                    return;
+                }
+            };
             let signed_in = self.inner.desk.session().await.signed_in;
             if !signed_in {
                 last_pull = None;
@@ -1161,22 +1163,22 @@ impl ScreenPop {
             .ok_or_else(|| PopError::Http("the new customer has no card".into()))
     }
 
+    /// The pop's HTTP client with the desk's limits now (the settings' `[sync]` timeouts): the
+    /// customer feed, knowledge base, call log and playbook fail on a silent server as the
+    /// work-order sync does. Made again when the timeouts changed since the last one, so a
+    /// change in the settings applies without a restart.
     async fn http(&self) -> Result<reqwest::Client, PopError> {
-        Ok(self
-            .inner
-            .http
-            .get_or_try_init(|| async { self.feed_client() })
-            .await
-            .map_err(|e| PopError::Http(e.to_string()))?
-            .clone())
-    }
-
-    /// An HTTP client with the desk's limits (the settings' `[sync]` timeouts, as set when the
-    /// client is made): the customer feed, knowledge base, call log and playbook fail on a
-    /// silent server as the work-order sync does.
-    fn feed_client(&self) -> Result<reqwest::Client, feed::FeedError> {
         let t = self.inner.desk.timeouts();
-        feed::client_with(t.connect, t.read, t.request)
+        let mut cached = self.inner.http.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((made_with, client)) = cached.as_ref() {
+            if *made_with == t {
+                return Ok(client.clone());
+            }
+        }
+        let client = feed::client_with(t.connect, t.read, t.request)
+            .map_err(|e| PopError::Http(e.to_string()))?;
+        *cached = Some((t, client.clone()));
+        Ok(client)
     }
 
     /// [`ScreenPop::customer_history`] with the pop's own HTTP client.

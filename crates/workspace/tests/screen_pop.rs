@@ -237,3 +237,139 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     assert_eq!(names(&offline), ["王芳"]);
     assert!(offline.lookup_us > 0);
 }
+
+/// A TCP relay in front of the server that can turn silent: it then closes what it forwarded
+/// and holds every new connection open without a byte back (a stalled proxy).
+struct SilencingProxy {
+    addr: std::net::SocketAddr,
+    silent: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl SilencingProxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, l) = (silent.clone(), links.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if s.load(std::sync::atomic::Ordering::SeqCst) {
+                    held.push(inbound);
+                    continue;
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                l.lock().unwrap().push(link);
+            }
+        });
+        Self {
+            addr,
+            silent,
+            links,
+        }
+    }
+
+    fn go_silent(&self) {
+        self.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+/// The `[sync]` timeouts changed while the app runs reach the pop's own HTTP client (the feed,
+/// a card's history): after the server turns silent, the next pull fails after the new 1 s
+/// read limit, not the 15 s the client was first made with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_timeouts_reach_the_pops_reads_without_a_restart() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (tenant, _admin) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
+        .await
+        .unwrap();
+    let team = accounts::create_team(&store, &tenant.id, "一线")
+        .await
+        .unwrap();
+    accounts::create_user(
+        &store,
+        &tenant.id,
+        NewUser {
+            username: "agent".into(),
+            display_name: None,
+            password: PASSWORD.into(),
+            role: Role::Agent,
+            team_ids: vec![team.id.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    let zhang = customer(&store, &tenant.id, "张伟", &["+86 138 0013 8000"], "vip").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, AppState::new(store.clone()), async {
+        let _ = stopped.await;
+    }));
+    let proxy = SilencingProxy::start(upstream).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::new(dir.path(), Arc::new(MemoryStore::new()), Default::default());
+    let pop = ScreenPop::new(
+        dir.path(),
+        normalizer_for(&Settings::default()).unwrap(),
+        desk.clone(),
+    );
+    desk.login(LoginRequest {
+        server_url: format!("http://{}", proxy.addr),
+        tenant: "demo".into(),
+        username: "agent".into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    // The feed's client is made now, with the default limits (15 s to read).
+    tokio::spawn(pop.clone().run_feed());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pop.feed_view().customers < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            pop.feed_view()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(pop.history(&zhang).await.unwrap().from_server);
+
+    let settings = seatline_settings::SyncSettings {
+        read_timeout_secs: 1,
+        ..Default::default()
+    };
+    desk.set_timeouts(seatline_workspace::desk::sync_timeouts(&settings));
+    proxy.go_silent();
+    // Let the client's pool see its forwarded connections closed, so the next pull goes out
+    // on a new one (into the silence) rather than failing at once on a dead one.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    pop.sync_now();
+    while pop.feed_view().last_error.is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "the pull from a silent server has not failed after {:?}: the old limits still hold",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    eprintln!(
+        "pull failed after {took:?}: {:?}",
+        pop.feed_view().last_error
+    );
+    assert!(took >= std::time::Duration::from_millis(900), "{took:?}");
+}
