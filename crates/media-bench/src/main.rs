@@ -142,7 +142,9 @@ fn run(args: Args) -> Result<(), seatline_media_bench::BenchError> {
         seatline_media_bench::OPUS_BITRATE / 1000
     );
     println!("{}", render_table(&rows));
-    for v in verdicts(&rows) {
+    let aec = seatline_media_bench::aec_cost_percent(&bench.speech, 48_000, 30.0)?;
+    println!("Echo cancellation (AEC3 + noise suppression, 48 kHz, in-process): {aec:.2} % of one core\n");
+    for v in verdicts(&rows, Some(aec)) {
         println!("- {v}");
     }
     if args.json {
