@@ -87,7 +87,7 @@ pub fn conditions() -> Vec<Condition> {
         Condition {
             name: "burst10",
             impairment: Impairment {
-                loss: Loss::Gilbert {
+                loss: Loss::Bursty {
                     percent: 10.0,
                     mean_burst: 3.0,
                 },

@@ -11,20 +11,9 @@ use crate::rtp::RtpPacket;
 use crate::session::RtpSender;
 use std::time::Duration;
 
-/// Which packets the network loses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    None,
-    /// Each packet independently.
-    Random {
-        percent: f64,
-    },
-    /// A two-state Gilbert model with this overall loss and mean burst length (in packets).
-    Bursty {
-        percent: f64,
-        mean_burst: f64,
-    },
-}
+/// Which packets the network loses (the dice the impairment relay uses too).
+pub use seatline_impairment::Loss;
+use seatline_impairment::{LossModel, Rng};
 
 /// The network between the two ends: loss, a fixed delay, and a uniformly distributed extra
 /// delay of up to `jitter` per packet (packets overtake each other when it exceeds a frame).
@@ -103,50 +92,6 @@ pub struct SimOutput {
     pub delays: Vec<Duration>,
 }
 
-/// splitmix64: small, seedable, good enough to draw loss and delay.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-struct LossModel {
-    loss: Loss,
-    bad: bool,
-}
-
-impl LossModel {
-    fn lost(&mut self, rng: &mut Rng) -> bool {
-        match self.loss {
-            Loss::None => false,
-            Loss::Random { percent } => rng.unit() < percent / 100.0,
-            Loss::Bursty {
-                percent,
-                mean_burst,
-            } => {
-                // Stationary loss p/(p+r) = percent, mean burst 1/r.
-                let r = 1.0 / mean_burst.max(1.0);
-                let l = (percent / 100.0).clamp(0.0, 0.99);
-                let p = r * l / (1.0 - l);
-                let u = rng.unit();
-                self.bad = if self.bad { u >= r } else { u < p };
-                self.bad
-            }
-        }
-    }
-}
-
 /// Sends `input` (at the codec's clock rate) through the path and returns what is played
 /// until the jitter buffer has played out the last packet.
 pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
@@ -176,11 +121,8 @@ pub fn run(input: &[i16], cfg: &SimConfig) -> Result<SimOutput, CodecError> {
         65_500,
         7,
     );
-    let mut rng = Rng(cfg.network.seed);
-    let mut loss = LossModel {
-        loss: cfg.network.loss,
-        bad: false,
-    };
+    let mut rng = Rng::new(cfg.network.seed);
+    let mut loss = LossModel::new(cfg.network.loss);
     let mut out = SimOutput::default();
     // Packets on the wire: (arrival, datagram).
     let mut wire: Vec<(Duration, Vec<u8>)> = Vec::new();
@@ -304,37 +246,6 @@ mod tests {
         let out = run(&tone(100, 8000), &SimConfig::new(Codec::PCMU)).unwrap();
         assert_eq!(out.sent, 1);
         assert!(out.pcm.len() < 8000 * 2, "{}", out.pcm.len());
-    }
-
-    #[test]
-    fn loss_models_hit_their_rates_and_are_deterministic() {
-        let count = |loss| {
-            let mut rng = Rng(42);
-            let mut m = LossModel { loss, bad: false };
-            let mut bursts = 0;
-            let mut prev = false;
-            let lost = (0..20_000)
-                .filter(|_| {
-                    let l = m.lost(&mut rng);
-                    if l && !prev {
-                        bursts += 1;
-                    }
-                    prev = l;
-                    l
-                })
-                .count();
-            (lost, bursts)
-        };
-        let (random, _) = count(Loss::Random { percent: 10.0 });
-        assert!((1800..2200).contains(&random), "{random}");
-        let (bursty, bursts) = count(Loss::Bursty {
-            percent: 10.0,
-            mean_burst: 3.0,
-        });
-        assert!((1700..2300).contains(&bursty), "{bursty}");
-        let mean = bursty as f64 / bursts as f64;
-        assert!((2.5..3.5).contains(&mean), "mean burst {mean}");
-        assert_eq!(count(Loss::Random { percent: 10.0 }).0, random);
     }
 
     #[test]

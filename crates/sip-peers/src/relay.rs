@@ -21,21 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How packets are lost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    None,
-    /// Each packet lost independently with this probability (0–100 %).
-    Random {
-        percent: f64,
-    },
-    /// The simple Gilbert model: a good state that loses nothing and a bad state that loses
-    /// everything; `percent` is the long-run loss and `mean_burst` the mean run of losses.
-    Gilbert {
-        percent: f64,
-        mean_burst: f64,
-    },
-}
+pub use seatline_impairment::Loss;
+use seatline_impairment::{LossModel, Rng};
 
 /// Extra one-way delay, uniform in `mean ± spread` per packet: packets 20 ms apart whose delays
 /// differ by more than 20 ms arrive out of order.
@@ -63,7 +50,7 @@ impl Impairment {
         let loss = match self.loss {
             Loss::None => String::new(),
             Loss::Random { percent } => format!("{percent}% random"),
-            Loss::Gilbert {
+            Loss::Bursty {
                 percent,
                 mean_burst,
             } => format!("{percent}% Gilbert (burst {mean_burst})"),
@@ -80,65 +67,29 @@ impl Impairment {
     }
 }
 
-/// SplitMix64: small, seedable and the same on every machine (the benchmark's conditions must
-/// replay exactly from the seed).
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The dice of one direction: for each packet, lost (`None`) or delayed by how much.
 #[derive(Debug, Clone)]
 pub struct Impairer {
-    impairment: Impairment,
+    jitter: Option<Jitter>,
+    loss: LossModel,
     rng: Rng,
-    bad: bool,
 }
 
 impl Impairer {
     pub fn new(impairment: Impairment, seed: u64) -> Self {
         Self {
-            impairment,
-            rng: Rng(seed),
-            bad: false,
+            jitter: impairment.jitter,
+            loss: LossModel::new(impairment.loss),
+            rng: Rng::new(seed),
         }
     }
 
     /// The next packet's fate: `None` if lost, else its extra delay.
     pub fn next_packet(&mut self) -> Option<Duration> {
-        let lost = match self.impairment.loss {
-            Loss::None => false,
-            Loss::Random { percent } => self.rng.unit() < percent / 100.0,
-            Loss::Gilbert {
-                percent,
-                mean_burst,
-            } => {
-                // Leaving the bad state ends a burst (mean length 1/r); entering it at rate p
-                // keeps the long-run loss at p / (p + r).
-                let r = 1.0 / mean_burst.max(1.0);
-                let loss = (percent / 100.0).clamp(0.0, 0.99);
-                let p = r * loss / (1.0 - loss);
-                let u = self.rng.unit();
-                self.bad = if self.bad { u >= r } else { u < p };
-                self.bad
-            }
-        };
+        let lost = self.loss.lost(&mut self.rng);
         // The delay is drawn for lost packets too, so that the loss pattern does not shift the
         // delays of the packets that follow.
-        let delay = match self.impairment.jitter {
+        let delay = match self.jitter {
             None => Duration::ZERO,
             Some(j) => {
                 let lo = j.mean.saturating_sub(j.spread).as_secs_f64();
@@ -739,18 +690,9 @@ fn send_loop(rx: &Receiver<Scheduled>, media: &[UdpSocket], counters: &[Counters
 
 /// What the relay could not do: a bad impairment.
 pub fn check(impairment: &Impairment) -> Result<()> {
-    let bad = |p: f64| !(0.0..=100.0).contains(&p);
-    match impairment.loss {
-        Loss::Random { percent } if bad(percent) => Err(Error::Config(format!(
-            "loss {percent}% is outside 0-100"
-        ))),
-        Loss::Gilbert {
-            percent,
-            mean_burst,
-        } if bad(percent) || mean_burst < 1.0 => Err(Error::Config(format!(
-            "Gilbert loss {percent}% with mean burst {mean_burst} (wants 0-100 % and a burst of at least 1)"
-        ))),
-        _ => Ok(()),
+    match impairment.loss.problem() {
+        Some(problem) => Err(Error::Config(problem)),
+        None => Ok(()),
     }
 }
 
@@ -783,47 +725,6 @@ mod tests {
     }
 
     #[test]
-    fn gilbert_loss_comes_in_bursts_of_the_asked_mean_length() {
-        let imp = Impairment {
-            loss: Loss::Gilbert {
-                percent: 10.0,
-                mean_burst: 3.0,
-            },
-            jitter: None,
-        };
-        let fates = run(imp, 42, 200_000);
-        let rate = loss_rate(&fates);
-        assert!((0.09..0.11).contains(&rate), "{rate}");
-        let mut bursts = Vec::new();
-        let mut run_len = 0;
-        for f in &fates {
-            if f.is_none() {
-                run_len += 1;
-            } else if run_len > 0 {
-                bursts.push(run_len);
-                run_len = 0;
-            }
-        }
-        let mean = bursts.iter().sum::<usize>() as f64 / bursts.len() as f64;
-        assert!((2.8..3.2).contains(&mean), "mean burst {mean}");
-        // Random loss at the same rate has bursts of about 1.1.
-        let random = run(
-            Impairment {
-                loss: Loss::Random { percent: 10.0 },
-                jitter: None,
-            },
-            42,
-            200_000,
-        );
-        let singles = random
-            .windows(2)
-            .filter(|w| w[0].is_none() && w[1].is_none())
-            .count() as f64
-            / random.iter().filter(|f| f.is_none()).count() as f64;
-        assert!(singles < 0.15, "{singles}");
-    }
-
-    #[test]
     fn jitter_stays_in_its_band_and_reorders_packets_20_ms_apart() {
         let imp = Impairment {
             loss: Loss::None,
@@ -853,7 +754,7 @@ mod tests {
         })
         .is_err());
         assert!(check(&Impairment {
-            loss: Loss::Gilbert {
+            loss: Loss::Bursty {
                 percent: 10.0,
                 mean_burst: 0.5
             },
