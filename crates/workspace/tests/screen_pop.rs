@@ -54,8 +54,8 @@ async fn customer(store: &Store, tenant: &str, name: &str, phones: &[&str], tier
     .id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
+/// A server store (SQLite in a temp dir) with tenant "demo" and its agent "agent" in a team.
+async fn server_with_agent() -> (tempfile::TempDir, Store, String) {
     let server_dir = tempfile::tempdir().unwrap();
     let store = Store::open_data_dir(server_dir.path()).await.unwrap();
     store.migrate().await.unwrap();
@@ -78,24 +78,30 @@ async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
     )
     .await
     .unwrap();
+    (server_dir, store, tenant.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ringing_call_pops_its_customer_from_the_local_cache() {
+    let (_server_dir, store, tenant) = server_with_agent().await;
     customer(
         &store,
-        &tenant.id,
+        &tenant,
         "张伟",
         &["+86 138 0013 8000", "010-6234 5678"],
         "vip",
     )
     .await;
-    customer(&store, &tenant.id, "李娜", &["021-5555 0000"], "standard").await;
+    customer(&store, &tenant, "李娜", &["021-5555 0000"], "standard").await;
     customer(
         &store,
-        &tenant.id,
+        &tenant,
         "王芳",
         &["02155550000", "15012345678"],
         "gold",
     )
     .await;
-    let liu = customer(&store, &tenant.id, "刘洋", &[], "standard").await;
+    let liu = customer(&store, &tenant, "刘洋", &[], "standard").await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -288,29 +294,8 @@ impl SilencingProxy {
 /// read limit, not the 15 s the client was first made with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changed_timeouts_reach_the_pops_reads_without_a_restart() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let store = Store::open_data_dir(server_dir.path()).await.unwrap();
-    store.migrate().await.unwrap();
-    let (tenant, _admin) = accounts::bootstrap_tenant(&store, "demo", "admin", PASSWORD)
-        .await
-        .unwrap();
-    let team = accounts::create_team(&store, &tenant.id, "一线")
-        .await
-        .unwrap();
-    accounts::create_user(
-        &store,
-        &tenant.id,
-        NewUser {
-            username: "agent".into(),
-            display_name: None,
-            password: PASSWORD.into(),
-            role: Role::Agent,
-            team_ids: vec![team.id.clone()],
-        },
-    )
-    .await
-    .unwrap();
-    let zhang = customer(&store, &tenant.id, "张伟", &["+86 138 0013 8000"], "vip").await;
+    let (_server_dir, store, tenant) = server_with_agent().await;
+    let zhang = customer(&store, &tenant, "张伟", &["+86 138 0013 8000"], "vip").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = listener.local_addr().unwrap();
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
