@@ -12,7 +12,8 @@
 use seatline_sip_peers::pesq::{self, Mode};
 use seatline_sip_peers::relay::RelayStats;
 use seatline_sip_peers::{
-    AudioMode, Baresip, BaresipConfig, Codec, Impairment, ImpairmentRelay, Jitter, Kamailio, Loss,
+    AudioMode, Baresip, BaresipConfig, Codec, DigestAlgorithm, Impairment, ImpairmentRelay, Jitter,
+    Kamailio, KamailioConfig, Loss,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -312,7 +313,6 @@ impl CallResult {
 
 /// What a bench run needs: the registrar, the reference speech, the Seatline binary.
 pub struct Bench {
-    pub proxy: Kamailio,
     /// The reference (16 kHz speech followed by a second of silence: baresip ends the call at
     /// the end of its file, and the silence lets the far side's last words arrive first).
     pub speech: PathBuf,
@@ -333,7 +333,7 @@ pub fn source_speech() -> PathBuf {
 }
 
 impl Bench {
-    pub fn new(proxy: Kamailio, seatline_bin: PathBuf) -> Result<Self> {
+    pub fn new(seatline_bin: PathBuf) -> Result<Self> {
         if !seatline_bin.is_file() {
             return Err(BenchError::Call(format!(
                 "{} is missing: build it with `cargo build -p seatline-cli`",
@@ -348,7 +348,6 @@ impl Bench {
         let speech_nb = work.join("speech-8k.wav");
         pesq::resample_wav(&speech, &speech_nb, 8000)?;
         Ok(Self {
-            proxy,
             speech,
             speech_nb,
             seatline_bin,
@@ -374,7 +373,10 @@ impl Bench {
         condition: &Condition,
         seed: u64,
     ) -> Result<CallResult> {
-        let relay = ImpairmentRelay::start(self.proxy.addr(), condition.impairment, seed)?;
+        // A registrar of its own per call: a user agent killed at the end of a call leaves its
+        // registration behind, and the next call could be routed to it.
+        let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5))?;
+        let relay = ImpairmentRelay::start(proxy.addr(), condition.impairment, seed)?;
         let dir = self.work.join(format!(
             "{}-{}-{}",
             peer.name(),
@@ -383,8 +385,8 @@ impl Bench {
         ));
         std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
         let measured = match peer {
-            Peer::Seatline => self.seatline_call(codec, &relay, &dir)?,
-            Peer::Baresip => self.baresip_call(codec, &relay)?,
+            Peer::Seatline => self.seatline_call(&proxy, codec, &relay, &dir)?,
+            Peer::Baresip => self.baresip_call(&proxy, codec, &relay)?,
         };
         // Let the relay's last delayed packets go before reading its counts.
         std::thread::sleep(Duration::from_millis(100));
@@ -419,6 +421,7 @@ impl Bench {
 
     fn seatline_call(
         &self,
+        proxy: &Kamailio,
         codec: BenchCodec,
         relay: &ImpairmentRelay,
         dir: &Path,
@@ -433,7 +436,7 @@ impl Bench {
             let mut args: Vec<String> = [
                 "phone",
                 "--domain",
-                &self.proxy.addr().to_string(),
+                &proxy.addr().to_string(),
                 "--user",
                 user,
                 "--password-env",
@@ -457,8 +460,7 @@ impl Bench {
         };
         let mut callee_args = common("1002")?;
         callee_args.extend(["--auto-answer".into(), "0".into()]);
-        let mut callee =
-            SeatlineUa::start(&self.seatline_bin, &callee_args, &self.proxy, "1002", dir)?;
+        let mut callee = SeatlineUa::start(&self.seatline_bin, &callee_args, proxy, "1002", dir)?;
         callee.wait("registered", T, |v| {
             v["type"] == "registration" && v["state"] == "registered"
         })?;
@@ -471,8 +473,7 @@ impl Bench {
             "--hangup-after".into(),
             hangup,
         ]);
-        let mut caller =
-            SeatlineUa::start(&self.seatline_bin, &caller_args, &self.proxy, "1001", dir)?;
+        let mut caller = SeatlineUa::start(&self.seatline_bin, &caller_args, proxy, "1001", dir)?;
         let caller_est = caller.wait("the caller's call established", T, |v| {
             v["type"] == "established"
         })?;
@@ -511,10 +512,15 @@ impl Bench {
         })
     }
 
-    fn baresip_call(&self, codec: BenchCodec, relay: &ImpairmentRelay) -> Result<Measured> {
+    fn baresip_call(
+        &self,
+        proxy: &Kamailio,
+        codec: BenchCodec,
+        relay: &ImpairmentRelay,
+    ) -> Result<Measured> {
         let config = |user: &str| {
             let mut c = BaresipConfig::new(user)
-                .registrar(&self.proxy)
+                .registrar(proxy)
                 .audio(AudioMode::File(self.clip(codec).to_path_buf()))
                 .codecs(&[if codec == BenchCodec::Pcmu {
                     Codec::Pcmu
@@ -532,7 +538,7 @@ impl Bench {
         callee.wait_registered(T)?;
         let mut caller = Baresip::start(config("1001").outbound(relay.sip_addr()))?;
         caller.wait_registered(T)?;
-        caller.dial(&format!("sip:1002@{}", self.proxy.addr()))?;
+        caller.dial(&format!("sip:1002@{}", proxy.addr()))?;
         caller.ctrl().wait_for_event("CALL_ESTABLISHED", T)?;
         callee.ctrl().wait_for_event("CALL_ESTABLISHED", T)?;
         let cpu = CpuClock::start(&[caller.pid(), callee.pid()]);

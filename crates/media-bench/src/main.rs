@@ -4,7 +4,6 @@ use clap::Parser;
 use seatline_media_bench::{
     condition, conditions, render_table, verdicts, Bench, BenchCodec, CallResult, Peer, Row,
 };
-use seatline_sip_peers::{DigestAlgorithm, Kamailio, KamailioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -81,8 +80,7 @@ fn run(args: Args) -> Result<(), seatline_media_bench::BenchError> {
             .map_err(|e| seatline_media_bench::BenchError::Call(format!("own path: {e}")))?
             .with_file_name("seatline"),
     };
-    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5))?;
-    let bench = Bench::new(proxy, bin)?;
+    let bench = Bench::new(bin)?;
     let mut rows = Vec::new();
     let all = conditions();
     for cond in &conds {
