@@ -480,6 +480,22 @@ fn lock(sides: &Mutex<Sides>) -> std::sync::MutexGuard<'_, Sides> {
     }
 }
 
+/// The next datagram, waiting in `POLL` steps; `None` once the relay stops or the socket fails.
+fn receive(socket: &UdpSocket, buf: &mut [u8], stop: &AtomicBool) -> Option<(usize, SocketAddr)> {
+    while !stop.load(Ordering::SeqCst) {
+        match socket.recv_from(buf) {
+            Ok(r) => return Some(r),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// Forwards the client's requests to `upstream` and the answers back, rewriting SDP: the
 /// caller's offer gets the callee-facing port, the answer the caller-facing one.
 fn sip_loop(
@@ -493,19 +509,7 @@ fn sip_loop(
     let mut buf = vec![0u8; 65_536];
     let mut client: Option<SocketAddr> = None;
     let relay_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    while !stop.load(Ordering::SeqCst) {
-        let (n, from) = match sip.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(_) => break,
-        };
+    while let Some((n, from)) = receive(sip, &mut buf, stop) {
         let raw = &buf[..n];
         // Keep-alives (CRLF) and anything that is not a SIP message pass unchanged.
         let Some(mut msg) = std::str::from_utf8(raw).ok().and_then(SipText::parse) else {
@@ -574,20 +578,7 @@ fn media_loop(
 ) {
     let mut buf = vec![0u8; 2048];
     let mut seq = 0u64;
-    // Per direction: the highest RTP sequence number sent on, to count reordering.
-    while !stop.load(Ordering::SeqCst) {
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(_) => break,
-        };
+    while let Some((n, from)) = receive(socket, &mut buf, stop) {
         let data = buf[..n].to_vec();
         let from_caller = index == CALLER_RTP || index == CALLER_RTCP;
         let rtcp_port = index == CALLER_RTCP || index == CALLEE_RTCP;
