@@ -65,6 +65,8 @@ const COMMANDS: &[&str] = &[
     "set_desktop_settings",
     "connection_settings",
     "set_connection_settings",
+    "recording_settings",
+    "set_recording_settings",
     "collect_diagnostics",
     "take_dial_link",
     "update_check",

@@ -468,6 +468,8 @@ fn a_window_without_a_capability_is_refused() {
         "set_desktop_settings",
         "connection_settings",
         "set_connection_settings",
+        "recording_settings",
+        "set_recording_settings",
         "collect_diagnostics",
         "take_dial_link",
         "update_check",
@@ -768,6 +770,65 @@ fn server_timeouts_are_checked_and_saved() {
     assert!(text.contains("request_timeout_secs = 120"), "{text}");
     let shown = invoke(&main, own_origin(), "connection_settings", json!({})).unwrap();
     assert_eq!(shown["connect_timeout_secs"], 10);
+}
+
+#[test]
+fn recording_settings_refuse_an_announcement_that_cannot_play() {
+    let h = app();
+    let main = window(&h.app, "main");
+    let shown = invoke(&main, own_origin(), "recording_settings", json!({})).unwrap();
+    assert_eq!(
+        shown,
+        json!({"enabled": false, "folder": null, "notice": "off", "notice_file": null})
+    );
+    let set = |settings: Value| {
+        invoke(
+            &main,
+            own_origin(),
+            "set_recording_settings",
+            json!({ "settings": settings }),
+        )
+    };
+    // An announcement without a file, or with one that is not a WAV: refused, nothing saved.
+    let err = set(json!({"enabled": true, "notice": "announcement"})).unwrap_err();
+    assert_eq!(err["code"], "settings", "{err}");
+    let not_wav = h._dir.path().join("notice.wav");
+    std::fs::write(&not_wav, b"this is not audio").unwrap();
+    let err = set(json!({"enabled": true, "notice": "announcement", "notice_file": not_wav}))
+        .unwrap_err();
+    assert_eq!(err["code"], "settings", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be played"),
+        "{err}"
+    );
+    assert!(
+        !h._dir.path().join("settings.toml").exists()
+            || !std::fs::read_to_string(h._dir.path().join("settings.toml"))
+                .unwrap()
+                .contains("announcement")
+    );
+    // A real WAV is accepted and saved.
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&not_wav, spec).unwrap();
+    for i in 0..8000 {
+        w.write_sample(((i % 40) as i16 - 20) * 500).unwrap();
+    }
+    w.finalize().unwrap();
+    let saved =
+        set(json!({"enabled": true, "notice": "announcement", "notice_file": not_wav})).unwrap();
+    assert_eq!(saved["notice"], "announcement");
+    let text = std::fs::read_to_string(h._dir.path().join("settings.toml")).unwrap();
+    assert!(text.contains("notice = \"announcement\""), "{text}");
+    let shown = invoke(&main, own_origin(), "recording_settings", json!({})).unwrap();
+    assert_eq!(shown["enabled"], true);
 }
 
 #[test]

@@ -114,6 +114,8 @@ pub fn builder<R: Runtime>(
             desktop::set_desktop_settings,
             desktop::connection_settings,
             desktop::set_connection_settings,
+            recordings::recording_settings,
+            recordings::set_recording_settings,
             desktop::collect_diagnostics,
             desktop::take_dial_link,
             updates::update_check,
@@ -302,11 +304,10 @@ pub fn run() -> std::process::ExitCode {
     ));
     // The devices chosen in `[audio]` (the system defaults until the agent picks others).
     phone.0.set_audio_settings(&workspace.settings().audio);
-    phone.0.set_call_recording_dir(
-        workspace
-            .settings()
-            .recording
-            .active_folder(&workspace.info().data_dir),
+    let recording = &workspace.settings().recording;
+    phone.0.set_call_recording(
+        recording.active_folder(&workspace.info().data_dir),
+        seatline_phone_session::recording_notice(recording),
     );
     let normalizer = match normalizer_for(workspace.settings()) {
         Ok(normalizer) => normalizer,

@@ -2,7 +2,9 @@
 //! settings name (`[recording]`, `<data dir>/recordings` by default).
 
 use crate::commands::{AppState, CommandError};
+use crate::phone::PhoneState;
 use seatline_recordings::{Query, Recordings, RecordingsError, Scan};
+use seatline_settings::RecordingSettings;
 use tauri::ipc::Response;
 use tauri::State;
 
@@ -50,4 +52,38 @@ pub fn recording_audio(state: State<'_, AppState>, id: String) -> Result<Respons
 #[tauri::command]
 pub fn recording_delete(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
     Ok(folder(&state).delete(&id)?)
+}
+
+/// The `[recording]` section: whether calls are recorded, where, and the notice.
+#[tauri::command]
+pub fn recording_settings(state: State<'_, AppState>) -> RecordingSettings {
+    state.workspace().settings().recording.clone()
+}
+
+/// Checks (an announcement must be a WAV file that plays), saves and applies the section: the
+/// running phone records its next calls so, without reconnecting. A bad value is refused
+/// (code `settings`) and nothing changes.
+#[tauri::command]
+pub async fn set_recording_settings(
+    state: State<'_, AppState>,
+    phone: State<'_, PhoneState>,
+    settings: RecordingSettings,
+) -> Result<RecordingSettings, CommandError> {
+    seatline_phone_session::check_recording_notice(&settings).map_err(|message| CommandError {
+        code: "settings",
+        message,
+    })?;
+    let (saved, data_dir) = {
+        let mut workspace = state.workspace();
+        let saved = workspace.set_recording(&settings)?;
+        (saved, workspace.info().data_dir)
+    };
+    phone
+        .0
+        .apply_call_recording(
+            saved.active_folder(&data_dir),
+            seatline_phone_session::recording_notice(&saved),
+        )
+        .await;
+    Ok(saved)
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use seatline_secrets::{SecretName, SecretStore};
 use seatline_sip_phone::{
     AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,
-    SipTransport,
+    RecordingNotice, SipTransport,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -84,6 +84,10 @@ pub struct PhoneArgs {
     /// folder (`pause-recording` / `resume-recording` during a call).
     #[arg(long, value_name = "DIR")]
     call_recording_dir: Option<PathBuf>,
+    /// What the far end hears while a call is recorded: `off`, `tone` (a 1400 Hz beep every
+    /// 15 s) or an announcement WAV file played once.
+    #[arg(long, value_name = "off|tone|WAV", default_value = "off", value_parser = parse_notice)]
+    recording_notice: RecordingNotice,
     /// Call this target at start (after the first registration when registering).
     #[arg(long, value_name = "TARGET")]
     call: Option<String>,
@@ -131,6 +135,19 @@ fn password(args: &PhoneArgs, secrets: &dyn SecretStore) -> Result<String, Phone
             domain: args.domain.clone(),
         }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// `off`, `tone`, or the path of an announcement WAV file (it must exist: a notice the
+/// phone cannot play must not pass unnoticed).
+fn parse_notice(s: &str) -> Result<RecordingNotice, String> {
+    match s {
+        "off" => Ok(RecordingNotice::Off),
+        "tone" => Ok(RecordingNotice::Tone),
+        path if std::path::Path::new(path).is_file() => {
+            Ok(RecordingNotice::Announcement(PathBuf::from(path)))
+        }
+        other => Err(format!("{other:?} is not off, tone or a WAV file")),
     }
 }
 
@@ -189,6 +206,7 @@ pub fn run(args: PhoneArgs, secrets: &dyn SecretStore) -> Result<(), PhoneCliErr
         keepalive_secs: args.keepalive,
         tls_ca_file: args.tls_ca.clone(),
         call_recording_dir: args.call_recording_dir.clone(),
+        recording_notice: args.recording_notice.clone(),
         opus_fec: !args.no_opus_fec,
         ..PhoneConfig::default()
     };

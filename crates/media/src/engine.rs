@@ -29,6 +29,7 @@ use crate::device::{
 };
 use crate::dtmf::{event_code, DtmfReceiver, DtmfSender};
 use crate::jitter::{FrameKind, JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::notice::{NoticePlayer, RecordingNotice};
 use crate::opus::{planned_loss, OpusSettings};
 use crate::playback::{PacketSource, Playback, StretchStats};
 use crate::quality::CallQuality;
@@ -161,6 +162,12 @@ pub struct MediaConfig {
     /// Call recording: both sides to this stereo WAV (see [`crate::recorder`]), whatever the
     /// sink is. A file that cannot be written is reported and the call runs unrecorded.
     pub recording: Option<PathBuf>,
+    /// What the far end hears while the call is recorded (see [`crate::notice`]); only played
+    /// when the recording started.
+    pub recording_notice: RecordingNotice,
+    /// Start muted (the agent muted before the media started): no frame of the microphone
+    /// leaves before `set_muted` could run.
+    pub muted: bool,
 }
 
 /// One call's SRTP: our key protects what we send, the peer's unprotects what we receive.
@@ -204,6 +211,8 @@ impl MediaConfig {
             rtcp_remote: None,
             rtcp_socket: None,
             recording: None,
+            recording_notice: RecordingNotice::Off,
+            muted: false,
         }
     }
 }
@@ -227,6 +236,9 @@ pub enum MediaEvent {
     RecordingStarted(PathBuf),
     /// The call recording stopped on an error (disk full...); the call goes on unrecorded.
     RecordingFailed(String),
+    /// The recording notice cannot be played (an unreadable announcement file); the call is
+    /// recorded without it.
+    RecordingNoticeFailed(String),
 }
 
 /// Sound-device counters (all zero without devices).
@@ -259,6 +271,8 @@ pub struct MediaStats {
     /// Lost Opus frames rebuilt from the next packet's in-band FEC (it carried LBRR data);
     /// `jitter.fec` counts the attempts.
     pub fec_recovered: u64,
+    /// Frames that carried the recording notice to the far end.
+    pub notice_frames: u64,
     /// The loss (%) our Opus encoder plans in-band FEC for: the configured floor, raised to
     /// what the peer's RTCP reports say it loses of our stream. 0 for G.711 or FEC off.
     pub opus_planned_loss: u32,
@@ -309,6 +323,8 @@ struct Shared {
     bytes_sent: AtomicU64,
     dtmf_sent: AtomicU64,
     fec_recovered: AtomicU64,
+    /// Frames that carried the recording notice.
+    notice_frames: AtomicU64,
     /// The loss the peer's last report gave for our stream, in hundredths of a percent
     /// (`u32::MAX`: no report yet); the clock thread tunes the Opus FEC to it.
     peer_loss: AtomicU32,
@@ -360,6 +376,7 @@ impl Shared {
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             dtmf_sent: self.dtmf_sent.load(Ordering::Relaxed),
             fec_recovered: self.fec_recovered.load(Ordering::Relaxed),
+            notice_frames: self.notice_frames.load(Ordering::Relaxed),
             opus_planned_loss: self.planned_loss.load(Ordering::Relaxed),
             stretch: *lock(&self.stretch),
             dtmf_received: rx.dtmf_received,
@@ -487,7 +504,7 @@ impl MediaEngine {
                 remote: config.remote,
                 latched: false,
                 direction: config.direction,
-                muted: false,
+                muted: config.muted,
                 dtmf: VecDeque::new(),
                 rtcp: RtcpRoute::new(config.rtcp_remote, config.rtcp_socket.is_some()),
                 switch: None,
@@ -510,6 +527,7 @@ impl MediaEngine {
             bytes_sent: AtomicU64::new(0),
             dtmf_sent: AtomicU64::new(0),
             fec_recovered: AtomicU64::new(0),
+            notice_frames: AtomicU64::new(0),
             peer_loss: AtomicU32::new(u32::MAX),
             planned_loss: AtomicU32::new(if config.codec.name == CodecName::Opus {
                 config.opus.expected_loss_percent.max(0) as u32
@@ -550,6 +568,18 @@ impl MediaEngine {
             None => (None, None),
         };
         let recording_control = recorder.as_ref().map(|w| Arc::clone(w.control()));
+        let notice = match tap
+            .as_ref()
+            .map(|_| NoticePlayer::new(&config.recording_notice, rate))
+        {
+            Some(Ok(player)) => player,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "recording notice not played");
+                let _ = events_tx.send(MediaEvent::RecordingNoticeFailed(e.to_string()));
+                None
+            }
+            None => None,
+        };
 
         let rtcp_thread = match (config.rtcp_socket, &rtcp_sockets) {
             (Some(socket), Some(_)) => {
@@ -627,6 +657,7 @@ impl MediaEngine {
             stats_interval: config.stats_interval,
             recording_error: None,
             tap,
+            notice,
         };
         let clock_thread = match std::thread::Builder::new()
             .name("media-clock".into())
@@ -1128,6 +1159,8 @@ struct ClockThread {
     recording_error: Option<WavError>,
     /// Both sides of the call to the recorder's ring (no I/O on this thread).
     tap: Option<RecordingTap>,
+    /// The recording notice mixed into what we send.
+    notice: Option<NoticePlayer>,
 }
 
 /// A device that delivers nothing for this long has failed (unplugged, suspended).
@@ -1387,12 +1420,18 @@ impl ClockThread {
                 (None, Some(src)) => src.next_frame(self.frame_samples),
                 (None, None) => vec![0; self.frame_samples],
             };
-            let sent_audio = direction.sends() && !muted;
             if direction.sends() {
+                let mut pcm = if muted {
+                    vec![0; self.frame_samples]
+                } else {
+                    mic
+                };
+                // The notice reaches the far end even while the agent is muted.
+                let noticed = self.mix_notice(&mut pcm);
                 if let Some(tap) = &mut self.tap {
-                    tap.stage_mic(sent_audio.then_some(mic.as_slice()));
+                    tap.stage_mic((!muted || noticed).then_some(pcm.as_slice()));
                 }
-                self.send_frame(remote, mic, muted, &mut dtmf);
+                self.send_frame(remote, pcm, &mut dtmf);
             } else {
                 dtmf = None;
                 self.sender.gap();
@@ -1455,13 +1494,24 @@ impl ClockThread {
         }
     }
 
-    fn send_frame(
-        &mut self,
-        remote: SocketAddr,
-        mic: Vec<i16>,
-        muted: bool,
-        dtmf: &mut Option<DtmfSender>,
-    ) {
+    /// Mixes the recording notice into an outgoing frame; whether any of it went in.
+    fn mix_notice(&mut self, pcm: &mut [i16]) -> bool {
+        let Some(notice) = &mut self.notice else {
+            return false;
+        };
+        let paused = self.tap.as_ref().is_some_and(|t| t.control().is_paused());
+        let sounded = notice.mix(pcm, paused);
+        if sounded {
+            self.shared.notice_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        if notice.finished() {
+            self.notice = None;
+        }
+        sounded
+    }
+
+    /// Encodes and sends one frame of `pcm` (muting already applied), or the DTMF event due.
+    fn send_frame(&mut self, remote: SocketAddr, pcm: Vec<i16>, dtmf: &mut Option<DtmfSender>) {
         let packet = match (dtmf.as_mut(), self.te_pt) {
             (Some(d), Some(te_pt)) => {
                 let ep = d.tick(self.sender.timestamp(), self.frame_samples as u32);
@@ -1482,11 +1532,6 @@ impl ClockThread {
             }
             _ => {
                 self.tune_fec();
-                let pcm = if muted {
-                    vec![0; self.frame_samples]
-                } else {
-                    mic
-                };
                 match self.encoder.encode(&pcm) {
                     Ok(payload) => self.sender.audio(payload),
                     Err(e) => {

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod g711;
 pub mod jitter;
 pub mod meter;
+pub mod notice;
 pub mod opus;
 pub mod playback;
 pub mod plc;
@@ -52,3 +53,4 @@ pub use engine::{
     DeviceStats, Direction, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaHandle,
     MediaStats, Sink, Source, SrtpConfig,
 };
+pub use notice::RecordingNotice;

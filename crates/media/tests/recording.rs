@@ -5,7 +5,9 @@
 
 use seatline_media::recorder::RecordingSummary;
 use seatline_media::wav::read_mono;
-use seatline_media::{Codec, MediaConfig, MediaEngine, MediaEvent, MediaStats, Source};
+use seatline_media::{
+    Codec, MediaConfig, MediaEngine, MediaEvent, MediaStats, RecordingNotice, Sink, Source,
+};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,11 +70,24 @@ struct Call {
     b: MediaStats,
     /// What B sent (A's right channel should hold it).
     far: Vec<i16>,
+    /// What B played (its speaker as a file).
+    heard_by_b: Vec<i16>,
 }
 
 /// A (speech_8k.wav, recording to `rec`) calls B (the same speech reversed: another signal
 /// with the same spectrum) for `seconds`; `during` runs on A's handle meanwhile.
 fn call(rec: &Path, seconds: f64, during: impl FnOnce(&seatline_media::MediaHandle)) -> Call {
+    call_with_notice(rec, seconds, RecordingNotice::Off, during)
+}
+
+/// [`call`] with A's recording notice; A is muted from the start when there is one.
+fn call_with_notice(
+    rec: &Path,
+    seconds: f64,
+    notice: RecordingNotice,
+    during: impl FnOnce(&seatline_media::MediaHandle),
+) -> Call {
+    let muted = notice != RecordingNotice::Off;
     let dir = tempfile::tempdir().unwrap();
     let mut far = read_mono(&data("speech_8k.wav"), 8000).unwrap();
     far.reverse();
@@ -101,11 +116,16 @@ fn call(rec: &Path, seconds: f64, during: impl FnOnce(&seatline_media::MediaHand
         looped: false,
     };
     ca.recording = Some(rec.to_path_buf());
+    ca.recording_notice = notice;
+    // The notice reaches the far end even while the agent is muted.
+    ca.muted = muted;
     let mut cb = MediaConfig::new(sb, aa, Codec::PCMU);
     cb.source = Source::Wav {
         path: far_path,
         looped: false,
     };
+    let heard_path = dir.path().join("heard-by-b.wav");
+    cb.sink = Sink::Wav(heard_path.clone());
     let b = MediaEngine::start(cb).unwrap();
     let a = MediaEngine::start(ca).unwrap();
     let end = Instant::now() + Duration::from_secs_f64(seconds);
@@ -122,7 +142,118 @@ fn call(rec: &Path, seconds: f64, during: impl FnOnce(&seatline_media::MediaHand
         a: stats.unwrap(),
         b: b_stats,
         far,
+        heard_by_b: read_mono(&heard_path, 8000).unwrap(),
     }
+}
+
+/// Share of a signal's energy at `hz` (Goertzel), 0..1.
+fn tone_share(x: &[i16], rate: u32, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+    let (mut c, mut s, mut e) = (0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let v = f64::from(v);
+        c += v * (w * i as f64).cos();
+        s += v * (w * i as f64).sin();
+        e += v * v;
+    }
+    if e == 0.0 {
+        return 0.0;
+    }
+    2.0 * (c * c + s * s) / x.len() as f64 / e
+}
+
+fn energy(x: &[i16]) -> f64 {
+    x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64
+}
+
+/// Where the far end's audio starts: the first 20 ms block with more than faint noise.
+fn onset(x: &[i16]) -> usize {
+    x.chunks(160)
+        .position(|c| energy(c) > 1.0e4)
+        .map_or(x.len(), |i| i * 160)
+}
+
+#[test]
+fn the_far_end_hears_the_warning_tone_though_the_agent_is_muted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("tone.wav");
+    let c = call_with_notice(&rec, 2.5, RecordingNotice::Tone, |_| {});
+    // 0.5 s of tone: 25 frames of 20 ms.
+    assert_eq!(c.a.notice_frames, 25, "{:?}", c.a);
+    // B hears a 1400 Hz beep of about half a second, then A's silence (muted).
+    let heard = &c.heard_by_b;
+    let start = onset(heard);
+    assert!(start < heard.len(), "B heard nothing");
+    let beep = &heard[start..(start + 3600).min(heard.len())];
+    let share = tone_share(beep, 8000, 1400.0);
+    eprintln!("beep at {} ms, 1400 Hz share {share:.3}", start / 8);
+    assert!(
+        share > 0.8,
+        "B did not hear the warning tone: share {share}"
+    );
+    let after = &heard[(start + 4800).min(heard.len())..];
+    assert!(
+        after.len() > 4000,
+        "the call was too short to check the silence"
+    );
+    assert!(energy(after) < 1.0e3, "B heard more than the notice");
+    // A's recording, left ("what we sent"), holds the tone from the first frame, then silence.
+    let (left, _, _) = read_stereo(&rec);
+    assert!(tone_share(&left[..4000], 8000, 1400.0) > 0.95);
+    assert!(
+        left[4000..].iter().all(|&v| v == 0),
+        "left not silent after the beep"
+    );
+}
+
+#[test]
+fn the_far_end_hears_the_announcement_once_and_it_is_in_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("announced.wav");
+    let announcement = data("speech_8k.wav");
+    let said = read_mono(&announcement, 8000).unwrap();
+    let seconds = said.len() as f64 / 8000.0 + 1.0;
+    let c = call_with_notice(
+        &rec,
+        seconds,
+        RecordingNotice::Announcement(announcement),
+        |_| {},
+    );
+    let frames = said.len().div_ceil(160) as u64;
+    assert_eq!(c.a.notice_frames, frames, "{:?}", c.a);
+    // B heard it through G.711 and its jitter buffer.
+    let (lag, corr) = best_match(&said, &c.heard_by_b, 8000);
+    eprintln!(
+        "B heard the announcement: lag {} ms, correlation {corr:.3}",
+        lag / 8
+    );
+    assert!(corr > 0.9, "correlation {corr}");
+    // The recording's left channel is the announcement exactly, from the first frame.
+    let (left, _, _) = read_stereo(&rec);
+    let (lag, corr) = best_match(&said, &left, 400);
+    assert_eq!(lag, 0);
+    assert!(corr > 0.999, "left correlation {corr}");
+    assert!(left[said.len()..].iter().all(|&v| v == 0), "said twice?");
+}
+
+#[test]
+fn an_announcement_that_cannot_be_read_is_reported_and_the_call_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("call.wav");
+    let missing = dir.path().join("no-such-announcement.wav");
+    let c = call_with_notice(&rec, 1.5, RecordingNotice::Announcement(missing), |_| {});
+    assert!(
+        c.events.iter().any(|e| matches!(
+            e,
+            MediaEvent::RecordingNoticeFailed(m) if m.contains("WAV")
+        )),
+        "{:?}",
+        c.events
+    );
+    assert_eq!(c.a.notice_frames, 0);
+    let summary = c.summary.expect("recorded");
+    assert_eq!(summary.error, None);
+    assert!(summary.frames > 8000);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use seatline_secrets::{Secret, SecretName, SecretStore, SecretsError};
 use seatline_settings::AudioSettings;
 use seatline_sip_phone::{
     AccountConfig, AudioIo, MediaEncryption, Phone, PhoneConfig, PhoneEvent, PhoneHandle,
-    SipTransport,
+    RecordingNotice, SipTransport,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -100,6 +100,36 @@ pub enum SessionError {
     Phone(#[from] seatline_sip_phone::PhoneError),
 }
 
+/// Whether the notice `[recording]` asks for can be played: an announcement file that is
+/// missing or not a WAV is refused with the reason, before it would fail on a call.
+pub fn check_recording_notice(
+    settings: &seatline_settings::RecordingSettings,
+) -> Result<(), String> {
+    let notice = recording_notice(settings);
+    seatline_media::notice::NoticePlayer::new(&notice, 8000)
+        .map(|_| ())
+        .map_err(|e| match &notice {
+            RecordingNotice::Announcement(path) => {
+                format!(
+                    "the recording announcement {} cannot be played: {e}",
+                    path.display()
+                )
+            }
+            _ => e.to_string(),
+        })
+}
+
+/// The notice `[recording]` asks for. An announcement without its file cannot come from a
+/// loaded settings file (it is set aside), so it falls back to the tone rather than silence.
+pub fn recording_notice(settings: &seatline_settings::RecordingSettings) -> RecordingNotice {
+    use seatline_settings::NoticeKind;
+    match (settings.notice, &settings.notice_file) {
+        (NoticeKind::Off, _) => RecordingNotice::Off,
+        (NoticeKind::Tone, _) | (NoticeKind::Announcement, None) => RecordingNotice::Tone,
+        (NoticeKind::Announcement, Some(file)) => RecordingNotice::Announcement(file.clone()),
+    }
+}
+
 pub struct PhoneSession {
     data_dir: PathBuf,
     secrets: Arc<dyn SecretStore>,
@@ -114,7 +144,8 @@ pub struct PhoneSession {
     /// password typed this session is kept in memory only — never written to a file.
     session_password: std::sync::Mutex<Option<(String, String)>>,
     /// Where calls are recorded (`[recording]` in the settings); `None`: not recorded.
-    recording_dir: std::sync::Mutex<Option<PathBuf>>,
+    /// Where calls are recorded (`None`: off) and what the far end hears meanwhile.
+    recording: std::sync::Mutex<(Option<PathBuf>, RecordingNotice)>,
 }
 
 impl PhoneSession {
@@ -132,14 +163,25 @@ impl PhoneSession {
             silence: std::sync::Mutex::new(None),
             running: Mutex::new(None),
             session_password: std::sync::Mutex::new(None),
-            recording_dir: std::sync::Mutex::new(None),
+            recording: std::sync::Mutex::new((None, RecordingNotice::Off)),
         }
     }
 
-    /// Records the calls of the phone started by the next `connect` to `dir` (`None`: off).
-    pub fn set_call_recording_dir(&self, dir: Option<PathBuf>) {
-        if let Ok(mut g) = self.recording_dir.lock() {
-            *g = dir;
+    /// Records the calls of the phone started by the next `connect` to `dir` (`None`: off),
+    /// with `notice` played to the far end.
+    pub fn set_call_recording(&self, dir: Option<PathBuf>, notice: RecordingNotice) {
+        if let Ok(mut g) = self.recording.lock() {
+            *g = (dir, notice);
+        }
+    }
+
+    /// `set_call_recording`, and the running phone records its next calls so (no reconnect).
+    pub async fn apply_call_recording(&self, dir: Option<PathBuf>, notice: RecordingNotice) {
+        self.set_call_recording(dir.clone(), notice.clone());
+        if let Some(phone) = self.running.lock().await.as_ref() {
+            if let Err(e) = phone.set_recording(dir, notice) {
+                tracing::warn!(error = %e, "recording settings not passed to the phone");
+            }
         }
     }
 
@@ -269,9 +311,15 @@ impl PhoneSession {
             },
         };
         self.disconnect().await;
+        let (call_recording_dir, recording_notice) = self
+            .recording
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or((None, RecordingNotice::Off));
         let config = PhoneConfig {
             audio: self.audio(),
-            call_recording_dir: self.recording_dir.lock().ok().and_then(|g| g.clone()),
+            call_recording_dir,
+            recording_notice,
             ..PhoneConfig::default()
         };
         let Phone { handle, mut events } =

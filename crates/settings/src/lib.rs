@@ -17,7 +17,9 @@ pub use data_dir::{resolve_data_dir, DataDirSource, ResolvedDataDir, DATA_DIR_EN
 pub use desktop::{parse_accelerator, DesktopSettings, HotkeyAction, HotkeyError, Hotkeys};
 pub use language::{Language, LanguagePref};
 pub use queue_pause::{QueuePauseError, QueuePauseSettings, DEFAULT_QUEUE_PAUSE_TIMEOUT_SECS};
-pub use recording::{RecordingSettings, DEFAULT_RECORDINGS_DIR};
+pub use recording::{
+    NoticeKind, RecordingSettings, RecordingSettingsError, DEFAULT_RECORDINGS_DIR,
+};
 pub use sync::{SyncSettings, SyncSettingsError};
 
 use serde::{Deserialize, Serialize};
@@ -51,7 +53,7 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone, sync.connect_timeout_secs, sync.read_timeout_secs, sync.request_timeout_secs")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, recording.notice, recording.notice_file, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone, sync.connect_timeout_secs, sync.read_timeout_secs, sync.request_timeout_secs")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
@@ -69,6 +71,8 @@ pub enum SettingsError {
     QueuePause(#[from] QueuePauseError),
     #[error(transparent)]
     Audio(#[from] AudioSettingsError),
+    #[error(transparent)]
+    Recording(#[from] RecordingSettingsError),
 }
 
 /// What the agent chose. Secrets never live here: they go to the OS keychain.
@@ -146,6 +150,18 @@ impl Settings {
                 let value = value.trim();
                 self.recording.folder = (!value.is_empty()).then(|| PathBuf::from(value));
             }
+            "recording.notice" => {
+                let mut next = self.recording.clone();
+                next.notice = NoticeKind::parse(value)
+                    .ok_or_else(|| RecordingSettingsError::Notice(value.to_owned()))?;
+                self.recording = next.validated()?;
+            }
+            "recording.notice_file" => {
+                let value = value.trim();
+                let mut next = self.recording.clone();
+                next.notice_file = (!value.is_empty()).then(|| PathBuf::from(value));
+                self.recording = next.validated()?;
+            }
             other => {
                 let known = match (other.strip_prefix("audio."), other.strip_prefix("sync.")) {
                     (Some(field), _) => self.audio.set_field(field, value)?,
@@ -174,6 +190,13 @@ impl Settings {
             "recording.folder" => Ok(self
                 .recording
                 .folder
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()),
+            "recording.notice" => Ok(self.recording.notice.as_str().to_owned()),
+            "recording.notice_file" => Ok(self
+                .recording
+                .notice_file
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()),
@@ -252,6 +275,10 @@ impl SettingsStore {
                     .sync
                     .validated()
                     .map_err(|e| format!("[sync]: {e}"))?;
+                settings.recording = settings
+                    .recording
+                    .validated()
+                    .map_err(|e| format!("[recording]: {e}"))?;
                 Ok(settings)
             });
         match parsed {
@@ -509,6 +536,53 @@ mod tests {
         // A file from before the section existed still loads.
         fs::write(store.path(), "language = \"en\"\n").unwrap();
         assert!(!store.load().unwrap().settings.recording.enabled);
+    }
+
+    #[test]
+    fn the_recording_notice_needs_its_file_for_an_announcement() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_data_dir(dir.path());
+        let mut settings = store.load().unwrap().settings;
+        assert_eq!(settings.get_by_name("recording.notice").unwrap(), "off");
+        settings.set_by_name("recording.notice", "tone").unwrap();
+        let refused = settings
+            .set_by_name("recording.notice", "announcement")
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("needs recording.notice_file"),
+            "{refused}"
+        );
+        assert_eq!(settings.get_by_name("recording.notice").unwrap(), "tone");
+        assert!(matches!(
+            settings.set_by_name("recording.notice", "loud"),
+            Err(SettingsError::Recording(RecordingSettingsError::Notice(_)))
+        ));
+        settings
+            .set_by_name("recording.notice_file", "/srv/notice.wav")
+            .unwrap();
+        settings
+            .set_by_name("recording.notice", "announcement")
+            .unwrap();
+        // The file cannot go while the announcement needs it.
+        assert!(settings.set_by_name("recording.notice_file", "").is_err());
+        store.save(&settings).unwrap();
+        let back = store.load().unwrap();
+        assert!(back.set_aside.is_none());
+        assert_eq!(back.settings.recording.notice, NoticeKind::Announcement);
+        assert_eq!(
+            back.settings.get_by_name("recording.notice_file").unwrap(),
+            "/srv/notice.wav"
+        );
+        // A hand-edited file that asks for an announcement without one is set aside, not
+        // silently left without its notice.
+        fs::write(
+            store.path(),
+            "[recording]\nenabled = true\nnotice = \"announcement\"\n",
+        )
+        .unwrap();
+        let loaded = store.load().unwrap();
+        let aside = loaded.set_aside.expect("set aside");
+        assert!(aside.reason.contains("[recording]"), "{}", aside.reason);
     }
 
     #[test]

@@ -13,6 +13,50 @@ pub struct RecordingSettings {
     pub enabled: bool,
     /// The recordings folder; `<data dir>/recordings` when unset.
     pub folder: Option<PathBuf>,
+    /// What the far end hears while its call is recorded.
+    pub notice: NoticeKind,
+    /// The center's announcement (a WAV file) for `notice = "announcement"`.
+    pub notice_file: Option<PathBuf>,
+}
+
+/// The recording notice (crates/media `notice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// None: the PBX or IVR announces recording, or nothing must be said.
+    #[default]
+    Off,
+    /// A 1400 Hz beep of 0.5 s every 15 s while recording.
+    Tone,
+    /// `notice_file`, once, when the recording starts.
+    Announcement,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Off => "off",
+            NoticeKind::Tone => "tone",
+            NoticeKind::Announcement => "announcement",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoticeKind> {
+        match s.trim() {
+            "off" => Some(NoticeKind::Off),
+            "tone" => Some(NoticeKind::Tone),
+            "announcement" => Some(NoticeKind::Announcement),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordingSettingsError {
+    #[error("invalid recording notice {0:?}: expected off, tone or announcement")]
+    Notice(String),
+    #[error("recording.notice = \"announcement\" needs recording.notice_file (a WAV file)")]
+    AnnouncementWithoutFile,
 }
 
 impl RecordingSettings {
@@ -21,6 +65,15 @@ impl RecordingSettings {
         self.folder
             .clone()
             .unwrap_or_else(|| data_dir.join(DEFAULT_RECORDINGS_DIR))
+    }
+
+    /// The settings if they hold together: an announcement needs its file (a notice that
+    /// cannot be played must not pass for one that is).
+    pub fn validated(&self) -> Result<Self, RecordingSettingsError> {
+        if self.notice == NoticeKind::Announcement && self.notice_file.is_none() {
+            return Err(RecordingSettingsError::AnnouncementWithoutFile);
+        }
+        Ok(self.clone())
     }
 
     /// The folder calls are recorded to now, or `None` when recording is off.

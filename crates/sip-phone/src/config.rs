@@ -1,6 +1,7 @@
 //! Accounts and phone settings. Passwords are not part of the config: the caller fetches them
 //! from the OS keychain and passes them in at start.
 
+use seatline_media::RecordingNotice;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -173,6 +174,9 @@ pub struct PhoneConfig {
     /// Call recording: each answered call's both sides to a stereo WAV with a JSON sidecar in
     /// this folder (crates/recordings); `None`: calls are not recorded.
     pub call_recording_dir: Option<PathBuf>,
+    /// What the far end hears while its call is recorded (a warning tone or the center's
+    /// announcement; crates/media `notice`).
+    pub recording_notice: RecordingNotice,
     /// Opus in-band FEC in what we send (planned for 10 % loss); off only to measure without.
     pub opus_fec: bool,
 }
@@ -191,6 +195,7 @@ impl Default for PhoneConfig {
             keepalive_secs: 25,
             tls_ca_file: None,
             call_recording_dir: None,
+            recording_notice: RecordingNotice::Off,
             opus_fec: true,
         }
     }

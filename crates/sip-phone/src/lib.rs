@@ -26,6 +26,7 @@ pub mod ua;
 pub use config::{AccountConfig, AudioIo, MediaEncryption, PhoneConfig, SipTransport};
 pub use events::{CallQuality, MediaInfo, PhoneEvent, RecordingState, RegistrationState};
 pub use feature_code::FeatureCodeOutcome;
+pub use seatline_media::RecordingNotice;
 pub use ua::{Phone, PhoneHandle};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -199,8 +199,9 @@ impl CallMedia {
             config.sink = Sink::Wav(path);
         }
         config.recording = recording.as_ref().map(|r| r.wav.clone());
+        config.recording_notice = settings.recording_notice.clone();
+        config.muted = muted;
         let handle = MediaEngine::start(config).map_err(|e| e.to_string())?;
-        handle.set_muted(muted);
         let handle = Arc::new(Mutex::new(Some(handle)));
         // The engine reports on a std channel owned by its handle; poll it off the audio
         // threads and forward what the agent must see.
@@ -264,6 +265,12 @@ impl CallMedia {
                         let _ = events.send(PhoneEvent::Recording {
                             call: call.clone(),
                             state: RecordingState::Failed { message },
+                        });
+                    }
+                    Some(MediaEvent::RecordingNoticeFailed(message)) => {
+                        let _ = events.send(PhoneEvent::Error {
+                            call: Some(call.clone()),
+                            message: format!("recording notice not played: {message}"),
                         });
                     }
                     Some(_) => {}

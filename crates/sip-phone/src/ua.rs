@@ -13,7 +13,7 @@ use crate::identity::{caller_identity, parse_name_addr, percent_decode};
 use crate::media::{CallMedia, MediaPorts};
 use crate::netwatch::MoveDecision;
 use crate::replaces::parse_replaces;
-use crate::{dtmf_info, PhoneError};
+use crate::{dtmf_info, PhoneError, RecordingNotice};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{
     Dialog, DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
@@ -32,6 +32,7 @@ use rsipstack::EndpointBuilder;
 use seatline_sdp::{Codec, LocalCaps, MediaSession, NegotiatedMedia, SessionDescription};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -98,6 +99,8 @@ enum Command {
     },
     /// New sound devices (or files) for the calls whose media starts from now on.
     SetAudio(AudioIo),
+    /// Where the calls answered from now on are recorded (`None`: not) and their notice.
+    SetRecording(Option<PathBuf>, RecordingNotice),
     Reregister,
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -313,6 +316,18 @@ impl PhoneHandle {
     pub fn set_audio(&self, audio: AudioIo) -> Result<(), PhoneError> {
         self.commands
             .send(Command::SetAudio(audio))
+            .map_err(|_| PhoneError::Stopped)
+    }
+
+    /// Records the calls whose media starts from now on to `dir` (`None`: off), with `notice`
+    /// played to the far end; calls in progress keep what they started with.
+    pub fn set_recording(
+        &self,
+        dir: Option<PathBuf>,
+        notice: RecordingNotice,
+    ) -> Result<(), PhoneError> {
+        self.commands
+            .send(Command::SetRecording(dir, notice))
             .map_err(|_| PhoneError::Stopped)
     }
 
@@ -1161,6 +1176,11 @@ impl Core {
                     }
                 }
                 self.config.audio = audio;
+            }
+            Command::SetRecording(dir, notice) => {
+                info!(?dir, ?notice, "call recording for the next calls");
+                self.config.call_recording_dir = dir;
+                self.config.recording_notice = notice;
             }
             Command::Reregister => {
                 for n in &self.reregister {

@@ -10,7 +10,9 @@ use seatline_recordings::{sidecar_path, CallDirection, RecordingMeta, Recordings
 use seatline_sip_peers::{
     speech_wav, AudioMode, Baresip, BaresipConfig, Codec, DigestAlgorithm, Kamailio, KamailioConfig,
 };
-use seatline_sip_phone::{AccountConfig, AudioIo, PhoneConfig, PhoneEvent, RecordingState};
+use seatline_sip_phone::{
+    AccountConfig, AudioIo, PhoneConfig, PhoneEvent, RecordingNotice, RecordingState,
+};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -210,6 +212,101 @@ async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
     assert_eq!(scan.entries[0].meta.call_id, call);
     assert!(!scan.entries[0].unfinished);
 
+    phone.handle.shutdown().await;
+    drop(proxy);
+}
+
+/// The recording notice with a real peer: Seatline (silent microphone, recording, warning tone)
+/// calls baresip (auto-answer), which records what it receives. baresip must hear the 1400 Hz
+/// beep at the start of the call, the beep must be in our recording's left channel, and the
+/// beep must not be heard again within the 15 s period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_hears_the_recording_warning_tone() {
+    let rec_dir = tempfile::tempdir().unwrap();
+    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
+    let config = BaresipConfig::new("1002")
+        .registrar(&proxy)
+        .auto_answer(true)
+        .audio(AudioMode::Sine(440))
+        .codecs(&[Codec::Pcmu]);
+    let baresip = tokio::task::block_in_place(|| {
+        let mut b = Baresip::start(config).unwrap();
+        b.wait_registered(T).unwrap();
+        b
+    });
+    let account = AccountConfig {
+        user: "1001".into(),
+        domain: proxy.addr().to_string(),
+        ..AccountConfig::default()
+    };
+    let config = PhoneConfig {
+        bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        codecs: vec!["PCMU".into()],
+        audio: AudioIo::Files {
+            source: None,
+            record_dir: None,
+        },
+        call_recording_dir: Some(rec_dir.path().to_path_buf()),
+        recording_notice: RecordingNotice::Tone,
+        ..PhoneConfig::default()
+    };
+    let mut phone = start_registered(&proxy, account, config, T).await;
+    let call = phone.handle.dial(None, "1002").await.unwrap();
+    next_event(&mut phone.events, "established", T, |e| {
+        matches!(e, PhoneEvent::Established { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    phone.handle.hangup(&call).await.unwrap();
+    let stopped = next_event(&mut phone.events, "recording stopped", T, |e| {
+        matches!(
+            e,
+            PhoneEvent::Recording {
+                state: RecordingState::Stopped { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    let PhoneEvent::Recording {
+        state: RecordingState::Stopped { file },
+        ..
+    } = stopped
+    else {
+        unreachable!()
+    };
+    // What baresip received (its decoder's output at 8 kHz).
+    let heard_path = tokio::task::block_in_place(|| baresip.received_audio()).unwrap();
+    let (heard, rate) = seatline_media::wav::read_mono_native(&heard_path).unwrap();
+    let block = rate as usize / 50;
+    let loud = |x: &[i16]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64;
+    let onset = heard
+        .chunks(block)
+        .position(|c| loud(c) > 1.0e4)
+        .expect("baresip heard nothing")
+        * block;
+    let beep = &heard[onset..(onset + rate as usize * 2 / 5).min(heard.len())];
+    let share = tone_share(beep, rate, 1400.0);
+    eprintln!(
+        "baresip heard the beep {} ms into its recording; 1400 Hz share {share:.3}",
+        onset * 1000 / rate as usize
+    );
+    assert!(
+        share > 0.8,
+        "baresip did not hear the warning tone: {share}"
+    );
+    let after = &heard[(onset + rate as usize * 3 / 5).min(heard.len())..];
+    assert!(
+        after.len() > rate as usize,
+        "too little heard after the beep"
+    );
+    assert!(loud(after) < 1.0e3, "baresip heard more than one beep");
+
+    let mut r = hound::WavReader::open(&file).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = s.iter().step_by(2).copied().collect();
+    assert!(tone_share(&left[..3600], 8000, 1400.0) > 0.95);
+    assert!(left[4000..].iter().all(|&v| v == 0));
     phone.handle.shutdown().await;
     drop(proxy);
 }

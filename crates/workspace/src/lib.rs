@@ -260,6 +260,19 @@ impl Workspace {
         Ok(self.settings.sync)
     }
 
+    /// Checks the `[recording]` section (an announcement needs its file), saves it and returns
+    /// it; on an invalid value or a failed save nothing changes.
+    pub fn set_recording(
+        &mut self,
+        recording: &seatline_settings::RecordingSettings,
+    ) -> Result<seatline_settings::RecordingSettings, WorkspaceError> {
+        let mut next = self.settings.clone();
+        next.recording = recording.validated().map_err(SettingsError::from)?;
+        self.store.save(&next)?;
+        self.settings = next;
+        Ok(self.settings.recording.clone())
+    }
+
     /// Checks the audio section (device ids, ring volume 0-100, a .wav ringtone), saves it and
     /// returns it normalised; on an invalid value or a failed save nothing changes.
     pub fn set_audio(

@@ -2,7 +2,7 @@
 // tests and the mock dev mode pass another implementation of the same interface.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { PhoneAccount, PhoneBackend, PhoneEvent } from "./phone";
-import type { RecordingScan, RecordingsBackend } from "./recordings";
+import type { RecordingScan, RecordingSettings, RecordingsBackend } from "./recordings";
 import type {
   CallHistory,
   CallbackFigures,
@@ -181,6 +181,8 @@ export const tauriBackend: Backend = {
   recordingsList: (query) => call<RecordingScan>("recordings_list", { query }),
   recordingAudio: (id) => call<ArrayBuffer>("recording_audio", { id }),
   recordingDelete: (id) => call<void>("recording_delete", { id }),
+  recordingSettings: () => call<RecordingSettings>("recording_settings"),
+  setRecordingSettings: (settings) => call<RecordingSettings>("set_recording_settings", { settings }),
   phoneDtmf: (callId, digits) => call<void>("phone_dtmf", { call: callId, digits }),
   phoneTransfer: (callId, target) => call<void>("phone_transfer", { call: callId, target }),
   phoneAttendedTransfer: (callId, consult) => call<void>("phone_attended_transfer", { call: callId, consult }),

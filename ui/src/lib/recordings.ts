@@ -49,11 +49,25 @@ export interface RecordingQuery {
   to?: string | null;
 }
 
+/** `[recording]` in settings.toml (crates/settings `RecordingSettings`). */
+export interface RecordingSettings {
+  enabled: boolean;
+  /** The recordings folder; the data directory's `recordings` when null. */
+  folder: string | null;
+  /** What the far end hears while its call is recorded. */
+  notice: "off" | "tone" | "announcement";
+  /** The announcement WAV for `notice = "announcement"`. */
+  notice_file: string | null;
+}
+
 export interface RecordingsBackend {
   recordingsList(query: RecordingQuery | null): Promise<RecordingScan>;
   /** The WAV bytes. */
   recordingAudio(id: string): Promise<ArrayBuffer>;
   recordingDelete(id: string): Promise<void>;
+  recordingSettings(): Promise<RecordingSettings>;
+  /** Checked (an announcement must be a WAV that plays) and saved; the next call uses it. */
+  setRecordingSettings(settings: RecordingSettings): Promise<RecordingSettings>;
 }
 
 /** A date input's `YYYY-MM-DD` as the start of that local day (RFC 3339), or null. */
@@ -111,7 +125,20 @@ export function formatLength(ms: number): string {
 /** A pretend recordings folder for `vite --mode mock` and the UI tests. */
 export function createMockRecordings(entries: RecordingEntry[], problems: RecordingProblem[] = []): RecordingsBackend {
   let list = [...entries];
+  let settings: RecordingSettings = { enabled: false, folder: null, notice: "off", notice_file: null };
   return {
+    recordingSettings: async () => ({ ...settings }),
+    setRecordingSettings: async (next) => {
+      // The shell's checks: an announcement needs a WAV file (the mock cannot open it).
+      if (next.notice === "announcement" && !next.notice_file) {
+        throw { code: "settings", message: 'recording.notice = "announcement" needs recording.notice_file (a WAV file)' };
+      }
+      if (next.notice === "announcement" && !next.notice_file?.toLowerCase().endsWith(".wav")) {
+        throw { code: "settings", message: `the recording announcement ${next.notice_file} cannot be played: not a WAV file` };
+      }
+      settings = { ...next };
+      return { ...settings };
+    },
     recordingsList: async (query) => ({
       entries: list
         .filter((e) => matches(query ?? {}, e.meta))
