@@ -398,7 +398,12 @@ impl Baresip {
                     self.config.user, ev.param
                 )));
             }
-            let info = strip_ansi(&self.ctrl.command_ok("reginfo", "")?);
+            // A loaded machine can ask before baresip's UA is set up: it then answers
+            // `reginfo` with ok=false and no text. That is "not yet", not a failure.
+            let info = match self.ctrl.command("reginfo", "")? {
+                r if r.ok => strip_ansi(&r.data),
+                r => format!("(reginfo refused: {:?})", r.data),
+            };
             if let Some(line) = info.lines().find(|l| l.contains(&aor)) {
                 if line.contains("OK") {
                     return Ok(());
