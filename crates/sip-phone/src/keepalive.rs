@@ -38,25 +38,28 @@ pub enum KeepAliveError {
 /// 0.7.14's client transaction treats a failed connection as non-fatal (`Transaction::send`:
 /// "Failed lookups stay non-fatal") and only times out after 32 s, so a refused TLS
 /// certificate would show as a timeout; looking the flow up first reports the real cause at once,
-/// and the request then reuses the connection. UDP needs nothing.
+/// and the request then reuses the connection. Returns the connection's local address (the
+/// phone's end of the flow) for TCP and TLS; UDP needs nothing and gets `None`.
 pub async fn open_flow(
     endpoint: &EndpointInnerRef,
     server: &rsipstack::sip::Uri,
     outbound_proxy: Option<SocketAddr>,
-) -> Result<(), KeepAliveError> {
-    if let Some(target) = flow_target(server, outbound_proxy) {
-        if matches!(
-            target.r#type,
-            Some(rsipstack::sip::Transport::Tcp | rsipstack::sip::Transport::Tls)
-        ) {
-            endpoint
-                .transport_layer
-                .lookup(&target, None)
-                .await
-                .map_err(|e| KeepAliveError::Connect(e.to_string()))?;
-        }
+) -> Result<Option<SipAddr>, KeepAliveError> {
+    let Some(target) = flow_target(server, outbound_proxy) else {
+        return Ok(None);
+    };
+    if !matches!(
+        target.r#type,
+        Some(rsipstack::sip::Transport::Tcp | rsipstack::sip::Transport::Tls)
+    ) {
+        return Ok(None);
     }
-    Ok(())
+    let (connection, _) = endpoint
+        .transport_layer
+        .lookup(&target, None)
+        .await
+        .map_err(|e| KeepAliveError::Connect(e.to_string()))?;
+    Ok(Some(connection.get_addr().clone()))
 }
 
 fn flow_target(

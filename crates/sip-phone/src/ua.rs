@@ -356,6 +356,62 @@ struct Account {
     registrar: rsipstack::sip::Uri,
     outbound_proxy: Option<SocketAddr>,
     contact: rsipstack::sip::Uri,
+    /// TCP and TLS: the Contact naming the phone's end of the connection the REGISTER went out
+    /// on, as the registrar saw it. The PBX cannot open a connection to a desktop (no TLS
+    /// certificate, NAT), so calls and in-dialog requests must come back on that one; a
+    /// registrar reuses a connection whose far end matches the Contact (RFC 5923's reuse, as
+    /// Linphone and PJSIP do it). `None` until registered, and always for UDP.
+    flow_contact: std::sync::Mutex<Option<rsipstack::sip::Uri>>,
+}
+
+impl Account {
+    /// The Contact for dialogs: the registered flow's when there is one.
+    fn contact(&self) -> rsipstack::sip::Uri {
+        self.flow_contact
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| self.contact.clone())
+    }
+
+    fn set_flow_contact(&self, contact: Option<rsipstack::sip::Uri>) {
+        *self.flow_contact.lock().unwrap_or_else(|e| e.into_inner()) = contact;
+    }
+}
+
+/// rsipstack 0.7.14 appends the transport an INVITE arrived on (TLS, from our registrar) to the
+/// caller's Contact, which becomes the dialog's remote target. Right for a caller at the other
+/// end of that connection; wrong when a proxy record-routed the INVITE: our BYE would then ask
+/// the proxy to reach a UDP caller over TLS, and the call could not be hung up from here. With
+/// a route set, the target is the Contact as the caller sent it (RFC 3261 12.1.1).
+fn restore_remote_target(dialog: &InviteDialog, invite: &rsipstack::sip::Request) {
+    use rsipstack::sip::prelude::HeadersExt;
+    if invite.record_route_headers().is_empty() {
+        return;
+    }
+    let Ok(contact) = invite.contact_header() else {
+        return;
+    };
+    if let Some(first) = invite
+        .typed_contact_headers()
+        .ok()
+        .and_then(|c| c.into_iter().next())
+    {
+        Dialog::Invite(dialog.clone()).set_remote_target(first.uri, Some(contact.clone()));
+    }
+}
+
+/// `sip:user@<local end of the connection>;transport=tcp|tls`.
+fn flow_contact_uri(
+    account: &AccountConfig,
+    local: &SipAddr,
+) -> Result<rsipstack::sip::Uri, PhoneError> {
+    parse_uri(&format!(
+        "sip:{}@{};transport={}",
+        account.user,
+        local.addr,
+        account.transport.as_str()
+    ))
 }
 
 struct Core {
@@ -626,6 +682,7 @@ fn build_account(
         None => None,
     };
     Ok(Account {
+        flow_contact: std::sync::Mutex::new(None),
         credential: Credential {
             username: config.user.clone(),
             password,
@@ -1222,7 +1279,7 @@ impl Core {
             destination: invite_destination(&account),
             content_type: Some("application/sdp".into()),
             offer: Some(offer.to_bytes()),
-            contact: account.contact.clone(),
+            contact: account.contact(),
             credential: Some(account.credential.clone()),
             call_id: Some(call_id.clone()),
             ..Default::default()
@@ -1308,7 +1365,7 @@ impl Core {
             destination,
             content_type: Some("application/sdp".into()),
             offer: Some(offer.to_bytes()),
-            contact: account.contact.clone(),
+            contact: account.contact(),
             credential: Some(account.credential.clone()),
             headers: extra_headers,
             call_id: Some(call_id.clone()),
@@ -2301,7 +2358,7 @@ impl Core {
             &tx,
             self.state_sender.clone(),
             Some(account.credential.clone()),
-            Some(account.contact.clone()),
+            Some(account.contact()),
         ) {
             Ok(d) => d,
             Err(e) => {
@@ -2312,6 +2369,7 @@ impl Core {
                 return;
             }
         };
+        restore_remote_target(&dialog, &tx.original);
         let call_id = dialog.id().call_id.clone();
         let waiting = self
             .calls
@@ -2438,15 +2496,38 @@ async fn registration_loop(
     let mut ever_registered = false;
     emit(RegistrationState::Registering);
     let endpoint = registration.endpoint.clone();
+    // The phone's end of the TCP/TLS connection the Contact names (a new connection after a
+    // break gets a new port, and the Contact follows it).
+    let mut flow_end: Option<SipAddr> = None;
     'registering: loop {
         let attempt = async {
-            crate::keepalive::open_flow(&endpoint, &account.registrar, account.outbound_proxy)
-                .await
-                .map_err(|e| e.to_string())?;
-            registration
+            let local =
+                crate::keepalive::open_flow(&endpoint, &account.registrar, account.outbound_proxy)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if let Some(local) = local {
+                if flow_end.as_ref() != Some(&local) {
+                    let uri =
+                        flow_contact_uri(&account.config, &local).map_err(|e| e.to_string())?;
+                    registration.contact = Some(rsipstack::sip::typed::Contact {
+                        display_name: None,
+                        uri,
+                        params: vec![],
+                    });
+                    // Learn the address the registrar sees for this connection afresh (rsipstack
+                    // moves the Contact there from the challenge's Via received/rport).
+                    registration.public_address = None;
+                    flow_end = Some(local);
+                }
+            }
+            let response = registration
                 .register(account.registrar.clone(), Some(account.config.expires))
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if flow_end.is_some() && response.status_code.kind() == StatusCodeKind::Successful {
+                account.set_flow_contact(registration.contact.as_ref().map(|c| c.uri.clone()));
+            }
+            Ok::<_, String>(response)
         };
         let result = tokio::select! {
             r = attempt => r,
