@@ -45,6 +45,25 @@ pub fn level(samples: &[i16]) -> Level {
     }
 }
 
+/// The share (0..1) of a block's energy at one frequency (a single DFT bin, Goertzel-like):
+/// near 1 for a pure tone at `hz` (the recording notice's beep, a test tone), small for
+/// speech or noise. Silence gives 0.
+pub fn tone_share(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate.max(1));
+    let (mut c, mut s, mut e) = (0.0, 0.0, 0.0);
+    for (i, &v) in samples.iter().enumerate() {
+        let v = f64::from(v);
+        c += v * (w * i as f64).cos();
+        s += v * (w * i as f64).sin();
+        e += v * v;
+    }
+    if e == 0.0 {
+        return 0.0;
+    }
+    // A pure tone's energy is 2/N times the squared magnitude of its bin.
+    2.0 * (c * c + s * s) / samples.len() as f64 / e
+}
+
 /// A running meter; dropping it stops the thread and closes the device.
 pub struct LevelMeter {
     stop: Arc<AtomicBool>,
@@ -134,6 +153,28 @@ impl Drop for LevelMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tone_is_told_from_other_sound() {
+        let tone = |hz: f64| -> Vec<i16> {
+            (0..800)
+                .map(|i| {
+                    (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16
+                })
+                .collect()
+        };
+        assert!(tone_share(&tone(1400.0), 8000, 1400.0) > 0.99);
+        assert!(tone_share(&tone(1000.0), 8000, 1400.0) < 0.01);
+        // Two tones of equal strength: half each.
+        let both: Vec<i16> = tone(1400.0)
+            .iter()
+            .zip(tone(1000.0))
+            .map(|(a, b)| a / 2 + b / 2)
+            .collect();
+        assert!((tone_share(&both, 8000, 1400.0) - 0.5).abs() < 0.02);
+        assert_eq!(tone_share(&[0; 160], 8000, 1400.0), 0.0);
+        assert_eq!(tone_share(&[], 8000, 1400.0), 0.0);
+    }
 
     #[test]
     fn levels_are_in_dbfs() {

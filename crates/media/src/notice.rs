@@ -122,20 +122,7 @@ impl NoticePlayer {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    /// The tone's energy at `hz` against the frame's total (Goertzel).
-    fn share_at(frame: &[i16], hz: f64, rate: u32) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in frame {
-            let s = f64::from(x) + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-        let total: f64 = frame.iter().map(|&x| f64::from(x).powi(2)).sum();
-        power / (total * frame.len() as f64 / 2.0).max(1.0)
-    }
+    use crate::meter::tone_share;
 
     fn run(player: &mut NoticePlayer, frames: usize, n: usize, paused: bool) -> Vec<bool> {
         (0..frames)
@@ -150,7 +137,7 @@ mod tests {
         let mut first = vec![0i16; 160];
         assert!(p.mix(&mut first, false));
         assert!(
-            share_at(&first[40..], TONE_HZ, rate) > 0.9,
+            tone_share(&first[40..], rate, TONE_HZ) > 0.9,
             "not a 1400 Hz tone"
         );
         // 25 frames of 20 ms sound (the first just mixed), then silence to 15 s, then again.

@@ -3,6 +3,7 @@
 //! played (B's microphone, a different signal, after the network and jitter buffer).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use seatline_media::meter::tone_share;
 use seatline_media::recorder::RecordingSummary;
 use seatline_media::wav::read_mono;
 use seatline_media::{
@@ -144,22 +145,6 @@ fn call_with_notice(
         far,
         heard_by_b: read_mono(&heard_path, 8000).unwrap(),
     }
-}
-
-/// Share of a signal's energy at `hz` (Goertzel), 0..1.
-fn tone_share(x: &[i16], rate: u32, hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-    let (mut c, mut s, mut e) = (0.0, 0.0, 0.0);
-    for (i, &v) in x.iter().enumerate() {
-        let v = f64::from(v);
-        c += v * (w * i as f64).cos();
-        s += v * (w * i as f64).sin();
-        e += v * v;
-    }
-    if e == 0.0 {
-        return 0.0;
-    }
-    2.0 * (c * c + s * s) / x.len() as f64 / e
 }
 
 fn energy(x: &[i16]) -> f64 {

@@ -11,33 +11,18 @@ use seatline_sip_peers::{
     speech_wav, AudioMode, Baresip, BaresipConfig, Codec, DigestAlgorithm, Kamailio, KamailioConfig,
 };
 use seatline_sip_phone::{
-    AccountConfig, AudioIo, PhoneConfig, PhoneEvent, RecordingNotice, RecordingState,
+    AccountConfig, AudioIo, Phone, PhoneConfig, PhoneEvent, RecordingNotice, RecordingState,
 };
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use seatline_media::meter::tone_share;
 
 mod common;
 use common::{next_event, start_registered};
 
 const T: Duration = Duration::from_secs(10);
-
-/// Share of a signal's energy at `hz` (Goertzel), 0..1.
-fn tone_share(x: &[i16], rate: u32, hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-    let (mut c, mut s, mut e) = (0.0, 0.0, 0.0);
-    for (i, &v) in x.iter().enumerate() {
-        let v = f64::from(v);
-        c += v * (w * i as f64).cos();
-        s += v * (w * i as f64).sin();
-        e += v * v;
-    }
-    if e == 0.0 {
-        return 0.0;
-    }
-    // A pure tone's energy is 2/N times the squared magnitude of its bin.
-    2.0 * (c * c + s * s) / x.len() as f64 / e
-}
 
 fn ncc_at_zero(a: &[i16], b: &[i16]) -> f64 {
     let n = a.len().min(b.len());
@@ -51,16 +36,22 @@ fn ncc_at_zero(a: &[i16], b: &[i16]) -> f64 {
     ab / (aa * bb).sqrt().max(1.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
-    let rec_dir = tempfile::tempdir().unwrap();
+/// Kamailio; baresip 1002 (auto-answer, PCMU, a continuous `sine_hz` tone, recording what it
+/// receives); Seatline 1001 (PCMU, `source` as its microphone or silence, recording its calls
+/// to `rec_dir` with `notice`), both registered.
+async fn setup(
+    rec_dir: &Path,
+    sine_hz: u32,
+    source: Option<PathBuf>,
+    notice: RecordingNotice,
+) -> (Kamailio, Baresip, Phone) {
     let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
     let config = BaresipConfig::new("1002")
         .registrar(&proxy)
         .auto_answer(true)
-        .audio(AudioMode::Sine(1000))
+        .audio(AudioMode::Sine(sine_hz))
         .codecs(&[Codec::Pcmu]);
-    let _baresip = tokio::task::block_in_place(|| {
+    let baresip = tokio::task::block_in_place(|| {
         let mut b = Baresip::start(config).unwrap();
         b.wait_registered(T).unwrap();
         b
@@ -74,13 +65,27 @@ async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
         bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         codecs: vec!["PCMU".into()],
         audio: AudioIo::Files {
-            source: Some(speech_wav()),
+            source,
             record_dir: None,
         },
-        call_recording_dir: Some(rec_dir.path().to_path_buf()),
+        call_recording_dir: Some(rec_dir.to_path_buf()),
+        recording_notice: notice,
         ..PhoneConfig::default()
     };
-    let mut phone = start_registered(&proxy, account, config, T).await;
+    let phone = start_registered(&proxy, account, config, T).await;
+    (proxy, baresip, phone)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
+    let rec_dir = tempfile::tempdir().unwrap();
+    let (proxy, _baresip, mut phone) = setup(
+        rec_dir.path(),
+        1000,
+        Some(speech_wav()),
+        RecordingNotice::Off,
+    )
+    .await;
 
     let call = phone.handle.dial(None, "1002").await.unwrap();
     // The engine's "recording started" and the call's "established" come from two threads:
@@ -223,34 +228,7 @@ async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_hears_the_recording_warning_tone() {
     let rec_dir = tempfile::tempdir().unwrap();
-    let proxy = Kamailio::start(KamailioConfig::new(DigestAlgorithm::Md5)).unwrap();
-    let config = BaresipConfig::new("1002")
-        .registrar(&proxy)
-        .auto_answer(true)
-        .audio(AudioMode::Sine(440))
-        .codecs(&[Codec::Pcmu]);
-    let baresip = tokio::task::block_in_place(|| {
-        let mut b = Baresip::start(config).unwrap();
-        b.wait_registered(T).unwrap();
-        b
-    });
-    let account = AccountConfig {
-        user: "1001".into(),
-        domain: proxy.addr().to_string(),
-        ..AccountConfig::default()
-    };
-    let config = PhoneConfig {
-        bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        codecs: vec!["PCMU".into()],
-        audio: AudioIo::Files {
-            source: None,
-            record_dir: None,
-        },
-        call_recording_dir: Some(rec_dir.path().to_path_buf()),
-        recording_notice: RecordingNotice::Tone,
-        ..PhoneConfig::default()
-    };
-    let mut phone = start_registered(&proxy, account, config, T).await;
+    let (proxy, baresip, mut phone) = setup(rec_dir.path(), 440, None, RecordingNotice::Tone).await;
     let call = phone.handle.dial(None, "1002").await.unwrap();
     next_event(&mut phone.events, "established", T, |e| {
         matches!(e, PhoneEvent::Established { .. })
