@@ -779,7 +779,7 @@ fn recording_settings_refuse_an_announcement_that_cannot_play() {
     let shown = invoke(&main, own_origin(), "recording_settings", json!({})).unwrap();
     assert_eq!(
         shown,
-        json!({"enabled": false, "folder": null, "notice": "off", "notice_file": null})
+        json!({"enabled": false, "folder": null, "notice": "off", "notice_file": null, "keep_days": 0})
     );
     let set = |settings: Value| {
         invoke(
@@ -829,6 +829,38 @@ fn recording_settings_refuse_an_announcement_that_cannot_play() {
     assert!(text.contains("notice = \"announcement\""), "{text}");
     let shown = invoke(&main, own_origin(), "recording_settings", json!({})).unwrap();
     assert_eq!(shown["enabled"], true);
+
+    // Retention: a recording of a call 40 days ago goes as soon as 30 days are saved; one
+    // from yesterday stays.
+    use seatline_recordings::{file_name, write_sidecar, CallDirection, RecordingMeta};
+    let folder = h._dir.path().join("recordings");
+    std::fs::create_dir_all(&folder).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let mut files = Vec::new();
+    for (call, days) in [("old@pbx", 40), ("recent@pbx", 1)] {
+        let started = now - time::Duration::days(days);
+        let wav = folder.join(file_name(call, started));
+        let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+        w.write_sample(0i16).unwrap();
+        w.finalize().unwrap();
+        let meta =
+            RecordingMeta::begun(call, CallDirection::Inbound, "10086", started, "PCMU", 8000);
+        write_sidecar(&wav, &meta).unwrap();
+        files.push(wav);
+    }
+    let err = set(json!({"enabled": true, "keep_days": 4000})).unwrap_err();
+    assert_eq!(err["code"], "settings", "{err}");
+    assert!(files[0].exists(), "a refused save pruned");
+    set(json!({"enabled": true, "keep_days": 30})).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while files[0].exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !files[0].exists(),
+        "the 40-day-old recording is still there"
+    );
+    assert!(files[1].exists(), "yesterday's recording went too");
 }
 
 #[test]

@@ -134,6 +134,8 @@ pub fn builder<R: Runtime>(
             }));
             // Not ready / Ready dial the PBX's queue pause codes when `[queue_pause]` is on.
             phone::follow_queue_pause(app.handle());
+            // Recordings past `[recording] keep_days` go at start and every six hours.
+            recordings::keep_retention(app.handle());
             // The app's one ticker, every second: the after-call-work time box (the window told
             // when it ends), then the tray, which follows the agent's state and the window.
             let ticker = app.handle().clone();

@@ -6,7 +6,7 @@ use crate::phone::PhoneState;
 use seatline_recordings::{Query, Recordings, RecordingsError, Scan};
 use seatline_settings::RecordingSettings;
 use tauri::ipc::Response;
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
 
 impl From<RecordingsError> for CommandError {
     fn from(error: RecordingsError) -> Self {
@@ -20,6 +20,39 @@ impl From<RecordingsError> for CommandError {
             message: error.to_string(),
         }
     }
+}
+
+/// How often the retention runs (besides at start and after the settings change).
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes the recordings past `[recording] keep_days` (nothing when it is 0).
+fn prune_past_retention(state: &AppState) {
+    let keep_days = state.workspace().settings().recording.keep_days;
+    match folder(state).prune_older_than_days(keep_days) {
+        Ok(pruned) => {
+            for problem in &pruned.problems {
+                tracing::warn!(file = %problem.file, reason = %problem.reason, "recording past its retention not removed");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "recordings retention did not run"),
+    }
+}
+
+/// Runs the retention at start and every six hours, off the async threads.
+pub fn keep_retention<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let handle = app.clone();
+            let run = tauri::async_runtime::spawn_blocking(move || {
+                prune_past_retention(&handle.state::<AppState>());
+            });
+            if let Err(error) = run.await {
+                tracing::warn!(%error, "recordings retention stopped");
+            }
+            tokio::time::sleep(RETENTION_EVERY).await;
+        }
+    });
 }
 
 fn folder(state: &AppState) -> Recordings {
@@ -61,10 +94,11 @@ pub fn recording_settings(state: State<'_, AppState>) -> RecordingSettings {
 }
 
 /// Checks (an announcement must be a WAV file that plays), saves and applies the section: the
-/// running phone records its next calls so, without reconnecting. A bad value is refused
+/// running phone records its next calls so, without reconnecting, and a retention runs at once. A bad value is refused
 /// (code `settings`) and nothing changes.
 #[tauri::command]
-pub async fn set_recording_settings(
+pub async fn set_recording_settings<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     phone: State<'_, PhoneState>,
     settings: RecordingSettings,
@@ -85,5 +119,10 @@ pub async fn set_recording_settings(
             seatline_phone_session::recording_notice(&saved),
         )
         .await;
+    // A shorter retention applies now, not at the next round.
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        prune_past_retention(&app.state::<AppState>());
+    });
     Ok(saved)
 }

@@ -425,6 +425,57 @@ impl Recordings {
     }
 }
 
+/// What a retention run removed, and what it could not remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// The WAV file names removed (with their sidecars).
+    pub removed: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// The oldest call start a retention of `keep_days` keeps at `now`; `None` keeps everything.
+pub fn retention_cutoff(now: OffsetDateTime, keep_days: u32) -> Option<OffsetDateTime> {
+    (keep_days > 0).then(|| now - time::Duration::days(i64::from(keep_days)))
+}
+
+impl Recordings {
+    /// Deletes every recording whose call started before `cutoff` (WAV and sidecar): the
+    /// center's retention period. Only recordings with a readable sidecar are judged (their
+    /// date is known); files the scan cannot read are left for a person to look at. A failed
+    /// delete is reported and the run goes on.
+    pub fn prune(&self, cutoff: OffsetDateTime) -> Result<Pruned, RecordingsError> {
+        let mut pruned = Pruned::default();
+        for entry in self.scan()?.entries {
+            if entry.meta.started_at >= cutoff {
+                continue;
+            }
+            match self.delete(&entry.id) {
+                Ok(()) => pruned.removed.push(entry.id),
+                Err(e) => pruned.problems.push(Problem {
+                    file: entry.id,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        if !pruned.removed.is_empty() {
+            tracing::info!(
+                removed = pruned.removed.len(),
+                %cutoff,
+                "recordings past their retention removed"
+            );
+        }
+        Ok(pruned)
+    }
+
+    /// [`Recordings::prune`] for a retention of `keep_days` from now (0: nothing goes).
+    pub fn prune_older_than_days(&self, keep_days: u32) -> Result<Pruned, RecordingsError> {
+        match retention_cutoff(OffsetDateTime::now_utc(), keep_days) {
+            Some(cutoff) => self.prune(cutoff),
+            None => Ok(Pruned::default()),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -580,6 +631,51 @@ mod tests {
         r.delete(&id).unwrap();
         assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
         assert!(r.scan().unwrap().entries.is_empty());
+    }
+
+    #[test]
+    fn retention_removes_only_calls_older_than_the_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = datetime!(2026-12-02 12:00 UTC);
+        let at = |days: i64| now - time::Duration::days(days);
+        let mut ids = Vec::new();
+        for (call, days) in [("old", 40), ("edge", 30), ("recent", 29), ("today", 0)] {
+            let path = dir.path().join(file_name(call, at(days)));
+            wav(&path, 800);
+            write_sidecar(&path, &meta(call, "13800138000", at(days))).unwrap();
+            ids.push(path);
+        }
+        // A WAV without a sidecar has no known date: kept and left for a person.
+        std::fs::write(dir.path().join("stray.wav"), b"RIFF").unwrap();
+        let recordings = Recordings::new(dir.path());
+        assert_eq!(retention_cutoff(now, 0), None);
+        let cutoff = retention_cutoff(now, 30).unwrap();
+        let pruned = recordings
+            .prune(cutoff - time::Duration::seconds(1))
+            .unwrap();
+        assert_eq!(pruned.removed.len(), 1, "{pruned:?}");
+        assert!(pruned.removed[0].contains("old"), "{pruned:?}");
+        assert!(!ids[0].exists() && !sidecar_path(&ids[0]).exists());
+        let left: Vec<String> = recordings
+            .scan()
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.meta.call_id)
+            .collect();
+        assert_eq!(left, ["today", "recent", "edge"]);
+        assert!(dir.path().join("stray.wav").exists());
+        // Exactly at the cutoff stays; a moment later it goes.
+        let pruned = recordings
+            .prune(cutoff + time::Duration::seconds(1))
+            .unwrap();
+        assert_eq!(pruned.removed.len(), 1);
+        assert!(pruned.removed[0].contains("edge"));
+        // A missing folder is nothing to prune.
+        let none = Recordings::new(dir.path().join("missing"))
+            .prune(now)
+            .unwrap();
+        assert_eq!(none, Pruned::default());
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum SettingsError {
     Encode(#[from] toml::ser::Error),
     #[error("unknown language {0:?}; expected system, zh-CN or en")]
     UnknownLanguage(String),
-    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, recording.notice, recording.notice_file, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone, sync.connect_timeout_secs, sync.read_timeout_secs, sync.request_timeout_secs")]
+    #[error("unknown setting {0:?}; known: language, server_url, phone_region, area_code, recording.enabled, recording.folder, recording.notice, recording.notice_file, recording.keep_days, audio.input, audio.output, audio.ring, audio.ring_volume, audio.ringtone, sync.connect_timeout_secs, sync.read_timeout_secs, sync.request_timeout_secs")]
     UnknownKey(String),
     #[error("invalid server URL {0:?}: it must start with http:// or https://")]
     InvalidServerUrl(String),
@@ -156,6 +156,14 @@ impl Settings {
                     .ok_or_else(|| RecordingSettingsError::Notice(value.to_owned()))?;
                 self.recording = next.validated()?;
             }
+            "recording.keep_days" => {
+                let mut next = self.recording.clone();
+                next.keep_days = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| RecordingSettingsError::KeepDays(value.to_owned()))?;
+                self.recording = next.validated()?;
+            }
             "recording.notice_file" => {
                 let value = value.trim();
                 let mut next = self.recording.clone();
@@ -194,6 +202,7 @@ impl Settings {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()),
             "recording.notice" => Ok(self.recording.notice.as_str().to_owned()),
+            "recording.keep_days" => Ok(self.recording.keep_days.to_string()),
             "recording.notice_file" => Ok(self
                 .recording
                 .notice_file
@@ -565,6 +574,16 @@ mod tests {
             .unwrap();
         // The file cannot go while the announcement needs it.
         assert!(settings.set_by_name("recording.notice_file", "").is_err());
+        // Retention: days, 0 keeps all; nonsense and ten years and more refused.
+        assert_eq!(settings.get_by_name("recording.keep_days").unwrap(), "0");
+        settings.set_by_name("recording.keep_days", "90").unwrap();
+        for bad in ["-1", "ninety", "3651"] {
+            assert!(
+                settings.set_by_name("recording.keep_days", bad).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(settings.get_by_name("recording.keep_days").unwrap(), "90");
         store.save(&settings).unwrap();
         let back = store.load().unwrap();
         assert!(back.set_aside.is_none());

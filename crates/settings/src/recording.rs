@@ -17,7 +17,13 @@ pub struct RecordingSettings {
     pub notice: NoticeKind,
     /// The center's announcement (a WAV file) for `notice = "announcement"`.
     pub notice_file: Option<PathBuf>,
+    /// Retention: recordings of calls older than this many days are deleted (at start and
+    /// every few hours); 0 keeps them all.
+    pub keep_days: u32,
 }
+
+/// The longest retention accepted (ten years); more is a typo.
+pub const MAX_KEEP_DAYS: u32 = 3650;
 
 /// The recording notice (crates/media `notice`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -57,6 +63,8 @@ pub enum RecordingSettingsError {
     Notice(String),
     #[error("recording.notice = \"announcement\" needs recording.notice_file (a WAV file)")]
     AnnouncementWithoutFile,
+    #[error("invalid recording.keep_days {0:?}: expected 0 (keep all) to 3650 days")]
+    KeepDays(String),
 }
 
 impl RecordingSettings {
@@ -72,6 +80,9 @@ impl RecordingSettings {
     pub fn validated(&self) -> Result<Self, RecordingSettingsError> {
         if self.notice == NoticeKind::Announcement && self.notice_file.is_none() {
             return Err(RecordingSettingsError::AnnouncementWithoutFile);
+        }
+        if self.keep_days > MAX_KEEP_DAYS {
+            return Err(RecordingSettingsError::KeepDays(self.keep_days.to_string()));
         }
         Ok(self.clone())
     }

@@ -1,6 +1,7 @@
 // The recording settings against the mock shell (which checks them as the shell does): off by
 // default, recording and the warning tone saved, an announcement without a WAV refused with
-// the shell's message and nothing changed, the announcement's file field only when chosen.
+// the shell's message and nothing changed, the announcement's file field only when chosen, a
+// retention period saved (the shell refuses more than 3650 days too: tests/capabilities.rs).
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import RecordingSettingsForm from "./RecordingSettingsForm.svelte";
@@ -23,7 +24,28 @@ describe("recording settings", () => {
     expect(screen.getByTestId("recording-notice-hint").textContent).toContain("even while you are muted");
     await fireEvent.click(screen.getByTestId("recording-settings-save"));
     await screen.findByTestId("recording-settings-saved");
-    expect(await backend.recordingSettings()).toEqual({ enabled: true, folder: null, notice: "tone", notice_file: null });
+    expect(await backend.recordingSettings()).toEqual({
+      enabled: true,
+      folder: null,
+      notice: "tone",
+      notice_file: null,
+      keep_days: 0,
+    });
+  });
+
+  it("saves a retention period; an impossible one is stopped by the field's range", async () => {
+    const backend = createMockRecordings([]);
+    render(RecordingSettingsForm, { backend });
+    const days = (await screen.findByTestId("recording-keep-days")) as HTMLInputElement;
+    await fireEvent.input(days, { target: { value: "4000" } });
+    expect(days.validity.rangeOverflow).toBe(true);
+    await fireEvent.click(screen.getByTestId("recording-settings-save"));
+    expect(screen.queryByTestId("recording-settings-saved")).toBeNull();
+    expect((await backend.recordingSettings()).keep_days).toBe(0);
+    await fireEvent.input(days, { target: { value: "90" } });
+    await fireEvent.click(screen.getByTestId("recording-settings-save"));
+    await screen.findByTestId("recording-settings-saved");
+    expect((await backend.recordingSettings()).keep_days).toBe(90);
   });
 
   it("asks for the announcement's file and shows the shell's refusal", async () => {

@@ -58,6 +58,8 @@ export interface RecordingSettings {
   notice: "off" | "tone" | "announcement";
   /** The announcement WAV for `notice = "announcement"`. */
   notice_file: string | null;
+  /** Retention in days: older calls' recordings are deleted; 0 keeps them all. */
+  keep_days: number;
 }
 
 export interface RecordingsBackend {
@@ -125,7 +127,7 @@ export function formatLength(ms: number): string {
 /** A pretend recordings folder for `vite --mode mock` and the UI tests. */
 export function createMockRecordings(entries: RecordingEntry[], problems: RecordingProblem[] = []): RecordingsBackend {
   let list = [...entries];
-  let settings: RecordingSettings = { enabled: false, folder: null, notice: "off", notice_file: null };
+  let settings: RecordingSettings = { enabled: false, folder: null, notice: "off", notice_file: null, keep_days: 0 };
   return {
     recordingSettings: async () => ({ ...settings }),
     setRecordingSettings: async (next) => {
@@ -135,6 +137,9 @@ export function createMockRecordings(entries: RecordingEntry[], problems: Record
       }
       if (next.notice === "announcement" && !next.notice_file?.toLowerCase().endsWith(".wav")) {
         throw { code: "settings", message: `the recording announcement ${next.notice_file} cannot be played: not a WAV file` };
+      }
+      if (!Number.isInteger(next.keep_days) || next.keep_days < 0 || next.keep_days > 3650) {
+        throw { code: "settings", message: `invalid recording.keep_days "${next.keep_days}": expected 0 (keep all) to 3650 days` };
       }
       settings = { ...next };
       return { ...settings };

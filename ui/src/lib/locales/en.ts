@@ -198,6 +198,8 @@ export const en = {
   "recording_settings.notice_tone": "A warning beep every 15 s",
   "recording_settings.notice_announcement": "Our announcement, once",
   "recording_settings.notice_file": "Announcement (WAV file)",
+  "recording_settings.keep_days": "Keep recordings for (days)",
+  "recording_settings.keep_days_hint": "Older calls' recordings are deleted at start and every six hours; 0 keeps them all.",
   "recording_settings.notice_hint": "Played to the caller when recording starts, even while you are muted; it is in the recording too.",
   "recording_settings.notice_off_hint": "Where the law requires callers to be told, announce recording in the PBX or IVR, or choose a notice here.",
   "recording_settings.save": "Save",

@@ -200,6 +200,8 @@ export const zhCN: Record<MessageKey, string> = {
   "recording_settings.notice_tone": "每 15 秒一声提示音",
   "recording_settings.notice_announcement": "播放一次我们的录音提示",
   "recording_settings.notice_file": "提示语音（WAV 文件）",
+  "recording_settings.keep_days": "录音保留天数",
+  "recording_settings.keep_days_hint": "超过期限的通话录音在启动时及每六小时删除一次；0 表示全部保留。",
   "recording_settings.notice_hint": "开始录音时播放给来电者，即使您已静音；提示也会录入录音中。",
   "recording_settings.notice_off_hint": "如法规要求告知来电者，请在交换机或 IVR 中播报录音提示，或在此选择提示方式。",
   "recording_settings.save": "保存",
