@@ -160,7 +160,7 @@ async fn follow_call<R: Runtime>(
         }
         PhoneEvent::Recording { call, state } => {
             match state {
-                RecordingState::Started { file } => {
+                RecordingState::Started { file, .. } => {
                     log_call(screen.link_recording(&call, &file, false).await)
                 }
                 RecordingState::Stopped { file } => {

@@ -560,15 +560,10 @@ impl MediaEngine {
             telephone_event: te_pt,
             comfort_noise: config.comfort_noise_pt,
         };
-        let (tap, recorder) = match &config.recording {
-            Some(path) => match crate::recorder::start_or_report(path, rate, &events_tx) {
-                Some((tap, writer)) => (Some(tap), Some(writer)),
-                None => (None, None),
-            },
-            None => (None, None),
-        };
-        let recording_control = recorder.as_ref().map(|w| Arc::clone(w.control()));
-        let notice = match tap
+        // Loaded before the recording starts, so a broken file is reported before
+        // `RecordingStarted` (the phone then says no notice was given).
+        let notice = match config
+            .recording
             .as_ref()
             .map(|_| NoticePlayer::new(&config.recording_notice, rate))
         {
@@ -580,6 +575,16 @@ impl MediaEngine {
             }
             None => None,
         };
+        let (tap, recorder) = match &config.recording {
+            Some(path) => match crate::recorder::start_or_report(path, rate, &events_tx) {
+                Some((tap, writer)) => (Some(tap), Some(writer)),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        let recording_control = recorder.as_ref().map(|w| Arc::clone(w.control()));
+        // Only a recording that started is announced.
+        let notice = notice.filter(|_| tap.is_some());
 
         let rtcp_thread = match (config.rtcp_socket, &rtcp_sockets) {
             (Some(socket), Some(_)) => {

@@ -45,6 +45,9 @@ pub enum HoldParty {
 pub enum RecordingState {
     Started {
         file: String,
+        /// What the far end is told: `tone` or `announcement` (`None`: nothing, or the
+        /// announcement could not be read).
+        notice: Option<String>,
     },
     Paused,
     Resumed,

@@ -5,6 +5,7 @@
 use crate::config::{AudioIo, PhoneConfig};
 use crate::events::{CallQuality, PhoneEvent, RecordingState};
 use crate::recording::CallRecording;
+use crate::RecordingNotice;
 use seatline_media::codec::Codec as RtpCodec;
 use seatline_media::engine::{
     Direction, MediaConfig, MediaEngine, MediaEvent, MediaHandle, Sink, Source, SrtpConfig,
@@ -208,6 +209,13 @@ impl CallMedia {
         let shared = handle.clone();
         let call = call_id.to_string();
         let mut next_quality = Instant::now() + QUALITY_INTERVAL;
+        // What the recording's start tells the agent the caller hears (none once the
+        // announcement failed to load; the engine reports that first).
+        let mut notice = match &settings.recording_notice {
+            RecordingNotice::Off => None,
+            RecordingNotice::Tone => Some("tone".to_string()),
+            RecordingNotice::Announcement(_) => Some("announcement".to_string()),
+        };
         let events_out = events.clone();
         std::thread::Builder::new()
             .name("media-events".into())
@@ -258,6 +266,7 @@ impl CallMedia {
                             call: call.clone(),
                             state: RecordingState::Started {
                                 file: path.display().to_string(),
+                                notice: notice.clone(),
                             },
                         });
                     }
@@ -268,6 +277,7 @@ impl CallMedia {
                         });
                     }
                     Some(MediaEvent::RecordingNoticeFailed(message)) => {
+                        notice = None;
                         let _ = events.send(PhoneEvent::Error {
                             call: Some(call.clone()),
                             message: format!("recording notice not played: {message}"),

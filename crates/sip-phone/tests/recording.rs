@@ -107,7 +107,7 @@ async fn a_call_with_baresip_is_recorded_in_stereo_with_its_pause() {
     }
     let started = started.expect("recording event");
     let PhoneEvent::Recording {
-        state: RecordingState::Started { file },
+        state: RecordingState::Started { file, notice: None },
         ..
     } = started
     else {
@@ -230,10 +230,24 @@ async fn baresip_hears_the_recording_warning_tone() {
     let rec_dir = tempfile::tempdir().unwrap();
     let (proxy, baresip, mut phone) = setup(rec_dir.path(), 440, None, RecordingNotice::Tone).await;
     let call = phone.handle.dial(None, "1002").await.unwrap();
-    next_event(&mut phone.events, "established", T, |e| {
-        matches!(e, PhoneEvent::Established { .. })
+    // The agent is told the caller hears the tone.
+    let started = next_event(&mut phone.events, "recording started", T, |e| {
+        matches!(
+            e,
+            PhoneEvent::Recording {
+                state: RecordingState::Started { .. },
+                ..
+            }
+        )
     })
     .await;
+    assert!(
+        matches!(
+            &started,
+            PhoneEvent::Recording { state: RecordingState::Started { notice: Some(n), .. }, .. } if n == "tone"
+        ),
+        "{started:?}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     phone.handle.hangup(&call).await.unwrap();
     let stopped = next_event(&mut phone.events, "recording stopped", T, |e| {

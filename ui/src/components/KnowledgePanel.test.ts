@@ -39,6 +39,7 @@ const call: CallView = {
   quality: null,
   recording: "off",
   recordingError: null,
+  recordingNotice: null,
 };
 
 const openOrder = {

@@ -119,6 +119,8 @@ describe("phone panel", () => {
     await waitFor(() => expect(screen.getByTestId("answer")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("answer"));
     await waitFor(() => expect(screen.getByTestId("recording-state").dataset.state).toBe("recording"));
+    // The agent sees that the caller is told (the mock records with the warning tone).
+    expect(screen.getByTestId("recording-notice").textContent).toBe("caller hears the recording beep");
     const button = screen.getByTestId("pause-recording");
     expect(button.textContent).toContain("Pause recording");
     expect(button.getAttribute("aria-pressed")).toBe("false");

@@ -7,7 +7,7 @@ function call(id: string, phase: CallView["phase"], more: Partial<CallView> = {}
   return {
     id, direction: "incoming", phase, peer: id, caller: null, autoAnswerInMs: null, waiting: false,
     localHold: false, remoteHold: false, muted: false, answeredAt: null, media: null, dtmfReceived: "",
-    transfer: null, endReason: null, endCode: null, quality: null, recording: "off", recordingError: null, ...more,
+    transfer: null, endReason: null, endCode: null, quality: null, recording: "off", recordingError: null, recordingNotice: null, ...more,
   };
 }
 

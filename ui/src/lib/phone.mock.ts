@@ -51,7 +51,7 @@ export function createMockPhone(delayMs = 50, popFor?: (call: string, caller: Ca
     const c = calls.get(call);
     if (phone.recording && c) {
       c.recorded = true;
-      later({ type: "recording", call, state: "started", file: `/recordings/${call}.wav` }, ms);
+      later({ type: "recording", call, state: "started", file: `/recordings/${call}.wav`, notice: "tone" }, ms);
     }
   };
 

@@ -121,8 +121,9 @@ describe("phone reducer", () => {
       { type: "established", call: "r", direction: "incoming", media: null },
     ]);
     expect(v.calls[0]!.recording).toBe("off");
-    v = reducePhone(v, { type: "recording", call: "r", state: "started", file: "/rec/r.wav" }, 1);
+    v = reducePhone(v, { type: "recording", call: "r", state: "started", file: "/rec/r.wav", notice: "tone" }, 1);
     expect(v.calls[0]!.recording).toBe("recording");
+    expect(v.calls[0]!.recordingNotice).toBe("tone");
     v = reducePhone(v, { type: "recording", call: "r", state: "paused" }, 2);
     expect(v.calls[0]!.recording).toBe("paused");
     v = reducePhone(v, { type: "recording", call: "r", state: "resumed" }, 3);

@@ -142,7 +142,8 @@ export function qualityTooltip(q: LoggedQuality): string {
 
 /** A call recording's progress (crates/sip-phone `RecordingState`). */
 export type RecordingEvent =
-  | { state: "started"; file: string }
+  /** `notice`: what the caller is told (a beep or the center's announcement), or null. */
+  | { state: "started"; file: string; notice: "tone" | "announcement" | null }
   | { state: "paused" }
   | { state: "resumed" }
   | { state: "stopped"; file: string }
@@ -224,6 +225,8 @@ export interface CallView {
   recording: RecordingStatus;
   /** Why the recording failed (disk full...); the call goes on. */
   recordingError: string | null;
+  /** What the caller is told about the recording, when anything. */
+  recordingNotice: "tone" | "announcement" | null;
 }
 
 export interface PhoneView {
@@ -267,6 +270,7 @@ function newCall(id: string, direction: CallView["direction"], phase: CallPhase,
     quality: null,
     recording: "off",
     recordingError: null,
+    recordingNotice: null,
   };
 }
 
@@ -333,6 +337,7 @@ export function reducePhone(view: PhoneView, event: PhoneEvent, now: number): Ph
       return updateCall(view, event.call, (c) => {
         switch (event.state) {
           case "started":
+            return { ...c, recording: "recording", recordingNotice: event.notice ?? null };
           case "resumed":
             return { ...c, recording: "recording" };
           case "paused":

@@ -53,6 +53,7 @@ const call = (over: Partial<CallView> = {}): CallView => ({
   quality: null,
   recording: "off",
   recordingError: null,
+  recordingNotice: null,
   ...over,
 });
 

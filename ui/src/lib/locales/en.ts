@@ -167,6 +167,8 @@ export const en = {
   "phone.attended_transfer": "Connect to {peer}",
   "phone.reg_failed_short": "Registration failed",
   "phone.recording": "Recording",
+  "phone.notice_tone": "caller hears the recording beep",
+  "phone.notice_announcement": "caller told by announcement",
   "phone.recording_paused": "Recording paused",
   "phone.recording_failed": "Not recording: {reason}",
   "phone.pause_recording": "Pause recording",

@@ -169,6 +169,8 @@ export const zhCN: Record<MessageKey, string> = {
   "phone.attended_transfer": "与 {peer} 连接",
   "phone.reg_failed_short": "注册失败",
   "phone.recording": "录音中",
+  "phone.notice_tone": "来电者可听到录音提示音",
+  "phone.notice_announcement": "已向来电者播报录音提示",
   "phone.recording_paused": "录音已暂停",
   "phone.recording_failed": "未在录音：{reason}",
   "phone.pause_recording": "暂停录音",
