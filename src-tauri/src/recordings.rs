@@ -94,8 +94,8 @@ pub fn recording_settings(state: State<'_, AppState>) -> RecordingSettings {
 }
 
 /// Checks (an announcement must be a WAV file that plays), saves and applies the section: the
-/// running phone records its next calls so, without reconnecting, and a retention runs at once. A bad value is refused
-/// (code `settings`) and nothing changes.
+/// running phone records its next calls so, without reconnecting, and a retention runs at
+/// once. A bad value is refused (code `settings`) and nothing changes.
 #[tauri::command]
 pub async fn set_recording_settings<R: Runtime>(
     app: AppHandle<R>,

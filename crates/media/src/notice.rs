@@ -10,7 +10,9 @@
 //! Prepared off the audio thread; mixing a frame neither allocates nor locks.
 
 use crate::wav::{read_mono, WavError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// What the far end hears when a call is recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -25,6 +27,37 @@ pub enum RecordingNotice {
     Announcement(PathBuf),
 }
 
+/// Decoded announcements: (file, its modification time, rate) → samples. Every recorded call
+/// starts a player, and decoding plus band-limited resampling of a few seconds of WAV would
+/// otherwise be repeated on each call's media start. A changed file (new mtime) is read again.
+type Decoded = (PathBuf, Option<SystemTime>, u32, Arc<[i16]>);
+static DECODED: Mutex<Vec<Decoded>> = Mutex::new(Vec::new());
+/// A few rates (8, 16, 48 kHz) of one or two files.
+const DECODED_KEPT: usize = 4;
+
+/// The announcement at `path` as mono samples at `rate`, from the cache when the file has not
+/// changed since it was decoded.
+fn announcement(path: &Path, rate: u32) -> Result<Arc<[i16]>, WavError> {
+    let modified = std::fs::metadata(path)
+        .map_err(|e| WavError::Hound(hound::Error::IoError(e)))?
+        .modified()
+        .ok();
+    let mut cache = DECODED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((.., pcm)) = cache
+        .iter()
+        .find(|(p, m, r, _)| p == path && *m == modified && *r == rate)
+    {
+        return Ok(Arc::clone(pcm));
+    }
+    let pcm: Arc<[i16]> = read_mono(path, rate)?.into();
+    cache.retain(|(p, _, r, _)| !(p == path && *r == rate));
+    if cache.len() >= DECODED_KEPT {
+        cache.remove(0);
+    }
+    cache.push((path.to_path_buf(), modified, rate, Arc::clone(&pcm)));
+    Ok(pcm)
+}
+
 /// The warning tone: frequency, length and period.
 pub const TONE_HZ: f64 = 1400.0;
 pub const TONE_MS: u32 = 500;
@@ -37,7 +70,8 @@ const FADE_MS: u32 = 5;
 /// Plays a notice into outgoing frames.
 #[derive(Debug)]
 pub struct NoticePlayer {
-    pcm: Vec<i16>,
+    /// Shared: an announcement is decoded once per file version and rate (see [`announcement`]).
+    pcm: Arc<[i16]>,
     /// Samples from one start to the next (`None`: play once).
     period: Option<usize>,
     pos: usize,
@@ -53,7 +87,7 @@ impl NoticePlayer {
             RecordingNotice::Off => None,
             RecordingNotice::Tone => Some(Self::tone(rate)),
             RecordingNotice::Announcement(path) => {
-                let pcm = read_mono(path, rate)?;
+                let pcm = announcement(path, rate)?;
                 if pcm.is_empty() {
                     return Err(WavError::Format(format!(
                         "the recording announcement {} holds no audio",
@@ -80,9 +114,9 @@ impl NoticePlayer {
                 let phase = 2.0 * std::f64::consts::PI * TONE_HZ * i as f64 / f64::from(rate);
                 (TONE_PEAK * envelope * phase.sin()).round() as i16
             })
-            .collect();
+            .collect::<Vec<i16>>();
         NoticePlayer {
-            pcm,
+            pcm: pcm.into(),
             period: Some((u64::from(rate) * u64::from(TONE_EVERY_MS) / 1000) as usize),
             pos: 0,
             holds_while_paused: true,
@@ -194,6 +228,41 @@ mod tests {
         assert!(sounded[..50].iter().all(|&s| s));
         assert!(sounded[50..].iter().all(|&s| !s));
         assert!(p.finished());
+    }
+
+    #[test]
+    fn an_announcement_is_decoded_once_until_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cached.wav");
+        let write = |value: i16, seconds: u64| {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            for _ in 0..8000 {
+                w.write_sample(value).unwrap();
+            }
+            w.finalize().unwrap();
+            // A distinct modification time, as a file replaced later has.
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        };
+        write(1000, 1_000_000);
+        let first = announcement(&path, 8000).unwrap();
+        let again = announcement(&path, 8000).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "decoded twice");
+        write(2000, 2_000_000);
+        let changed = announcement(&path, 8000).unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(changed[4000], 2000);
     }
 
     #[test]
