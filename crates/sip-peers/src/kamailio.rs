@@ -70,6 +70,17 @@ impl KamailioConfig {
         }
     }
 
+    /// The same configuration on newly picked free ports.
+    fn with_fresh_ports(mut self) -> Self {
+        let base = free_port_range(2).unwrap_or(25060);
+        self.udp_port = base;
+        self.tcp_port = base.saturating_add(1);
+        if let Some(tls) = &mut self.tls {
+            tls.port = free_port_range(1).unwrap_or(25061);
+        }
+        self
+    }
+
     /// Listens for SIP over TLS on a free port with this certificate chain and key (PEM).
     pub fn tls(mut self, cert_pem: &str, key_pem: &str) -> Self {
         self.tls = Some(KamailioTls {
@@ -154,7 +165,27 @@ pub struct Kamailio {
 impl Kamailio {
     /// Renders the config, checks it with `kamailio -c`, starts `kamailio -DD -E` and waits
     /// until it answers OPTIONS on UDP and accepts TCP connections (up to 10 s).
-    pub fn start(config: KamailioConfig) -> Result<Self> {
+    pub fn start(mut config: KamailioConfig) -> Result<Self> {
+        // The free ports were picked before Kamailio binds them; another process of the test
+        // run (a phone's ephemeral socket) can take one in between. Then Kamailio exits at
+        // once with "Address already in use": pick new ports and start again.
+        let mut tries = 0;
+        loop {
+            match Self::start_on(config.clone()) {
+                Err(Error::Exited { log, .. })
+                    if tries < 3
+                        && std::fs::read_to_string(&log)
+                            .is_ok_and(|l| l.contains("Address already in use")) =>
+                {
+                    tries += 1;
+                    config = config.with_fresh_ports();
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_on(config: KamailioConfig) -> Result<Self> {
         require_binary("kamailio", "kamailio")?;
         let dir = tempfile::Builder::new()
             .prefix("seatline-kamailio-")

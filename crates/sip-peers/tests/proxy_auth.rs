@@ -321,3 +321,19 @@ fn register_over_tcp() {
     assert!(run.success(), "REGISTER over TCP: {}", run.describe());
     assert!(run.messages().contains("SIP/2.0/TCP"), "not sent over TCP");
 }
+
+/// A port taken between picking it and Kamailio binding it (another process of the test run
+/// got it as an ephemeral port) is not a failed test: Kamailio starts again on new ports.
+#[test]
+fn a_port_taken_before_kamailio_binds_it_is_replaced() {
+    let squatter = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let mut config = KamailioConfig::new(DigestAlgorithm::Md5);
+    config.udp_port = taken;
+    let proxy = Kamailio::start(config).unwrap();
+    assert_ne!(proxy.addr().port(), taken);
+    // It works on its new ports: a registration succeeds.
+    let contact: SocketAddr = "127.0.0.1:5999".parse().unwrap();
+    let run = register_with_sipp(&proxy, "1001", "pw-1001", contact);
+    assert!(run.success(), "REGISTER failed: {}", run.describe());
+}
